@@ -1,0 +1,291 @@
+// crvq.h — the public API of libcrvq.
+//
+// Data flows one way: files -> model -> calibration -> quantizer -> container
+// -> runtime. Every function that can fail because of its input (a file, a
+// flag, a matrix) returns a crvq_status and leaves a one-line message, naming
+// the file or object and the problem, in crvq_last_error(). Programmer errors
+// (NULL where a pointer is required, broken invariants) are asserts.
+#ifndef CRVQ_H
+#define CRVQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------- errors ---
+
+typedef enum crvq_status {
+    CRVQ_OK = 0,
+    CRVQ_ERR_IO,          // cannot open/read/write/map a file
+    CRVQ_ERR_FORMAT,      // malformed or truncated file, bad JSON, bad shapes
+    CRVQ_ERR_UNSUPPORTED, // well-formed but not something crvq handles
+    CRVQ_ERR_INVALID,     // bad argument value (flag out of range, NaN input)
+    CRVQ_ERR_NOMEM,       // allocation failed or size overflow
+} crvq_status;
+
+// The message of the last error on this thread ("" if none).
+const char *crvq_last_error(void);
+// Set the message; returns `st` so callers can `return crvq_fail(...)`.
+crvq_status crvq_fail(crvq_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+// ----------------------------------------------------------------- dtypes ---
+
+// Element types of stored tensors. Values are GGML's type ids where GGML has
+// the type, so GGUF files can be read and written without a translation table.
+typedef enum crvq_dtype {
+    CRVQ_F32 = 0,
+    CRVQ_F16 = 1,
+    CRVQ_Q8_0 = 8, // blocks of 32: one f16 scale + 32 int8
+    CRVQ_I8 = 24,
+    CRVQ_I16 = 25,
+    CRVQ_I32 = 26,
+    CRVQ_I64 = 27,
+    CRVQ_F64 = 28,
+    CRVQ_BF16 = 30,
+    CRVQ_U8 = 1000, // not a GGML type: safetensors/npy only
+} crvq_dtype;
+
+const char *crvq_dtype_name(crvq_dtype t);
+
+float crvq_f16_to_f32(uint16_t h);
+uint16_t crvq_f32_to_f16(float f); // round to nearest even
+float crvq_bf16_to_f32(uint16_t b);
+
+// ------------------------------------------------------------- tokenizer ---
+
+typedef struct crvq_tokenizer crvq_tokenizer;
+
+// Load a tokenizer file: SentencePiece `tokenizer.model` (protobuf) or a
+// llama2.c `tokenizer.bin`; the format is detected from the content.
+crvq_status crvq_tokenizer_load(const char *path, crvq_tokenizer **out);
+void crvq_tokenizer_free(crvq_tokenizer *tok);
+
+int crvq_tokenizer_n_vocab(const crvq_tokenizer *tok);
+int crvq_tokenizer_bos(const crvq_tokenizer *tok);
+int crvq_tokenizer_eos(const crvq_tokenizer *tok);
+
+// Encode `len` bytes of UTF-8 text, as SentencePiece encodes one string.
+// BOS is put in front when add_bos. *ids is malloc'd; the caller frees it.
+crvq_status crvq_tokenize(const crvq_tokenizer *tok, const char *text, size_t len,
+                          int add_bos, int **ids, size_t *n_ids);
+
+// The bytes token `id` stands for when it follows token `prev` (SentencePiece
+// decoding: '\xe2\x96\x81' -> ' ', byte pieces -> raw bytes, the dummy-prefix
+// space dropped after BOS). Returns the length written to buf (<= cap).
+size_t crvq_detokenize(const crvq_tokenizer *tok, int prev, int id, char *buf, size_t cap);
+
+// ----------------------------------------------------------------- model ---
+
+typedef enum crvq_arch {
+    CRVQ_ARCH_LLAMA = 0,  // LlamaForCausalLM, llama2.c, GGUF "llama"
+    CRVQ_ARCH_MISTRAL,    // MistralForCausalLM (same math as llama here)
+    CRVQ_ARCH_QWEN2,      // Qwen2ForCausalLM: biases on q, k, v
+} crvq_arch;
+
+typedef enum crvq_rope_style {
+    CRVQ_ROPE_HALF = 0,   // Hugging Face: rotate pairs (i, i + head_dim/2)
+    CRVQ_ROPE_INTERLEAVED // llama2.c and GGUF llama: rotate pairs (2i, 2i+1)
+} crvq_rope_style;
+
+typedef enum crvq_rope_scaling {
+    CRVQ_ROPE_SCALING_NONE = 0,
+    CRVQ_ROPE_SCALING_LINEAR,  // positions divided by factor
+    CRVQ_ROPE_SCALING_LLAMA3,  // Llama-3.1 frequency-dependent scaling
+} crvq_rope_scaling;
+
+typedef struct crvq_config {
+    crvq_arch arch;
+    int dim;          // hidden size
+    int hidden_dim;   // SwiGLU intermediate size
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;     // usually dim / n_heads, but configs may say otherwise
+    int vocab_size;
+    int max_seq_len;  // context length declared by the file
+    float norm_eps;
+    float rope_theta;
+    crvq_rope_style rope_style;
+    crvq_rope_scaling rope_scaling;
+    float rope_factor;               // linear and llama3
+    float rope_low_freq_factor;      // llama3
+    float rope_high_freq_factor;     // llama3
+    int rope_original_max_pos;       // llama3
+    int tied_embeddings;  // output head shares the token embedding
+    int qkv_bias;         // q, k, v projections have biases (Qwen2)
+    int bos_id, eos_id;
+} crvq_config;
+
+// A linear layer y = x Wᵀ (+ b). Dense layers point at float32 weights; the
+// compressed kinds are added by the quantization container (see docs/design.md).
+typedef enum crvq_linear_kind {
+    CRVQ_LINEAR_DENSE = 0,
+} crvq_linear_kind;
+
+typedef struct crvq_linear {
+    crvq_linear_kind kind;
+    int n_out, n_in;
+    const float *w;    // (n_out, n_in), row-major; DENSE only
+    const float *bias; // (n_out) or NULL
+} crvq_linear;
+
+typedef struct crvq_layer {
+    const float *attn_norm; // (dim)
+    const float *ffn_norm;  // (dim)
+    crvq_linear wq;     // (n_heads*head_dim, dim)
+    crvq_linear wk;     // (n_kv_heads*head_dim, dim)
+    crvq_linear wv;     // (n_kv_heads*head_dim, dim)
+    crvq_linear wo;     // (dim, n_heads*head_dim)
+    crvq_linear w_gate; // (hidden_dim, dim)
+    crvq_linear w_up;   // (hidden_dim, dim)
+    crvq_linear w_down; // (dim, hidden_dim)
+} crvq_layer;
+
+typedef struct crvq_model {
+    crvq_config cfg;
+    const float *tok_embd; // (vocab_size, dim)
+    const float *out_norm; // (dim)
+    crvq_linear output;    // (vocab_size, dim); w == tok_embd when tied
+    crvq_layer *layers;    // (n_layers)
+    crvq_tokenizer *tok;   // NULL if the model came without one
+    char *path;            // where it was loaded from
+    char *format;          // "safetensors", "gguf", "llama2c"
+    char *source_dtype;    // dtype of the weights as stored, e.g. "bf16"
+    struct crvq_model_storage *storage; // mapped files and owned buffers
+} crvq_model;
+
+typedef struct crvq_load_opts {
+    const char *tokenizer_path; // overrides the tokenizer found with the model
+} crvq_load_opts;
+
+// Load a model: a Hugging Face directory (config.json + safetensors), a GGUF
+// file, or a llama2.c checkpoint; detected from the path and file magic.
+crvq_status crvq_model_load(const char *path, const crvq_load_opts *opts, crvq_model **out);
+void crvq_model_free(crvq_model *m);
+
+// Parameter counts: all, and outside the token embedding / output head.
+int64_t crvq_model_n_params(const crvq_model *m);
+int64_t crvq_model_n_params_linear(const crvq_model *m); // the 7 projections of each block
+
+// --------------------------------------------------------------- forward ---
+
+// Per-sequence state: KV cache and scratch buffers for up to max_batch
+// tokens per crvq_forward call.
+typedef struct crvq_state crvq_state;
+
+crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch, crvq_state **out);
+void crvq_state_free(crvq_state *s);
+
+// Run n tokens at positions pos..pos+n-1 (the cache holds 0..pos-1).
+// logits: (n, vocab) when all_logits, else (vocab) for the last token only.
+crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, int n,
+                         int pos, int all_logits, float *logits);
+
+
+// ---------------------------------------------------------- quantization ---
+// One linear layer's weight W (m_out, n_in) against its proxy Hessian
+// H = XᵀX/N (n_in, n_in, float64). See ../shared/docs/crvq-method.md and
+// docs/quantization.md. Layer loss L(Ŵ) = Σ_r (w_r − ŵ_r) H (w_r − ŵ_r)ᵀ.
+
+#define CRVQ_MAX_CODEBOOKS 8
+
+typedef enum crvq_method {
+    CRVQ_METHOD_RTN = 0,  // per-group asymmetric round-to-nearest
+    CRVQ_METHOD_GPTQ,     // scalar with Hessian error feedback
+    CRVQ_METHOD_VQ,       // additive VQ, every vector uses all M codebooks
+    CRVQ_METHOD_CRVQ,     // channel-relaxed VQ
+} crvq_method;
+
+typedef enum crvq_importance {
+    CRVQ_IMPORTANCE_HESSIAN = 0, // I_j = mean_r R[r,j]^2 H[j,j] (R: residual after pre-quantization)
+    CRVQ_IMPORTANCE_MAGNITUDE,   // I_j = mean_r |W[r,j]|
+    CRVQ_IMPORTANCE_RANDOM,      // a seeded random permutation
+} crvq_importance;
+
+typedef struct crvq_quant_params {
+    crvq_method method;
+    // scalar methods (rtn, gptq)
+    int bits;            // 1..8
+    int group_size;      // columns per scale/zero group; divides n_in
+    double damp;         // gptq: damping as a fraction of mean diag(H)
+    int act_order;       // gptq: quantize columns by descending diag(H)
+    int block_size;      // gptq: columns per lazy-batch block
+    // vector methods (vq, crvq)
+    int d;               // vector dimension; divides n_in
+    int M;               // number of codebooks (1 basic + M-1 extended)
+    int e[CRVQ_MAX_CODEBOOKS]; // bits of codebook k: 2^e[k] codewords
+    double lambda;       // crvq: fraction of input channels that are critical
+    crvq_importance importance;
+    int beam;            // beam width of the code search (1 = greedy)
+    double tol;          // stop when a round improves L by less than this (relative)
+    int max_rounds;
+    int kmeans_iters;
+    uint64_t seed;
+} crvq_quant_params;
+
+void crvq_quant_params_default(crvq_quant_params *p, crvq_method method);
+const char *crvq_method_name(crvq_method m);
+const char *crvq_importance_name(crvq_importance r);
+
+// A VQ / CRVQ layer. Row r, group g (permuted column order) is reconstructed as
+//   ŵ[r,g] = scales[r] * ( C0[codes[r,g,0]] + [g < n_crit] Σ_{k=1..M-1} Ck[codes[r,g,k]] )
+// and the permuted column j is original column perm[j].
+typedef struct crvq_vq_layer {
+    int m_out, n_in;
+    int d, M;
+    int e[CRVQ_MAX_CODEBOOKS];
+    int n_groups;       // n_in / d
+    int n_crit;         // G_c: groups [0, n_crit) use all M codebooks
+    float *codebooks[CRVQ_MAX_CODEBOOKS]; // k: (2^e[k], d)
+    uint16_t *codes;    // basic codes (m_out, n_groups)
+    uint16_t *codes_ext;// extended codes (m_out, n_crit, M-1); NULL if none
+    float *scales;      // (m_out)
+    int32_t *perm;      // (n_in); NULL means identity (no permutation stored)
+} crvq_vq_layer;
+
+// A scalar-quantized layer (rtn, gptq): W[r,c] ≈ scale[r,g] * (q[r,c] - zero[r,g])
+// with g = c / group_size (original column order).
+typedef struct crvq_scalar_layer {
+    int m_out, n_in, bits, group_size;
+    uint8_t *q;      // (m_out, n_in)
+    float *scale;    // (m_out, n_in / group_size)
+    float *zero;     // (m_out, n_in / group_size)
+} crvq_scalar_layer;
+
+typedef struct crvq_quant_result {
+    crvq_method method;
+    crvq_vq_layer vq;         // vq, crvq
+    crvq_scalar_layer scalar; // rtn, gptq
+    float *w_hat;             // (m_out, n_in) reconstruction, original column order
+    double loss;              // L(Ŵ)
+    double loss0;             // L(0) = Σ_r w_r H w_rᵀ
+    double bits;              // bits per weight, everything counted
+    int rounds;               // alternating rounds run (vq, crvq)
+    double seconds;
+} crvq_quant_result;
+
+// Quantize W against H. On error nothing is allocated in *out.
+crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const double *H,
+                                 const crvq_quant_params *p, crvq_quant_result *out);
+void crvq_quant_result_free(crvq_quant_result *r);
+
+// Reconstruct the layer into w (m_out, n_in), original column order.
+void crvq_vq_dequantize(const crvq_vq_layer *L, float *w);
+void crvq_scalar_dequantize(const crvq_scalar_layer *L, float *w);
+
+// Bits per weight of a layer, counted as docs/quantization.md says
+// (codes, codebooks, scales, permutation when present).
+double crvq_vq_bits(const crvq_vq_layer *L);
+double crvq_scalar_bits(const crvq_scalar_layer *L);
+
+// L(Ŵ) for any reconstruction (float64 accumulation).
+double crvq_layer_loss(const float *W, const float *W_hat, int m_out, int n_in, const double *H);
+
+#ifdef __cplusplus
+}
+#endif
+#endif // CRVQ_H

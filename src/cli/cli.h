@@ -1,0 +1,36 @@
+// cli.h — shared pieces of the command-line front end: one file per
+// subcommand (cmd_*.c), each an `int cmd_x(int argc, char **argv)` returning
+// the process exit code (0 ok, 1 error, 2 usage error).
+#ifndef CRVQ_CLI_H
+#define CRVQ_CLI_H
+
+#include "crvq.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+// Subcommands (argv[0] is the subcommand's name).
+int cmd_tokenize(int argc, char **argv);
+
+// True if `arg` is the short or the long spelling of a flag (short may be NULL).
+int cli_is(const char *arg, const char *short_name, const char *long_name);
+// The value after flag argv[*i]; advances *i. Exits 2 with a message if missing.
+const char *cli_value(int argc, char **argv, int *i);
+// Parse numbers given to `flag`; exit 2 with a message unless in [lo, hi].
+long long cli_int(const char *flag, const char *s, long long lo, long long hi);
+double cli_double(const char *flag, const char *s, double lo, double hi);
+// Report an unknown argument and return 2.
+int cli_unknown(const char *cmd, const char *arg);
+// Print "crvq CMD: error: MSG" (the library's last error when msg is NULL); return 1.
+int cli_error(const char *cmd, const char *msg);
+
+// Load a model from -m (and --tokenizer); on failure print the error, return NULL.
+crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *tokenizer_path);
+
+// Print `obj` as one line on stdout and free it.
+void cli_print_json(cJSON *obj);
+
+double cli_seconds(void); // monotonic clock
+int64_t cli_peak_rss_bytes(void);
+
+#endif

@@ -1,0 +1,38 @@
+// main.c — `crvq SUBCOMMAND ...`: dispatch to one file per subcommand.
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"tokenize", cmd_tokenize, "print the token ids of a text file"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: crvq SUBCOMMAND [options]   (crvq SUBCOMMAND --help for details)\n\n"
+               "Channel-Relaxed Vector Quantization of LLaMA-family models.\n\nsubcommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (cli_is(argv[1], "-h", "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "crvq: error: unknown subcommand '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

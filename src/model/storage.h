@@ -1,0 +1,44 @@
+// storage.h — what a loaded model owns: mapped files and allocated buffers,
+// released together by crvq_model_free(). Also the tensor view that every
+// file reader produces and the conversion of stored tensors to float32.
+#ifndef CRVQ_STORAGE_H
+#define CRVQ_STORAGE_H
+
+#include "crvq.h"
+#include "io/mapfile.h"
+
+// A tensor as stored in a file. shape is row-major, outermost first
+// (a weight W of shape (n_out, n_in) has shape[0] = n_out, shape[1] = n_in),
+// whatever order the file format writes its dimensions in.
+typedef struct crvq_tensor_view {
+    const char *name;
+    crvq_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    const void *data; // points into a mapped file
+    size_t nbytes;    // validated: data + nbytes lies inside the file
+} crvq_tensor_view;
+
+int64_t crvq_tensor_numel(const crvq_tensor_view *t);
+
+typedef struct crvq_model_storage {
+    crvq_mapfile *maps;
+    int n_maps;
+    void **bufs;
+    int n_bufs, cap_bufs;
+} crvq_model_storage;
+
+crvq_status crvq_storage_init(crvq_model_storage **out);
+void crvq_storage_free(crvq_model_storage *s);
+// Map a file and keep it mapped for the life of the storage.
+crvq_status crvq_storage_map(crvq_model_storage *s, const char *path, const crvq_mapfile **out);
+// Allocate a 64-byte aligned buffer owned by the storage (zeroed).
+crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out);
+
+// The tensor as float32: zero-copy for aligned F32 data, otherwise converted
+// into a buffer owned by the storage (F16, BF16, Q8_0 are exact in float32).
+// `what` names the tensor in errors.
+crvq_status crvq_tensor_to_f32(crvq_model_storage *s, const crvq_tensor_view *t, const char *what,
+                               const float **out);
+
+#endif

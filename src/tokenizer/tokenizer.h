@@ -1,0 +1,32 @@
+// tokenizer.h — internal: build a tokenizer from an in-memory vocabulary
+// (used by the GGUF reader, whose tokenizer lives in tokenizer.ggml.* keys).
+#ifndef CRVQ_TOKENIZER_INTERNAL_H
+#define CRVQ_TOKENIZER_INTERNAL_H
+
+#include "crvq.h"
+
+// Piece types: SentencePiece's numbering, which GGUF's token_type also uses.
+typedef enum crvq_piece_type {
+    CRVQ_PIECE_NORMAL = 1,
+    CRVQ_PIECE_UNKNOWN = 2,
+    CRVQ_PIECE_CONTROL = 3,
+    CRVQ_PIECE_USER_DEFINED = 4,
+    CRVQ_PIECE_UNUSED = 5,
+    CRVQ_PIECE_BYTE = 6,
+} crvq_piece_type;
+
+typedef struct crvq_vocab_spec {
+    int n;                     // number of pieces
+    const char *const *pieces; // piece i: pieces[i][0 .. piece_lens[i]) (need not be NUL-terminated)
+    const size_t *piece_lens;
+    const float *scores;       // (n) or NULL (all 0)
+    const int *types;          // (n) crvq_piece_type or NULL (inferred: <0xXX> = byte, <unk>, <s>, </s>)
+    int bos_id, eos_id, unk_id; // -1 if absent
+    int add_dummy_prefix;
+    int byte_fallback;
+} crvq_vocab_spec;
+
+// Copies everything it needs from spec; errors name `what` (e.g. the file).
+crvq_status crvq_tokenizer_from_vocab(const crvq_vocab_spec *spec, const char *what, crvq_tokenizer **out);
+
+#endif
