@@ -1,0 +1,22 @@
+// quant_internal.h — how crvq_quantize_matrix() (quantize.c) reaches the
+// method implementations. Each fills its part of the result; the dispatcher
+// validates inputs, reconstructs Ŵ, and computes loss, bits and time.
+#ifndef CRVQ_QUANT_INTERNAL_H
+#define CRVQ_QUANT_INTERNAL_H
+
+#include "crvq.h"
+
+// vq.c / crvq.c: VQ (n_crit = n_groups, no permutation) and CRVQ.
+// *rounds receives the number of alternating rounds run.
+crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *H,
+                             const crvq_quant_params *p, crvq_vq_layer *out, int *rounds);
+void crvq_vq_layer_free(crvq_vq_layer *L);
+
+// rtn.c / gptq.c: scalar methods.
+crvq_status crvq_rtn_quantize(const float *W, int m_out, int n_in, const crvq_quant_params *p,
+                              crvq_scalar_layer *out);
+crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double *H,
+                               const crvq_quant_params *p, crvq_scalar_layer *out);
+void crvq_scalar_layer_free(crvq_scalar_layer *L);
+
+#endif
