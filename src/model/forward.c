@@ -1,0 +1,309 @@
+// forward.c — the float32 LLaMA forward pass with a KV cache.
+//
+// A call runs n tokens at once: every linear layer is one matrix product over
+// the n rows (sgemm; sgemv when n = 1), and attention for n > 1 is two
+// sgemms per head. BLAS runs its own threads, so BLAS is only ever called
+// from serial code; OpenMP parallelizes the cheap per-row work in between.
+#include "kernels/ops.h"
+#include "model/linear.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Scores of one attention tile are (q_tile, max_seq) floats; q_tile is chosen
+// so that a tile stays below this many floats (16 MiB) for long contexts.
+#define CRVQ_SCORES_BUDGET (1 << 22)
+
+struct crvq_state {
+    int max_seq, max_batch;
+    int q_tile;             // query rows per attention tile (n > 1)
+    float *key_cache;       // (n_layers, max_seq, kv_dim)
+    float *value_cache;     // (n_layers, max_seq, kv_dim)
+    float *rope_cos;        // (max_seq, head_dim/2)
+    float *rope_sin;        // (max_seq, head_dim/2)
+    float *x;               // (max_batch, dim) residual stream
+    float *xb;              // (max_batch, dim) normed input, then sublayer output
+    float *q;               // (max_batch, q_dim) queries
+    float *att;             // (max_batch, q_dim) attention output, heads side by side
+    float *hb;              // (max_batch, hidden_dim) gate, then silu(gate)*up
+    float *hb2;             // (max_batch, hidden_dim) up
+    float *scores;          // (max(q_tile, n_heads), max_seq)
+};
+
+// a*b*c floats, or 0 on overflow
+static size_t n_floats(size_t a, size_t b, size_t c) {
+    size_t ab, abc;
+    if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc) ||
+        abc > SIZE_MAX / sizeof(float))
+        return 0;
+    return abc;
+}
+
+// Inverse frequencies of the rotary embedding, (head_dim/2), with the
+// config's scaling applied (as Hugging Face's rope initialisation does).
+static void rope_inv_freq(const crvq_config *c, double *inv_freq) {
+    int half = c->head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double f = pow((double)c->rope_theta, -2.0 * i / c->head_dim);
+        if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR) {
+            f /= c->rope_factor;
+        } else if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
+            // Llama 3.1: long wavelengths are slowed down by `factor`, short
+            // ones kept, and the band in between interpolated smoothly.
+            double old_len = c->rope_original_max_pos;
+            double low_wavelen = old_len / c->rope_low_freq_factor;
+            double high_wavelen = old_len / c->rope_high_freq_factor;
+            double wavelen = 2.0 * M_PI / f;
+            if (wavelen > low_wavelen) {
+                f /= c->rope_factor;
+            } else if (wavelen >= high_wavelen) {
+                double smooth = (old_len / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                f = (1.0 - smooth) * f / c->rope_factor + smooth * f;
+            }
+        }
+        inv_freq[i] = f;
+    }
+}
+
+static crvq_status check_config(const crvq_config *c) {
+    if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
+        c->n_kv_heads <= 0 || c->head_dim <= 0 || c->vocab_size <= 0)
+        return crvq_fail(CRVQ_ERR_INVALID, "model config has a non-positive dimension");
+    if (c->n_heads % c->n_kv_heads)
+        return crvq_fail(CRVQ_ERR_INVALID, "model config: %d heads are not a multiple of %d kv heads",
+                         c->n_heads, c->n_kv_heads);
+    if (c->head_dim % 2)
+        return crvq_fail(CRVQ_ERR_INVALID, "model config: head_dim %d is odd, RoPE needs pairs",
+                         c->head_dim);
+    if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE && !(c->rope_factor > 0.0f))
+        return crvq_fail(CRVQ_ERR_INVALID, "model config: rope scaling factor %g is not positive",
+                         c->rope_factor);
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3 &&
+        (!(c->rope_high_freq_factor > c->rope_low_freq_factor) || c->rope_low_freq_factor <= 0.0f ||
+         c->rope_original_max_pos <= 0))
+        return crvq_fail(CRVQ_ERR_INVALID, "model config: invalid llama3 rope scaling parameters");
+    return CRVQ_OK;
+}
+
+crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch, crvq_state **out) {
+    const crvq_config *c = &m->cfg;
+    *out = NULL;
+    crvq_status st = check_config(c);
+    if (st) return st;
+    if (max_seq_len < 1 || max_batch < 1 || max_batch > max_seq_len)
+        return crvq_fail(CRVQ_ERR_INVALID, "state: need 1 <= max_batch (%d) <= max_seq_len (%d)",
+                         max_batch, max_seq_len);
+    crvq_state *s = calloc(1, sizeof *s);
+    if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    s->max_seq = max_seq_len;
+    s->max_batch = max_batch;
+    int q_tile = CRVQ_SCORES_BUDGET / max_seq_len;
+    s->q_tile = q_tile < 1 ? 1 : q_tile > max_batch ? max_batch : q_tile;
+
+    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    size_t q_dim = (size_t)c->n_heads * c->head_dim;
+    size_t score_rows = (size_t)(s->q_tile > c->n_heads ? s->q_tile : c->n_heads);
+    struct { float **p; size_t n; } bufs[] = {
+        {&s->key_cache, n_floats(c->n_layers, max_seq_len, kv_dim)},
+        {&s->value_cache, n_floats(c->n_layers, max_seq_len, kv_dim)},
+        {&s->rope_cos, n_floats(max_seq_len, c->head_dim / 2, 1)},
+        {&s->rope_sin, n_floats(max_seq_len, c->head_dim / 2, 1)},
+        {&s->x, n_floats(max_batch, c->dim, 1)},
+        {&s->xb, n_floats(max_batch, c->dim, 1)},
+        {&s->q, n_floats(max_batch, q_dim, 1)},
+        {&s->att, n_floats(max_batch, q_dim, 1)},
+        {&s->hb, n_floats(max_batch, c->hidden_dim, 1)},
+        {&s->hb2, n_floats(max_batch, c->hidden_dim, 1)},
+        {&s->scores, n_floats(score_rows, max_seq_len, 1)},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        // zeroed, so that no path can ever read uninitialized memory
+        *bufs[i].p = bufs[i].n ? calloc(bufs[i].n, sizeof(float)) : NULL;
+        if (!*bufs[i].p) {
+            crvq_state_free(s);
+            return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for a state of %d positions x %d batch",
+                             max_seq_len, max_batch);
+        }
+    }
+
+    int half = c->head_dim / 2;
+    double *inv_freq = malloc((size_t)half * sizeof *inv_freq);
+    if (!inv_freq) {
+        crvq_state_free(s);
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    }
+    rope_inv_freq(c, inv_freq);
+    // angles in double: p * inv_freq reaches ~1e3 rad, where float has only
+    // ~1e-4 rad of resolution
+    for (int p = 0; p < max_seq_len; p++)
+        for (int i = 0; i < half; i++) {
+            double a = p * inv_freq[i];
+            s->rope_cos[(size_t)p * half + i] = (float)cos(a);
+            s->rope_sin[(size_t)p * half + i] = (float)sin(a);
+        }
+    free(inv_freq);
+    *out = s;
+    return CRVQ_OK;
+}
+
+void crvq_state_free(crvq_state *s) {
+    if (!s) return;
+    free(s->key_cache);
+    free(s->value_cache);
+    free(s->rope_cos);
+    free(s->rope_sin);
+    free(s->x);
+    free(s->xb);
+    free(s->q);
+    free(s->att);
+    free(s->hb);
+    free(s->hb2);
+    free(s->scores);
+    free(s);
+}
+
+// Attention of one token (n = 1) at position pos over the cache 0..pos:
+// explicit loops, one head per thread (scores row h of s->scores).
+static void attention_one(const crvq_config *c, crvq_state *s, const float *kc, const float *vc,
+                          int pos) {
+    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    size_t kv_dim = (size_t)c->n_kv_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+    for (int h = 0; h < c->n_heads; h++) {
+        const float *qh = s->q + (size_t)h * hd;        // (hd)
+        const float *kh = kc + (size_t)(h / group) * hd; // rows t: kh + t*kv_dim
+        const float *vh = vc + (size_t)(h / group) * hd;
+        float *sc = s->scores + (size_t)h * s->max_seq;  // (pos+1)
+        for (int t = 0; t <= pos; t++) sc[t] = crvq_dot(qh, kh + t * kv_dim, hd) * scale;
+        crvq_softmax(sc, pos + 1);
+        float *out = s->att + (size_t)h * hd; // (hd)
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int t = 0; t <= pos; t++) {
+            const float *v = vh + t * kv_dim;
+            float a = sc[t];
+            for (int i = 0; i < hd; i++) out[i] += a * v[i];
+        }
+    }
+}
+
+// Causal attention of n > 1 tokens at positions pos..pos+n-1 over the cache
+// 0..pos+n-1. Per tile of query rows and per head: S = scale * Q Kᵀ (sgemm),
+// masked softmax per row, then O = S V (sgemm). The masked upper part of S
+// is computed and zeroed: wasted work, but sgemm on the full rectangle is far
+// faster than exact causal loops.
+static void attention_batch(const crvq_config *c, crvq_state *s, const float *kc, const float *vc,
+                            int n, int pos) {
+    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    int kv_dim = c->n_kv_heads * hd, q_dim = c->n_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i0 = 0; i0 < n; i0 += s->q_tile) {
+        int T = n - i0 < s->q_tile ? n - i0 : s->q_tile; // query rows in this tile
+        int L = pos + i0 + T;                            // keys visible to its last row
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *qh = s->q + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
+            const float *kh = kc + (size_t)(h / group) * hd;              // (L, hd), stride kv_dim
+            const float *vh = vc + (size_t)(h / group) * hd;              // (L, hd), stride kv_dim
+            float *S = s->scores;                                         // (T, L)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, L, hd, scale, qh, q_dim, kh,
+                        kv_dim, 0.0f, S, L);
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < T; r++) {
+                int visible = pos + i0 + r + 1; // keys 0..pos+i0+r
+                float *row = S + (size_t)r * L;
+                crvq_softmax(row, visible);
+                memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
+            }
+            float *oh = s->att + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, L, 1.0f, S, L, vh,
+                        kv_dim, 0.0f, oh, q_dim);
+        }
+    }
+}
+
+// x += y, both (n, dim)
+static void residual_add(float *x, const float *y, int n, int dim) {
+    size_t len = (size_t)n * dim;
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (size_t i = 0; i < len; i++) x[i] += y[i];
+}
+
+static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int dim, float eps) {
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int r = 0; r < n; r++) crvq_rmsnorm(out + (size_t)r * dim, x + (size_t)r * dim, w, dim, eps);
+}
+
+crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, int n, int pos,
+                         int all_logits, float *logits) {
+    const crvq_config *c = &m->cfg;
+    if (n < 1 || n > s->max_batch)
+        return crvq_fail(CRVQ_ERR_INVALID, "forward: %d tokens, the state takes 1..%d per call", n,
+                         s->max_batch);
+    if (pos < 0 || pos > s->max_seq - n)
+        return crvq_fail(CRVQ_ERR_INVALID,
+                         "forward: positions %d..%d do not fit the state's %d positions", pos,
+                         pos + n - 1, s->max_seq);
+    for (int r = 0; r < n; r++)
+        if (tokens[r] < 0 || tokens[r] >= c->vocab_size)
+            return crvq_fail(CRVQ_ERR_INVALID, "forward: token id %d outside the vocabulary (%d)",
+                             tokens[r], c->vocab_size);
+
+    int dim = c->dim, hd = c->head_dim, half = hd / 2;
+    size_t kv_dim = (size_t)c->n_kv_heads * hd, q_dim = (size_t)c->n_heads * hd;
+    int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
+
+    for (int r = 0; r < n; r++)
+        memcpy(s->x + (size_t)r * dim, m->tok_embd + (size_t)tokens[r] * dim, (size_t)dim * sizeof(float));
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const crvq_layer *layer = &m->layers[l];
+        // this layer's cache; the n new rows go straight into it
+        float *kc = s->key_cache + (size_t)l * s->max_seq * kv_dim;   // (max_seq, kv_dim)
+        float *vc = s->value_cache + (size_t)l * s->max_seq * kv_dim; // (max_seq, kv_dim)
+        float *k_new = kc + (size_t)pos * kv_dim;                     // (n, kv_dim)
+        float *v_new = vc + (size_t)pos * kv_dim;                     // (n, kv_dim)
+
+        // attention block
+        rmsnorm_rows(s->xb, s->x, layer->attn_norm, n, dim, c->norm_eps);
+        crvq_linear_forward(&layer->wq, s->xb, n, s->q);
+        crvq_linear_forward(&layer->wk, s->xb, n, k_new);
+        crvq_linear_forward(&layer->wv, s->xb, n, v_new);
+#pragma omp parallel for schedule(static) if (n > 1)
+        for (int r = 0; r < n; r++) {
+            const float *cs = s->rope_cos + (size_t)(pos + r) * half;
+            const float *sn = s->rope_sin + (size_t)(pos + r) * half;
+            crvq_rope(s->q + r * q_dim, c->n_heads, hd, cs, sn, interleaved);
+            crvq_rope(k_new + r * kv_dim, c->n_kv_heads, hd, cs, sn, interleaved);
+        }
+        if (n == 1)
+            attention_one(c, s, kc, vc, pos);
+        else
+            attention_batch(c, s, kc, vc, n, pos);
+        crvq_linear_forward(&layer->wo, s->att, n, s->xb);
+        residual_add(s->x, s->xb, n, dim);
+
+        // feed-forward block: down(silu(gate(x)) * up(x))
+        rmsnorm_rows(s->xb, s->x, layer->ffn_norm, n, dim, c->norm_eps);
+        crvq_linear_forward(&layer->w_gate, s->xb, n, s->hb);
+        crvq_linear_forward(&layer->w_up, s->xb, n, s->hb2);
+#pragma omp parallel for schedule(static) if (n > 1)
+        for (int r = 0; r < n; r++)
+            crvq_swiglu(s->hb + (size_t)r * c->hidden_dim, s->hb2 + (size_t)r * c->hidden_dim,
+                        c->hidden_dim);
+        crvq_linear_forward(&layer->w_down, s->hb, n, s->xb);
+        residual_add(s->x, s->xb, n, dim);
+    }
+
+    if (all_logits) {
+        rmsnorm_rows(s->xb, s->x, m->out_norm, n, dim, c->norm_eps);
+        crvq_linear_forward(&m->output, s->xb, n, logits); // (n, vocab)
+    } else {
+        const float *last = s->x + (size_t)(n - 1) * dim;
+        crvq_rmsnorm(s->xb, last, m->out_norm, dim, c->norm_eps);
+        crvq_linear_forward(&m->output, s->xb, 1, logits); // (vocab)
+    }
+    return CRVQ_OK;
+}
