@@ -50,8 +50,8 @@ crvq_status crvq_read_file(const char *path, char **data, size_t *size) {
     }
     if (f.size) memcpy(buf, f.data, f.size);
     buf[f.size] = 0;
+    if (size) *size = f.size; // before close, which zeroes f.size
     crvq_mapfile_close(&f);
     *data = buf;
-    if (size) *size = f.size;
     return CRVQ_OK;
 }

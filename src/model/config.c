@@ -1,0 +1,252 @@
+// config.c — Hugging Face config.json -> crvq_config, and config validation.
+#include "model/config.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+const char *crvq_arch_name(crvq_arch a) {
+    switch (a) {
+    case CRVQ_ARCH_LLAMA: return "llama";
+    case CRVQ_ARCH_MISTRAL: return "mistral";
+    case CRVQ_ARCH_QWEN2: return "qwen2";
+    }
+    return "unknown";
+}
+
+const char *crvq_rope_scaling_name(crvq_rope_scaling s) {
+    switch (s) {
+    case CRVQ_ROPE_SCALING_NONE: return "none";
+    case CRVQ_ROPE_SCALING_LINEAR: return "linear";
+    case CRVQ_ROPE_SCALING_LLAMA3: return "llama3";
+    }
+    return "unknown";
+}
+
+void crvq_config_init(crvq_config *c) {
+    memset(c, 0, sizeof *c);
+    c->arch = CRVQ_ARCH_LLAMA;
+    c->norm_eps = 1e-5f;
+    c->rope_theta = 10000.0f;
+    c->rope_style = CRVQ_ROPE_HALF;
+    c->rope_scaling = CRVQ_ROPE_SCALING_NONE;
+    c->rope_factor = 1.0f;
+    c->bos_id = -1;
+    c->eos_id = -1;
+}
+
+static crvq_status check_range(const char *what, const char *field, long long v, long long lo, long long hi) {
+    if (v < lo || v > hi)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %s = %lld is out of range [%lld, %lld]", what, field, v, lo, hi);
+    return CRVQ_OK;
+}
+
+crvq_status crvq_config_validate(const crvq_config *c, const char *what) {
+    crvq_status st;
+    if ((st = check_range(what, "dim", c->dim, 1, CRVQ_MAX_DIM)) ||
+        (st = check_range(what, "hidden_dim", c->hidden_dim, 1, CRVQ_MAX_HIDDEN_DIM)) ||
+        (st = check_range(what, "n_layers", c->n_layers, 1, CRVQ_MAX_LAYERS)) ||
+        (st = check_range(what, "n_heads", c->n_heads, 1, CRVQ_MAX_HEADS)) ||
+        (st = check_range(what, "n_kv_heads", c->n_kv_heads, 1, c->n_heads)) ||
+        (st = check_range(what, "head_dim", c->head_dim, 2, CRVQ_MAX_HEAD_DIM)) ||
+        (st = check_range(what, "vocab_size", c->vocab_size, 1, CRVQ_MAX_VOCAB)) ||
+        (st = check_range(what, "max_seq_len", c->max_seq_len, 1, CRVQ_MAX_SEQ_LEN)) ||
+        (st = check_range(what, "bos_id", c->bos_id, -1, c->vocab_size - 1)) ||
+        (st = check_range(what, "eos_id", c->eos_id, -1, c->vocab_size - 1)))
+        return st;
+    if (c->n_heads % c->n_kv_heads)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: n_heads %d is not a multiple of n_kv_heads %d", what,
+                         c->n_heads, c->n_kv_heads);
+    // RoPE rotates pairs of channels.
+    if (c->head_dim % 2)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: head_dim %d is odd", what, c->head_dim);
+    if (!(c->norm_eps > 0 && c->norm_eps < 1))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: rms norm epsilon %g is not in (0, 1)", what, c->norm_eps);
+    if (!(c->rope_theta > 0 && isfinite(c->rope_theta)))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: rope theta %g is not a positive number", what, c->rope_theta);
+    if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE && !(c->rope_factor > 0 && isfinite(c->rope_factor)))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: rope scaling factor %g is not a positive number", what,
+                         c->rope_factor);
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
+        if (!(c->rope_low_freq_factor > 0 && c->rope_high_freq_factor > c->rope_low_freq_factor &&
+              isfinite(c->rope_high_freq_factor)))
+            return crvq_fail(CRVQ_ERR_FORMAT,
+                             "%s: llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor, got %g and %g",
+                             what, c->rope_low_freq_factor, c->rope_high_freq_factor);
+        if ((st = check_range(what, "rope original_max_position_embeddings", c->rope_original_max_pos, 1,
+                              CRVQ_MAX_SEQ_LEN)))
+            return st;
+    }
+    return CRVQ_OK;
+}
+
+// ------------------------------------------------------------ config.json ---
+
+// Absent keys and JSON null both mean "use the default".
+static const cJSON *get(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+static crvq_status get_int(const cJSON *obj, const char *key, int required, int *out, const char *what) {
+    const cJSON *v = get(obj, key);
+    if (!v) return required ? crvq_fail(CRVQ_ERR_FORMAT, "%s: missing key \"%s\"", what, key) : CRVQ_OK;
+    double d = v->valuedouble;
+    if (!cJSON_IsNumber(v) || d != floor(d) || fabs(d) > 2147483647.0)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"%s\" is not an integer", what, key);
+    *out = (int)d;
+    return CRVQ_OK;
+}
+
+static crvq_status get_float(const cJSON *obj, const char *key, float *out, const char *what) {
+    const cJSON *v = get(obj, key);
+    if (!v) return CRVQ_OK;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"%s\" is not a number", what, key);
+    *out = (float)v->valuedouble;
+    return CRVQ_OK;
+}
+
+static crvq_status get_bool(const cJSON *obj, const char *key, int *out, const char *what) {
+    const cJSON *v = get(obj, key);
+    if (!v) return CRVQ_OK;
+    if (!cJSON_IsBool(v)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"%s\" is not true or false", what, key);
+    *out = cJSON_IsTrue(v);
+    return CRVQ_OK;
+}
+
+// bos/eos: a number, or a list whose first entry is used (Llama 3.1 lists
+// several end-of-sequence ids).
+static crvq_status get_token_id(const cJSON *obj, const char *key, int *out, const char *what) {
+    const cJSON *v = get(obj, key);
+    if (v && cJSON_IsArray(v)) {
+        v = cJSON_GetArrayItem(v, 0);
+        if (!v) return CRVQ_OK;
+    }
+    if (!v) return CRVQ_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble > 2147483647.0)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"%s\" is not a token id", what, key);
+    *out = (int)v->valuedouble;
+    return CRVQ_OK;
+}
+
+// RoPE scaling, in either layout: transformers 5 `rope_parameters`
+// {rope_theta, rope_type, ...} or the older `rope_scaling` {type|rope_type, ...}.
+static crvq_status parse_rope(const cJSON *root, crvq_config *c, const char *what) {
+    crvq_status st;
+    if ((st = get_float(root, "rope_theta", &c->rope_theta, what))) return st;
+    const cJSON *rp = get(root, "rope_parameters");
+    const cJSON *rs = rp ? rp : get(root, "rope_scaling");
+    if (!rs) return CRVQ_OK;
+    const char *key = rp ? "rope_parameters" : "rope_scaling";
+    if (!cJSON_IsObject(rs)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"%s\" is not an object", what, key);
+    if (rp && (st = get_float(rp, "rope_theta", &c->rope_theta, what))) return st;
+    const cJSON *type = get(rs, "rope_type");
+    if (!type) type = get(rs, "type");
+    const char *t = "default";
+    if (type) {
+        if (!cJSON_IsString(type)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: %s.rope_type is not a string", what, key);
+        t = type->valuestring;
+    }
+    if (strcmp(t, "default") == 0) return CRVQ_OK;
+    if (strcmp(t, "linear") == 0) c->rope_scaling = CRVQ_ROPE_SCALING_LINEAR;
+    else if (strcmp(t, "llama3") == 0) c->rope_scaling = CRVQ_ROPE_SCALING_LLAMA3;
+    else return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope type \"%s\"", what, t);
+    c->rope_factor = 0; // required below: 0 fails validation
+    if ((st = get_float(rs, "factor", &c->rope_factor, what))) return st;
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
+        if ((st = get_float(rs, "low_freq_factor", &c->rope_low_freq_factor, what)) ||
+            (st = get_float(rs, "high_freq_factor", &c->rope_high_freq_factor, what)) ||
+            (st = get_int(rs, "original_max_position_embeddings", 1, &c->rope_original_max_pos, what)))
+            return st;
+    }
+    return CRVQ_OK;
+}
+
+static crvq_status parse_arch(const cJSON *root, crvq_config *c, const char *what) {
+    const cJSON *archs = get(root, "architectures");
+    const char *name = NULL;
+    if (archs) {
+        const cJSON *a0 = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
+        if (!cJSON_IsString(a0))
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"architectures\" is not a list of strings", what);
+        name = a0->valuestring;
+    } else {
+        const cJSON *mt = get(root, "model_type");
+        if (!mt) return crvq_fail(CRVQ_ERR_FORMAT, "%s: neither \"architectures\" nor \"model_type\" is given", what);
+        if (!cJSON_IsString(mt)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: \"model_type\" is not a string", what);
+        name = mt->valuestring;
+    }
+    if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "llama")) c->arch = CRVQ_ARCH_LLAMA;
+    else if (!strcmp(name, "MistralForCausalLM") || !strcmp(name, "mistral")) c->arch = CRVQ_ARCH_MISTRAL;
+    else if (!strcmp(name, "Qwen2ForCausalLM") || !strcmp(name, "qwen2")) c->arch = CRVQ_ARCH_QWEN2;
+    else return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %s", what, name);
+    return CRVQ_OK;
+}
+
+// Features of the supported architectures that crvq's forward pass does not
+// implement: refuse them rather than compute something else.
+static crvq_status check_features(const cJSON *root, const crvq_config *c, const char *what) {
+    crvq_status st;
+    int attn_bias = 0, mlp_bias = 0, sliding = 0;
+    if ((st = get_bool(root, "attention_bias", &attn_bias, what)) ||
+        (st = get_bool(root, "mlp_bias", &mlp_bias, what)))
+        return st;
+    if (c->arch == CRVQ_ARCH_QWEN2 && (st = get_bool(root, "use_sliding_window", &sliding, what))) return st;
+    if (c->arch != CRVQ_ARCH_QWEN2 && attn_bias)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: attention_bias = true is not supported", what);
+    if (mlp_bias) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", what);
+    if (sliding) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: use_sliding_window = true is not supported", what);
+    const cJSON *act = get(root, "hidden_act");
+    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0))
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: hidden_act %s is not supported (only silu)", what,
+                         cJSON_IsString(act) ? act->valuestring : "(not a string)");
+    return CRVQ_OK;
+}
+
+static crvq_status parse_root(const cJSON *root, crvq_config *c, const char *what) {
+    crvq_status st;
+    if (!cJSON_IsObject(root)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a JSON object", what);
+    if ((st = parse_arch(root, c, what)) || (st = check_features(root, c, what))) return st;
+    c->qkv_bias = c->arch == CRVQ_ARCH_QWEN2;
+    c->rope_style = CRVQ_ROPE_HALF; // HF q/k rows are in the half-split order
+    c->max_seq_len = 2048;          // transformers' LlamaConfig default
+    c->norm_eps = 1e-6f;            // likewise
+    c->n_kv_heads = -1;
+    c->head_dim = -1;
+    if ((st = get_int(root, "hidden_size", 1, &c->dim, what)) ||
+        (st = get_int(root, "intermediate_size", 1, &c->hidden_dim, what)) ||
+        (st = get_int(root, "num_hidden_layers", 1, &c->n_layers, what)) ||
+        (st = get_int(root, "num_attention_heads", 1, &c->n_heads, what)) ||
+        (st = get_int(root, "num_key_value_heads", 0, &c->n_kv_heads, what)) ||
+        (st = get_int(root, "head_dim", 0, &c->head_dim, what)) ||
+        (st = get_int(root, "vocab_size", 1, &c->vocab_size, what)) ||
+        (st = get_int(root, "max_position_embeddings", 0, &c->max_seq_len, what)) ||
+        (st = get_float(root, "rms_norm_eps", &c->norm_eps, what)) ||
+        (st = get_bool(root, "tie_word_embeddings", &c->tied_embeddings, what)) ||
+        (st = get_token_id(root, "bos_token_id", &c->bos_id, what)) ||
+        (st = get_token_id(root, "eos_token_id", &c->eos_id, what)) || (st = parse_rope(root, c, what)))
+        return st;
+    if (c->n_kv_heads == -1) c->n_kv_heads = c->n_heads;
+    if (c->head_dim == -1) {
+        if (c->n_heads <= 0 || c->dim % c->n_heads)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+                             what, c->dim, c->n_heads);
+        c->head_dim = c->dim / c->n_heads;
+    }
+    return crvq_config_validate(c, what);
+}
+
+crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *what, crvq_config *c) {
+    crvq_config_init(c);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad JSON near byte %zu", what, at);
+    }
+    crvq_status st = parse_root(root, c, what);
+    cJSON_Delete(root);
+    return st;
+}

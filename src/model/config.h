@@ -1,0 +1,36 @@
+// config.h — crvq_config from a Hugging Face config.json, and the bounds
+// every loader checks before it sizes anything from a file header.
+#ifndef CRVQ_CONFIG_H
+#define CRVQ_CONFIG_H
+
+#include "crvq.h"
+
+// Upper bounds: generous for real LLaMA-family models (Llama-3.1-405B has
+// dim 16384, hidden 53248, vocab 128256), small enough that every product of
+// them used for sizes fits in int64 and a corrupt header fails here rather
+// than in a huge allocation.
+#define CRVQ_MAX_DIM 65536
+#define CRVQ_MAX_HIDDEN_DIM 262144
+#define CRVQ_MAX_LAYERS 1024
+#define CRVQ_MAX_HEADS 1024
+#define CRVQ_MAX_HEAD_DIM 1024
+#define CRVQ_MAX_VOCAB (1 << 22)
+#define CRVQ_MAX_SEQ_LEN (1 << 24)
+
+// Defaults for fields a file may leave out: no scaling, theta 10000,
+// eps 1e-5, half-split RoPE, no special tokens.
+void crvq_config_init(crvq_config *c);
+
+// Checks ranges and divisibility; errors are "WHAT: PROBLEM".
+crvq_status crvq_config_validate(const crvq_config *c, const char *what);
+
+// Parse config.json text (len bytes) into c and validate it. `what` names the
+// file in errors. Unknown architectures and features crvq does not implement
+// (other RoPE scalings, biases on llama layers, sliding windows) are
+// CRVQ_ERR_UNSUPPORTED.
+crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *what, crvq_config *c);
+
+const char *crvq_arch_name(crvq_arch a);
+const char *crvq_rope_scaling_name(crvq_rope_scaling s);
+
+#endif

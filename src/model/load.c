@@ -1,0 +1,384 @@
+// load.c — crvq_model_load(): detect the format, read the configuration,
+// bind every tensor by name with its shape checked, convert to float32
+// (zero-copy where the file already holds aligned float32), attach the
+// tokenizer.
+#include "crvq.h"
+
+#include "io/llama2c.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "model/storage.h"
+#include "tokenizer/tokenizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// Tensor names of one file family; per-layer names take the layer index.
+enum {
+    T_ATTN_NORM, T_FFN_NORM, T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_Q_BIAS, T_K_BIAS, T_V_BIAS, N_LAYER_T
+};
+
+typedef struct naming {
+    const char *tok_embd, *out_norm, *output;
+    const char *layer[N_LAYER_T];
+} naming;
+
+// GGUF llama names; the llama2.c reader names its tensors the same way.
+static const naming gguf_names = {
+    "token_embd.weight", "output_norm.weight", "output.weight",
+    {"blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.attn_q.weight", "blk.%d.attn_k.weight",
+     "blk.%d.attn_v.weight", "blk.%d.attn_output.weight", "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight",
+     "blk.%d.ffn_down.weight", "blk.%d.attn_q.bias", "blk.%d.attn_k.bias", "blk.%d.attn_v.bias"},
+};
+
+static const naming hf_names = {
+    "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+    {"model.layers.%d.input_layernorm.weight", "model.layers.%d.post_attention_layernorm.weight",
+     "model.layers.%d.self_attn.q_proj.weight", "model.layers.%d.self_attn.k_proj.weight",
+     "model.layers.%d.self_attn.v_proj.weight", "model.layers.%d.self_attn.o_proj.weight",
+     "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
+     "model.layers.%d.mlp.down_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
+     "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias"},
+};
+
+// The tensors of one file.
+typedef struct source {
+    const char *file;
+    const crvq_tensor_view *tensors;
+    int n;
+} source;
+
+typedef struct loader {
+    crvq_model *m;
+    const char *ckpt;       // the file named in "missing tensor" errors
+    const naming *names;
+    source *src;
+    int n_src;
+    char dtypes[64];        // distinct dtypes of the weight matrices, "+"-joined
+} loader;
+
+static char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+// The directory part of `path` ("." when it has none); malloc'd.
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static int is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static crvq_status add_source(loader *ld, const char *file, const crvq_tensor_view *t, int n) {
+    source *s = realloc(ld->src, (size_t)(ld->n_src + 1) * sizeof *s);
+    if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", file);
+    ld->src = s;
+    s[ld->n_src++] = (source){file, t, n};
+    return CRVQ_OK;
+}
+
+static const crvq_tensor_view *find(const loader *ld, const char *name, const char **file) {
+    for (int s = 0; s < ld->n_src; s++)
+        for (int i = 0; i < ld->src[s].n; i++)
+            if (strcmp(ld->src[s].tensors[i].name, name) == 0) {
+                *file = ld->src[s].file;
+                return &ld->src[s].tensors[i];
+            }
+    return NULL;
+}
+
+static void note_dtype(loader *ld, crvq_dtype t) {
+    const char *name = crvq_dtype_name(t);
+    size_t len = strlen(ld->dtypes), n = strlen(name);
+    for (const char *p = ld->dtypes; (p = strstr(p, name)); p += n)
+        if ((p == ld->dtypes || p[-1] == '+') && (p[n] == 0 || p[n] == '+')) return;
+    if (len + n + 2 > sizeof ld->dtypes) return;
+    snprintf(ld->dtypes + len, sizeof ld->dtypes - len, "%s%s", len ? "+" : "", name);
+}
+
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+}
+
+// Bind tensor `name` of shape (rows, cols), or (cols) when rows == 0, as float32.
+static crvq_status bind(loader *ld, const char *name, int64_t rows, int64_t cols, const float **out) {
+    const char *file;
+    const crvq_tensor_view *t = find(ld, name, &file);
+    if (!t) return crvq_fail(CRVQ_ERR_FORMAT, "%s: missing tensor %s", ld->ckpt, name);
+    int64_t want[2] = {rows ? rows : cols, cols};
+    int want_ndim = rows ? 2 : 1;
+    if (t->ndim != want_ndim || t->shape[0] != want[0] || (rows && t->shape[1] != want[1])) {
+        char got_s[96], want_s[96];
+        shape_str(got_s, sizeof got_s, t->ndim, t->shape);
+        shape_str(want_s, sizeof want_s, want_ndim, want);
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s has shape %s, expected %s", file, name, got_s, want_s);
+    }
+    if (rows) note_dtype(ld, t->dtype);
+    char what[512];
+    snprintf(what, sizeof what, "%s: tensor %s", file, name);
+    return crvq_tensor_to_f32(ld->m->storage, t, what, out);
+}
+
+static crvq_status bind_linear(loader *ld, const char *name, const char *bias_name, int n_out, int n_in,
+                               crvq_linear *lin) {
+    lin->kind = CRVQ_LINEAR_DENSE;
+    lin->n_out = n_out;
+    lin->n_in = n_in;
+    crvq_status st = bind(ld, name, n_out, n_in, &lin->w);
+    if (!st && bias_name) st = bind(ld, bias_name, 0, n_out, &lin->bias);
+    return st;
+}
+
+static crvq_status bind_layer(loader *ld, int l) {
+    const crvq_config *c = &ld->m->cfg;
+    crvq_layer *L = &ld->m->layers[l];
+    char n[N_LAYER_T][160];
+    for (int k = 0; k < N_LAYER_T; k++) snprintf(n[k], sizeof n[k], ld->names->layer[k], l);
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    int bias = c->qkv_bias;
+    crvq_status st;
+    if ((st = bind(ld, n[T_ATTN_NORM], 0, c->dim, &L->attn_norm)) ||
+        (st = bind(ld, n[T_FFN_NORM], 0, c->dim, &L->ffn_norm)) ||
+        (st = bind_linear(ld, n[T_Q], bias ? n[T_Q_BIAS] : NULL, q_dim, c->dim, &L->wq)) ||
+        (st = bind_linear(ld, n[T_K], bias ? n[T_K_BIAS] : NULL, kv_dim, c->dim, &L->wk)) ||
+        (st = bind_linear(ld, n[T_V], bias ? n[T_V_BIAS] : NULL, kv_dim, c->dim, &L->wv)) ||
+        (st = bind_linear(ld, n[T_O], NULL, c->dim, q_dim, &L->wo)) ||
+        (st = bind_linear(ld, n[T_GATE], NULL, c->hidden_dim, c->dim, &L->w_gate)) ||
+        (st = bind_linear(ld, n[T_UP], NULL, c->hidden_dim, c->dim, &L->w_up)) ||
+        (st = bind_linear(ld, n[T_DOWN], NULL, c->dim, c->hidden_dim, &L->w_down)))
+        return st;
+    return CRVQ_OK;
+}
+
+// All tensors of the model. An absent output head means a tied one (GGUF,
+// llama2.c); HF files say so in config.json.
+static crvq_status bind_model(loader *ld, int output_optional) {
+    crvq_model *m = ld->m;
+    crvq_config *c = &m->cfg;
+    crvq_status st;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", ld->ckpt);
+    if ((st = bind(ld, ld->names->tok_embd, c->vocab_size, c->dim, &m->tok_embd)) ||
+        (st = bind(ld, ld->names->out_norm, 0, c->dim, &m->out_norm)))
+        return st;
+    const char *file;
+    if (output_optional) c->tied_embeddings = find(ld, ld->names->output, &file) == NULL;
+    m->output = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim, .w = m->tok_embd};
+    if (!c->tied_embeddings && (st = bind_linear(ld, ld->names->output, NULL, c->vocab_size, c->dim, &m->output)))
+        return st;
+    for (int l = 0; l < c->n_layers; l++)
+        if ((st = bind_layer(ld, l))) return st;
+    if (!(m->source_dtype = strdup(ld->dtypes))) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", ld->ckpt);
+    return CRVQ_OK;
+}
+
+// ------------------------------------------------------------- llama2.c ---
+
+static crvq_status load_llama2c(loader *ld, const crvq_mapfile *f) {
+    crvq_llama2c ck;
+    crvq_status st = crvq_llama2c_parse(ld->m->path, f->data, f->size, &ck);
+    if (st) return st;
+    ld->m->cfg = ck.cfg;
+    ld->names = &gguf_names;
+    ld->ckpt = ld->m->path;
+    if (!(st = add_source(ld, ld->m->path, ck.tensors, ck.n_tensors))) st = bind_model(ld, 1);
+    crvq_llama2c_free(&ck);
+    return st;
+}
+
+// llama2.c keeps the tokenizer beside the model: tokenizer.bin, or
+// tok<vocab>.bin for the custom vocabularies its training scripts write.
+static char *llama2c_tokenizer_path(const crvq_model *m) {
+    char *dir = dir_of(m->path);
+    if (!dir) return NULL;
+    char name[32];
+    char *p = path_join(dir, "tokenizer.bin");
+    if (p && !is_file(p)) {
+        free(p);
+        snprintf(name, sizeof name, "tok%d.bin", m->cfg.vocab_size);
+        p = path_join(dir, name);
+        if (p && !is_file(p)) {
+            free(p);
+            p = NULL;
+        }
+    }
+    free(dir);
+    return p;
+}
+
+// ---------------------------------------------------------- Hugging Face ---
+
+typedef struct hf_files {
+    crvq_safetensors *shards;
+    int n;
+    char **paths;
+    crvq_safetensors_index ix;
+} hf_files;
+
+static void hf_files_free(hf_files *h) {
+    for (int i = 0; i < h->n; i++) {
+        crvq_safetensors_free(&h->shards[i]);
+        free(h->paths[i]);
+    }
+    free(h->shards);
+    free(h->paths);
+    crvq_safetensors_index_free(&h->ix);
+}
+
+static crvq_status hf_open_shard(loader *ld, hf_files *h, char *path) {
+    h->paths[h->n] = path;
+    if (!path) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    const crvq_mapfile *f;
+    crvq_status st = crvq_storage_map(ld->m->storage, path, &f);
+    if (st) return st;
+    if ((st = crvq_safetensors_parse(path, f->data, f->size, &h->shards[h->n]))) return st;
+    h->n++;
+    return add_source(ld, path, h->shards[h->n - 1].tensors, h->shards[h->n - 1].n_tensors);
+}
+
+// Every weight_map entry must be in the shard the index names.
+static crvq_status hf_check_index(const hf_files *h) {
+    for (int e = 0; e < h->ix.n_entries; e++) {
+        const crvq_safetensors *s = &h->shards[h->ix.shard_of[e]];
+        if (!crvq_safetensors_find(s, h->ix.names[e]))
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: missing tensor %s (listed in the index)", s->path, h->ix.names[e]);
+    }
+    return CRVQ_OK;
+}
+
+static crvq_status hf_open_weights(loader *ld, const char *dir, hf_files *h, char **ckpt) {
+    crvq_status st;
+    char *index = path_join(dir, "model.safetensors.index.json");
+    if (!index) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    *ckpt = index;
+    if (is_file(index)) {
+        char *text;
+        size_t len;
+        if ((st = crvq_read_file(index, &text, &len))) return st;
+        st = crvq_safetensors_index_parse(index, text, len, &h->ix);
+        free(text);
+        if (st) return st;
+    } else {
+        free(index);
+        if (!(*ckpt = path_join(dir, "model.safetensors"))) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    }
+    int n = h->ix.n_shards ? h->ix.n_shards : 1;
+    h->shards = calloc((size_t)n, sizeof *h->shards);
+    h->paths = calloc((size_t)n, sizeof *h->paths);
+    if (!h->shards || !h->paths) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    if (!h->ix.n_shards) return hf_open_shard(ld, h, strdup(*ckpt));
+    for (int i = 0; i < h->ix.n_shards; i++)
+        if ((st = hf_open_shard(ld, h, path_join(dir, h->ix.shards[i])))) return st;
+    return hf_check_index(h);
+}
+
+static crvq_status load_hf(loader *ld, const char *dir) {
+    crvq_model *m = ld->m;
+    char *cfg_path = path_join(dir, "config.json");
+    if (!cfg_path) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    if (!is_file(cfg_path)) {
+        free(cfg_path);
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: directory has no config.json", dir);
+    }
+    char *text;
+    size_t len;
+    crvq_status st = crvq_read_file(cfg_path, &text, &len);
+    if (!st) {
+        st = crvq_config_from_hf_json(text, len, cfg_path, &m->cfg);
+        free(text);
+    }
+    free(cfg_path);
+    if (st) return st;
+    hf_files h = {0};
+    char *ckpt = NULL;
+    ld->names = &hf_names;
+    if (!(st = hf_open_weights(ld, dir, &h, &ckpt))) {
+        ld->ckpt = ckpt;
+        st = bind_model(ld, 0);
+    }
+    hf_files_free(&h);
+    free(ckpt);
+    return st;
+}
+
+// ------------------------------------------------------------ tokenizer ---
+
+static crvq_status attach_tokenizer(crvq_model *m, const char *path) {
+    crvq_status st = crvq_tokenizer_load(path, &m->tok);
+    if (st) return st;
+    int n = crvq_tokenizer_n_vocab(m->tok);
+    if (n > m->cfg.vocab_size)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces, more than the model's vocabulary of %d", path,
+                         n, m->cfg.vocab_size);
+    return CRVQ_OK;
+}
+
+// --------------------------------------------------------------- entry ---
+
+static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
+    crvq_status st = crvq_storage_init(&m->storage);
+    if (st) return st;
+    loader ld = {.m = m};
+    char *tok_path = NULL; // the tokenizer found beside the model, if any
+    struct stat sb;
+    if (stat(m->path, &sb) != 0) return crvq_fail(CRVQ_ERR_IO, "%s: cannot open: %s", m->path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        m->format = strdup("safetensors");
+        if (!(st = load_hf(&ld, m->path))) {
+            tok_path = path_join(m->path, "tokenizer.model");
+            if (tok_path && !is_file(tok_path)) {
+                free(tok_path);
+                tok_path = NULL;
+            }
+        }
+    } else {
+        const crvq_mapfile *f;
+        if ((st = crvq_storage_map(m->storage, m->path, &f))) return st;
+        m->format = strdup("llama2c");
+        if (!(st = load_llama2c(&ld, f))) tok_path = llama2c_tokenizer_path(m);
+    }
+    free(ld.src);
+    if (!st && !m->format) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    const char *tp = opts && opts->tokenizer_path ? opts->tokenizer_path : tok_path;
+    if (!st && tp) st = attach_tokenizer(m, tp);
+    free(tok_path);
+    if (st) return st;
+    if (m->tok && m->cfg.bos_id < 0) m->cfg.bos_id = crvq_tokenizer_bos(m->tok);
+    if (m->tok && m->cfg.eos_id < 0) m->cfg.eos_id = crvq_tokenizer_eos(m->tok);
+    return CRVQ_OK;
+}
+
+crvq_status crvq_model_load(const char *path, const crvq_load_opts *opts, crvq_model **out) {
+    *out = NULL;
+    crvq_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", path);
+    }
+    crvq_status st = load(m, opts);
+    if (st) {
+        crvq_model_free(m);
+        return st;
+    }
+    *out = m;
+    return CRVQ_OK;
+}

@@ -1,0 +1,46 @@
+// model.c — freeing a model and counting its parameters.
+#include "crvq.h"
+
+#include "model/storage.h"
+
+#include <stdlib.h>
+
+void crvq_model_free(crvq_model *m) {
+    if (!m) return;
+    if (m->tok) crvq_tokenizer_free(m->tok);
+    crvq_storage_free(m->storage);
+    free(m->layers);
+    free(m->path);
+    free(m->format);
+    free(m->source_dtype);
+    free(m);
+}
+
+static int64_t linear_weights(const crvq_linear *l) { return (int64_t)l->n_out * l->n_in; }
+static int64_t linear_biases(const crvq_linear *l) { return l->bias ? l->n_out : 0; }
+
+// Weights of the seven projections; biases are not counted (they stay
+// dense and are not what bits-per-weight figures are about).
+int64_t crvq_model_n_params_linear(const crvq_model *m) {
+    int64_t n = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const crvq_layer *L = &m->layers[l];
+        const crvq_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++) n += linear_weights(lin[i]);
+    }
+    return n;
+}
+
+int64_t crvq_model_n_params(const crvq_model *m) {
+    const crvq_config *c = &m->cfg;
+    int64_t n = (int64_t)c->vocab_size * c->dim + c->dim; // embedding, final norm
+    if (!c->tied_embeddings) n += linear_weights(&m->output) + linear_biases(&m->output);
+    n += crvq_model_n_params_linear(m);
+    for (int l = 0; l < c->n_layers; l++) {
+        const crvq_layer *L = &m->layers[l];
+        const crvq_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        n += 2 * c->dim; // attention and ffn norms
+        for (int i = 0; i < 7; i++) n += linear_biases(lin[i]);
+    }
+    return n;
+}
