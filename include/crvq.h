@@ -185,6 +185,38 @@ void crvq_state_free(crvq_state *s);
 crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, int n,
                          int pos, int all_logits, float *logits);
 
+// ------------------------------------------------------------ evaluation ---
+// Perplexity under the protocols of ../shared/docs/evaluation.md.
+
+typedef enum crvq_ppl_protocol {
+    CRVQ_PPL_STREAM = 0, // BOS + whole text, non-overlapping windows of ctx, tail dropped
+    CRVQ_PPL_DOCS,       // per document: split on doc_sep, strip, BOS + tokens truncated to ctx
+} crvq_ppl_protocol;
+
+typedef struct crvq_ppl_opts {
+    crvq_ppl_protocol protocol;
+    int ctx;              // window length / longest document in tokens (>= 2)
+    const char *doc_sep;  // docs: the separator string
+    int max_windows;      // stop after this many windows or documents (0: all)
+    int max_batch;        // tokens per forward call (0: as many as fit 64 MiB of logits)
+    // called after each window or document with the running totals
+    void (*progress)(void *user, int done, int total, double nll_sum, int64_t scored);
+    void *progress_user;
+} crvq_ppl_opts;
+
+typedef struct crvq_ppl_result {
+    double nll;        // mean negative log-likelihood per scored token (nats)
+    double ppl;        // exp(nll)
+    int64_t scored;    // scored tokens
+    int64_t tokens;    // stream: tokens of the whole text incl. BOS; docs: evaluated tokens incl. BOS
+    int n_windows;     // windows (stream) or documents (docs) evaluated
+    int n_total;       // windows or documents the text has
+} crvq_ppl_result;
+
+// Perplexity of `model` (with its tokenizer) on the text (len bytes).
+crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
+                            const crvq_ppl_opts *opts, crvq_ppl_result *out);
+
 
 // ---------------------------------------------------------- quantization ---
 // One linear layer's weight W (m_out, n_in) against its proxy Hessian
@@ -265,7 +297,9 @@ typedef struct crvq_quant_result {
     double loss0;             // L(0) = Σ_r w_r H w_rᵀ
     double bits;              // bits per weight, everything counted
     int rounds;               // alternating rounds run (vq, crvq)
-    double seconds;
+    double seconds;           // time of the method itself (not validation or loss evaluation)
+    double damp_added;        // H was not PSD: this fraction of mean diag(H) was added to its
+                              // diagonal (loss, loss0 are against the damped H); 0 if none
 } crvq_quant_result;
 
 // Quantize W against H. On error nothing is allocated in *out.
@@ -282,8 +316,18 @@ void crvq_scalar_dequantize(const crvq_scalar_layer *L, float *w);
 double crvq_vq_bits(const crvq_vq_layer *L);
 double crvq_scalar_bits(const crvq_scalar_layer *L);
 
-// L(Ŵ) for any reconstruction (float64 accumulation).
+// L(Ŵ) for any reconstruction (float64 accumulation); W_hat NULL means Ŵ = 0.
 double crvq_layer_loss(const float *W, const float *W_hat, int m_out, int n_in, const double *H);
+
+// A synthetic layer with the statistics of a real LLM linear layer
+// (docs/quantization.md, "Synthetic layers"): heavy-tailed W (m_out, n_in)
+// and the second moment H (n_in, n_in) of correlated activations with a few
+// outlier channels. Deterministic in `seed` (independent of thread count).
+crvq_status crvq_synthetic_layer(int m_out, int n_in, uint64_t seed, float *W, double *H);
+
+// Threads used by OpenMP loops and by BLAS (n <= 0: all cores).
+void crvq_set_threads(int n);
+int crvq_get_threads(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,293 @@
+// quantize.c — crvq_quantize_matrix(): validate one layer's W and H, make H
+// usable (positive semi-definite), run the chosen method, reconstruct Ŵ and
+// measure it (loss, bits, time) the same way for every method, so the
+// baselines and CRVQ are compared on identical terms.
+#include "quant/quant_internal.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+void crvq_quant_params_default(crvq_quant_params *p, crvq_method method) {
+    assert(p);
+    memset(p, 0, sizeof *p);
+    p->method = method;
+    // Scalar methods: 2 bits is the lowest setting at which asymmetric
+    // min/max rounding is still meaningful (at 1 bit one of the two levels
+    // is 0 because the grid must contain 0). Group 128 and 1% damping are
+    // GPTQ's published defaults.
+    p->bits = 2;
+    p->group_size = 128;
+    p->damp = 0.01;
+    p->act_order = 0;
+    p->block_size = 128;
+    // Vector methods: the defaults of the CRVQ release (d = 8, e = 8, M = 4,
+    // λ = 0.02). VQ is the single-codebook arm (M = 1) with every vector
+    // using all codebooks (λ = 1).
+    p->d = 8;
+    p->M = method == CRVQ_METHOD_VQ ? 1 : 4;
+    for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) p->e[k] = 8;
+    p->lambda = method == CRVQ_METHOD_VQ ? 1.0 : 0.02;
+    p->importance = CRVQ_IMPORTANCE_HESSIAN;
+    p->beam = 1;
+    p->tol = 0.01;
+    p->max_rounds = 50;
+    // 20 Lloyd iterations: initial codebooks only seed the alternating
+    // rounds, which keep refining them, so more buys little.
+    p->kmeans_iters = 20;
+    p->seed = 0;
+}
+
+const char *crvq_method_name(crvq_method m) {
+    switch (m) {
+    case CRVQ_METHOD_RTN: return "rtn";
+    case CRVQ_METHOD_GPTQ: return "gptq";
+    case CRVQ_METHOD_VQ: return "vq";
+    case CRVQ_METHOD_CRVQ: return "crvq";
+    }
+    return "unknown";
+}
+
+const char *crvq_importance_name(crvq_importance r) {
+    switch (r) {
+    case CRVQ_IMPORTANCE_HESSIAN: return "hessian";
+    case CRVQ_IMPORTANCE_MAGNITUDE: return "magnitude";
+    case CRVQ_IMPORTANCE_RANDOM: return "random";
+    }
+    return "unknown";
+}
+
+static int is_vector_method(crvq_method m) { return m == CRVQ_METHOD_VQ || m == CRVQ_METHOD_CRVQ; }
+
+static crvq_status check_params(const crvq_quant_params *p, int n_in) {
+    const char *name = crvq_method_name(p->method);
+    switch (p->method) {
+    case CRVQ_METHOD_RTN:
+    case CRVQ_METHOD_GPTQ:
+        if (p->bits < 1 || p->bits > 8)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: bits must be in [1, 8], got %d", name, p->bits);
+        if (p->group_size < 1 || n_in % p->group_size != 0)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: group size %d does not divide n_in = %d", name,
+                             p->group_size, n_in);
+        if (p->method == CRVQ_METHOD_GPTQ) {
+            if (!(p->damp >= 0 && p->damp <= 1))
+                return crvq_fail(CRVQ_ERR_INVALID, "gptq: damp must be in [0, 1], got %g", p->damp);
+            if (p->block_size < 1)
+                return crvq_fail(CRVQ_ERR_INVALID, "gptq: block size must be >= 1, got %d", p->block_size);
+        }
+        return CRVQ_OK;
+    case CRVQ_METHOD_VQ:
+    case CRVQ_METHOD_CRVQ:
+        if (p->d < 1 || n_in % p->d != 0)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: vector dimension d = %d does not divide n_in = %d",
+                             name, p->d, n_in);
+        if (p->M < 1 || p->M > CRVQ_MAX_CODEBOOKS)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: M must be in [1, %d], got %d", name,
+                             CRVQ_MAX_CODEBOOKS, p->M);
+        for (int k = 0; k < p->M; k++)
+            if (p->e[k] < 1 || p->e[k] > 16)
+                return crvq_fail(CRVQ_ERR_INVALID, "%s: codebook %d bits e = %d, must be in [1, 16]",
+                                 name, k + 1, p->e[k]);
+        if (!(p->lambda >= 0 && p->lambda <= 1))
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: lambda must be in [0, 1], got %g", name, p->lambda);
+        if (p->importance != CRVQ_IMPORTANCE_HESSIAN && p->importance != CRVQ_IMPORTANCE_MAGNITUDE &&
+            p->importance != CRVQ_IMPORTANCE_RANDOM)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: unknown importance %d", name, (int)p->importance);
+        if (p->beam < 1)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: beam width must be >= 1, got %d", name, p->beam);
+        if (!(p->tol >= 0))
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: tol must be >= 0, got %g", name, p->tol);
+        if (p->max_rounds < 0)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: max rounds must be >= 0, got %d", name, p->max_rounds);
+        if (p->kmeans_iters < 1)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: k-means iterations must be >= 1, got %d", name,
+                             p->kmeans_iters);
+        return CRVQ_OK;
+    }
+    return crvq_fail(CRVQ_ERR_INVALID, "unknown quantization method %d", (int)p->method);
+}
+
+// NaN/Inf in W or H, or an H that is not symmetric, are input errors; the
+// message names the first offending entry.
+static crvq_status check_inputs(const float *W, int m_out, int n_in, const double *H) {
+    size_t n = (size_t)n_in;
+    for (size_t i = 0; i < (size_t)m_out * n; i++)
+        if (!isfinite(W[i]))
+            return crvq_fail(CRVQ_ERR_INVALID, "W[%zu, %zu] is %g (W must be finite)", i / n, i % n,
+                             (double)W[i]);
+    double max_diag = 0;
+    for (size_t i = 0; i < n * n; i++)
+        if (!isfinite(H[i]))
+            return crvq_fail(CRVQ_ERR_INVALID, "H[%zu, %zu] is %g (H must be finite)", i / n, i % n, H[i]);
+    for (size_t j = 0; j < n; j++) max_diag = fmax(max_diag, fabs(H[j * n + j]));
+    // Symmetric to float32-accumulation accuracy; H built as XᵀX in float64
+    // is symmetric to the last bit, so this only catches wrong matrices.
+    double tol = 1e-6 * max_diag;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (fabs(H[i * n + j] - H[j * n + i]) > tol)
+                return crvq_fail(CRVQ_ERR_INVALID, "H is not symmetric: H[%zu, %zu] = %g but H[%zu, %zu] = %g",
+                                 i, j, H[i * n + j], j, i, H[j * n + i]);
+    return CRVQ_OK;
+}
+
+// Cholesky of H + shift·I succeeds. H is symmetric, so its row-major array
+// is also its column-major one and LAPACK needs no transposed copy.
+static int cholesky_ok(const double *H, int n, double shift, double *work) {
+    memcpy(work, H, (size_t)n * n * sizeof *work);
+    for (int j = 0; j < n; j++) work[(size_t)j * n + j] += shift;
+    return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', n, work, n) == 0;
+}
+
+// Make H positive semi-definite. Every method minimises the quadratic
+// L(Ŵ) = Σ_r e_r H e_rᵀ, which has no minimum when H is indefinite, so an H
+// whose Cholesky fails even with a rounding-level jitter gets damp·mean(diag)
+// added to its diagonal, ten times more until it passes. *H_used is H
+// itself or a damped copy that the caller frees (*owned set).
+static crvq_status make_psd(const double *H, int n_in, double damp, const double **H_used, double **owned,
+                            double *damp_added) {
+    size_t n = (size_t)n_in;
+    double mean_diag = 0, max_diag = 0;
+    for (size_t j = 0; j < n; j++) {
+        mean_diag += H[j * n + j];
+        max_diag = fmax(max_diag, H[j * n + j]);
+    }
+    mean_diag /= (double)n;
+    if (!(mean_diag > 0))
+        return crvq_fail(CRVQ_ERR_INVALID, "H has no positive diagonal (mean diag(H) = %g): "
+                         "the layer's inputs are all zero or H is not a second-moment matrix", mean_diag);
+    *H_used = H;
+    *owned = NULL;
+    *damp_added = 0;
+    double *work = malloc(n * n * sizeof *work);
+    if (!work) return crvq_fail(CRVQ_ERR_NOMEM, "H: out of memory for a %zu x %zu Cholesky", n, n);
+    // Backward error of Cholesky is about n·eps·max|H|: a PSD matrix that is
+    // singular or has rounding-level negative eigenvalues passes with this.
+    double jitter = 16.0 * (double)n * DBL_EPSILON * max_diag;
+    if (cholesky_ok(H, n_in, jitter, work)) {
+        free(work);
+        return CRVQ_OK;
+    }
+    double step = damp > 0 ? damp : 0.01;
+    for (int tries = 0; tries < 12; tries++, step *= 10) {
+        if (cholesky_ok(H, n_in, step * mean_diag + jitter, work)) {
+            // The Cholesky work buffer becomes the damped copy.
+            memcpy(work, H, n * n * sizeof *work);
+            for (size_t j = 0; j < n; j++) work[j * n + j] += step * mean_diag;
+            *H_used = work;
+            *owned = work;
+            *damp_added = step;
+            return CRVQ_OK;
+        }
+    }
+    free(work);
+    return crvq_fail(CRVQ_ERR_INVALID, "H is far from positive semi-definite: still indefinite after "
+                     "adding %g x mean diag(H) to its diagonal", step / 10);
+}
+
+double crvq_layer_loss(const float *W, const float *W_hat, int m_out, int n_in, const double *H) {
+    assert(W && H && m_out > 0 && n_in > 0);
+    size_t n = (size_t)n_in;
+    // Rows in chunks: E (rows, n) then E·H with one BLAS-3 call per chunk,
+    // then the row dots; memory stays O(chunk · n) for any m_out.
+    enum { CHUNK = 256 };
+    double *E = malloc(CHUNK * n * sizeof *E), *EH = malloc(CHUNK * n * sizeof *EH);
+    double *row_loss = malloc((size_t)m_out * sizeof *row_loss);
+    if (!E || !EH || !row_loss) {
+        free(E);
+        free(EH);
+        free(row_loss);
+        return NAN; // only reachable if malloc fails; NaN makes that impossible to miss
+    }
+    for (int r0 = 0; r0 < m_out; r0 += CHUNK) {
+        int rows = m_out - r0 < CHUNK ? m_out - r0 : CHUNK;
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++)
+            for (size_t j = 0; j < n; j++) {
+                size_t i = (size_t)(r0 + r) * n + j;
+                E[(size_t)r * n + j] = (double)W[i] - (W_hat ? (double)W_hat[i] : 0.0);
+            }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n_in, n_in, 1.0, E, n_in, H, n_in,
+                    0.0, EH, n_in);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++) {
+            double s = 0;
+            for (size_t j = 0; j < n; j++) s += E[(size_t)r * n + j] * EH[(size_t)r * n + j];
+            row_loss[r0 + r] = s;
+        }
+    }
+    // Summed in row order, so the result does not depend on the thread count.
+    double loss = 0;
+    for (int r = 0; r < m_out; r++) loss += row_loss[r];
+    free(E);
+    free(EH);
+    free(row_loss);
+    return loss;
+}
+
+crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const double *H,
+                                 const crvq_quant_params *p, crvq_quant_result *out) {
+    assert(W && H && p && out);
+    memset(out, 0, sizeof *out);
+    if (m_out < 1 || n_in < 1)
+        return crvq_fail(CRVQ_ERR_INVALID, "W has shape (%d, %d); both dimensions must be positive", m_out,
+                         n_in);
+    crvq_status st = check_params(p, n_in);
+    if (st == CRVQ_OK) st = check_inputs(W, m_out, n_in, H);
+    const double *H_used = NULL;
+    double *H_owned = NULL;
+    if (st == CRVQ_OK) st = make_psd(H, n_in, p->damp, &H_used, &H_owned, &out->damp_added);
+    if (st != CRVQ_OK) return st;
+
+    crvq_quant_result r = {.method = p->method, .damp_added = out->damp_added};
+    size_t P = (size_t)m_out * n_in;
+    r.w_hat = malloc(P * sizeof *r.w_hat);
+    if (!r.w_hat) {
+        free(H_owned);
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for a %d x %d reconstruction", m_out, n_in);
+    }
+    double t0 = omp_get_wtime();
+    switch (p->method) {
+    case CRVQ_METHOD_RTN: st = crvq_rtn_quantize(W, m_out, n_in, p, &r.scalar); break;
+    case CRVQ_METHOD_GPTQ: st = crvq_gptq_quantize(W, m_out, n_in, H_used, p, &r.scalar); break;
+    case CRVQ_METHOD_VQ:
+    case CRVQ_METHOD_CRVQ: st = crvq_vq_quantize(W, m_out, n_in, H_used, p, &r.vq, &r.rounds); break;
+    }
+    if (st != CRVQ_OK) {
+        free(r.w_hat);
+        free(H_owned);
+        return st;
+    }
+    if (is_vector_method(p->method)) {
+        crvq_vq_dequantize(&r.vq, r.w_hat);
+        r.bits = crvq_vq_bits(&r.vq);
+    } else {
+        crvq_scalar_dequantize(&r.scalar, r.w_hat);
+        r.bits = crvq_scalar_bits(&r.scalar);
+    }
+    r.seconds = omp_get_wtime() - t0;
+    r.loss = crvq_layer_loss(W, r.w_hat, m_out, n_in, H_used);
+    r.loss0 = crvq_layer_loss(W, NULL, m_out, n_in, H_used);
+    free(H_owned);
+    if (isnan(r.loss) || isnan(r.loss0)) {
+        crvq_quant_result_free(&r);
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory while measuring the layer loss");
+    }
+    *out = r;
+    return CRVQ_OK;
+}
+
+void crvq_quant_result_free(crvq_quant_result *r) {
+    if (!r) return;
+    if (is_vector_method(r->method))
+        crvq_vq_layer_free(&r->vq);
+    else
+        crvq_scalar_layer_free(&r->scalar);
+    free(r->w_hat);
+    memset(r, 0, sizeof *r);
+}
