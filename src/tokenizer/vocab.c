@@ -1,0 +1,249 @@
+// vocab.c — the tokenizer's tables: pieces, scores, types, a hash from piece
+// bytes to id, byte-fallback ids, and what the encoders precompute from them.
+#include "tokenizer/tok_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+crvq_tok_options crvq_tok_options_default(void) {
+    // GGUF and llama2.c vocabularies come from SentencePiece BPE models with
+    // identity normalization that keeps whitespace as is (LLaMA's setup).
+    crvq_tok_options o = {.model = CRVQ_TOK_BPE, .escape_whitespaces = 1};
+    return o;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    // FNV-1a: short keys (a few bytes), computed for every candidate merge.
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+int crvq_tok_lookup(const crvq_tokenizer *t, const char *s, size_t n) {
+    for (uint32_t h = (uint32_t)hash_bytes(s, n) & t->table_mask;; h = (h + 1) & t->table_mask) {
+        int id = t->table[h];
+        if (id < 0) return -1;
+        if (t->len[id] == n && memcmp(t->blob + t->off[id], s, n) == 0) return id;
+    }
+}
+
+size_t crvq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
+    // SentencePiece's DecodeUTF8: shortest forms only, no surrogates, <= U+10FFFF.
+    uint8_t c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t need = c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xF0 && c < 0xF5 ? 4 : 0;
+    if (need == 0 || n < need) return 0;
+    uint32_t v = c & (0x7F >> need);
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_cp[need] || v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return 0;
+    *cp = v;
+    return need;
+}
+
+size_t crvq_tok_user_match(const crvq_tokenizer *t, const char *s, size_t n) {
+    if (t->n_user == 0 || n == 0) return 0;
+    uint8_t c = (uint8_t)s[0];
+    if (!(t->user_first[c >> 3] & (1u << (c & 7)))) return 0;
+    for (size_t l = n < t->user_max_len ? n : t->user_max_len; l > 0; l--) {
+        int id = crvq_tok_lookup(t, s, l);
+        if (id >= 0 && t->type[id] == CRVQ_PIECE_USER_DEFINED) return l;
+    }
+    return 0;
+}
+
+crvq_status crvq_tok_ids_push(crvq_tok_ids *ids, int id) {
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? 2 * ids->cap : 256;
+        int *v = realloc(ids->v, cap * sizeof *v);
+        if (!v) return crvq_fail(CRVQ_ERR_NOMEM, "tokenizer: out of memory for %zu ids", cap);
+        ids->v = v;
+        ids->cap = cap;
+    }
+    ids->v[ids->n++] = id;
+    return CRVQ_OK;
+}
+
+crvq_status crvq_tok_push_unknown(const crvq_tokenizer *t, const char *s, size_t n, crvq_tok_ids *ids) {
+    if (!t->byte_fallback) {
+        if (t->unk < 0)
+            return crvq_fail(CRVQ_ERR_INVALID, "tokenizer: text has a character outside the vocabulary "
+                                               "and the vocabulary has neither <unk> nor byte pieces");
+        return crvq_tok_ids_push(ids, t->unk);
+    }
+    for (size_t i = 0; i < n; i++) {
+        // A byte the model has no piece for falls back to unk, as
+        // SentencePiece's PieceToId does for a missing "<0xXX>".
+        int id = t->byte_id[(uint8_t)s[i]] >= 0 ? t->byte_id[(uint8_t)s[i]] : t->unk;
+        if (id < 0)
+            return crvq_fail(CRVQ_ERR_INVALID, "tokenizer: byte 0x%02X has no byte piece and there is no <unk>",
+                             (uint8_t)s[i]);
+        crvq_status st = crvq_tok_ids_push(ids, id);
+        if (st) return st;
+    }
+    return CRVQ_OK;
+}
+
+void crvq_tokenizer_free(crvq_tokenizer *t) {
+    if (!t) return;
+    free(t->blob);
+    free(t->off);
+    free(t->len);
+    free(t->score);
+    free(t->type);
+    free(t->table);
+    free(t->unk_surface);
+    free(t->joinable);
+    free(t);
+}
+
+int crvq_tokenizer_n_vocab(const crvq_tokenizer *t) { return t->n; }
+int crvq_tokenizer_bos(const crvq_tokenizer *t) { return t->bos; }
+int crvq_tokenizer_eos(const crvq_tokenizer *t) { return t->eos; }
+
+// Type of piece i when the caller gave none: what SentencePiece exports for
+// LLaMA-style vocabularies (<unk>, <s>, </s>, <0xXX>), everything else normal.
+static int infer_type(const crvq_vocab_spec *spec, int i, const char *p, size_t n) {
+    if (i == spec->unk_id) return CRVQ_PIECE_UNKNOWN;
+    if (i == spec->bos_id || i == spec->eos_id) return CRVQ_PIECE_CONTROL;
+    if (n == 5 && memcmp(p, "<unk>", 5) == 0) return CRVQ_PIECE_UNKNOWN;
+    if ((n == 3 && memcmp(p, "<s>", 3) == 0) || (n == 4 && memcmp(p, "</s>", 4) == 0)) return CRVQ_PIECE_CONTROL;
+    unsigned b;
+    char tail;
+    if (n == 6 && memcmp(p, "<0x", 3) == 0 && sscanf(p + 3, "%2X%c", &b, &tail) == 2 && tail == '>')
+        return CRVQ_PIECE_BYTE;
+    return CRVQ_PIECE_NORMAL;
+}
+
+static void set_joinable(uint8_t *bits, const char *p, size_t n) {
+    uint32_t cp;
+    size_t k, chars = 0;
+    for (size_t i = 0; i < n; i += k, chars++)
+        if ((k = crvq_utf8_decode((const uint8_t *)p + i, n - i, &cp)) == 0) return; // never matches valid text
+    if (chars < 2) return;
+    for (size_t i = 0; i < n; i += k) {
+        k = crvq_utf8_decode((const uint8_t *)p + i, n - i, &cp);
+        bits[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+    }
+}
+
+static crvq_status build_fail(crvq_tokenizer *t, crvq_status st) {
+    crvq_tokenizer_free(t);
+    return st;
+}
+
+crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_options *opt, const char *what,
+                                 crvq_tokenizer **out) {
+    *out = NULL;
+    int n = spec->n;
+    if (n <= 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has no pieces", what);
+    if (n > (1 << 24)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces (too many)", what, n);
+    if (opt->model != CRVQ_TOK_BPE)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tokenizer model type %d is not supported (BPE only)", what,
+                         (int)opt->model);
+    const int *ids[3] = {&spec->bos_id, &spec->eos_id, &spec->unk_id};
+    const char *names[3] = {"BOS", "EOS", "unk"};
+    for (int k = 0; k < 3; k++)
+        if (*ids[k] < -1 || *ids[k] >= n)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: %s id %d is outside the vocabulary (%d pieces)", what, names[k],
+                             *ids[k], n);
+
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (spec->piece_lens[i] > UINT32_MAX - total)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer pieces are too long", what);
+        total += spec->piece_lens[i];
+    }
+    crvq_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory for the tokenizer", what);
+    uint32_t cap = 1;
+    while (cap < 2u * (uint32_t)n) cap <<= 1;
+    t->n = n;
+    t->blob = malloc(total ? total : 1);
+    t->off = malloc(n * sizeof *t->off);
+    t->len = malloc(n * sizeof *t->len);
+    t->score = malloc(n * sizeof *t->score);
+    t->type = malloc(n);
+    t->table = malloc(cap * sizeof *t->table);
+    t->joinable = calloc(0x110000 / 8, 1);
+    if (!t->blob || !t->off || !t->len || !t->score || !t->type || !t->table || !t->joinable)
+        return build_fail(t, crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory for %d pieces", what, n));
+    t->table_mask = cap - 1;
+    memset(t->table, 0xff, cap * sizeof *t->table);
+    t->opt = *opt;
+    t->bos = spec->bos_id;
+    t->eos = spec->eos_id;
+    t->unk = spec->unk_id;
+    t->add_dummy_prefix = spec->add_dummy_prefix;
+
+    size_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        const char *p = spec->pieces[i];
+        size_t len = spec->piece_lens[i];
+        if (len == 0) return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d is empty", what, i));
+        memcpy(t->blob + pos, p, len);
+        t->off[i] = (uint32_t)pos;
+        t->len[i] = (uint32_t)len;
+        pos += len;
+        float s = spec->scores ? spec->scores[i] : 0.0f;
+        if (!isfinite(s))
+            return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d has a non-finite score", what, i));
+        t->score[i] = s;
+        int ty = spec->types ? spec->types[i] : infer_type(spec, i, p, len);
+        if (ty < CRVQ_PIECE_NORMAL || ty > CRVQ_PIECE_BYTE)
+            return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d has unknown type %d", what, i, ty));
+        t->type[i] = (uint8_t)ty;
+
+        // Like SentencePiece, reject a vocabulary that defines a piece twice:
+        // which of the two ids encoding should produce would be arbitrary.
+        uint32_t h = (uint32_t)hash_bytes(p, len) & t->table_mask;
+        for (; t->table[h] >= 0; h = (h + 1) & t->table_mask) {
+            int j = t->table[h];
+            if (t->len[j] == len && memcmp(t->blob + t->off[j], p, len) == 0)
+                return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d '%.*s' repeats piece %d", what, i,
+                                               (int)(len < 64 ? len : 64), p, j));
+        }
+        t->table[h] = i;
+
+        if (ty == CRVQ_PIECE_UNKNOWN && t->unk < 0) t->unk = i;
+        if (ty == CRVQ_PIECE_UNUSED) t->has_unused = 1;
+        if (ty == CRVQ_PIECE_USER_DEFINED) {
+            t->n_user++;
+            if (len > t->user_max_len) t->user_max_len = len;
+            t->user_first[(uint8_t)p[0] >> 3] |= (uint8_t)(1u << ((uint8_t)p[0] & 7));
+        }
+        if (crvq_tok_mergeable(ty)) set_joinable(t->joinable, p, len);
+    }
+
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        int id = crvq_tok_lookup(t, name, 6);
+        t->byte_id[b] = id >= 0 && t->type[id] == CRVQ_PIECE_BYTE ? id : -1;
+    }
+    t->byte_fallback = spec->byte_fallback;
+
+    const char *us = opt->unk_surface ? opt->unk_surface : " \xe2\x81\x87 ";
+    size_t usn = opt->unk_surface ? opt->unk_surface_len : 5;
+    t->unk_surface = malloc(usn + 1);
+    if (!t->unk_surface) return build_fail(t, crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what));
+    memcpy(t->unk_surface, us, usn);
+    t->unk_surface[usn] = 0;
+    t->opt.unk_surface = t->unk_surface;
+    t->opt.unk_surface_len = usn;
+    *out = t;
+    return CRVQ_OK;
+}
+
+crvq_status crvq_tokenizer_from_vocab(const crvq_vocab_spec *spec, const char *what, crvq_tokenizer **out) {
+    crvq_tok_options opt = crvq_tok_options_default();
+    return crvq_tokenizer_build(spec, &opt, what, out);
+}
