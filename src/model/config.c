@@ -1,4 +1,5 @@
-// config.c — Hugging Face config.json -> crvq_config, and config validation.
+// config.c — Hugging Face config.json or GGUF metadata -> crvq_config, and
+// config validation.
 #include "model/config.h"
 
 #include <cjson/cJSON.h>
@@ -249,4 +250,108 @@ crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *w
     crvq_status st = parse_root(root, c, what);
     cJSON_Delete(root);
     return st;
+}
+
+// ------------------------------------------------------------------ GGUF ---
+
+static crvq_status gguf_opt_int(const crvq_gguf *g, const char *key, int *v) {
+    if (crvq_gguf_find_key(g, key) < 0) return CRVQ_OK;
+    int32_t x;
+    crvq_status st = crvq_gguf_get_i32(g, key, &x);
+    if (!st) *v = x;
+    return st;
+}
+
+static crvq_status gguf_req_int(const crvq_gguf *g, const char *key, int *v) {
+    int32_t x;
+    crvq_status st = crvq_gguf_get_i32(g, key, &x);
+    if (!st) *v = x;
+    return st;
+}
+
+static crvq_status gguf_opt_float(const crvq_gguf *g, const char *key, float *v) {
+    return crvq_gguf_find_key(g, key) < 0 ? CRVQ_OK : crvq_gguf_get_f32(g, key, v);
+}
+
+// Token ids: absent, or the "none" value some writers use (u32 -1), mean -1.
+static crvq_status gguf_token_id(const crvq_gguf *g, const char *key, int *v) {
+    if (crvq_gguf_find_key(g, key) < 0) return CRVQ_OK;
+    uint32_t x;
+    crvq_status st = crvq_gguf_get_u32(g, key, &x);
+    if (!st) *v = x > INT32_MAX ? -1 : (int)x;
+    return st;
+}
+
+static crvq_status gguf_rope_scaling(const crvq_gguf *g, crvq_config *c) {
+    const char *what = g->path;
+    if (crvq_gguf_find_tensor(g, "rope_freqs.weight"))
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: per-frequency RoPE factors (rope_freqs.weight) are not supported",
+                         what);
+    const char *key = "llama.rope.scaling.type";
+    if (crvq_gguf_find_key(g, key) < 0 || crvq_gguf_str_is(g, key, "none")) return CRVQ_OK;
+    if (!crvq_gguf_str_is(g, key, "linear")) {
+        crvq_gguf_str s = {"(not a string)", 14};
+        crvq_gguf_get_str(g, key, &s);
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope scaling type \"%.*s\"", what,
+                         (int)(s.len > 64 ? 64 : s.len), s.p);
+    }
+    c->rope_scaling = CRVQ_ROPE_SCALING_LINEAR;
+    return crvq_gguf_get_f32(g, "llama.rope.scaling.factor", &c->rope_factor);
+}
+
+crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
+    const char *what = g->path;
+    crvq_config_init(c);
+    crvq_status st;
+    crvq_gguf_str arch;
+    if ((st = crvq_gguf_get_str(g, "general.architecture", &arch))) return st;
+    if (!crvq_gguf_str_is(g, "general.architecture", "llama"))
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %.*s", what,
+                         (int)(arch.len > 64 ? 64 : arch.len), arch.p);
+    c->arch = CRVQ_ARCH_LLAMA;
+    c->rope_style = CRVQ_ROPE_INTERLEAVED; // llama.cpp's converters permute q/k rows for it
+    c->vocab_size = 0;
+    int rope_dim = -1;
+    if ((st = gguf_req_int(g, "llama.embedding_length", &c->dim)) ||
+        (st = gguf_req_int(g, "llama.feed_forward_length", &c->hidden_dim)) ||
+        (st = gguf_req_int(g, "llama.block_count", &c->n_layers)) ||
+        (st = gguf_req_int(g, "llama.attention.head_count", &c->n_heads)) ||
+        (st = gguf_req_int(g, "llama.context_length", &c->max_seq_len)))
+        return st;
+    c->n_kv_heads = c->n_heads;
+    c->head_dim = c->n_heads > 0 && c->dim % c->n_heads == 0 ? c->dim / c->n_heads : -1;
+    int value_dim = -1;
+    if ((st = gguf_opt_int(g, "llama.attention.head_count_kv", &c->n_kv_heads)) ||
+        (st = gguf_opt_int(g, "llama.attention.key_length", &c->head_dim)) ||
+        (st = gguf_opt_int(g, "llama.attention.value_length", &value_dim)) ||
+        (st = gguf_opt_int(g, "llama.rope.dimension_count", &rope_dim)) ||
+        (st = gguf_opt_int(g, "llama.vocab_size", &c->vocab_size)) ||
+        (st = gguf_opt_float(g, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps)) ||
+        (st = gguf_opt_float(g, "llama.rope.freq_base", &c->rope_theta)) ||
+        (st = gguf_token_id(g, "tokenizer.ggml.bos_token_id", &c->bos_id)) ||
+        (st = gguf_token_id(g, "tokenizer.ggml.eos_token_id", &c->eos_id)) || (st = gguf_rope_scaling(g, c)))
+        return st;
+    if (c->head_dim == -1)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d", what, c->dim,
+                         c->n_heads);
+    if (value_dim != -1 && value_dim != c->head_dim)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: value_length %d differs from key_length %d", what, value_dim,
+                         c->head_dim);
+    if (rope_dim != -1 && rope_dim != c->head_dim)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: partial rotary embeddings (rope dimension %d, head_dim %d)", what,
+                         rope_dim, c->head_dim);
+    if (c->vocab_size == 0) {
+        crvq_gguf_array tokens;
+        const crvq_tensor_view *emb = crvq_gguf_find_tensor(g, "token_embd.weight");
+        if (crvq_gguf_find_key(g, "tokenizer.ggml.tokens") >= 0) {
+            if ((st = crvq_gguf_get_arr(g, "tokenizer.ggml.tokens", &tokens))) return st;
+            c->vocab_size = tokens.n > INT32_MAX ? INT32_MAX : (int)tokens.n;
+        } else if (emb && emb->ndim == 2) {
+            c->vocab_size = emb->shape[0] > INT32_MAX ? INT32_MAX : (int)emb->shape[0];
+        }
+    }
+    // Some converters leave ids that the vocabulary does not have: treat as absent.
+    if (c->bos_id >= c->vocab_size) c->bos_id = -1;
+    if (c->eos_id >= c->vocab_size) c->eos_id = -1;
+    return crvq_config_validate(c, what);
 }

@@ -1,9 +1,11 @@
-// config.h — crvq_config from a Hugging Face config.json, and the bounds
-// every loader checks before it sizes anything from a file header.
+// config.h — crvq_config from a Hugging Face config.json or GGUF metadata,
+// and the bounds every loader checks before it sizes anything from a file
+// header.
 #ifndef CRVQ_CONFIG_H
 #define CRVQ_CONFIG_H
 
 #include "crvq.h"
+#include "io/gguf.h"
 
 // Upper bounds: generous for real LLaMA-family models (Llama-3.1-405B has
 // dim 16384, hidden 53248, vocab 128256), small enough that every product of
@@ -29,6 +31,13 @@ crvq_status crvq_config_validate(const crvq_config *c, const char *what);
 // (other RoPE scalings, biases on llama layers, sliding windows) are
 // CRVQ_ERR_UNSUPPORTED.
 crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *what, crvq_config *c);
+
+// GGUF "llama" metadata (llama.embedding_length, llama.block_count, ...):
+// interleaved RoPE, vocab from llama.vocab_size, the tokenizer.ggml.tokens
+// count or token_embd.weight. Other architectures, partial rotary
+// dimensions, rope_freqs.weight and RoPE scalings other than linear are
+// CRVQ_ERR_UNSUPPORTED.
+crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c);
 
 const char *crvq_arch_name(crvq_arch a);
 const char *crvq_rope_scaling_name(crvq_rope_scaling s);

@@ -4,6 +4,7 @@
 // tokenizer.
 #include "crvq.h"
 
+#include "io/gguf.h"
 #include "io/llama2c.h"
 #include "io/safetensors.h"
 #include "model/config.h"
@@ -225,6 +226,92 @@ static char *llama2c_tokenizer_path(const crvq_model *m) {
     return p;
 }
 
+// ------------------------------------------------------------------ GGUF ---
+
+// The SentencePiece vocabulary in tokenizer.ggml.* (model "llama").
+static crvq_status gguf_tokenizer(const crvq_gguf *g, crvq_tokenizer **out) {
+    const char *what = g->path;
+    crvq_gguf_array tokens;
+    crvq_status st = crvq_gguf_get_arr(g, "tokenizer.ggml.tokens", &tokens);
+    if (st) return st;
+    if (!crvq_gguf_str_is(g, "tokenizer.ggml.model", "llama"))
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED,
+                         "%s: tokenizer.ggml.model is not \"llama\" (only SentencePiece vocabularies are supported; "
+                         "give one with --tokenizer)", what);
+    if (tokens.type != CRVQ_GGUF_STRING || tokens.n == 0 || tokens.n > CRVQ_MAX_VOCAB)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer.ggml.tokens is not a list of 1 to %d strings", what,
+                         CRVQ_MAX_VOCAB);
+    int n = (int)tokens.n;
+    crvq_vocab_spec spec = {.n = n, .bos_id = -1, .eos_id = -1, .unk_id = -1, .add_dummy_prefix = 1};
+    const char **pieces = malloc((size_t)n * sizeof *pieces);
+    size_t *lens = malloc((size_t)n * sizeof *lens);
+    float *scores = NULL;
+    int32_t *types = NULL;
+    if (!pieces || !lens) {
+        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        pieces[i] = tokens.strs[i].p;
+        lens[i] = tokens.strs[i].len;
+        // SentencePiece only has byte pieces when byte fallback is on.
+        if (lens[i] == 6 && memcmp(pieces[i], "<0x00>", 6) == 0) spec.byte_fallback = 1;
+    }
+    spec.pieces = pieces;
+    spec.piece_lens = lens;
+    if (crvq_gguf_find_key(g, "tokenizer.ggml.scores") >= 0) {
+        if (!(scores = malloc((size_t)n * sizeof *scores))) {
+            st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
+            goto done;
+        }
+        if ((st = crvq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, (uint64_t)n))) goto done;
+        spec.scores = scores;
+    }
+    if (crvq_gguf_find_key(g, "tokenizer.ggml.token_type") >= 0) {
+        if (!(types = malloc((size_t)n * sizeof *types))) {
+            st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
+            goto done;
+        }
+        if ((st = crvq_gguf_get_arr_i32(g, "tokenizer.ggml.token_type", types, (uint64_t)n))) goto done;
+        for (int i = 0; i < n; i++)
+            if (types[i] == CRVQ_PIECE_BYTE) spec.byte_fallback = 1;
+        spec.types = (const int *)types;
+    }
+    const struct { const char *key; int *id; } ids[] = {{"tokenizer.ggml.bos_token_id", &spec.bos_id},
+                                                        {"tokenizer.ggml.eos_token_id", &spec.eos_id},
+                                                        {"tokenizer.ggml.unknown_token_id", &spec.unk_id}};
+    for (int k = 0; k < 3; k++) {
+        uint32_t v;
+        if (crvq_gguf_find_key(g, ids[k].key) < 0) continue;
+        if ((st = crvq_gguf_get_u32(g, ids[k].key, &v))) goto done;
+        *ids[k].id = v < (uint32_t)n ? (int)v : -1; // u32 -1 (and other out-of-range ids) mean "none"
+    }
+    if (crvq_gguf_find_key(g, "tokenizer.ggml.add_space_prefix") >= 0 &&
+        (st = crvq_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &spec.add_dummy_prefix)))
+        goto done;
+    st = crvq_tokenizer_from_vocab(&spec, what, out);
+done:
+    free(pieces);
+    free(lens);
+    free(scores);
+    free(types);
+    return st;
+}
+
+static crvq_status load_gguf(loader *ld, const crvq_mapfile *f, int want_tokenizer) {
+    crvq_gguf *g;
+    crvq_status st = crvq_gguf_parse(ld->m->path, f->data, f->size, &g);
+    if (st) return st;
+    ld->names = &gguf_names;
+    ld->ckpt = ld->m->path;
+    if (!(st = crvq_config_from_gguf(g, &ld->m->cfg)) &&
+        !(st = add_source(ld, ld->m->path, g->tensors, (int)g->n_tensors)) && !(st = bind_model(ld, 1)) &&
+        want_tokenizer && crvq_gguf_find_key(g, "tokenizer.ggml.tokens") >= 0)
+        st = gguf_tokenizer(g, &ld->m->tok);
+    crvq_gguf_close(g);
+    return st;
+}
+
 // ---------------------------------------------------------- Hugging Face ---
 
 typedef struct hf_files {
@@ -320,18 +407,6 @@ static crvq_status load_hf(loader *ld, const char *dir) {
     return st;
 }
 
-// ------------------------------------------------------------ tokenizer ---
-
-static crvq_status attach_tokenizer(crvq_model *m, const char *path) {
-    crvq_status st = crvq_tokenizer_load(path, &m->tok);
-    if (st) return st;
-    int n = crvq_tokenizer_n_vocab(m->tok);
-    if (n > m->cfg.vocab_size)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces, more than the model's vocabulary of %d", path,
-                         n, m->cfg.vocab_size);
-    return CRVQ_OK;
-}
-
 // --------------------------------------------------------------- entry ---
 
 static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
@@ -353,15 +428,24 @@ static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
     } else {
         const crvq_mapfile *f;
         if ((st = crvq_storage_map(m->storage, m->path, &f))) return st;
-        m->format = strdup("llama2c");
-        if (!(st = load_llama2c(&ld, f))) tok_path = llama2c_tokenizer_path(m);
+        if (f->size >= 4 && memcmp(f->data, "GGUF", 4) == 0) {
+            m->format = strdup("gguf");
+            st = load_gguf(&ld, f, !(opts && opts->tokenizer_path));
+        } else {
+            m->format = strdup("llama2c");
+            if (!(st = load_llama2c(&ld, f))) tok_path = llama2c_tokenizer_path(m);
+        }
     }
     free(ld.src);
     if (!st && !m->format) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     const char *tp = opts && opts->tokenizer_path ? opts->tokenizer_path : tok_path;
-    if (!st && tp) st = attach_tokenizer(m, tp);
+    if (!st && tp) st = crvq_tokenizer_load(tp, &m->tok);
     free(tok_path);
     if (st) return st;
+    int n_vocab = m->tok ? crvq_tokenizer_n_vocab(m->tok) : 0;
+    if (n_vocab > m->cfg.vocab_size)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces, more than the model's vocabulary of %d",
+                         tp ? tp : m->path, n_vocab, m->cfg.vocab_size);
     if (m->tok && m->cfg.bos_id < 0) m->cfg.bos_id = crvq_tokenizer_bos(m->tok);
     if (m->tok && m->cfg.eos_id < 0) m->cfg.eos_id = crvq_tokenizer_eos(m->tok);
     return CRVQ_OK;
