@@ -11,6 +11,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"info", cmd_info, "describe a model: format, configuration, parameters, tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text file"},
 };
 
