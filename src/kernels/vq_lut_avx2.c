@@ -1,0 +1,132 @@
+// vq_lut_avx2.c — AVX2 variant of the VQ / CRVQ inner loops (vq_lut.h).
+// Compiled with -mavx2 -mfma; called only when the CPU has them.
+#include <immintrin.h>
+
+#include "kernels/vq_lut.h"
+
+// Lanes [0, n) set, for maskload/maskstore of the last n < 8 floats.
+static inline __m256i tail_mask8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static void table_avx2(const float *x, const float *cb_t, int d, int K, float *t) {
+    int c = 0;
+    // eight accumulators of 8 codewords: enough independent FMA chains
+    for (; c + 64 <= K; c += 64) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int j = 0; j < d; j++) {
+            const __m256 xj = _mm256_set1_ps(x[j]);
+            const float *p = cb_t + (size_t)j * K + c;
+            a0 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p), a0);
+            a1 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 8), a1);
+            a2 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 16), a2);
+            a3 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 24), a3);
+            a4 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 32), a4);
+            a5 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 40), a5);
+            a6 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 48), a6);
+            a7 = _mm256_fmadd_ps(xj, _mm256_loadu_ps(p + 56), a7);
+        }
+        _mm256_storeu_ps(t + c, a0);
+        _mm256_storeu_ps(t + c + 8, a1);
+        _mm256_storeu_ps(t + c + 16, a2);
+        _mm256_storeu_ps(t + c + 24, a3);
+        _mm256_storeu_ps(t + c + 32, a4);
+        _mm256_storeu_ps(t + c + 40, a5);
+        _mm256_storeu_ps(t + c + 48, a6);
+        _mm256_storeu_ps(t + c + 56, a7);
+    }
+    for (; c < K; c += 8) {
+        const __m256i m = tail_mask8(K - c);
+        __m256 a = _mm256_setzero_ps();
+        for (int j = 0; j < d; j++)
+            a = _mm256_fmadd_ps(_mm256_set1_ps(x[j]), _mm256_maskload_ps(cb_t + (size_t)j * K + c, m), a);
+        _mm256_maskstore_ps(t + c, m, a);
+    }
+}
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// As the AVX-512 variant: lane i of a gather reads table l+i at code c[l+i].
+static void gsum8_avx2(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr,
+                       float *out, int accumulate) {
+    const __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(S));
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *c = codes + (size_t)i * ld;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        int l = 0;
+        for (; l + 16 <= L; l += 16) {
+            __m256i i0 = _mm256_add_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + l))), off);
+            __m256i i1 = _mm256_add_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(c + l + 8))), off);
+            a0 = _mm256_add_ps(a0, _mm256_i32gather_ps(T + (size_t)l * S, i0, 4));
+            a1 = _mm256_add_ps(a1, _mm256_i32gather_ps(T + (size_t)(l + 8) * S, i1, 4));
+        }
+        float s = hsum8(_mm256_add_ps(a0, a1));
+        for (; l < L; l++) s += T[(size_t)l * S + c[l]];
+        out[i] = accumulate ? out[i] + s : s;
+    }
+}
+
+static void gsum16_avx2(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr,
+                        float *out, int accumulate) {
+    const __m256i off = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(S));
+    for (int i = 0; i < nr; i++) {
+        const uint16_t *c = codes + (size_t)i * ld;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        int l = 0;
+        for (; l + 16 <= L; l += 16) {
+            __m256i i0 = _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(c + l))), off);
+            __m256i i1 = _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(c + l + 8))), off);
+            a0 = _mm256_add_ps(a0, _mm256_i32gather_ps(T + (size_t)l * S, i0, 4));
+            a1 = _mm256_add_ps(a1, _mm256_i32gather_ps(T + (size_t)(l + 8) * S, i1, 4));
+        }
+        float s = hsum8(_mm256_add_ps(a0, a1));
+        for (; l < L; l++) s += T[(size_t)l * S + c[l]];
+        out[i] = accumulate ? out[i] + s : s;
+    }
+}
+
+static inline int code_at(const uint8_t *c8, const uint16_t *c16, size_t i) {
+    return c8 ? c8[i] : c16[i];
+}
+
+static void dequant_avx2(const crvq_vq_weights *W, int r0, int r1, float *w) {
+    const int d = W->d, G = W->n_groups, E = W->M - 1;
+    for (int r = r0; r < r1; r++) {
+        float *wr = w + (size_t)(r - r0) * W->n_in;
+        const __m256 s = _mm256_set1_ps(W->scales[r]);
+        for (int g = 0; g < G; g++) {
+            const float *c0 = W->cb[0] + (size_t)code_at(W->codes8, W->codes16, (size_t)r * G + g) * d;
+            const float *ck[CRVQ_MAX_CODEBOOKS];
+            const int ne = g < W->n_crit ? E : 0;
+            for (int k = 1; k <= ne; k++) {
+                size_t i = ((size_t)r * W->n_crit + g) * E + (k - 1);
+                ck[k] = W->cb[k] + (size_t)code_at(W->ext8, W->ext16, i) * d;
+            }
+            float *o = wr + (size_t)g * d;
+            int j = 0;
+            for (; j + 8 <= d; j += 8) {
+                __m256 v = _mm256_loadu_ps(c0 + j);
+                for (int k = 1; k <= ne; k++) v = _mm256_add_ps(v, _mm256_loadu_ps(ck[k] + j));
+                _mm256_storeu_ps(o + j, _mm256_mul_ps(v, s));
+            }
+            if (j < d) {
+                const __m256i m = tail_mask8(d - j);
+                __m256 v = _mm256_maskload_ps(c0 + j, m);
+                for (int k = 1; k <= ne; k++) v = _mm256_add_ps(v, _mm256_maskload_ps(ck[k] + j, m));
+                _mm256_maskstore_ps(o + j, m, _mm256_mul_ps(v, s));
+            }
+        }
+    }
+}
+
+const crvq_vq_kernels crvq_vq_kernels_avx2 = {
+    .table = table_avx2,
+    .gsum8 = gsum8_avx2,
+    .gsum16 = gsum16_avx2,
+    .dequant = dequant_avx2,
+};

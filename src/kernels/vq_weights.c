@@ -1,0 +1,325 @@
+// vq_weights.c — VQ / CRVQ inference weights: construction, and the two
+// paths of y = x Ŵᵀ (look-up tables for few tokens, expanded row tiles and
+// sgemm for many). See vq_weights.h and docs/kernels.md.
+#include "kernels/vq_weights.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/scratch.h"
+#include "kernels/vq_lut.h"
+
+// ----------------------------------------------------------- construction ---
+
+static int max_ext_bits(const int *e, int M) {
+    int b = 0;
+    for (int k = 1; k < M; k++) b = e[k] > b ? e[k] : b;
+    return b;
+}
+
+// Codes must index inside their codebook. Code i of an array belongs to
+// codebook e[i % period] (period 1: the basic codes; M-1: the extended codes,
+// whose e starts at e[1]). A bad code is `err`: a malformed file or a bad argument.
+static crvq_status check_codes(const void *codes, int wide, size_t n, const int *e, int period,
+                               crvq_status err, const char *what, const char *name) {
+    for (size_t i = 0; i < n; i++) {
+        int b = e[i % (size_t)period];
+        unsigned c = wide ? ((const uint16_t *)codes)[i] : ((const uint8_t *)codes)[i];
+        if (c >> b)
+            return crvq_fail(err, "%s: %s code %u at %zu does not fit %d bits", what, name, c, i, b);
+    }
+    return CRVQ_OK;
+}
+
+// The code width bounds the codes by itself (e = 8 in uint8, 16 in uint16):
+// only other widths need the scan.
+static int codes_need_check(const int *e, int first, int last, int wide) {
+    for (int k = first; k < last; k++)
+        if (e[k] != (wide ? 16 : 8)) return 1;
+    return 0;
+}
+
+crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
+                                     crvq_vq_weights **out) {
+    *out = NULL;
+    const int m = raw->m_out, n = raw->n_in, d = raw->d, M = raw->M;
+    if (m <= 0 || n <= 0 || d <= 0 || n % d)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad shape %d x %d with vector dimension %d", what, m, n, d);
+    if (M < 1 || M > CRVQ_MAX_CODEBOOKS)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d codebooks (1..%d supported)", what, M, CRVQ_MAX_CODEBOOKS);
+    for (int k = 0; k < M; k++) {
+        if (raw->e[k] < 1 || raw->e[k] > 16)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: codebook %d has %d bits (1..16 supported)", what, k, raw->e[k]);
+        if (!raw->codebooks[k]) return crvq_fail(CRVQ_ERR_FORMAT, "%s: codebook %d missing", what, k);
+    }
+    const int G = n / d;
+    if (raw->n_crit < 0 || raw->n_crit > G)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d critical groups of %d", what, raw->n_crit, G);
+    const int n_ext = raw->n_crit * (M - 1);
+    if (!raw->codes || !raw->scales || (n_ext > 0) != (raw->codes_ext != NULL))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: codes, extended codes or scales missing", what);
+
+    const int wide0 = raw->e[0] > 8, widex = max_ext_bits(raw->e, M) > 8;
+    crvq_status st = CRVQ_OK;
+    if (codes_need_check(raw->e, 0, 1, wide0))
+        st = check_codes(raw->codes, wide0, (size_t)m * G, raw->e, 1, CRVQ_ERR_FORMAT, what, "basic");
+    if (st == CRVQ_OK && n_ext > 0 && codes_need_check(raw->e, 1, M, widex))
+        st = check_codes(raw->codes_ext, widex, (size_t)m * n_ext, raw->e + 1, M - 1, CRVQ_ERR_FORMAT, what, "extended");
+    if (st != CRVQ_OK) return st;
+
+    // one allocation: codebooks (K, d) and (d, K) per codebook, scales, perm
+    size_t cb_floats = 0;
+    for (int k = 0; k < M; k++) cb_floats += ((size_t)1 << raw->e[k]) * d;
+    size_t bytes = crvq_scratch_align(sizeof(crvq_vq_weights)) + 2 * crvq_scratch_align(cb_floats * 4) +
+                   crvq_scratch_align((size_t)m * 4) + (raw->perm ? crvq_scratch_align((size_t)n * 4) : 0);
+    char *blk = aligned_alloc(64, crvq_scratch_align(bytes));
+    if (!blk) return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory for %zu bytes of weights", what, bytes);
+    crvq_vq_weights *W = (crvq_vq_weights *)blk;
+    memset(W, 0, sizeof *W);
+    char *p = blk + crvq_scratch_align(sizeof *W);
+    float *cb = (float *)p;
+    p += crvq_scratch_align(cb_floats * 4);
+    float *cbt = (float *)p;
+    p += crvq_scratch_align(cb_floats * 4);
+    float *sc = (float *)p;
+    p += crvq_scratch_align((size_t)m * 4);
+    int32_t *perm = raw->perm ? (int32_t *)p : NULL;
+
+    W->m_out = m;
+    W->n_in = n;
+    W->d = d;
+    W->M = M;
+    memcpy(W->e, raw->e, sizeof W->e);
+    W->n_groups = G;
+    W->n_crit = raw->n_crit;
+    W->n_ext = n_ext;
+    W->K0 = 1 << raw->e[0];
+    W->Kx = n_ext > 0 ? 1 << max_ext_bits(raw->e, M) : 0;
+    for (int k = 0; k < M; k++) {
+        const int K = 1 << raw->e[k];
+        for (int c = 0; c < K; c++)
+            for (int j = 0; j < d; j++) {
+                float v = crvq_f16_to_f32(raw->codebooks[k][(size_t)c * d + j]);
+                cb[(size_t)c * d + j] = v;
+                cbt[(size_t)j * K + c] = v;
+            }
+        W->cb[k] = cb;
+        W->cb_t[k] = cbt;
+        cb += (size_t)K * d;
+        cbt += (size_t)K * d;
+    }
+    for (int r = 0; r < m; r++) sc[r] = crvq_f16_to_f32(raw->scales[r]);
+    W->scales = sc;
+    if (raw->perm) {
+        // a permutation: every column exactly once
+        memset(perm, 0xff, (size_t)n * 4);
+        for (int j = 0; j < n; j++) {
+            int32_t c = raw->perm[j];
+            if (c < 0 || c >= n || perm[c] >= 0) {
+                free(blk);
+                return crvq_fail(CRVQ_ERR_FORMAT, "%s: perm is not a permutation (entry %d = %d)", what, j, (int)c);
+            }
+            perm[c] = 0;
+        }
+        memcpy(perm, raw->perm, (size_t)n * 4);
+        W->perm = perm;
+    }
+    if (wide0) W->codes16 = raw->codes;
+    else W->codes8 = raw->codes;
+    if (n_ext > 0) {
+        if (widex) W->ext16 = raw->codes_ext;
+        else W->ext8 = raw->codes_ext;
+    }
+    *out = W;
+    return CRVQ_OK;
+}
+
+// The quantizer keeps every code in uint16; the runtime wants uint8 where the
+// codebook allows it. Writes n codes at the width the weights use.
+static void narrow_codes(const uint16_t *src, size_t n, int wide, void *dst) {
+    if (wide) memcpy(dst, src, n * 2);
+    else
+        for (size_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = (uint8_t)src[i];
+}
+
+crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what,
+                                       crvq_vq_weights **out) {
+    *out = NULL;
+    if (L->M < 1 || L->M > CRVQ_MAX_CODEBOOKS || L->d <= 0 || L->n_in % L->d || L->n_groups != L->n_in / L->d)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: inconsistent VQ layer shape", what);
+    crvq_vq_raw raw = {.m_out = L->m_out, .n_in = L->n_in, .d = L->d, .M = L->M, .n_crit = L->n_crit,
+                       .perm = L->perm};
+    memcpy(raw.e, L->e, sizeof raw.e);
+    const int M = L->M, G = L->n_groups, n_ext = L->n_crit * (M - 1);
+    for (int k = 0; k < M; k++)
+        if (L->e[k] < 1 || L->e[k] > 16)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: codebook %d has %d bits (1..16 supported)", what, k, L->e[k]);
+    const int wide0 = L->e[0] > 8, widex = max_ext_bits(L->e, M) > 8;
+    const size_t n0 = (size_t)L->m_out * G, nx = (size_t)L->m_out * n_ext;
+
+    // fp16 copies of the continuous parameters, then the narrowed codes; the
+    // codes live after the weights' own block so that one free releases all
+    size_t cb_halves = 0;
+    for (int k = 0; k < M; k++) cb_halves += ((size_t)1 << L->e[k]) * L->d;
+    uint16_t *half = malloc((cb_halves + (size_t)L->m_out) * 2);
+    void *codes = malloc(crvq_scratch_align(n0 * (wide0 ? 2 : 1)) + nx * (widex ? 2 : 1) + 1);
+    if (!half || !codes) {
+        free(half);
+        free(codes);
+        return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory to convert the layer", what);
+    }
+    uint16_t *h = half;
+    for (int k = 0; k < M; k++) {
+        size_t nk = ((size_t)1 << L->e[k]) * L->d;
+        for (size_t i = 0; i < nk; i++) h[i] = crvq_f32_to_f16(L->codebooks[k][i]);
+        raw.codebooks[k] = h;
+        h += nk;
+    }
+    for (int r = 0; r < L->m_out; r++) h[r] = crvq_f32_to_f16(L->scales[r]);
+    raw.scales = h;
+    // checked before narrowing, which would wrap an oversized code silently
+    crvq_status st = check_codes(L->codes, 1, n0, L->e, 1, CRVQ_ERR_INVALID, what, "basic");
+    if (st == CRVQ_OK && n_ext > 0) st = check_codes(L->codes_ext, 1, nx, L->e + 1, M - 1, CRVQ_ERR_INVALID, what, "extended");
+    if (st != CRVQ_OK) {
+        free(half);
+        free(codes);
+        return st;
+    }
+    narrow_codes(L->codes, n0, wide0, codes);
+    raw.codes = codes;
+    if (n_ext > 0) {
+        void *ext = (char *)codes + crvq_scratch_align(n0 * (wide0 ? 2 : 1));
+        narrow_codes(L->codes_ext, nx, widex, ext);
+        raw.codes_ext = ext;
+    }
+    st = crvq_vq_weights_from_raw(&raw, what, out);
+    free(half);
+    if (st != CRVQ_OK) {
+        free(codes);
+        return st;
+    }
+    (*out)->own_codes = codes;
+    return CRVQ_OK;
+}
+
+void crvq_vq_weights_free(crvq_vq_weights *W) {
+    if (!W) return;
+    free(W->own_codes);
+    free(W);
+}
+
+size_t crvq_vq_weights_bytes(const crvq_vq_weights *W) {
+    size_t b = (size_t)W->m_out * W->n_groups * (W->codes8 ? 1 : 2) +
+               (size_t)W->m_out * W->n_ext * (W->ext8 ? 1 : 2) + (size_t)W->m_out * 2;
+    for (int k = 0; k < W->M; k++) b += ((size_t)1 << W->e[k]) * W->d * 2;
+    if (W->perm) b += (size_t)W->n_in * 4;
+    return b;
+}
+
+// ---------------------------------------------------------------- forward ---
+
+// Rows per OpenMP work item of the table sums: enough to amortize the
+// scheduling, few enough to balance two to sixteen threads on 4096 rows.
+#define LUT_ROW_BLOCK 64
+
+// Permuted copy of one input row: xp[j] = x[perm[j]].
+static void permute_row(const int32_t *perm, const float *x, int n, float *xp) {
+    for (int j = 0; j < n; j++) xp[j] = x[perm[j]];
+}
+
+void crvq_vq_forward_lut(const crvq_vq_weights *W, const float *x, int n, float *y) {
+    const crvq_vq_kernels *K = crvq_vq_kernels_active();
+    const int d = W->d, G = W->n_groups, E = W->M - 1, m = W->m_out;
+    // scratch: permuted input (n_in) | basic tables (G, K0) | extended tables (n_ext, Kx)
+    const size_t sz_x = crvq_scratch_align((size_t)W->n_in * 4);
+    const size_t sz_t0 = crvq_scratch_align((size_t)G * W->K0 * 4);
+    char *buf = crvq_scratch(sz_x + sz_t0 + (size_t)W->n_ext * W->Kx * 4);
+    float *xp = (float *)buf, *T0 = (float *)(buf + sz_x), *Tx = (float *)(buf + sz_x + sz_t0);
+
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * W->n_in;
+        float *yt = y + (size_t)t * m;
+        if (W->perm) permute_row(W->perm, xt, W->n_in, xp);
+        const float *xin = W->perm ? xp : xt;
+#pragma omp parallel
+        {
+            // T0[g][c] = <x_g, C0[c]>; Tx[g*E + k-1][c] = <x_g, Ck[c]> for critical g
+#pragma omp for schedule(static) nowait
+            for (int g = 0; g < G; g++) K->table(xin + (size_t)g * d, W->cb_t[0], d, W->K0, T0 + (size_t)g * W->K0);
+#pragma omp for schedule(static)
+            for (int i = 0; i < W->n_ext; i++) {
+                const int g = i / E, k = i % E + 1;
+                K->table(xin + (size_t)g * d, W->cb_t[k], d, 1 << W->e[k], Tx + (size_t)i * W->Kx);
+            }
+            // y_r = s_r (Σ_g T0[g][codes[r,g]] + Σ_i Tx[i][codes_ext[r,i]])
+#pragma omp for schedule(static)
+            for (int r0 = 0; r0 < m; r0 += LUT_ROW_BLOCK) {
+                const int nr = m - r0 < LUT_ROW_BLOCK ? m - r0 : LUT_ROW_BLOCK;
+                if (W->codes8) K->gsum8(T0, W->K0, W->codes8 + (size_t)r0 * G, G, G, nr, yt + r0, 0);
+                else K->gsum16(T0, W->K0, W->codes16 + (size_t)r0 * G, G, G, nr, yt + r0, 0);
+                if (W->ext8) K->gsum8(Tx, W->Kx, W->ext8 + (size_t)r0 * W->n_ext, W->n_ext, W->n_ext, nr, yt + r0, 1);
+                else if (W->ext16) K->gsum16(Tx, W->Kx, W->ext16 + (size_t)r0 * W->n_ext, W->n_ext, W->n_ext, nr, yt + r0, 1);
+                for (int r = r0; r < r0 + nr; r++) yt[r] *= W->scales[r];
+            }
+        }
+    }
+}
+
+// Tokens whose permuted inputs are held at once by the tiled path: bounds
+// that copy (512 x 11008 floats = 22 MiB) at the price of expanding Ŵ again
+// for every further 512 tokens, a small cost next to 512 tokens of sgemm.
+#define TILED_TOKEN_CHUNK 512
+#define TILED_DEFAULT_ROWS 64
+
+void crvq_vq_forward_tiled(const crvq_vq_weights *W, const float *x, int n, float *y, int tile) {
+    const crvq_vq_kernels *K = crvq_vq_kernels_active();
+    const int m = W->m_out, n_in = W->n_in;
+    if (tile <= 0) tile = TILED_DEFAULT_ROWS;
+    if (tile > m) tile = m;
+    const int chunk = n < TILED_TOKEN_CHUNK ? n : TILED_TOKEN_CHUNK;
+    // scratch: expanded rows (tile, n_in) | permuted inputs (chunk, n_in)
+    const size_t sz_w = crvq_scratch_align((size_t)tile * n_in * 4);
+    char *buf = crvq_scratch(sz_w + (W->perm ? (size_t)chunk * n_in * 4 : 0));
+    float *wt = (float *)buf, *xp = (float *)(buf + sz_w);
+
+    for (int t0 = 0; t0 < n; t0 += chunk) {
+        const int nt = n - t0 < chunk ? n - t0 : chunk;
+        const float *xs = x + (size_t)t0 * n_in;
+        if (W->perm) {
+#pragma omp parallel for schedule(static)
+            for (int t = 0; t < nt; t++) permute_row(W->perm, xs + (size_t)t * n_in, n_in, xp + (size_t)t * n_in);
+            xs = xp;
+        }
+        for (int r0 = 0; r0 < m; r0 += tile) {
+            const int nr = m - r0 < tile ? m - r0 : tile;
+#pragma omp parallel
+            {
+                // an even split of the tile's rows over the threads
+                const int nth = omp_get_num_threads(), id = omp_get_thread_num();
+                const int a = nr * id / nth, b = nr * (id + 1) / nth;
+                if (b > a) K->dequant(W, r0 + a, r0 + b, wt + (size_t)a * n_in);
+            }
+            // y[t0.., r0..] (nt, nr) = xs (nt, n_in) · wt (nr, n_in)ᵀ
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, nr, n_in, 1.0f, xs, n_in, wt, n_in,
+                        0.0f, y + (size_t)t0 * m + r0, m);
+        }
+    }
+}
+
+// Below this many tokens the look-up tables win (docs/kernels.md, measured on
+// the benchmark machine with bench_kernels).
+#define VQ_LUT_MAX_TOKENS 8
+
+void crvq_vq_forward(const crvq_vq_weights *W, const float *x, int n, float *y) {
+    assert(n >= 1);
+    if (n <= VQ_LUT_MAX_TOKENS) crvq_vq_forward_lut(W, x, n, y);
+    else crvq_vq_forward_tiled(W, x, n, y, 0);
+}
+
+void crvq_vq_dequant_rows(const crvq_vq_weights *W, int r0, int r1, float *w) {
+    assert(0 <= r0 && r0 <= r1 && r1 <= W->m_out);
+    crvq_vq_kernels_active()->dequant(W, r0, r1, w);
+}

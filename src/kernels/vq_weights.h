@@ -1,0 +1,82 @@
+// vq_weights.h — VQ / CRVQ weights in their inference form, and
+// y = x Ŵᵀ computed straight from them (docs/kernels.md).
+//
+// Row r, group g (permuted column order) of Ŵ is
+//   ŵ[r,g] = scales[r] * ( C0[codes[r,g]] + [g < n_crit] Σ_{k=1..M-1} Ck[codes_ext[r,g,k-1]] )
+// and permuted column j is original column perm[j]. The whole matrix is
+// never expanded: one token reads the codes once through per-token look-up
+// tables; a batch expands a few rows at a time into a cache-sized buffer.
+#ifndef CRVQ_KERNELS_VQ_WEIGHTS_H
+#define CRVQ_KERNELS_VQ_WEIGHTS_H
+
+#include "crvq.h"
+
+typedef struct crvq_vq_weights {
+    int m_out, n_in;
+    int d, M;
+    int e[CRVQ_MAX_CODEBOOKS];
+    int n_groups;  // n_in / d
+    int n_crit;    // groups [0, n_crit) also use the extended codebooks
+    int n_ext;     // n_crit * (M - 1): extended codes per row
+    int K0;        // 2^e[0]
+    int Kx;        // max_{k>=1} 2^e[k]: row stride of the extended look-up tables (0 if n_ext = 0)
+    // Codes are uint8 when their codebook has e <= 8, else uint16; exactly one
+    // pointer of each pair is set (both ext ones NULL when n_ext = 0). They may
+    // point into memory the weights do not own (a mapped file).
+    const uint8_t *codes8;   // (m_out, n_groups)
+    const uint16_t *codes16; // (m_out, n_groups)
+    const uint8_t *ext8;     // (m_out, n_crit, M-1)
+    const uint16_t *ext16;   // (m_out, n_crit, M-1)
+    const float *cb[CRVQ_MAX_CODEBOOKS];   // (2^e[k], d)
+    const float *cb_t[CRVQ_MAX_CODEBOOKS]; // (d, 2^e[k]): the same, transposed for the table build
+    const float *scales;     // (m_out)
+    const int32_t *perm;     // (n_in); NULL = identity
+    void *own_codes;         // codes copied by crvq_vq_weights_from_layer, else NULL
+    // (the struct itself is one allocation with its codebooks, scales and perm)
+} crvq_vq_weights;
+
+// The arrays of a stored layer, as the container keeps them. Codes are
+// referenced, not copied: they must outlive the weights. Codebooks and scales
+// are fp16 (converted to float32 once here); perm is copied.
+typedef struct crvq_vq_raw {
+    int m_out, n_in, d, M, n_crit;
+    int e[CRVQ_MAX_CODEBOOKS];           // 1..16 each
+    const void *codes;                   // (m_out, n_in/d): uint8 if e[0] <= 8, else uint16
+    const void *codes_ext;               // (m_out, n_crit, M-1): uint8 if max e[k>=1] <= 8, else
+                                         // uint16; NULL when n_crit * (M-1) = 0
+    const uint16_t *codebooks[CRVQ_MAX_CODEBOOKS]; // fp16 (2^e[k], d)
+    const uint16_t *scales;              // fp16 (m_out)
+    const int32_t *perm;                 // (n_in) or NULL
+} crvq_vq_raw;
+
+// Build from the container's arrays; validates shapes, code widths and that
+// perm is a permutation. `what` names the layer in errors.
+crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
+                                     crvq_vq_weights **out);
+
+// Build from the quantizer's output. Everything is copied; codebooks and
+// scales are rounded to fp16, so the result computes exactly what the same
+// layer does after a round trip through the container.
+crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what,
+                                       crvq_vq_weights **out);
+
+void crvq_vq_weights_free(crvq_vq_weights *W);
+
+// Bytes of compressed weights one full product reads: codes, codebooks,
+// scales and permutation as stored (fp16 codebooks and scales).
+size_t crvq_vq_weights_bytes(const crvq_vq_weights *W);
+
+// y (n, m_out) = x (n, n_in) Ŵᵀ, x in original column order. Picks the
+// look-up-table path or the tile-and-sgemm path by n (docs/kernels.md).
+// Runs its own OpenMP regions and BLAS: call it outside parallel regions.
+void crvq_vq_forward(const crvq_vq_weights *W, const float *x, int n, float *y);
+
+// The two paths, for tests and benchmarks: LUT per token, and rows of Ŵ
+// expanded `tile` at a time (0: the default) and multiplied with sgemm.
+void crvq_vq_forward_lut(const crvq_vq_weights *W, const float *x, int n, float *y);
+void crvq_vq_forward_tiled(const crvq_vq_weights *W, const float *x, int n, float *y, int tile);
+
+// Rows [r0, r1) of Ŵ into w (r1 - r0, n_in), *permuted* column order.
+void crvq_vq_dequant_rows(const crvq_vq_weights *W, int r0, int r1, float *w);
+
+#endif
