@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"info", cmd_info, "describe a model: format, configuration, parameters, tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text file"},
+    {"quantize-matrix", cmd_quantize_matrix, "quantize one layer (synthetic or .npy) and report bits, loss, time"},
 };
 
 static void usage(FILE *f) {
