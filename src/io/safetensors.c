@@ -1,7 +1,8 @@
 // safetensors.c — safetensors header parsing and validation, shard indexes.
 #include "io/safetensors.h"
 
-#include <cjson/cJSON.h>
+#include "io/json.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,15 +85,10 @@ crvq_status crvq_safetensors_parse(const char *path, const uint8_t *data, size_t
     if (hlen > size - 8)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
                          (unsigned long long)hlen, size);
-    const char *hdr = (const char *)data + 8;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
-    if (!root) {
-        size_t at = end && end >= hdr && end <= hdr + hlen ? (size_t)(end - hdr) : (size_t)hlen;
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad JSON in the header near byte %zu", path, 8 + at);
-    }
+    cJSON *root;
+    crvq_status st = crvq_json_parse((const char *)data + 8, (size_t)hlen, path, 8, &root);
+    if (st) return st;
     out->json = root;
-    crvq_status st = CRVQ_OK;
     if (!cJSON_IsObject(root)) {
         st = crvq_fail(CRVQ_ERR_FORMAT, "%s: the header is not a JSON object", path);
         goto fail;
@@ -164,14 +160,11 @@ static crvq_status index_fill(const char *path, const cJSON *wm, crvq_safetensor
 crvq_status crvq_safetensors_index_parse(const char *path, const char *text, size_t len,
                                          crvq_safetensors_index *out) {
     memset(out, 0, sizeof *out);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad JSON near byte %zu", path, at);
-    }
+    cJSON *root;
+    crvq_status st = crvq_json_parse(text, len, path, 0, &root);
+    if (st) return st;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    crvq_status st = cJSON_IsObject(wm) ? index_fill(path, wm, out)
+    st = cJSON_IsObject(wm) ? index_fill(path, wm, out)
                                         : crvq_fail(CRVQ_ERR_FORMAT, "%s: no \"weight_map\" object", path);
     cJSON_Delete(root);
     if (st) crvq_safetensors_index_free(out);

@@ -2,7 +2,8 @@
 // config validation.
 #include "model/config.h"
 
-#include <cjson/cJSON.h>
+#include "io/json.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -241,13 +242,10 @@ static crvq_status parse_root(const cJSON *root, crvq_config *c, const char *wha
 
 crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *what, crvq_config *c) {
     crvq_config_init(c);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad JSON near byte %zu", what, at);
-    }
-    crvq_status st = parse_root(root, c, what);
+    cJSON *root;
+    crvq_status st = crvq_json_parse(text, len, what, 0, &root);
+    if (st) return st;
+    st = parse_root(root, c, what);
     cJSON_Delete(root);
     return st;
 }

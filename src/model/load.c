@@ -331,15 +331,19 @@ static void hf_files_free(hf_files *h) {
     crvq_safetensors_index_free(&h->ix);
 }
 
+// Takes ownership of `path`.
 static crvq_status hf_open_shard(loader *ld, hf_files *h, char *path) {
-    h->paths[h->n] = path;
     if (!path) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     const crvq_mapfile *f;
     crvq_status st = crvq_storage_map(ld->m->storage, path, &f);
-    if (st) return st;
-    if ((st = crvq_safetensors_parse(path, f->data, f->size, &h->shards[h->n]))) return st;
-    h->n++;
-    return add_source(ld, path, h->shards[h->n - 1].tensors, h->shards[h->n - 1].n_tensors);
+    if (!st) st = crvq_safetensors_parse(path, f->data, f->size, &h->shards[h->n]);
+    if (st) {
+        free(path);
+        return st;
+    }
+    h->paths[h->n] = path;
+    crvq_safetensors *s = &h->shards[h->n++];
+    return add_source(ld, path, s->tensors, s->n_tensors);
 }
 
 // Every weight_map entry must be in the shard the index names.
