@@ -166,6 +166,8 @@ static crvq_status parse_piece(pb *r, sp_parse *m) {
             memcpy(&m->scores[i], &bits, 4);
         } else if (f == 3) {
             if ((st = pb_int32(r, wt, &m->types[i]))) return st;
+            if (m->types[i] < CRVQ_PIECE_NORMAL || m->types[i] > CRVQ_PIECE_BYTE)
+                return pb_error(r, "piece type out of range");
         } else if ((st = pb_skip(r, wt))) {
             return st;
         }
