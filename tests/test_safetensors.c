@@ -336,6 +336,9 @@ static void test_sharded(void) {
         write_file("model.safetensors.index.json", bad[i], strlen(bad[i]));
         expect_fail(bad[i], "model.safetensors.index.json");
     }
+    const char *ctl = "{\"weight_map\": {\"a\": \"x\\ny\"}}";
+    write_file("model.safetensors.index.json", ctl, strlen(ctl));
+    expect_fail("newline in a shard name", "not a plain file name");
     free(ix.p);
 }
 
@@ -361,10 +364,11 @@ static void test_bad_config(void) {
         {"gelu", "LlamaForCausalLM", "\"hidden_act\": \"gelu\"", "hidden_act"},
         {"eos outside vocab", "LlamaForCausalLM", "\"pad\": 0, \"eos_token_id\": 99", "eos_id"},
         {"architectures not a list", "LlamaForCausalLM", "\"architectures\": 5", "architectures"},
+        {"newline in the architecture", "Llama\\nX", NULL, "unsupported architecture Llama?X"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         // Later duplicate keys lose in cJSON, so the overrides go first.
-        char cfg[2048];
+        char cfg[4200];
         const char *base = config_json(cases[i].arch, 1, NULL);
         if (cases[i].extra) snprintf(cfg, sizeof cfg, "{%s, %s", cases[i].extra, base + 1);
         else snprintf(cfg, sizeof cfg, "%s", base);
@@ -449,6 +453,10 @@ static void test_bad_headers(void) {
         {"bad JSON", "{\"a\": {\"dtype\": \"F32\",", "bad JSON", 0},
         {"not an object", "[1, 2, 3]", "not a JSON object", 0},
         {"entry not an object", "{\"a\": 5}", "not an object", 0},
+        {"newline in a name", "{\"a\\nb\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "control characters", 4},
+        {"newline in a dtype", "{\"a\": {\"dtype\": \"F\\n\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "unsupported dtype F?", 4},
         {"no dtype", "{\"a\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", "dtype", 4},
         {"unsupported dtype", "{\"a\": {\"dtype\": \"F8_E4M3\", \"shape\": [1], \"data_offsets\": [0, 1]}}",
          "unsupported dtype F8_E4M3", 1},

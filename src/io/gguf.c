@@ -2,6 +2,8 @@
 // infos and data offsets; lookups by key and tensor name.
 #include "io/gguf.h"
 
+#include "util/printable.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +120,9 @@ static crvq_status parse_kv(rd *r, crvq_gguf_kv *kv) {
     uint32_t t = 0;
     crvq_status st = rd_str(r, &key, "a metadata key");
     if (st) return st;
+    if (crvq_has_control(key.p, key.len))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: the metadata key at byte %zu contains control characters", r->path,
+                         (size_t)((const uint8_t *)key.p - r->base));
     if (!(kv->key = str_dup(&key))) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", r->path);
     if ((st = rd_u32(r, &t, "a value type"))) return st;
     kv->type = (crvq_gguf_type)t;
@@ -151,6 +156,9 @@ static crvq_status parse_tensor_info(rd *r, crvq_tensor_view *t, uint64_t *offse
     uint32_t n_dims = 0, type = 0;
     crvq_status st = rd_str(r, &name, "a tensor name");
     if (st) return st;
+    if (crvq_has_control(name.p, name.len))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: the tensor name at byte %zu contains control characters", r->path,
+                         (size_t)((const uint8_t *)name.p - r->base));
     if (!(t->name = str_dup(&name))) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", r->path);
     if ((st = rd_u32(r, &n_dims, "a tensor's dimension count"))) return st;
     if (n_dims < 1 || n_dims > MAX_DIMS)

@@ -2,6 +2,7 @@
 #include "io/safetensors.h"
 
 #include "io/json.h"
+#include "util/printable.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -37,14 +38,19 @@ static crvq_status parse_tensor(const char *path, const cJSON *e, const uint8_t 
                                 crvq_tensor_view *t) {
     const char *name = e->string;
     t->name = name;
+    if (crvq_has_control(name, strlen(name)))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: a tensor name contains control characters", path);
     if (!cJSON_IsObject(e)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: entry \"%s\" is not an object", path, name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s has no dtype string", path, name);
     size_t elsize;
-    if (!dtype_from_name(dt->valuestring, &t->dtype, &elsize))
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tensor %s has unsupported dtype %s", path, name, dt->valuestring);
+    if (!dtype_from_name(dt->valuestring, &t->dtype, &elsize)) {
+        char buf[32];
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tensor %s has unsupported dtype %s", path, name,
+                         crvq_printable(buf, sizeof buf, dt->valuestring, strlen(dt->valuestring)));
+    }
     if (!cJSON_IsArray(shape)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s has no shape list", path, name);
     int ndim = cJSON_GetArraySize(shape);
     if (ndim > 4)
@@ -132,7 +138,7 @@ const crvq_tensor_view *crvq_safetensors_find(const crvq_safetensors *st, const 
 // ------------------------------------------------------------------ index ---
 
 static int plain_file_name(const char *s) {
-    return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+    return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && !crvq_has_control(s, strlen(s));
 }
 
 static crvq_status index_fill(const char *path, const cJSON *wm, crvq_safetensors_index *ix) {
@@ -142,6 +148,8 @@ static crvq_status index_fill(const char *path, const cJSON *wm, crvq_safetensor
     ix->shards = calloc((size_t)n + 1, sizeof *ix->shards);
     if (!ix->names || !ix->shard_of || !ix->shards) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", path);
     for (const cJSON *e = wm->child; e; e = e->next) {
+        if (crvq_has_control(e->string, strlen(e->string)))
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: a weight_map name contains control characters", path);
         if (!cJSON_IsString(e) || !plain_file_name(e->valuestring))
             return crvq_fail(CRVQ_ERR_FORMAT, "%s: weight_map entry \"%s\" is not a plain file name", path, e->string);
         int s = 0;

@@ -3,6 +3,7 @@
 #include "model/config.h"
 
 #include "io/json.h"
+#include "util/printable.h"
 
 #include <math.h>
 #include <string.h>
@@ -154,7 +155,11 @@ static crvq_status parse_rope(const cJSON *root, crvq_config *c, const char *wha
     if (strcmp(t, "default") == 0) return CRVQ_OK;
     if (strcmp(t, "linear") == 0) c->rope_scaling = CRVQ_ROPE_SCALING_LINEAR;
     else if (strcmp(t, "llama3") == 0) c->rope_scaling = CRVQ_ROPE_SCALING_LLAMA3;
-    else return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope type \"%s\"", what, t);
+    else {
+        char buf[64];
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope type \"%s\"", what,
+                         crvq_printable(buf, sizeof buf, t, strlen(t)));
+    }
     c->rope_factor = 0; // required below: 0 fails validation
     if ((st = get_float(rs, "factor", &c->rope_factor, what))) return st;
     if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
@@ -183,7 +188,11 @@ static crvq_status parse_arch(const cJSON *root, crvq_config *c, const char *wha
     if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "llama")) c->arch = CRVQ_ARCH_LLAMA;
     else if (!strcmp(name, "MistralForCausalLM") || !strcmp(name, "mistral")) c->arch = CRVQ_ARCH_MISTRAL;
     else if (!strcmp(name, "Qwen2ForCausalLM") || !strcmp(name, "qwen2")) c->arch = CRVQ_ARCH_QWEN2;
-    else return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %s", what, name);
+    else {
+        char buf[96];
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %s", what,
+                         crvq_printable(buf, sizeof buf, name, strlen(name)));
+    }
     return CRVQ_OK;
 }
 
@@ -201,9 +210,12 @@ static crvq_status check_features(const cJSON *root, const crvq_config *c, const
     if (mlp_bias) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", what);
     if (sliding) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: use_sliding_window = true is not supported", what);
     const cJSON *act = get(root, "hidden_act");
-    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0))
+    if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0)) {
+        char buf[64];
+        const char *s = cJSON_IsString(act) ? act->valuestring : "(not a string)";
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: hidden_act %s is not supported (only silu)", what,
-                         cJSON_IsString(act) ? act->valuestring : "(not a string)");
+                         crvq_printable(buf, sizeof buf, s, strlen(s)));
+    }
     return CRVQ_OK;
 }
 
@@ -290,8 +302,9 @@ static crvq_status gguf_rope_scaling(const crvq_gguf *g, crvq_config *c) {
     if (!crvq_gguf_str_is(g, key, "linear")) {
         crvq_gguf_str s = {"(not a string)", 14};
         crvq_gguf_get_str(g, key, &s);
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope scaling type \"%.*s\"", what,
-                         (int)(s.len > 64 ? 64 : s.len), s.p);
+        char buf[64];
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope scaling type \"%s\"", what,
+                         crvq_printable(buf, sizeof buf, s.p, s.len));
     }
     c->rope_scaling = CRVQ_ROPE_SCALING_LINEAR;
     return crvq_gguf_get_f32(g, "llama.rope.scaling.factor", &c->rope_factor);
@@ -303,9 +316,11 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     crvq_status st;
     crvq_gguf_str arch;
     if ((st = crvq_gguf_get_str(g, "general.architecture", &arch))) return st;
-    if (!crvq_gguf_str_is(g, "general.architecture", "llama"))
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %.*s", what,
-                         (int)(arch.len > 64 ? 64 : arch.len), arch.p);
+    if (!crvq_gguf_str_is(g, "general.architecture", "llama")) {
+        char buf[96];
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %s", what,
+                         crvq_printable(buf, sizeof buf, arch.p, arch.len));
+    }
     c->arch = CRVQ_ARCH_LLAMA;
     c->rope_style = CRVQ_ROPE_INTERLEAVED; // llama.cpp's converters permute q/k rows for it
     c->vocab_size = 0;
@@ -332,12 +347,6 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     if (c->head_dim == -1)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d", what, c->dim,
                          c->n_heads);
-    if (value_dim != -1 && value_dim != c->head_dim)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: value_length %d differs from key_length %d", what, value_dim,
-                         c->head_dim);
-    if (rope_dim != -1 && rope_dim != c->head_dim)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: partial rotary embeddings (rope dimension %d, head_dim %d)", what,
-                         rope_dim, c->head_dim);
     if (c->vocab_size == 0) {
         crvq_gguf_array tokens;
         const crvq_tensor_view *emb = crvq_gguf_find_tensor(g, "token_embd.weight");
@@ -351,5 +360,12 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     // Some converters leave ids that the vocabulary does not have: treat as absent.
     if (c->bos_id >= c->vocab_size) c->bos_id = -1;
     if (c->eos_id >= c->vocab_size) c->eos_id = -1;
-    return crvq_config_validate(c, what);
+    if ((st = crvq_config_validate(c, what))) return st;
+    if (value_dim != -1 && value_dim != c->head_dim)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: value_length %d differs from key_length %d", what, value_dim,
+                         c->head_dim);
+    if (rope_dim != -1 && rope_dim != c->head_dim)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: partial rotary embeddings (rope dimension %d, head_dim %d)", what,
+                         rope_dim, c->head_dim);
+    return CRVQ_OK;
 }
