@@ -64,12 +64,13 @@ crvq_status crvq_llama2c_parse(const char *path, const uint8_t *data, size_t siz
     // run.c hard-codes these ids; its tokenizer files do not store them.
     c->bos_id = c->vocab_size > 1 ? 1 : -1;
     c->eos_id = c->vocab_size > 2 ? 2 : -1;
-    if (c->n_heads <= 0 || c->dim % c->n_heads)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: dim %d is not a multiple of n_heads %d",
-                         path, c->dim, c->n_heads);
-    c->head_dim = c->dim / c->n_heads;
+    // Ranges first (n_heads <= 0 fails there), then divisibility.
+    c->head_dim = c->n_heads > 0 ? c->dim / c->n_heads : 0;
     crvq_status st = crvq_config_validate(c, path);
     if (st) return st;
+    if (c->dim % c->n_heads)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: dim %d is not a multiple of n_heads %d",
+                         path, c->dim, c->n_heads);
 
     // The bounds checked above keep every product here far below 2^62.
     int64_t L = c->n_layers, dim = c->dim, hid = c->hidden_dim, V = c->vocab_size;

@@ -63,8 +63,9 @@ typedef struct loader {
 
 static char *path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
+    int slash = dir[0] && dir[strlen(dir) - 1] == '/';
     char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
+    if (p) snprintf(p, n, "%s%s%s", dir, slash ? "" : "/", name);
     return p;
 }
 
