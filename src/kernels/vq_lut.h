@@ -26,6 +26,13 @@ typedef struct crvq_vq_kernels {
     void (*dequant)(const crvq_vq_weights *W, int r0, int r1, float *w);
 } crvq_vq_kernels;
 
+// The scalar table sums, also used by the vector variants where gathers lose
+// to plain loads (docs/kernels.md).
+void crvq_vq_gsum8_scalar(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr,
+                          float *out, int accumulate);
+void crvq_vq_gsum16_scalar(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr,
+                           float *out, int accumulate);
+
 extern const crvq_vq_kernels crvq_vq_kernels_scalar;
 extern const crvq_vq_kernels crvq_vq_kernels_avx2;
 extern const crvq_vq_kernels crvq_vq_kernels_avx512;

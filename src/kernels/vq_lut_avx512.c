@@ -1,6 +1,7 @@
 // vq_lut_avx512.c — AVX-512 variant of the VQ / CRVQ inner loops (vq_lut.h).
 // Compiled with -mavx512f/bw/vl/dq; called only when the CPU has them.
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels/vq_lut.h"
 
@@ -43,64 +44,106 @@ static void table_avx512(const float *x, const float *cb_t, int d, int K, float 
     }
 }
 
-// One row: 16 consecutive codes index 16 consecutive tables (lane i reads
-// table l+i, hence the lane offsets i*S), so one gather fetches 16 terms.
-// Two accumulators keep two gathers in flight.
-static inline float gsum8_row(const float *T, int S, const uint8_t *c, int L, __m512i off) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    int l = 0;
-    for (; l + 32 <= L; l += 32) {
-        __m512i i0 = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + l))), off);
-        __m512i i1 = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(c + l + 16))), off);
-        a0 = _mm512_add_ps(a0, _mm512_i32gather_ps(i0, T + (size_t)l * S, 4));
-        a1 = _mm512_add_ps(a1, _mm512_i32gather_ps(i1, T + (size_t)(l + 16) * S, 4));
-    }
-    for (; l < L; l += 16) {
-        const __mmask16 m = tail_mask(L - l);
-        __m512i i = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, c + l)), off);
-        a0 = _mm512_add_ps(a0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, T + (size_t)l * S, 4));
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+// ---- table sums for 256-entry tables with uint8 codes (e = 8, the default)
+//
+// Gathers (vpgatherdd) are slow on AMD cores, and so are scalar loads at two
+// per lookup. Instead, one table of 256 floats is held in 16 registers and
+// 16 rows are looked up at once in registers: vpermt2ps picks from 32
+// entries by the low 5 bits of each code, and three levels of blends on bits
+// 5, 6, 7 choose among the 8 results. That needs the codes of 16 rows for
+// one table side by side, i.e. the (rows, tables) code block transposed,
+// which the loop below does 16 rows x 64 tables at a time in registers.
+
+#define PERM_ROWS 256  // rows per pass: each table is loaded once for 256 rows
+#define PERM_CHUNK 64  // tables per transposed block of codes
+
+// Where the 16 codes of table l (< 64) of a 16-row tile sit after
+// transpose16: register rev4(l % 16), 128-bit lane l / 16.
+static inline size_t tile_offset(int l) {
+    static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    return (size_t)rev4[l & 15] * 64 + (size_t)(l >> 4) * 16;
 }
 
-static inline float gsum16_row(const float *T, int S, const uint16_t *c, int L, __m512i off) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    int l = 0;
-    for (; l + 32 <= L; l += 32) {
-        __m512i i0 = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(c + l))), off);
-        __m512i i1 = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(c + l + 16))), off);
-        a0 = _mm512_add_ps(a0, _mm512_i32gather_ps(i0, T + (size_t)l * S, 4));
-        a1 = _mm512_add_ps(a1, _mm512_i32gather_ps(i1, T + (size_t)(l + 16) * S, 4));
+// Codes of 16 rows (row stride ld) x cl <= 64 tables into a 1 KiB tile,
+// table l's 16 codes (row order) at tile + tile_offset(l). Four rounds of
+// interleaving register pairs (bytes, then 2-, 4-, 8-byte units) transpose
+// each 128-bit lane as a 16 x 16 byte block; register R, lane q then holds
+// table 16q + bitreverse4(R). The registers are stored whole: extracting
+// the 64 lanes into table order cost more than the lookups read back.
+static void transpose16(const uint8_t *c, size_t ld, int cl, uint8_t *tile) {
+    const __mmask64 m = cl >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << cl) - 1);
+    __m512i a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = _mm512_maskz_loadu_epi8(m, c + (size_t)i * ld);
+#define ROUND(lo, hi, x, y)                              \
+    for (int i = 0; i < 8; i++) {                        \
+        y[i] = lo(x[2 * i], x[2 * i + 1]);               \
+        y[i + 8] = hi(x[2 * i], x[2 * i + 1]);           \
     }
-    for (; l < L; l += 16) {
-        const __mmask16 m = tail_mask(L - l);
-        __m512i i = _mm512_add_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, c + l)), off);
-        a0 = _mm512_add_ps(a0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i, T + (size_t)l * S, 4));
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    ROUND(_mm512_unpacklo_epi8, _mm512_unpackhi_epi8, a, b)
+    ROUND(_mm512_unpacklo_epi16, _mm512_unpackhi_epi16, b, a)
+    ROUND(_mm512_unpacklo_epi32, _mm512_unpackhi_epi32, a, b)
+    ROUND(_mm512_unpacklo_epi64, _mm512_unpackhi_epi64, b, a)
+#undef ROUND
+    for (int R = 0; R < 16; R++) _mm512_store_si512((__m512i *)(tile + (size_t)R * 64), a[R]);
 }
 
-static inline __m512i lane_offsets(int S) {
-    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                              _mm512_set1_epi32(S));
+// t[idx] for 16 codes, t held in 16 registers (256 floats).
+static inline __m512 lookup256(const __m512 *t, __m512i idx) {
+    const __mmask16 b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
+    const __mmask16 b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
+    const __mmask16 b7 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(128));
+    __m512 q0 = _mm512_mask_blend_ps(b5, _mm512_permutex2var_ps(t[0], idx, t[1]), _mm512_permutex2var_ps(t[2], idx, t[3]));
+    __m512 q1 = _mm512_mask_blend_ps(b5, _mm512_permutex2var_ps(t[4], idx, t[5]), _mm512_permutex2var_ps(t[6], idx, t[7]));
+    __m512 q2 = _mm512_mask_blend_ps(b5, _mm512_permutex2var_ps(t[8], idx, t[9]), _mm512_permutex2var_ps(t[10], idx, t[11]));
+    __m512 q3 = _mm512_mask_blend_ps(b5, _mm512_permutex2var_ps(t[12], idx, t[13]), _mm512_permutex2var_ps(t[14], idx, t[15]));
+    return _mm512_mask_blend_ps(b7, _mm512_mask_blend_ps(b6, q0, q1), _mm512_mask_blend_ps(b6, q2, q3));
+}
+
+static void gsum8_perm256(const float *T, const uint8_t *codes, size_t ld, int L, int nr, float *out,
+                          int accumulate) {
+    _Alignas(64) uint8_t ct[PERM_CHUNK * PERM_ROWS]; // (PERM_ROWS / 16) tiles of 1 KiB
+    _Alignas(64) float acc[PERM_ROWS];
+    for (int r0 = 0; r0 < nr; r0 += PERM_ROWS) {
+        const int nb = nr - r0 < PERM_ROWS ? nr - r0 : PERM_ROWS;
+        const int nb16 = (nb + 15) & ~15; // the last 16 are padded with code 0, results dropped
+        const uint8_t *cr = codes + (size_t)r0 * ld;
+        memset(acc, 0, sizeof acc);
+        for (int l0 = 0; l0 < L; l0 += PERM_CHUNK) {
+            const int cl = L - l0 < PERM_CHUNK ? L - l0 : PERM_CHUNK;
+            // The block reads one cache line from each of 256 rows per chunk:
+            // too many streams for the hardware prefetchers, so each row's
+            // next line is requested a whole chunk of lookups ahead.
+            if (l0 + PERM_CHUNK < L)
+                for (int i = 0; i < nb; i++) _mm_prefetch((const char *)(cr + (size_t)i * ld + l0 + PERM_CHUNK), _MM_HINT_T0);
+            for (int i = 0; i < nb16; i += 16) {
+                uint8_t *tile = ct + (size_t)i * 64;
+                if (i + 16 <= nb) {
+                    transpose16(cr + (size_t)i * ld + l0, ld, cl, tile);
+                } else {
+                    for (int l = 0; l < cl; l++)
+                        for (int q = 0; q < 16; q++)
+                            tile[tile_offset(l) + q] = i + q < nb ? cr[(size_t)(i + q) * ld + l0 + l] : 0;
+                }
+            }
+            for (int l = 0; l < cl; l++) {
+                const float *tl = T + (size_t)(l0 + l) * 256;
+                __m512 t[16];
+                for (int k = 0; k < 16; k++) t[k] = _mm512_loadu_ps(tl + 16 * k);
+                const uint8_t *cg = ct + tile_offset(l);
+                for (int i = 0; i < nb16; i += 16) {
+                    __m512i idx = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(cg + (size_t)i * 64)));
+                    _mm512_store_ps(acc + i, _mm512_add_ps(_mm512_load_ps(acc + i), lookup256(t, idx)));
+                }
+            }
+        }
+        for (int q = 0; q < nb; q++) out[r0 + q] = accumulate ? out[r0 + q] + acc[q] : acc[q];
+    }
 }
 
 static void gsum8_avx512(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr,
                          float *out, int accumulate) {
-    const __m512i off = lane_offsets(S);
-    for (int i = 0; i < nr; i++) {
-        float s = gsum8_row(T, S, codes + (size_t)i * ld, L, off);
-        out[i] = accumulate ? out[i] + s : s;
-    }
-}
-
-static void gsum16_avx512(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr,
-                          float *out, int accumulate) {
-    const __m512i off = lane_offsets(S);
-    for (int i = 0; i < nr; i++) {
-        float s = gsum16_row(T, S, codes + (size_t)i * ld, L, off);
-        out[i] = accumulate ? out[i] + s : s;
-    }
+    if (S == 256) gsum8_perm256(T, codes, ld, L, nr, out, accumulate);
+    else crvq_vq_gsum8_scalar(T, S, codes, ld, L, nr, out, accumulate);
 }
 
 static inline int code_at(const uint8_t *c8, const uint16_t *c16, size_t i) {
@@ -136,6 +179,8 @@ static void dequant_avx512(const crvq_vq_weights *W, int r0, int r1, float *w) {
 const crvq_vq_kernels crvq_vq_kernels_avx512 = {
     .table = table_avx512,
     .gsum8 = gsum8_avx512,
-    .gsum16 = gsum16_avx512,
+    // wider codes index tables too large for registers; gathers lose to
+    // scalar loads there as well
+    .gsum16 = crvq_vq_gsum16_scalar,
     .dequant = dequant_avx512,
 };

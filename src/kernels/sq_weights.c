@@ -1,0 +1,172 @@
+// sq_weights.c — scalar-quantized (RTN / GPTQ) inference weights:
+// construction, packing, and the two paths of y = x Ŵᵀ (per-token
+// matrix-vector products; expanded row tiles and sgemm). See sq_weights.h.
+#include "kernels/sq_weights.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/scratch.h"
+#include "kernels/sq_kernels.h"
+
+static size_t row_bytes_of(int n_in, int bits) { return ((size_t)n_in * bits + 7) / 8; }
+
+void crvq_scalar_pack(const uint8_t *q, int m_out, int n_in, int bits, uint8_t *dst) {
+    const size_t rb = row_bytes_of(n_in, bits);
+    memset(dst, 0, (size_t)m_out * rb);
+    for (int r = 0; r < m_out; r++) {
+        uint8_t *row = dst + (size_t)r * rb;
+        for (int c = 0; c < n_in; c++) {
+            // a code of <= 8 bits touches at most two bytes
+            const size_t bit = (size_t)c * bits, b = bit >> 3;
+            const unsigned v = (unsigned)q[(size_t)r * n_in + c] << (bit & 7);
+            row[b] |= (uint8_t)v;
+            if (v >> 8) row[b + 1] |= (uint8_t)(v >> 8);
+        }
+    }
+}
+
+crvq_status crvq_scalar_weights_from_raw(const crvq_scalar_raw *raw, const char *what,
+                                         crvq_scalar_weights **out) {
+    *out = NULL;
+    const int m = raw->m_out, n = raw->n_in, gs = raw->group_size;
+    if (m <= 0 || n <= 0 || gs <= 0 || n % gs)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad shape %d x %d with group size %d", what, m, n, gs);
+    if (raw->bits < 1 || raw->bits > 8)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d bits per weight (1..8 supported)", what, raw->bits);
+    if (!raw->q || !raw->scale || !raw->zero)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: codes, scales or zeros missing", what);
+    const size_t ng = (size_t)m * (n / gs);
+    const size_t head = crvq_scratch_align(sizeof(crvq_scalar_weights));
+    char *blk = aligned_alloc(64, head + 2 * crvq_scratch_align(ng * 4));
+    if (!blk) return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory for scales", what);
+    crvq_scalar_weights *W = (crvq_scalar_weights *)blk;
+    memset(W, 0, sizeof *W);
+    float *sc = (float *)(blk + head), *ze = (float *)(blk + head + crvq_scratch_align(ng * 4));
+    for (size_t i = 0; i < ng; i++) {
+        sc[i] = crvq_f16_to_f32(raw->scale[i]);
+        ze[i] = crvq_f16_to_f32(raw->zero[i]);
+    }
+    W->m_out = m;
+    W->n_in = n;
+    W->bits = raw->bits;
+    W->group_size = gs;
+    W->n_gr = n / gs;
+    W->row_bytes = row_bytes_of(n, raw->bits);
+    W->q = raw->q;
+    W->scale = sc;
+    W->zero = ze;
+    *out = W;
+    return CRVQ_OK;
+}
+
+crvq_status crvq_scalar_weights_from_layer(const crvq_scalar_layer *L, const char *what,
+                                           crvq_scalar_weights **out) {
+    *out = NULL;
+    const int m = L->m_out, n = L->n_in, gs = L->group_size;
+    if (m <= 0 || n <= 0 || gs <= 0 || n % gs || L->bits < 1 || L->bits > 8)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: inconsistent scalar layer (%d x %d, %d bits, group %d)", what,
+                         m, n, L->bits, gs);
+    for (size_t i = 0; i < (size_t)m * n; i++)
+        if (L->q[i] >> L->bits)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: code %u at %zu does not fit %d bits", what, L->q[i], i, L->bits);
+    const size_t ng = (size_t)m * (n / gs);
+    uint8_t *packed = malloc((size_t)m * row_bytes_of(n, L->bits));
+    uint16_t *half = malloc(ng * 2 * sizeof(uint16_t));
+    if (!packed || !half) {
+        free(packed);
+        free(half);
+        return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory to pack the layer", what);
+    }
+    crvq_scalar_pack(L->q, m, n, L->bits, packed);
+    for (size_t i = 0; i < ng; i++) {
+        half[i] = crvq_f32_to_f16(L->scale[i]);
+        half[ng + i] = crvq_f32_to_f16(L->zero[i]);
+    }
+    crvq_scalar_raw raw = {.m_out = m, .n_in = n, .bits = L->bits, .group_size = gs,
+                           .q = packed, .scale = half, .zero = half + ng};
+    crvq_status st = crvq_scalar_weights_from_raw(&raw, what, out);
+    free(half);
+    if (st != CRVQ_OK) {
+        free(packed);
+        return st;
+    }
+    (*out)->own_q = packed;
+    return CRVQ_OK;
+}
+
+void crvq_scalar_weights_free(crvq_scalar_weights *W) {
+    if (!W) return;
+    free(W->own_q);
+    free(W);
+}
+
+size_t crvq_scalar_weights_bytes(const crvq_scalar_weights *W) {
+    return (size_t)W->m_out * W->row_bytes + (size_t)W->m_out * W->n_gr * 2 * 2;
+}
+
+// ---------------------------------------------------------------- forward ---
+
+// Rows per OpenMP work item of the matrix-vector product.
+#define MATVEC_ROW_BLOCK 64
+
+void crvq_scalar_forward_matvec(const crvq_scalar_weights *W, const float *x, int n, float *y) {
+    const crvq_sq_kernels *K = crvq_sq_kernels_active();
+    float *xsum = crvq_scratch((size_t)W->n_gr * sizeof(float));
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * W->n_in;
+        float *yt = y + (size_t)t * W->m_out;
+        // Σ x over each group: the zero points enter as zero · Σ x
+        for (int g = 0; g < W->n_gr; g++) {
+            float s = 0.0f;
+            for (int c = g * W->group_size; c < (g + 1) * W->group_size; c++) s += xt[c];
+            xsum[g] = s;
+        }
+#pragma omp parallel for schedule(static)
+        for (int r0 = 0; r0 < W->m_out; r0 += MATVEC_ROW_BLOCK) {
+            const int r1 = W->m_out - r0 < MATVEC_ROW_BLOCK ? W->m_out : r0 + MATVEC_ROW_BLOCK;
+            K->matvec(W, xt, xsum, r0, r1, yt + r0);
+        }
+    }
+}
+
+#define TILED_DEFAULT_ROWS 64
+
+void crvq_scalar_forward_tiled(const crvq_scalar_weights *W, const float *x, int n, float *y, int tile) {
+    const crvq_sq_kernels *K = crvq_sq_kernels_active();
+    const int m = W->m_out, n_in = W->n_in;
+    if (tile <= 0) tile = TILED_DEFAULT_ROWS;
+    if (tile > m) tile = m;
+    float *wt = crvq_scratch((size_t)tile * n_in * sizeof(float)); // (tile, n_in)
+    for (int r0 = 0; r0 < m; r0 += tile) {
+        const int nr = m - r0 < tile ? m - r0 : tile;
+#pragma omp parallel
+        {
+            // an even split of the tile's rows over the threads
+            const int nth = omp_get_num_threads(), id = omp_get_thread_num();
+            const int a = nr * id / nth, b = nr * (id + 1) / nth;
+            if (b > a) K->dequant(W, r0 + a, r0 + b, wt + (size_t)a * n_in);
+        }
+        // y[:, r0..] (n, nr) = x (n, n_in) · wt (nr, n_in)ᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, n_in, 1.0f, x, n_in, wt, n_in, 0.0f,
+                    y + r0, m);
+    }
+}
+
+// Below this many tokens the per-token products win (docs/kernels.md,
+// measured with bench_kernels).
+#define SQ_MATVEC_MAX_TOKENS 8
+
+void crvq_scalar_forward(const crvq_scalar_weights *W, const float *x, int n, float *y) {
+    assert(n >= 1);
+    if (n <= SQ_MATVEC_MAX_TOKENS) crvq_scalar_forward_matvec(W, x, n, y);
+    else crvq_scalar_forward_tiled(W, x, n, y, 0);
+}
+
+void crvq_scalar_dequant_rows(const crvq_scalar_weights *W, int r0, int r1, float *w) {
+    assert(0 <= r0 && r0 <= r1 && r1 <= W->m_out);
+    crvq_sq_kernels_active()->dequant(W, r0, r1, w);
+}
