@@ -193,7 +193,9 @@ static void test_bpe_rules(void) {
     CHECK_IDS(t, "abc", 0, 9);     // bc (-1) before ab (-2), then a+bc = abc
     CHECK_IDS(t, "aaa", 0, 11, 4); // equal scores: the leftmost pair first
     CHECK_IDS(t, "aaaa", 0, 11, 11);
-    CHECK_IDS(t, "abd", 1, 1, 7, 0); // d is not in the vocabulary, no byte pieces: unk
+    CHECK_IDS(t, "abd", 1, 1, 7, 0);         // d is not in the vocabulary, no byte pieces: unk
+    CHECK_IDS(t, "xyabzz", 0, 0, 7, 0);      // a run of unknown characters is one unk
+    CHECK_IDS(t, "\xe2\x82", 0, 0);          // so are two invalid bytes (two U+FFFD)
     CHECK_IDS_N(t, "", 0, 1, 1);     // BOS only
     CHECK_IDS(t, "a b", 0, 4, 3, 5); // no dummy prefix
     crvq_tokenizer_free(t);
@@ -261,7 +263,7 @@ static void test_types(void) {
     t = synth(u, 7, us, ut, -1, -1, 0, 0, 0);
     CHECK_IDS(t, "abc", 0, 4, 3);
     CHECK_IDS(t, "bc<sep>bc", 0, 5, 6, 5);
-    CHECK_IDS(t, "b<sep", 0, 2, 0, 0, 0, 0); // no match: < s e p are unknown
+    CHECK_IDS(t, "b<sep", 0, 2, 0); // no match: "<sep" is one unknown run
     crvq_tokenizer_free(t);
 
     // Unused pieces may be formed by merges but are split back into the pair
@@ -320,9 +322,16 @@ static void test_protobuf(void) {
     }
     check_truncations(w.b, w.n, 0, 1);
 
-    make_model(&w, -1, 0, 1); // no model_type: unigram by proto default
-    check_parse_error(w.b, w.n, CRVQ_ERR_UNSUPPORTED, "unigram");
-    CHECK(strstr(crvq_last_error(), "unigram") != NULL);
+    // No model_type: unigram by proto default. Best path for "▁ab▁a":
+    // ▁ ab ▁ a (-11) beats ▁ a b ▁ a (-19); "▁c": c is unknown (-5 - 10).
+    make_model(&w, -1, 0, 1);
+    CHECK_MSG(crvq_sp_model_parse(w.b, w.n, "unigram.model", &t) == CRVQ_OK, "%s", crvq_last_error());
+    if (t) {
+        CHECK_IDS(t, "ab a", 0, 3, 6, 3, 4);
+        CHECK_IDS(t, "cc ab", 0, 3, 0, 3, 6); // a run of unknown characters is one unk
+        crvq_tokenizer_free(t);
+    }
+    check_truncations(w.b, w.n, 0, 1);
     make_model(&w, 3, 0, 1);
     check_parse_error(w.b, w.n, CRVQ_ERR_UNSUPPORTED, "word model");
     make_model(&w, 2, 1, 1);

@@ -3,7 +3,8 @@
 # test_tokenizer_oracle.sh (MODE quick) and slow_tokenizer_oracle.sh (full).
 #
 # quick: edge cases (bytes, invalid UTF-8 included) for both tokenizer.model
-#        files and the tokenizer.bin export; evaluation.md's counts and first
+#        files, the tokenizer.bin export and small models of other settings
+#        (unigram, no byte fallback, ...) trained on the spot; evaluation.md's counts and first
 #        ids for the two smaller data files; the whole of the smallest file
 #        (TinyStories) against the oracle; a few documents with tok512.bin. SentencePiece's Python encoder needs ~6 s for a 3 MB file,
 #        so whole-file comparisons are left to:
@@ -176,6 +177,48 @@ if os.path.exists(ts):
         got, err = crvq_ids(t512, p, bos=True)
         want = [1] + llama2c_encode(vocab, scores, index, d)
         check(got == want, "tok512.bin doc %d: %s" % (k, err if got is None else first_diff(got, want)))
+
+# 7. Other model settings, on small models trained here from a slice of
+# TinyStories: unigram, no byte fallback (runs of unknown characters are one
+# unk), remove_extra_whitespaces, whitespace as suffix, user-defined pieces.
+# A model with a precompiled (nmt_nfkc) charsmap must be refused.
+if os.path.exists(ts):
+    train_txt = os.path.join(tmp, "train.txt")
+    raw = open(ts, "rb").read()
+    with open(train_txt, "wb") as fh:
+        fh.write(raw[:150000])
+    variants = {
+        "uni": dict(model_type="unigram", byte_fallback=True, remove_extra_whitespaces=False,
+                    user_defined_symbols=["<sep>", "Lily"]),
+        "uni_nofb": dict(model_type="unigram", character_coverage=0.999),
+        "bpe_nofb_rx": dict(model_type="bpe", character_coverage=0.999, user_defined_symbols=["<sep>", "Lily"]),
+        "bpe_suffix": dict(model_type="bpe", treat_whitespace_as_suffix=True, byte_fallback=True,
+                           remove_extra_whitespaces=False),
+    }
+    trained_cases = [c for _, c in case_files] + [
+        b"Once upon a time, Lily<sep>went  to the park.\n\nShe   saw a dog!  ", b"Lilypad <sep<sep>>",
+        b"zzz qqq xxx \xe2\x82\xac\xe2\x82\xac", raw[200000:260000]]
+    for name, kw in variants.items():
+        prefix = os.path.join(tmp, name)
+        spm.SentencePieceTrainer.train(input=train_txt, model_prefix=prefix, vocab_size=600,
+                                       normalization_rule_name="identity", minloglevel=2, **kw)
+        sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
+        bad = 0
+        for k, c in enumerate(trained_cases):
+            p = os.path.join(tmp, "trained.txt")
+            with open(p, "wb") as fh:
+                fh.write(c)
+            got, err = crvq_ids(prefix + ".model", p)
+            want = sp.encode(c)
+            if got != want and bad < 3:
+                print("  %s case %r: %s vs oracle %s" % (name, c[:40], err if got is None else got[:16], want[:16]))
+            bad += got != want
+        check(bad == 0, "trained model %s: %d of %d cases differ" % (name, bad, len(trained_cases)))
+    prefix = os.path.join(tmp, "nfkc")
+    spm.SentencePieceTrainer.train(input=train_txt, model_prefix=prefix, vocab_size=600, model_type="bpe",
+                                   minloglevel=2)
+    got, err = crvq_ids(prefix + ".model", case_files[0][0])
+    check(got is None and "charsmap" in err, "nmt_nfkc model: expected an unsupported-normalizer error, got %s %s" % (got, err))
 
 shutil.rmtree(tmp)
 print("%d checks, %d failed" % (checks, failures))

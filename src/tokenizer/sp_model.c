@@ -282,10 +282,10 @@ crvq_status crvq_sp_model_parse(const uint8_t *data, size_t size, const char *pa
                        "%s: the normalizer '%.*s' uses a precompiled charsmap, which crvq does not apply "
                        "(only identity normalization is supported)",
                        path, (int)(m.norm_name_len < 64 ? m.norm_name_len : 64), (const char *)m.norm_name);
-    if (!st && m.opt.model != CRVQ_TOK_BPE)
-        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: SentencePiece model type %d (%s) is not supported (BPE only)",
-                       path, (int)m.opt.model,
-                       m.opt.model == 1 ? "unigram" : m.opt.model == 3 ? "word" : m.opt.model == 4 ? "char" : "unknown");
+    if (!st && m.opt.model != CRVQ_TOK_BPE && m.opt.model != CRVQ_TOK_UNIGRAM)
+        st = crvq_fail(CRVQ_ERR_UNSUPPORTED,
+                       "%s: SentencePiece model type %d (%s) is not supported (BPE or unigram only)", path,
+                       (int)m.opt.model, m.opt.model == 3 ? "word" : m.opt.model == 4 ? "char" : "unknown");
     if (!st) {
         // Out-of-range special ids mean "absent" (pad_id = -1 style). Like
         // SentencePiece, unk is the piece typed UNKNOWN, which must exist.

@@ -1,6 +1,6 @@
 // tok_internal.h — the tokenizer's private layout, shared by the files of
 // src/tokenizer/: vocab.c builds it, sp_model.c and llama2c_tok.c parse files
-// into it, normalize.c and bpe.c encode with it, tokenizer.c is the
+// into it, normalize.c, bpe.c and unigram.c encode with it, tokenizer.c is the
 // public API on top.
 #ifndef CRVQ_TOK_INTERNAL_H
 #define CRVQ_TOK_INTERNAL_H
@@ -29,6 +29,11 @@ typedef struct crvq_tok_options {
 
 crvq_tok_options crvq_tok_options_default(void);
 
+// A prefix of piece `id`: its first len bytes.
+typedef struct crvq_tok_prefix {
+    uint32_t id, len;
+} crvq_tok_prefix;
+
 struct crvq_tokenizer {
     int n;
     char *blob;        // all pieces, back to back
@@ -44,7 +49,7 @@ struct crvq_tokenizer {
     int byte_fallback;
     crvq_tok_options opt;
     char *unk_surface; // owned copy of opt.unk_surface
-    // Codepoints that occur in some mergeable piece of two or more characters.
+    // BPE only: codepoints that occur in some mergeable piece of two or more characters.
     // A character outside this set never merges with a neighbour, so BPE can
     // work on the stretches between such characters independently.
     uint8_t *joinable; // bitmap over 0 .. 0x10FFFF
@@ -54,6 +59,11 @@ struct crvq_tokenizer {
     size_t user_max_len;
     uint8_t user_first[32]; // bitmap of first bytes of user-defined pieces
     int has_unused;         // some piece is UNUSED (needs BPE resegmentation)
+    // Unigram only: lowest and highest NORMAL score, and every prefix of
+    // every mergeable piece (where a trie walk would stop).
+    float min_score, max_score;
+    crvq_tok_prefix *prefixes; // open addressing, len 0 = empty
+    uint32_t prefix_mask;
 };
 
 crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_options *opt,
@@ -85,7 +95,7 @@ typedef struct crvq_tok_ids {
 crvq_status crvq_tok_ids_push(crvq_tok_ids *ids, int id);
 
 // Append the ids of a piece that is not in the vocabulary: its UTF-8 bytes as
-// byte pieces when the model has byte fallback, else one unk.
+// byte pieces when the model has byte fallback, else unk (one for a run).
 crvq_status crvq_tok_push_unknown(const crvq_tokenizer *t, const char *s, size_t n, crvq_tok_ids *ids);
 
 // SentencePiece's normalizer without a charsmap. out must hold 3 * len + 3
@@ -94,6 +104,9 @@ size_t crvq_tok_normalize(const crvq_tokenizer *t, const char *text, size_t len,
 
 // Encode normalized text with the model's algorithm, appending to ids.
 crvq_status crvq_bpe_encode(const crvq_tokenizer *t, const char *s, size_t n, crvq_tok_ids *ids);
+crvq_status crvq_unigram_encode(const crvq_tokenizer *t, const char *s, size_t n, crvq_tok_ids *ids);
+// Build the unigram tables (min/max score, prefixes) of a built vocabulary.
+crvq_status crvq_unigram_prepare(crvq_tokenizer *t, const char *what);
 
 // File formats (data/size: the whole file; path names it in errors).
 crvq_status crvq_sp_model_parse(const uint8_t *data, size_t size, const char *path, crvq_tokenizer **out);

@@ -38,7 +38,9 @@ crvq_status crvq_tokenize(const crvq_tokenizer *tok, const char *text, size_t le
     crvq_tok_ids out = {0};
     crvq_status st = CRVQ_OK;
     if (add_bos && tok->bos >= 0) st = crvq_tok_ids_push(&out, tok->bos);
-    if (!st) st = crvq_bpe_encode(tok, norm, n, &out);
+    if (!st)
+        st = tok->opt.model == CRVQ_TOK_UNIGRAM ? crvq_unigram_encode(tok, norm, n, &out)
+                                                 : crvq_bpe_encode(tok, norm, n, &out);
     free(norm);
     if (st) {
         free(out.v);

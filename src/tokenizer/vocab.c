@@ -77,6 +77,9 @@ crvq_status crvq_tok_push_unknown(const crvq_tokenizer *t, const char *s, size_t
         if (t->unk < 0)
             return crvq_fail(CRVQ_ERR_INVALID, "tokenizer: text has a character outside the vocabulary "
                                                "and the vocabulary has neither <unk> nor byte pieces");
+        // SentencePiece merges a run of unknown pieces into one unk (only
+        // unknown text ever becomes unk, so the last id tells).
+        if (ids->n > 0 && ids->v[ids->n - 1] == t->unk) return CRVQ_OK;
         return crvq_tok_ids_push(ids, t->unk);
     }
     for (size_t i = 0; i < n; i++) {
@@ -102,6 +105,7 @@ void crvq_tokenizer_free(crvq_tokenizer *t) {
     free(t->table);
     free(t->unk_surface);
     free(t->joinable);
+    free(t->prefixes);
     free(t);
 }
 
@@ -146,9 +150,9 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
     int n = spec->n;
     if (n <= 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has no pieces", what);
     if (n > (1 << 24)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces (too many)", what, n);
-    if (opt->model != CRVQ_TOK_BPE)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tokenizer model type %d is not supported (BPE only)", what,
-                         (int)opt->model);
+    if (opt->model != CRVQ_TOK_BPE && opt->model != CRVQ_TOK_UNIGRAM)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tokenizer model type %d is not supported (BPE or unigram only)",
+                         what, (int)opt->model);
     const int *ids[3] = {&spec->bos_id, &spec->eos_id, &spec->unk_id};
     const char *names[3] = {"BOS", "EOS", "unk"};
     for (int k = 0; k < 3; k++)
@@ -173,8 +177,9 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
     t->score = malloc(n * sizeof *t->score);
     t->type = malloc(n);
     t->table = malloc(cap * sizeof *t->table);
-    t->joinable = calloc(0x110000 / 8, 1);
-    if (!t->blob || !t->off || !t->len || !t->score || !t->type || !t->table || !t->joinable)
+    if (opt->model == CRVQ_TOK_BPE) t->joinable = calloc(0x110000 / 8, 1);
+    if (!t->blob || !t->off || !t->len || !t->score || !t->type || !t->table ||
+        (opt->model == CRVQ_TOK_BPE && !t->joinable))
         return build_fail(t, crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory for %d pieces", what, n));
     t->table_mask = cap - 1;
     memset(t->table, 0xff, cap * sizeof *t->table);
@@ -220,7 +225,7 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
             if (len > t->user_max_len) t->user_max_len = len;
             t->user_first[(uint8_t)p[0] >> 3] |= (uint8_t)(1u << ((uint8_t)p[0] & 7));
         }
-        if (crvq_tok_mergeable(ty)) set_joinable(t->joinable, p, len);
+        if (t->joinable && crvq_tok_mergeable(ty)) set_joinable(t->joinable, p, len);
     }
 
     for (int b = 0; b < 256; b++) {
@@ -239,6 +244,8 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
     t->unk_surface[usn] = 0;
     t->opt.unk_surface = t->unk_surface;
     t->opt.unk_surface_len = usn;
+    crvq_status st;
+    if (opt->model == CRVQ_TOK_UNIGRAM && (st = crvq_unigram_prepare(t, what))) return build_fail(t, st);
     *out = t;
     return CRVQ_OK;
 }
