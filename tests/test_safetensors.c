@@ -297,6 +297,36 @@ static void test_valid(void) {
     crvq_model_free(m);
 }
 
+// RoPE settings in both layouts, defaults, and token-id lists.
+static void test_config_rope(void) {
+    crvq_config c;
+    const char *llama3 = "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 96,"
+                         " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"vocab_size\": 10,"
+                         " \"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"llama3\", \"factor\": 8.0,"
+                         " \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0,"
+                         " \"original_max_position_embeddings\": 8192}}";
+    CHECK_MSG(crvq_config_from_hf_json(llama3, strlen(llama3), "llama3.json", &c) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK(c.rope_scaling == CRVQ_ROPE_SCALING_LLAMA3 && c.rope_theta == 500000.0f && c.rope_factor == 8.0f);
+    CHECK(c.rope_low_freq_factor == 1.0f && c.rope_high_freq_factor == 4.0f && c.rope_original_max_pos == 8192);
+    // Defaults: kv heads = heads, head_dim = dim / heads, untied, 2048 context, eps 1e-6, no bos/eos.
+    CHECK(c.n_kv_heads == 4 && c.head_dim == 16 && !c.tied_embeddings && c.max_seq_len == 2048);
+    CHECK(c.norm_eps == 1e-6f && c.bos_id == -1 && c.eos_id == -1 && c.rope_style == CRVQ_ROPE_HALF);
+    const char *linear = "{\"model_type\": \"qwen2\", \"hidden_size\": 64, \"intermediate_size\": 96,"
+                         " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+                         " \"vocab_size\": 10, \"rope_theta\": 1000000.0, \"use_sliding_window\": false,"
+                         " \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}, \"eos_token_id\": [7, 8]}";
+    CHECK_MSG(crvq_config_from_hf_json(linear, strlen(linear), "linear.json", &c) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK(c.arch == CRVQ_ARCH_QWEN2 && c.qkv_bias && c.n_kv_heads == 2);
+    CHECK(c.rope_scaling == CRVQ_ROPE_SCALING_LINEAR && c.rope_factor == 2.0f && c.rope_theta == 1000000.0f);
+    CHECK(c.eos_id == 7);
+    const char *bad_llama3 = "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 96,"
+                             " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"vocab_size\": 10,"
+                             " \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 4.0,"
+                             " \"high_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192}}";
+    CHECK(crvq_config_from_hf_json(bad_llama3, strlen(bad_llama3), "bad.json", &c) != CRVQ_OK &&
+          strstr(crvq_last_error(), "bad.json: llama3 rope scaling"));
+}
+
 // Tensors split over two shards named by model.safetensors.index.json.
 static void test_sharded(void) {
     tensor ts[64];
@@ -583,6 +613,7 @@ int main(void) {
     snprintf(mdir, sizeof mdir, "%s/model", root);
     mkdir(mdir, 0755);
     test_valid();
+    test_config_rope();
     test_sharded();
     test_bad_config();
     test_bad_tensors();
