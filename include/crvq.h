@@ -121,9 +121,12 @@ typedef struct crvq_config {
 } crvq_config;
 
 // A linear layer y = x Wᵀ (+ b). Dense layers point at float32 weights; the
-// compressed kinds are added by the quantization container (see docs/design.md).
+// compressed kinds at runtime weights that the kernels read directly, never
+// expanded as a whole (docs/kernels.md; src/kernels/vq_weights.h, sq_weights.h).
 typedef enum crvq_linear_kind {
     CRVQ_LINEAR_DENSE = 0,
+    CRVQ_LINEAR_VQ,     // VQ / CRVQ codes and codebooks
+    CRVQ_LINEAR_SCALAR, // RTN / GPTQ bit-packed codes
 } crvq_linear_kind;
 
 typedef struct crvq_linear {
@@ -131,6 +134,8 @@ typedef struct crvq_linear {
     int n_out, n_in;
     const float *w;    // (n_out, n_in), row-major; DENSE only
     const float *bias; // (n_out) or NULL
+    const struct crvq_vq_weights *vq;     // VQ only
+    const struct crvq_scalar_weights *sq; // SCALAR only
 } crvq_linear;
 
 typedef struct crvq_layer {

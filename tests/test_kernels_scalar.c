@@ -11,6 +11,7 @@
 #include "crvq.h"
 #include "kernels/isa.h"
 #include "kernels/sq_weights.h"
+#include "model/linear.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
 static uint64_t rng_next(void) { // splitmix64
@@ -152,6 +153,12 @@ static void test_from_raw(void) {
         crvq_scalar_forward(W, x, 1, y);
         crvq_scalar_forward(W2, x, 1, y2);
         CHECK(memcmp(y, y2, sizeof y) == 0);
+        // through the forward pass's seam, with a bias
+        float bias[6], yl[6];
+        for (int r = 0; r < 6; r++) bias[r] = rng_unit();
+        crvq_linear lin = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 6, .n_in = 64, .bias = bias, .sq = W};
+        crvq_linear_forward(&lin, x, 1, yl);
+        for (int r = 0; r < 6; r++) CHECK(yl[r] == y[r] + bias[r]);
     }
     crvq_scalar_weights_free(W);
     crvq_scalar_weights_free(W2);

@@ -10,6 +10,7 @@
 #include "crvq.h"
 #include "kernels/isa.h"
 #include "kernels/vq_weights.h"
+#include "model/linear.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rng_next(void) { // splitmix64
@@ -217,6 +218,12 @@ static void test_from_raw(void) {
         crvq_vq_forward(W, x, 1, y);
         crvq_vq_forward(W2, x, 1, y2);
         CHECK(memcmp(y, y2, sizeof y) == 0);
+        // through the forward pass's seam, with a bias
+        float bias[9], yl[9];
+        for (int r = 0; r < 9; r++) bias[r] = rng_unit();
+        crvq_linear lin = {.kind = CRVQ_LINEAR_VQ, .n_out = 9, .n_in = 64, .bias = bias, .vq = W};
+        crvq_linear_forward(&lin, x, 1, yl);
+        for (int r = 0; r < 9; r++) CHECK(yl[r] == y[r] + bias[r]);
         // 16 (M-1 = 1) extended codes per row at 4 bits: 8 bytes for 9 rows of 3
         CHECK(crvq_vq_weights_bytes(W) == 9 * 8 + 9 * 3 + 9 * 2 + (256 + 16) * 8 * 2 + 64 * 4);
     }

@@ -4,6 +4,9 @@
 #include <assert.h>
 #include <cblas.h>
 
+#include "kernels/sq_weights.h"
+#include "kernels/vq_weights.h"
+
 static void linear_dense(const crvq_linear *L, const float *x, int n, float *y) {
     if (n == 1) {
         // one token (decode): matrix-vector, y (n_out) = W (n_out, n_in) x (n_in)
@@ -22,6 +25,14 @@ void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y) 
     case CRVQ_LINEAR_DENSE:
         assert(L->w);
         linear_dense(L, x, n, y);
+        break;
+    case CRVQ_LINEAR_VQ:
+        assert(L->vq && L->vq->m_out == L->n_out && L->vq->n_in == L->n_in);
+        crvq_vq_forward(L->vq, x, n, y);
+        break;
+    case CRVQ_LINEAR_SCALAR:
+        assert(L->sq && L->sq->m_out == L->n_out && L->sq->n_in == L->n_in);
+        crvq_scalar_forward(L->sq, x, n, y);
         break;
     default:
         assert(!"unknown linear kind");
