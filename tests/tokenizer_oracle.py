@@ -105,7 +105,7 @@ for name, model in models.items():
         check(got == want, "%s case %r: %s" % (name, c[:40], err if got is None else "%s vs oracle %s" % (got[:12], want[:12])))
 
 # 3. BOS: on by default.
-got, err = crvq_ids(models["llama2"], case_files[11][0], bos=True)
+got, err = crvq_ids(models["llama2"], next(p for p, c in case_files if c == b"trailing "), bos=True)
 check(got is not None and got[:1] == [1], "BOS expected first, got %s" % got)
 
 # 4. --json: the last stdout line.
@@ -178,7 +178,28 @@ if os.path.exists(ts):
         want = [1] + llama2c_encode(vocab, scores, index, d)
         check(got == want, "tok512.bin doc %d: %s" % (k, err if got is None else first_diff(got, want)))
 
-# 7. Other model settings, on small models trained here from a slice of
+# 7. -m MODEL: the tokenizer that comes with a model (loaded by the model
+# loader: tokenizer.model next to a Hugging Face checkpoint, the GGUF
+# vocabulary, tok512.bin given to a llama2.c checkpoint).
+def crvq_model_ids(model, path, tok=None):
+    cmd = [crvq, "tokenize", "-m", model, "-f", path, "--no-bos"] + (["--tokenizer", tok] if tok else [])
+    r = subprocess.run(cmd, capture_output=True)
+    return [int(x) for x in r.stdout.split()] if r.returncode == 0 else r.stderr.decode(errors="replace").strip()
+
+pg_dir = os.path.join(shared, "models/pg-dev")
+if ("pg-dev", "tinystories-val-1k.txt") in oracle_cache:
+    got = crvq_model_ids(pg_dir, os.path.join(shared, "data/tinystories-val-1k.txt"))
+    check(got == oracle_cache[("pg-dev", "tinystories-val-1k.txt")], "-m pg-dev: %s" % str(got)[:200])
+doc = next(p for p, c in case_files if c.startswith(b"line one"))  # several lines
+want, _ = crvq_ids(os.path.join(shared, "models/stories260K/tok512.bin"), doc)
+for m in ["stories260K-f32.gguf", "stories260K-f16.gguf"]:
+    got = crvq_model_ids(os.path.join(shared, "models/stories260K", m), doc)
+    check(got == want, "-m %s: %s, tok512.bin gives %s" % (m, got, want))
+got = crvq_model_ids(os.path.join(shared, "models/stories260K/stories260K.bin"), doc,
+                     os.path.join(shared, "models/stories260K/tok512.bin"))
+check(got == want, "-m stories260K.bin --tokenizer tok512.bin: %s vs %s" % (got, want))
+
+# 8. Other model settings, on small models trained here from a slice of
 # TinyStories: unigram, no byte fallback (runs of unknown characters are one
 # unk), remove_extra_whitespaces, whitespace as suffix, user-defined pieces.
 # A model with a precompiled (nmt_nfkc) charsmap must be refused.

@@ -70,7 +70,9 @@ size_t crvq_detokenize(const crvq_tokenizer *tok, int prev, int id, char *buf, s
     default: break;
     }
     // SentencePiece's decoder drops the space the dummy prefix put in front
-    // of the first piece of the text (one that follows BOS or nothing).
+    // of the first piece of the text (one that follows BOS or nothing). With
+    // whitespace as suffix it drops the last piece's trailing space instead,
+    // which a one-token-at-a-time decoder cannot know; that space is kept.
     int at_start = prev < 0 || prev == tok->bos;
     size_t i = 0;
     if (at_start && tok->add_dummy_prefix && !tok->opt.treat_whitespace_as_suffix && n >= 3 &&

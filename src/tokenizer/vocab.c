@@ -113,6 +113,10 @@ int crvq_tokenizer_n_vocab(const crvq_tokenizer *t) { return t->n; }
 int crvq_tokenizer_bos(const crvq_tokenizer *t) { return t->bos; }
 int crvq_tokenizer_eos(const crvq_tokenizer *t) { return t->eos; }
 
+// SentencePiece writes byte pieces as "<0x%02X>". (Pieces are not
+// NUL-terminated, so no sscanf.)
+static int is_hex_upper(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+
 // Type of piece i when the caller gave none: what SentencePiece exports for
 // LLaMA-style vocabularies (<unk>, <s>, </s>, <0xXX>), everything else normal.
 static int infer_type(const crvq_vocab_spec *spec, int i, const char *p, size_t n) {
@@ -120,9 +124,7 @@ static int infer_type(const crvq_vocab_spec *spec, int i, const char *p, size_t 
     if (i == spec->bos_id || i == spec->eos_id) return CRVQ_PIECE_CONTROL;
     if (n == 5 && memcmp(p, "<unk>", 5) == 0) return CRVQ_PIECE_UNKNOWN;
     if ((n == 3 && memcmp(p, "<s>", 3) == 0) || (n == 4 && memcmp(p, "</s>", 4) == 0)) return CRVQ_PIECE_CONTROL;
-    unsigned b;
-    char tail;
-    if (n == 6 && memcmp(p, "<0x", 3) == 0 && sscanf(p + 3, "%2X%c", &b, &tail) == 2 && tail == '>')
+    if (n == 6 && memcmp(p, "<0x", 3) == 0 && is_hex_upper(p[3]) && is_hex_upper(p[4]) && p[5] == '>')
         return CRVQ_PIECE_BYTE;
     return CRVQ_PIECE_NORMAL;
 }
