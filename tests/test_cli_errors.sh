@@ -91,6 +91,10 @@ if [ -r "$shared/stories260K.bin" ]; then
     expect 1 "cut260K.gguf" info -m "$tmp/cut260K.gguf"
     expect 1 "data260K.gguf" info -m "$tmp/data260K.gguf"
     expect 1 "no-such.model" info -m "$shared/stories260K.bin" --tokenizer "$tmp/no-such.model"
+    # A valid 16-token model (all-zero weights) given a 512-piece tokenizer.
+    { le32 8 12 1 2 1 16 4; head -c 2592 /dev/zero; } >"$tmp/vocab16.bin"
+    expect 1 "tok512.bin: tokenizer has 512 pieces, more than the model's vocabulary of 16" \
+        info -m "$tmp/vocab16.bin" --tokenizer "$shared/tok512.bin"
     "$crvq" info -m "$shared/stories260K.bin" --json >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: info on stories260K.bin"; cat "$tmp/err"; fail=1; }
     tail -n 1 "$tmp/out" | grep -q '"n_params":260032' || { echo "FAIL: --json line"; tail -n 1 "$tmp/out"; fail=1; }
 fi

@@ -445,12 +445,12 @@ static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
     if (!st && !m->format) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     const char *tp = opts && opts->tokenizer_path ? opts->tokenizer_path : tok_path;
     if (!st && tp) st = crvq_tokenizer_load(tp, &m->tok);
+    int n_vocab = m->tok ? crvq_tokenizer_n_vocab(m->tok) : 0;
+    if (!st && n_vocab > m->cfg.vocab_size)
+        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces, more than the model's vocabulary of %d",
+                       tp ? tp : m->path, n_vocab, m->cfg.vocab_size);
     free(tok_path);
     if (st) return st;
-    int n_vocab = m->tok ? crvq_tokenizer_n_vocab(m->tok) : 0;
-    if (n_vocab > m->cfg.vocab_size)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces, more than the model's vocabulary of %d",
-                         tp ? tp : m->path, n_vocab, m->cfg.vocab_size);
     if (m->tok && m->cfg.bos_id < 0) m->cfg.bos_id = crvq_tokenizer_bos(m->tok);
     if (m->tok && m->cfg.eos_id < 0) m->cfg.eos_id = crvq_tokenizer_eos(m->tok);
     return CRVQ_OK;
