@@ -1,0 +1,56 @@
+// dequant.c — reconstruction of quantized layers into dense float32 weights.
+#include <assert.h>
+#include <string.h>
+
+#include "crvq.h"
+#include "quant/vq_layer.h"
+
+void crvq_vq_unscaled_rows(const crvq_vq_layer *L, float *const *cb, int r0, int r1, float *u) {
+    assert(L && u && 0 <= r0 && r0 <= r1 && r1 <= L->m_out);
+    float *const *C = cb ? cb : L->codebooks;
+    int d = L->d;
+    for (int r = r0; r < r1; r++) {
+        float *ur = u + (size_t)(r - r0) * L->n_in;
+        for (int g = 0; g < L->n_groups; g++) {
+            float *x = ur + (size_t)g * d;
+            memcpy(x, C[0] + (size_t)*crvq_vq_code(L, r, g, 0) * d, (size_t)d * sizeof *x);
+            for (int k = 1; k < crvq_vq_group_books(L, g); k++) {
+                const float *c = C[k] + (size_t)*crvq_vq_code(L, r, g, k) * d;
+                for (int t = 0; t < d; t++) x[t] += c[t];
+            }
+        }
+    }
+}
+
+// ŵ[r, perm[j]] = scales[r] · u[r, j], u as in crvq_vq_unscaled_rows.
+void crvq_vq_dequantize(const crvq_vq_layer *L, float *w) {
+    assert(L && w && L->codes && L->scales);
+    size_t n = (size_t)L->n_in;
+    int d = L->d;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < L->m_out; r++) {
+        float *wr = w + (size_t)r * n, s = L->scales[r];
+        for (int g = 0; g < L->n_groups; g++) {
+            const float *c[CRVQ_MAX_CODEBOOKS];
+            int books = crvq_vq_group_books(L, g);
+            for (int k = 0; k < books; k++) c[k] = L->codebooks[k] + (size_t)*crvq_vq_code(L, r, g, k) * d;
+            for (int t = 0; t < d; t++) {
+                float x = c[0][t];
+                for (int k = 1; k < books; k++) x += c[k][t];
+                size_t j = (size_t)g * d + t;
+                wr[L->perm ? (size_t)L->perm[j] : j] = s * x;
+            }
+        }
+    }
+}
+
+void crvq_scalar_dequantize(const crvq_scalar_layer *L, float *w) {
+    assert(L && w && L->q && L->scale && L->zero && L->group_size > 0);
+    size_t n = (size_t)L->n_in, G = n / (size_t)L->group_size;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < L->m_out; r++)
+        for (size_t c = 0; c < n; c++) {
+            size_t i = (size_t)r * n + c, gi = (size_t)r * G + c / (size_t)L->group_size;
+            w[i] = L->scale[gi] * ((float)L->q[i] - L->zero[gi]);
+        }
+}

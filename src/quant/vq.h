@@ -1,0 +1,40 @@
+// vq.h — internal entry points of the VQ / CRVQ quantizer (vq.c) for tests
+// and benchmarks; crvq_vq_quantize (quant_internal.h) is the plain call.
+#ifndef CRVQ_QUANT_VQ_H
+#define CRVQ_QUANT_VQ_H
+
+#include "crvq.h"
+
+// The random streams of the stages (quant/rng.h): a stage that does not run
+// never shifts the numbers of another.
+enum {
+    CRVQ_STREAM_PREQUANT = 1,    // k-means of the pre-quantization (importance "hessian")
+    CRVQ_STREAM_RANDOM_PERM = 2, // importance "random"
+    CRVQ_STREAM_CODEBOOK = 16,   // + k: k-means initialisation of codebook k
+};
+
+// k-means fits on a seeded sample of this many points per centroid
+// (all points when there are fewer): 65536 of the 2M vectors of a 4096 x
+// 4096 layer at e = 8. The initial codebooks only seed the alternating
+// rounds, which refine them against H.
+#define CRVQ_KMEANS_FIT_PER_CENTROID 256
+
+// Conjugate-gradient iterations of each continuous step (one SGEMM each);
+// docs/quantization.md has the measurements behind the choice.
+#define CRVQ_VQ_CG_ITERS 2
+
+typedef struct crvq_vq_opts {
+    int cg_iters;     // CG iterations per continuous step
+    int block_groups; // groups per lazy V update of the code search; 0: the default (128 columns)
+    double *losses;   // (max_rounds + 1) or NULL: L after initialisation and after each round
+                      // (the quantizer's own float64 bookkeeping, before fp16 rounding)
+} crvq_vq_opts;
+
+void crvq_vq_opts_default(crvq_vq_opts *o);
+
+// crvq_vq_quantize with explicit options.
+crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const double *H,
+                                const crvq_quant_params *p, const crvq_vq_opts *o, crvq_vq_layer *out,
+                                int *rounds);
+
+#endif
