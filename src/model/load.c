@@ -4,6 +4,7 @@
 // tokenizer.
 #include "crvq.h"
 
+#include "io/container.h"
 #include "io/gguf.h"
 #include "io/llama2c.h"
 #include "io/safetensors.h"
@@ -59,6 +60,7 @@ typedef struct loader {
     source *src;
     int n_src;
     char dtypes[64];        // distinct dtypes of the weight matrices, "+"-joined
+    int compressed;         // some linear layer is stored compressed
 } loader;
 
 static char *path_join(const char *dir, const char *name) {
@@ -140,12 +142,29 @@ static crvq_status bind(loader *ld, const char *name, int64_t rows, int64_t cols
     return crvq_tensor_to_f32(ld->m->storage, t, what, out);
 }
 
+static const crvq_tensor_view *lookup(void *ctx, const char *name) {
+    const char *file;
+    return find(ctx, name, &file);
+}
+
+// A dense NAME, or else a compressed layer stored under NAME minus ".weight"
+// (crvq's container, docs/format.md).
 static crvq_status bind_linear(loader *ld, const char *name, const char *bias_name, int n_out, int n_in,
                                crvq_linear *lin) {
     lin->kind = CRVQ_LINEAR_DENSE;
     lin->n_out = n_out;
     lin->n_in = n_in;
-    crvq_status st = bind(ld, name, n_out, n_in, &lin->w);
+    const char *file;
+    size_t len = strlen(name);
+    crvq_status st = CRVQ_OK;
+    int found = 0;
+    if (!find(ld, name, &file) && len > 7 && strcmp(name + len - 7, ".weight") == 0) {
+        char prefix[160];
+        snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 7), name);
+        st = crvq_container_bind_linear(lookup, ld, ld->m->storage, ld->ckpt, prefix, n_out, n_in, lin, &found);
+        if (found) ld->compressed = 1;
+    }
+    if (!st && !found) st = bind(ld, name, n_out, n_in, &lin->w);
     if (!st && bias_name) st = bind(ld, bias_name, 0, n_out, &lin->bias);
     return st;
 }
@@ -189,6 +208,10 @@ static crvq_status bind_model(loader *ld, int output_optional) {
         return st;
     for (int l = 0; l < c->n_layers; l++)
         if ((st = bind_layer(ld, l))) return st;
+    if (ld->compressed) {
+        size_t len = strlen(ld->dtypes);
+        snprintf(ld->dtypes + len, sizeof ld->dtypes - len, "%scompressed", len ? "+" : "");
+    }
     if (!(m->source_dtype = strdup(ld->dtypes))) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", ld->ckpt);
     return CRVQ_OK;
 }

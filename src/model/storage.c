@@ -19,6 +19,8 @@ void crvq_storage_free(crvq_model_storage *s) {
     if (!s) return;
     for (int i = 0; i < s->n_maps; i++) crvq_mapfile_close(&s->maps[i]);
     for (int i = 0; i < s->n_bufs; i++) free(s->bufs[i]);
+    for (int i = 0; i < s->n_objs; i++) s->objs[i].free_fn(s->objs[i].obj);
+    free(s->objs);
     free(s->maps);
     free(s->bufs);
     free(s);
@@ -49,6 +51,17 @@ crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out) 
     memset(p, 0, rounded ? rounded : 64);
     s->bufs[s->n_bufs++] = p;
     *out = p;
+    return CRVQ_OK;
+}
+
+crvq_status crvq_storage_own(crvq_model_storage *s, void *obj, void (*free_fn)(void *)) {
+    struct crvq_owned *o = realloc(s->objs, (size_t)(s->n_objs + 1) * sizeof *o);
+    if (!o) {
+        free_fn(obj);
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    }
+    s->objs = o;
+    s->objs[s->n_objs++] = (struct crvq_owned){obj, free_fn};
     return CRVQ_OK;
 }
 

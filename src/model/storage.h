@@ -26,6 +26,8 @@ typedef struct crvq_model_storage {
     int n_maps;
     void **bufs;
     int n_bufs, cap_bufs;
+    struct crvq_owned { void *obj; void (*free_fn)(void *); } *objs;
+    int n_objs;
 } crvq_model_storage;
 
 crvq_status crvq_storage_init(crvq_model_storage **out);
@@ -34,6 +36,10 @@ void crvq_storage_free(crvq_model_storage *s);
 crvq_status crvq_storage_map(crvq_model_storage *s, const char *path, const crvq_mapfile **out);
 // Allocate a 64-byte aligned buffer owned by the storage (zeroed).
 crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out);
+
+// Keep `obj` until the storage is freed, then release it with free_fn
+// (compressed layers' runtime weights). On failure obj is released at once.
+crvq_status crvq_storage_own(crvq_model_storage *s, void *obj, void (*free_fn)(void *));
 
 // The tensor as float32: zero-copy for aligned F32 data, otherwise converted
 // into a buffer owned by the storage (F16, BF16, Q8_0 are exact in float32).

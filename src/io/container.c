@@ -1,0 +1,468 @@
+// container.c — write crvq's GGUF container; bind its compressed layers.
+#include "io/container.h"
+
+#include "io/gguf_write.h"
+#include "kernels/sq_weights.h"
+#include "kernels/vq_weights.h"
+#include "tokenizer/tok_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ------------------------------------------------------------------ bits ---
+
+double crvq_linear_bits(const crvq_linear *lin) {
+    double P = (double)lin->n_out * lin->n_in;
+    switch (lin->kind) {
+    case CRVQ_LINEAR_DENSE:
+        return 16.0;
+    case CRVQ_LINEAR_VQ: {
+        const crvq_vq_weights *W = lin->vq;
+        double b = (double)W->m_out * W->n_groups * W->e[0];
+        for (int k = 0; k < W->M; k++) {
+            if (k) b += (double)W->m_out * W->n_crit * W->e[k];
+            b += (double)(1 << W->e[k]) * W->d * 16;
+        }
+        b += (double)W->m_out * 16 + (W->perm ? (double)W->n_in * 16 : 0);
+        return b / P;
+    }
+    case CRVQ_LINEAR_SCALAR: {
+        const crvq_scalar_weights *W = lin->sq;
+        return (double)W->bits + 32.0 / W->group_size;
+    }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------- writer ---
+
+// Temporary arrays that must live until the file is written.
+typedef struct keep {
+    void **p;
+    int n, cap;
+    int failed;
+} keep;
+
+static void *keep_alloc(keep *k, size_t bytes) {
+    if (k->failed) return NULL;
+    if (k->n == k->cap) {
+        int cap = k->cap ? 2 * k->cap : 64;
+        void **p = realloc(k->p, (size_t)cap * sizeof *p);
+        if (!p) {
+            k->failed = 1;
+            return NULL;
+        }
+        k->p = p;
+        k->cap = cap;
+    }
+    void *b = malloc(bytes ? bytes : 1);
+    if (!b) {
+        k->failed = 1;
+        return NULL;
+    }
+    return k->p[k->n++] = b;
+}
+
+static void keep_free(keep *k) {
+    for (int i = 0; i < k->n; i++) free(k->p[i]);
+    free(k->p);
+}
+
+// Row r of the file's q/k weight comes from row src_row(r) of ours: GGUF
+// llama files rotate pairs (2i, 2i+1) of each head, Hugging Face pairs
+// (i, i + hd/2), so a rotate-half model is written with each head's rows
+// interleaved (what llama.cpp's converter does).
+static int src_row(int r, int hd, int permute) {
+    if (!permute) return r;
+    int h = r / hd, t = r % hd;
+    return h * hd + (t % 2) * (hd / 2) + t / 2;
+}
+
+static uint16_t *to_f16(keep *k, const float *x, size_t n) {
+    uint16_t *h = keep_alloc(k, n * 2);
+    if (h)
+        for (size_t i = 0; i < n; i++) h[i] = crvq_f32_to_f16(x[i]);
+    return h;
+}
+
+// rows (n_rows, row_bytes) reordered by src_row
+static void *permuted_rows(keep *k, const void *src, int n_rows, size_t row_bytes, int hd, int permute) {
+    uint8_t *dst = keep_alloc(k, (size_t)n_rows * row_bytes);
+    if (dst)
+        for (int r = 0; r < n_rows; r++)
+            memcpy(dst + (size_t)r * row_bytes, (const uint8_t *)src + (size_t)src_row(r, hd, permute) * row_bytes,
+                   row_bytes);
+    return dst;
+}
+
+static void add(crvq_gguf_writer *w, const char *prefix, const char *suffix, crvq_dtype t, int ndim,
+                const int64_t *shape, const void *data) {
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    if (data) crvq_gguf_add_tensor(w, name, t, ndim, shape, data);
+}
+
+static void write_dense(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_linear *lin, int hd,
+                        int permute) {
+    const float *rows = permute ? permuted_rows(k, lin->w, lin->n_out, (size_t)lin->n_in * 4, hd, 1) : lin->w;
+    if (!rows) return;
+    int64_t shape[2] = {lin->n_out, lin->n_in};
+    add(w, prefix, ".weight", CRVQ_F16, 2, shape, to_f16(k, rows, (size_t)lin->n_out * lin->n_in));
+}
+
+static void write_vq(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_vq_weights *W, int hd,
+                     int permute) {
+    int m = W->m_out;
+    int wide0 = W->codes16 != NULL, widex = W->ext16 != NULL;
+    const void *codes = wide0 ? (const void *)W->codes16 : W->codes8;
+    int64_t cs[2] = {m, W->n_groups};
+    add(w, prefix, ".codes", wide0 ? CRVQ_I16 : CRVQ_I8, 2, cs,
+        permuted_rows(k, codes, m, (size_t)W->n_groups * (wide0 ? 2 : 1), hd, permute));
+    if (W->n_ext > 0) {
+        const void *ext = widex ? (const void *)W->ext16 : W->ext8;
+        int64_t es[3] = {m, W->n_crit, W->M - 1};
+        add(w, prefix, ".codes_ext", widex ? CRVQ_I16 : CRVQ_I8, 3, es,
+            permuted_rows(k, ext, m, (size_t)W->n_ext * (widex ? 2 : 1), hd, permute));
+    }
+    for (int c = 0; c < W->M; c++) {
+        char suffix[8];
+        snprintf(suffix, sizeof suffix, ".cb%d", c);
+        int64_t s[2] = {(int64_t)1 << W->e[c], W->d};
+        add(w, prefix, suffix, CRVQ_F16, 2, s, to_f16(k, W->cb[c], (size_t)s[0] * W->d));
+    }
+    float *sc = permuted_rows(k, W->scales, m, 4, hd, permute);
+    int64_t ss[1] = {m};
+    if (sc) add(w, prefix, ".scales", CRVQ_F16, 1, ss, to_f16(k, sc, (size_t)m));
+    if (W->perm) {
+        // 16-bit indices whenever they fit: what the bits accounting counts
+        int64_t ps[1] = {W->n_in};
+        if (W->n_in <= 32768) {
+            int16_t *p = keep_alloc(k, (size_t)W->n_in * 2);
+            if (p)
+                for (int j = 0; j < W->n_in; j++) p[j] = (int16_t)W->perm[j];
+            add(w, prefix, ".perm", CRVQ_I16, 1, ps, p);
+        } else {
+            add(w, prefix, ".perm", CRVQ_I32, 1, ps, W->perm);
+        }
+    }
+}
+
+static void write_scalar(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_scalar_weights *W,
+                         int hd, int permute) {
+    int m = W->m_out;
+    int64_t qs[2] = {m, (int64_t)W->row_bytes}, gs[2] = {m, W->n_gr};
+    add(w, prefix, ".qweight", CRVQ_I8, 2, qs, permuted_rows(k, W->q, m, W->row_bytes, hd, permute));
+    float *sc = permuted_rows(k, W->scale, m, (size_t)W->n_gr * 4, hd, permute);
+    float *ze = permuted_rows(k, W->zero, m, (size_t)W->n_gr * 4, hd, permute);
+    if (sc && ze) {
+        add(w, prefix, ".qscale", CRVQ_F16, 2, gs, to_f16(k, sc, (size_t)m * W->n_gr));
+        add(w, prefix, ".qzero", CRVQ_F16, 2, gs, to_f16(k, ze, (size_t)m * W->n_gr));
+    }
+}
+
+static void write_linear(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_linear *lin, int hd,
+                         int permute) {
+    switch (lin->kind) {
+    case CRVQ_LINEAR_DENSE: write_dense(w, k, prefix, lin, hd, permute); break;
+    case CRVQ_LINEAR_VQ: write_vq(w, k, prefix, lin->vq, hd, permute); break;
+    case CRVQ_LINEAR_SCALAR: write_scalar(w, k, prefix, lin->sq, hd, permute); break;
+    }
+}
+
+static void write_tokenizer(crvq_gguf_writer *w, const crvq_tokenizer *t) {
+    const char **pieces = malloc((size_t)t->n * sizeof *pieces);
+    size_t *lens = malloc((size_t)t->n * sizeof *lens);
+    int32_t *types = malloc((size_t)t->n * sizeof *types);
+    if (pieces && lens && types) {
+        for (int i = 0; i < t->n; i++) {
+            pieces[i] = t->blob + t->off[i];
+            lens[i] = t->len[i];
+            types[i] = t->type[i];
+        }
+        crvq_gguf_set_str(w, "tokenizer.ggml.model", "llama");
+        crvq_gguf_set_arr_str(w, "tokenizer.ggml.tokens", pieces, lens, (size_t)t->n);
+        crvq_gguf_set_arr_f32(w, "tokenizer.ggml.scores", t->score, (size_t)t->n);
+        crvq_gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, (size_t)t->n);
+        if (t->bos >= 0) crvq_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos);
+        if (t->eos >= 0) crvq_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos);
+        if (t->unk >= 0) crvq_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk);
+        crvq_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 1);
+        crvq_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", t->add_dummy_prefix);
+    }
+    free(pieces);
+    free(lens);
+    free(types);
+}
+
+static void write_config(crvq_gguf_writer *w, const crvq_model *m) {
+    const crvq_config *c = &m->cfg;
+    const char *base = strrchr(m->path, '/');
+    crvq_gguf_set_str(w, "general.architecture", "llama");
+    crvq_gguf_set_str(w, "general.name", base && base[1] ? base + 1 : m->path);
+    crvq_gguf_set_u32(w, "llama.context_length", (uint32_t)c->max_seq_len);
+    crvq_gguf_set_u32(w, "llama.embedding_length", (uint32_t)c->dim);
+    crvq_gguf_set_u32(w, "llama.block_count", (uint32_t)c->n_layers);
+    crvq_gguf_set_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
+    crvq_gguf_set_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads);
+    crvq_gguf_set_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    crvq_gguf_set_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
+    crvq_gguf_set_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
+    crvq_gguf_set_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim);
+    crvq_gguf_set_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
+    crvq_gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
+    crvq_gguf_set_f32(w, "llama.rope.freq_base", c->rope_theta);
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR) {
+        crvq_gguf_set_str(w, "llama.rope.scaling.type", "linear");
+        crvq_gguf_set_f32(w, "llama.rope.scaling.factor", c->rope_factor);
+    }
+}
+
+static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq_container_info *info) {
+    crvq_gguf_set_u32(w, "crvq.format_version", CRVQ_FORMAT_VERSION);
+    const crvq_quant_params *p = info->params;
+    crvq_gguf_set_str(w, "crvq.method", p ? crvq_method_name(p->method) : "none");
+    if (p && (p->method == CRVQ_METHOD_VQ || p->method == CRVQ_METHOD_CRVQ)) {
+        int32_t e[CRVQ_MAX_CODEBOOKS];
+        for (int k = 0; k < p->M; k++) e[k] = p->e[k];
+        crvq_gguf_set_u32(w, "crvq.d", (uint32_t)p->d);
+        crvq_gguf_set_u32(w, "crvq.M", (uint32_t)p->M);
+        crvq_gguf_set_arr_i32(w, "crvq.e", e, (size_t)p->M);
+        crvq_gguf_set_f32(w, "crvq.lambda", (float)p->lambda);
+        crvq_gguf_set_str(w, "crvq.importance", crvq_importance_name(p->importance));
+        crvq_gguf_set_u32(w, "crvq.beam", (uint32_t)p->beam);
+        crvq_gguf_set_f32(w, "crvq.tol", (float)p->tol);
+        crvq_gguf_set_u32(w, "crvq.max_rounds", (uint32_t)p->max_rounds);
+        crvq_gguf_set_u32(w, "crvq.kmeans_iters", (uint32_t)p->kmeans_iters);
+    } else if (p) {
+        crvq_gguf_set_u32(w, "crvq.bits", (uint32_t)p->bits);
+        crvq_gguf_set_u32(w, "crvq.group_size", (uint32_t)p->group_size);
+        if (p->method == CRVQ_METHOD_GPTQ) {
+            crvq_gguf_set_f32(w, "crvq.damp", (float)p->damp);
+            crvq_gguf_set_bool(w, "crvq.act_order", p->act_order);
+        }
+    }
+    if (p) crvq_gguf_set_u64(w, "crvq.seed", p->seed);
+    if (info->calib_file) crvq_gguf_set_str(w, "crvq.calib.file", info->calib_file);
+    crvq_gguf_set_u32(w, "crvq.calib.nsamples", (uint32_t)info->calib_nsamples);
+    crvq_gguf_set_u32(w, "crvq.calib.seqlen", (uint32_t)info->calib_seqlen);
+    crvq_gguf_set_f32(w, "crvq.quant_seconds", (float)info->quant_seconds);
+    crvq_gguf_set_bool(w, "crvq.finetuned", info->finetuned);
+
+    // Per-layer bits in file order, and the linear-layer average.
+    int n = 7 * m->cfg.n_layers;
+    char **names = calloc((size_t)n, sizeof *names);
+    float *bits = malloc((size_t)n * sizeof *bits);
+    double num = 0, den = 0;
+    static const char *kinds[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    if (names && bits) {
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            const crvq_layer *L = &m->layers[l];
+            const crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+            for (int j = 0; j < 7; j++) {
+                int i = 7 * l + j;
+                double P = (double)lins[j]->n_out * lins[j]->n_in;
+                bits[i] = (float)crvq_linear_bits(lins[j]);
+                num += bits[i] * P;
+                den += P;
+                names[i] = malloc(48);
+                if (names[i]) snprintf(names[i], 48, "blk.%d.%s", l, kinds[j]);
+            }
+        }
+        int ok = 1;
+        for (int i = 0; i < n; i++) ok &= names[i] != NULL;
+        if (ok) {
+            crvq_gguf_set_arr_str(w, "crvq.layer_names", (const char *const *)names, NULL, (size_t)n);
+            crvq_gguf_set_arr_f32(w, "crvq.layer_bits", bits, (size_t)n);
+            crvq_gguf_set_f32(w, "crvq.bits.linear", (float)(num / den));
+        }
+        for (int i = 0; i < n; i++) free(names[i]);
+    }
+    free(names);
+    free(bits);
+}
+
+crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info *info, const char *path) {
+    const crvq_config *c = &m->cfg;
+    if (c->arch == CRVQ_ARCH_QWEN2)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: the container holds llama-architecture models; qwen2 "
+                         "(q/k/v biases) is not supported yet", path);
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: llama3 RoPE scaling cannot be stored in the container yet", path);
+    if (!m->tok)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer to embed (give --tokenizer)", path);
+    crvq_gguf_writer *w;
+    crvq_status st = crvq_gguf_writer_init(&w);
+    if (st) return st;
+    keep k = {0};
+    int permute = c->rope_style == CRVQ_ROPE_HALF, hd = c->head_dim;
+
+    write_config(w, m);
+    write_tokenizer(w, m->tok);
+    write_crvq_keys(w, m, info);
+
+    int64_t emb[2] = {c->vocab_size, c->dim}, vec[1] = {c->dim};
+    add(w, "token_embd", ".weight", CRVQ_F16, 2, emb, to_f16(&k, m->tok_embd, (size_t)c->vocab_size * c->dim));
+    add(w, "output_norm", ".weight", CRVQ_F32, 1, vec, m->out_norm);
+    if (!c->tied_embeddings) write_linear(w, &k, "output", &m->output, hd, 0);
+    for (int l = 0; l < c->n_layers; l++) {
+        const crvq_layer *L = &m->layers[l];
+        char p[48];
+        snprintf(p, sizeof p, "blk.%d.attn_norm", l);
+        add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
+        snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
+        add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
+        const struct { const char *name; const crvq_linear *lin; int rope; } lins[7] = {
+            {"attn_q", &L->wq, 1}, {"attn_k", &L->wk, 1}, {"attn_v", &L->wv, 0}, {"attn_output", &L->wo, 0},
+            {"ffn_gate", &L->w_gate, 0}, {"ffn_up", &L->w_up, 0}, {"ffn_down", &L->w_down, 0}};
+        for (int j = 0; j < 7; j++) {
+            snprintf(p, sizeof p, "blk.%d.%s", l, lins[j].name);
+            write_linear(w, &k, p, lins[j].lin, hd, permute && lins[j].rope);
+        }
+    }
+    if (k.failed || crvq_gguf_writer_failed(w))
+        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the file", path);
+    else
+        st = crvq_gguf_write(w, path);
+    keep_free(&k);
+    crvq_gguf_writer_free(w);
+    return st;
+}
+
+// ---------------------------------------------------------------- reader ---
+
+typedef struct binder {
+    crvq_tensor_lookup lookup;
+    void *ctx;
+    const char *file, *prefix;
+} binder;
+
+// Tensor PREFIX+suffix, or NULL; with `type` >= 0 and `ndim` > 0 its type
+// and rank are checked.
+static crvq_status get(const binder *b, const char *suffix, int ndim, crvq_dtype t1, crvq_dtype t2,
+                       const crvq_tensor_view **out) {
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", b->prefix, suffix);
+    const crvq_tensor_view *t = b->lookup(b->ctx, name);
+    *out = t;
+    if (!t) return CRVQ_OK;
+    if (t->ndim != ndim || (t->dtype != t1 && t->dtype != t2))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s has type %s and %d dimensions, expected %s with %d",
+                         b->file, name, crvq_dtype_name(t->dtype), t->ndim, crvq_dtype_name(t1), ndim);
+    return CRVQ_OK;
+}
+
+static crvq_status shape_error(const binder *b, const char *suffix) {
+    return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s%s has a shape that does not fit the layer", b->file, b->prefix,
+                     suffix);
+}
+
+static crvq_status bind_vq(const binder *b, const crvq_tensor_view *codes, crvq_model_storage *s, int n_out,
+                           int n_in, crvq_linear *lin) {
+    crvq_vq_raw raw = {.m_out = n_out, .n_in = n_in};
+    int64_t G = codes->shape[1];
+    if (codes->shape[0] != n_out || G <= 0 || n_in % G) return shape_error(b, ".codes");
+    raw.d = (int)(n_in / G);
+    crvq_status st;
+    for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) {
+        char suffix[8];
+        snprintf(suffix, sizeof suffix, ".cb%d", k);
+        const crvq_tensor_view *cb;
+        if ((st = get(b, suffix, 2, CRVQ_F16, CRVQ_F16, &cb))) return st;
+        if (!cb) break;
+        int64_t K = cb->shape[0];
+        int e = 0;
+        while (e < 17 && ((int64_t)1 << e) < K) e++;
+        if (e < 1 || e > 16 || ((int64_t)1 << e) != K || cb->shape[1] != raw.d) return shape_error(b, suffix);
+        raw.e[k] = e;
+        raw.codebooks[k] = cb->data;
+        raw.M = k + 1;
+    }
+    if (raw.M == 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: layer %s has codes but no codebook %s.cb0", b->file,
+                                     b->prefix, b->prefix);
+    if ((codes->dtype == CRVQ_I16) != (raw.e[0] > 8)) return shape_error(b, ".codes");
+    raw.codes = codes->data;
+    const crvq_tensor_view *ext, *scales, *perm;
+    if ((st = get(b, ".codes_ext", 3, CRVQ_I8, CRVQ_I16, &ext)) ||
+        (st = get(b, ".scales", 1, CRVQ_F16, CRVQ_F16, &scales)) ||
+        (st = get(b, ".perm", 1, CRVQ_I16, CRVQ_I32, &perm)))
+        return st;
+    if (ext) {
+        int widex = 0;
+        for (int k = 1; k < raw.M; k++) widex |= raw.e[k] > 8;
+        if (ext->shape[0] != n_out || ext->shape[1] > G || ext->shape[2] != raw.M - 1 ||
+            (ext->dtype == CRVQ_I16) != widex)
+            return shape_error(b, ".codes_ext");
+        raw.n_crit = (int)ext->shape[1];
+        raw.codes_ext = raw.n_crit ? ext->data : NULL;
+    }
+    if (!scales || scales->shape[0] != n_out) return shape_error(b, ".scales");
+    raw.scales = scales->data;
+    if (perm) {
+        if (perm->shape[0] != n_in) return shape_error(b, ".perm");
+        int32_t *p;
+        if ((st = crvq_storage_alloc(s, (size_t)n_in * 4, (void **)&p))) return st;
+        for (int j = 0; j < n_in; j++) {
+            if (perm->dtype == CRVQ_I16) {
+                int16_t v;
+                memcpy(&v, (const uint8_t *)perm->data + 2 * j, 2);
+                p[j] = v;
+            } else {
+                memcpy(&p[j], (const uint8_t *)perm->data + 4 * j, 4);
+            }
+        }
+        raw.perm = p;
+    }
+    crvq_vq_weights *W;
+    char what[160];
+    snprintf(what, sizeof what, "%s: layer %s", b->file, b->prefix);
+    if ((st = crvq_vq_weights_from_raw(&raw, what, &W))) return st;
+    if ((st = crvq_storage_own(s, W, (void (*)(void *))crvq_vq_weights_free))) return st;
+    lin->kind = CRVQ_LINEAR_VQ;
+    lin->vq = W;
+    return CRVQ_OK;
+}
+
+static crvq_status bind_scalar(const binder *b, const crvq_tensor_view *q, crvq_model_storage *s, int n_out,
+                               int n_in, crvq_linear *lin) {
+    const crvq_tensor_view *scale, *zero;
+    crvq_status st;
+    if ((st = get(b, ".qscale", 2, CRVQ_F16, CRVQ_F16, &scale)) || (st = get(b, ".qzero", 2, CRVQ_F16, CRVQ_F16, &zero)))
+        return st;
+    if (!scale || !zero || scale->shape[0] != n_out || zero->shape[0] != n_out ||
+        scale->shape[1] != zero->shape[1] || scale->shape[1] <= 0 || n_in % scale->shape[1])
+        return shape_error(b, ".qscale");
+    int bits = 0;
+    for (int c = 1; c <= 8 && !bits; c++)
+        if (((int64_t)n_in * c + 7) / 8 == q->shape[1]) bits = c;
+    if (q->shape[0] != n_out || !bits) return shape_error(b, ".qweight");
+    crvq_scalar_raw raw = {.m_out = n_out, .n_in = n_in, .bits = bits,
+                           .group_size = (int)(n_in / scale->shape[1]), .q = q->data,
+                           .scale = scale->data, .zero = zero->data};
+    crvq_scalar_weights *W;
+    char what[160];
+    snprintf(what, sizeof what, "%s: layer %s", b->file, b->prefix);
+    if ((st = crvq_scalar_weights_from_raw(&raw, what, &W))) return st;
+    if ((st = crvq_storage_own(s, W, (void (*)(void *))crvq_scalar_weights_free))) return st;
+    lin->kind = CRVQ_LINEAR_SCALAR;
+    lin->sq = W;
+    return CRVQ_OK;
+}
+
+crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crvq_model_storage *s,
+                                       const char *file, const char *prefix, int n_out, int n_in,
+                                       crvq_linear *lin, int *found) {
+    binder b = {lookup, ctx, file, prefix};
+    const crvq_tensor_view *codes, *q;
+    crvq_status st;
+    *found = 0;
+    if ((st = get(&b, ".codes", 2, CRVQ_I8, CRVQ_I16, &codes)) || (st = get(&b, ".qweight", 2, CRVQ_I8, CRVQ_I8, &q)))
+        return st;
+    if (!codes && !q) return CRVQ_OK;
+    lin->n_out = n_out;
+    lin->n_in = n_in;
+    lin->w = NULL;
+    st = codes ? bind_vq(&b, codes, s, n_out, n_in, lin) : bind_scalar(&b, q, s, n_out, n_in, lin);
+    *found = st == CRVQ_OK;
+    return st;
+}
