@@ -1,6 +1,7 @@
 // container.c — write crvq's GGUF container; bind its compressed layers.
 #include "io/container.h"
 
+#include "io/gguf.h"
 #include "io/gguf_write.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
@@ -464,5 +465,98 @@ crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crv
     lin->w = NULL;
     st = codes ? bind_vq(&b, codes, s, n_out, n_in, lin) : bind_scalar(&b, q, s, n_out, n_in, lin);
     *found = st == CRVQ_OK;
+    return st;
+}
+
+// ------------------------------------------------------------ checkpoint ---
+
+static const char *const block_lin_names[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                               "ffn_gate", "ffn_up", "ffn_down"};
+
+static crvq_linear *block_lin(crvq_layer *L, int j) {
+    crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    return lins[j];
+}
+
+crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, uint64_t run_hash, const char *path) {
+    crvq_gguf_writer *w;
+    crvq_status st = crvq_gguf_writer_init(&w);
+    if (st) return st;
+    keep k = {0};
+    crvq_gguf_set_u32(w, "crvq.ckpt.version", CRVQ_FORMAT_VERSION);
+    crvq_gguf_set_u32(w, "crvq.ckpt.blocks_done", (uint32_t)blocks_done);
+    crvq_gguf_set_u64(w, "crvq.ckpt.run_hash", run_hash);
+    int64_t vec[1] = {m->cfg.dim};
+    for (int l = 0; l < blocks_done; l++) {
+        crvq_layer *L = &m->layers[l];
+        char p[48];
+        snprintf(p, sizeof p, "blk.%d.attn_norm", l);
+        add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
+        snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
+        add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
+        for (int j = 0; j < 7; j++) {
+            snprintf(p, sizeof p, "blk.%d.%s", l, block_lin_names[j]);
+            write_linear(w, &k, p, block_lin(L, j), m->cfg.head_dim, 0);
+        }
+    }
+    if (k.failed || crvq_gguf_writer_failed(w))
+        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the checkpoint", path);
+    else
+        st = crvq_gguf_write(w, path);
+    keep_free(&k);
+    crvq_gguf_writer_free(w);
+    return st;
+}
+
+static const crvq_tensor_view *gguf_lookup(void *ctx, const char *name) { return crvq_gguf_find_tensor(ctx, name); }
+
+static crvq_status bind_norm(const crvq_gguf *g, const char *name, int dim, const float **out) {
+    const crvq_tensor_view *t = crvq_gguf_find_tensor(g, name);
+    if (!t || t->dtype != CRVQ_F32 || t->ndim != 1 || t->shape[0] != dim)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s is missing or not F32 [%d]", g->path, name, dim);
+    *out = t->data; // 32-byte aligned in the mapping, which the storage keeps
+    return CRVQ_OK;
+}
+
+crvq_status crvq_checkpoint_load(crvq_model *m, uint64_t run_hash, const char *path, int *blocks_done) {
+    const crvq_mapfile *f;
+    crvq_status st = crvq_storage_map(m->storage, path, &f);
+    if (st) return st;
+    crvq_gguf *g;
+    if ((st = crvq_gguf_parse(path, f->data, f->size, &g))) return st;
+    uint64_t hash = 0;
+    uint32_t done = 0;
+    if ((st = crvq_gguf_get_u64(g, "crvq.ckpt.run_hash", &hash)) ||
+        (st = crvq_gguf_get_u32(g, "crvq.ckpt.blocks_done", &done)))
+        goto out;
+    if (hash != run_hash) {
+        st = crvq_fail(CRVQ_ERR_INVALID, "%s: checkpoint of a run with other settings, model or calibration text "
+                       "(remove it, or run without --resume)", path);
+        goto out;
+    }
+    if (done > (uint32_t)m->cfg.n_layers) {
+        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: checkpoint has %u blocks, the model %d", path, done, m->cfg.n_layers);
+        goto out;
+    }
+    for (int l = 0; l < (int)done && !st; l++) {
+        crvq_layer *L = &m->layers[l];
+        char p[64];
+        snprintf(p, sizeof p, "blk.%d.attn_norm.weight", l);
+        if ((st = bind_norm(g, p, m->cfg.dim, &L->attn_norm))) break;
+        snprintf(p, sizeof p, "blk.%d.ffn_norm.weight", l);
+        if ((st = bind_norm(g, p, m->cfg.dim, &L->ffn_norm))) break;
+        for (int j = 0; j < 7 && !st; j++) {
+            crvq_linear *lin = block_lin(L, j);
+            const float *bias = lin->bias;
+            int found;
+            snprintf(p, sizeof p, "blk.%d.%s", l, block_lin_names[j]);
+            st = crvq_container_bind_linear(gguf_lookup, g, m->storage, path, p, lin->n_out, lin->n_in, lin, &found);
+            if (!st && !found) st = crvq_fail(CRVQ_ERR_FORMAT, "%s: checkpoint lacks layer %s", path, p);
+            lin->bias = bias;
+        }
+    }
+    if (!st) *blocks_done = (int)done;
+out:
+    crvq_gguf_close(g);
     return st;
 }

@@ -37,6 +37,14 @@ crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crv
                                        const char *file, const char *prefix, int n_out, int n_in,
                                        crvq_linear *lin, int *found);
 
+// The pipeline's per-block checkpoint: the linear layers and norms of blocks
+// 0..blocks_done-1 (model row order, no q/k interleaving) and the hash of the
+// run's settings. Written atomically.
+crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, uint64_t run_hash, const char *path);
+// Bind the checkpoint's blocks into m (which must be the same model, dense);
+// a checkpoint of another run (hash) is refused.
+crvq_status crvq_checkpoint_load(crvq_model *m, uint64_t run_hash, const char *path, int *blocks_done);
+
 // Bits per weight of one linear layer as the method page counts them
 // (dense layers: 16, as stored).
 double crvq_linear_bits(const crvq_linear *lin);

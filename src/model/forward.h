@@ -1,0 +1,28 @@
+// forward.h — internal: one transformer block at a time, for the
+// quantization pipeline (calibration activations, proxy Hessians).
+#ifndef CRVQ_MODEL_FORWARD_H
+#define CRVQ_MODEL_FORWARD_H
+
+#include "crvq.h"
+
+// The inputs of a block's linear layers, as a tap sees them.
+enum {
+    CRVQ_TAP_ATTN_IN,  // normed x: input of q, k, v   (n, dim)
+    CRVQ_TAP_ATTN_OUT, // attention output: input of o (n, n_heads*head_dim)
+    CRVQ_TAP_FFN_IN,   // normed x: input of gate, up  (n, dim)
+    CRVQ_TAP_FFN_ACT,  // silu(gate)*up: input of down (n, hidden_dim)
+    CRVQ_N_TAPS
+};
+
+typedef void (*crvq_tap_fn)(void *ctx, int tap, const float *x, int n, int width);
+
+// The residual stream of the state: (max_batch, dim). crvq_block_forward
+// reads its first n rows and leaves the block's output there.
+float *crvq_state_residual(crvq_state *s);
+
+// Run block l on the n rows of the residual stream at positions pos..pos+n-1
+// (the state's cache for layer l holds 0..pos-1). `tap`, if not NULL, is
+// called with the input of each group of linear layers.
+void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap, void *ctx);
+
+#endif

@@ -1,0 +1,312 @@
+// pipeline.c — whole-model quantization, block by block (see pipeline.h).
+//
+// Memory: the calibration activations X (n_seq, seqlen, dim) live once; each
+// block is run one sequence at a time through a crvq_state sized for one
+// sequence. The proxy Hessians are accumulated in float64 with dsyrk.
+#include "quant/pipeline.h"
+
+#include "io/container.h"
+#include "kernels/sq_weights.h"
+#include "kernels/vq_weights.h"
+#include "model/forward.h"
+#include "model/storage.h"
+#include "quant/calib.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+const char *const crvq_lin_names[CRVQ_N_LIN] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                                "ffn_gate", "ffn_up", "ffn_down"};
+
+crvq_linear *crvq_block_linear(crvq_layer *L, int which) {
+    crvq_linear *lins[CRVQ_N_LIN] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    return lins[which];
+}
+
+// Which proxy Hessian a layer is quantized against: the inputs it sees.
+static int tap_of(int which) {
+    switch (which) {
+    case CRVQ_LIN_Q: case CRVQ_LIN_K: case CRVQ_LIN_V: return CRVQ_TAP_ATTN_IN;
+    case CRVQ_LIN_O: return CRVQ_TAP_ATTN_OUT;
+    case CRVQ_LIN_GATE: case CRVQ_LIN_UP: return CRVQ_TAP_FFN_IN;
+    default: return CRVQ_TAP_FFN_ACT;
+    }
+}
+
+void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method) {
+    memset(o, 0, sizeof *o);
+    crvq_quant_params_default(&o->qp, method);
+    o->nsamples = 128;
+    o->nval = 16;
+    o->seqlen = 512;
+    o->finetune = method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ;
+}
+
+// ------------------------------------------------------------ Hessians ---
+
+typedef struct hessians {
+    double *H[CRVQ_N_TAPS];  // (width, width), upper triangle accumulated
+    double *buf;             // (seqlen, max width) float64 copy of the tap
+    int width[CRVQ_N_TAPS];
+    long long rows;          // calibration rows accumulated (same for every tap)
+    int on;                  // accumulate (training sequences only)
+} hessians;
+
+static void hessian_tap(void *ctx, int tap, const float *x, int n, int width) {
+    hessians *h = ctx;
+    if (!h->on) return;
+    size_t len = (size_t)n * width;
+    for (size_t i = 0; i < len; i++) h->buf[i] = x[i];
+    // H += xᵀx: x is (n, width) row-major
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, width, n, 1.0, h->buf, width, 1.0, h->H[tap], width);
+    if (tap == CRVQ_TAP_ATTN_IN) h->rows += n;
+}
+
+// Mirror the upper triangle and divide by the number of rows: H = XᵀX / N.
+static void hessian_finish(double *H, int n, long long rows) {
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) {
+            double v = H[(size_t)i * n + j] / (double)rows;
+            H[(size_t)i * n + j] = v;
+            H[(size_t)j * n + i] = v;
+        }
+}
+
+// ------------------------------------------------------------ run hash ---
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV(h, v) ((h) = fnv((h), &(v), sizeof(v)))
+
+// Everything a checkpoint's blocks depend on. A checkpoint made with other
+// settings, another model or other calibration text is refused on resume.
+static uint64_t run_hash(const crvq_model *m, const crvq_pipeline_opts *o, size_t calib_tokens) {
+    const crvq_quant_params *p = &o->qp;
+    uint64_t h = 0xcbf29ce484222325ull;
+    int ints[] = {p->method, p->bits, p->group_size, p->act_order, p->block_size, p->d, p->M, p->importance,
+                  p->beam, p->max_rounds, p->kmeans_iters, o->nsamples, o->nval, o->seqlen, o->finetune,
+                  m->cfg.dim, m->cfg.hidden_dim, m->cfg.n_layers, m->cfg.vocab_size};
+    double dbl[] = {p->damp, p->lambda, p->tol};
+    h = fnv(h, ints, sizeof ints);
+    h = fnv(h, dbl, sizeof dbl);
+    h = fnv(h, p->e, sizeof p->e);
+    FNV(h, p->seed);
+    FNV(h, calib_tokens);
+    h = fnv(h, m->path, strlen(m->path));
+    // a sample of the weights, so that a different checkpoint at the same path is noticed
+    h = fnv(h, m->tok_embd, (size_t)m->cfg.dim * sizeof(float));
+    return h;
+}
+
+// ------------------------------------------------------------- quantize ---
+
+// Quantize one linear layer against H and swap in its compressed form.
+static crvq_status quantize_linear(crvq_model *m, int l, int which, const double *H, const crvq_quant_params *qp,
+                                   double *rel_loss, double *bits) {
+    crvq_linear *lin = crvq_block_linear(&m->layers[l], which);
+    char what[64];
+    snprintf(what, sizeof what, "blk.%d.%s", l, crvq_lin_names[which]);
+    if (lin->kind != CRVQ_LINEAR_DENSE)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: layer is already quantized", what);
+    crvq_quant_result r;
+    crvq_status st = crvq_quantize_matrix(lin->w, lin->n_out, lin->n_in, H, qp, &r);
+    if (st) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", crvq_last_error());
+        return crvq_fail(st, "%s: %s", what, msg);
+    }
+    *rel_loss = r.loss0 > 0 ? r.loss / r.loss0 : 0;
+    *bits = r.bits;
+    void *weights = NULL;
+    void (*free_fn)(void *) = NULL;
+    if (qp->method == CRVQ_METHOD_VQ || qp->method == CRVQ_METHOD_CRVQ) {
+        crvq_vq_weights *W;
+        st = crvq_vq_weights_from_layer(&r.vq, what, &W);
+        weights = W;
+        free_fn = (void (*)(void *))crvq_vq_weights_free;
+    } else {
+        crvq_scalar_weights *W;
+        st = crvq_scalar_weights_from_layer(&r.scalar, what, &W);
+        weights = W;
+        free_fn = (void (*)(void *))crvq_scalar_weights_free;
+    }
+    crvq_quant_result_free(&r);
+    if (st) return st;
+    if ((st = crvq_storage_own(m->storage, weights, free_fn))) return st;
+    if (free_fn == (void (*)(void *))crvq_vq_weights_free) {
+        lin->kind = CRVQ_LINEAR_VQ;
+        lin->vq = weights;
+    } else {
+        lin->kind = CRVQ_LINEAR_SCALAR;
+        lin->sq = weights;
+    }
+    lin->w = NULL; // the float32 original stays in the storage until the model is freed
+    return CRVQ_OK;
+}
+
+// --------------------------------------------------------------- driver ---
+
+typedef struct run {
+    crvq_model *m;
+    const crvq_pipeline_opts *o;
+    crvq_state *s;
+    float *X;   // (n_seq, seqlen, dim) block inputs, then outputs
+    int n_seq, seqlen;
+    double sum_rel;  // Σ L(Ŵ)/L(0) over the layers quantized in this run
+    int n_rel;
+    double layer_share[CRVQ_N_LIN]; // each layer's fraction of a block's parameters
+} run;
+
+static void report(const run *r, crvq_progress p) {
+    if (r->o->progress) r->o->progress(r->o->progress_ctx, &p);
+}
+
+// Fraction of the whole run done at a point inside block l: the Hessian pass
+// counts 10% of a block, the layers 80% by parameter count, the propagation 10%.
+static double fraction(const run *r, int l, double within) { return (l + within) / r->m->cfg.n_layers; }
+
+// Run block l on every sequence: x -> block(x) in place; taps may watch.
+static void run_block(run *r, int l, hessians *h, int n_taps_seqs) {
+    size_t stride = (size_t)r->seqlen * r->m->cfg.dim;
+    for (int i = 0; i < r->n_seq; i++) {
+        float *x = r->X + i * stride;
+        memcpy(crvq_state_residual(r->s), x, stride * sizeof(float));
+        if (h) h->on = i < n_taps_seqs;
+        crvq_block_forward(r->m, r->s, l, r->seqlen, 0, h ? hessian_tap : NULL, h);
+        memcpy(x, crvq_state_residual(r->s), stride * sizeof(float));
+    }
+}
+
+static crvq_status quantize_block(run *r, int l, hessians *h) {
+    const crvq_config *c = &r->m->cfg;
+    size_t bytes = (size_t)r->n_seq * r->seqlen * c->dim * sizeof(float);
+    report(r, (crvq_progress){CRVQ_STAGE_HESSIAN, l, c->n_layers, -1, 0, 0, fraction(r, l, 0), 0});
+    for (int t = 0; t < CRVQ_N_TAPS; t++) memset(h->H[t], 0, (size_t)h->width[t] * h->width[t] * sizeof(double));
+    h->rows = 0;
+    // The Hessian pass runs the full-precision block on a copy of the inputs;
+    // its outputs are the fine-tuning targets, the inputs go on to the
+    // quantized block.
+    float *inputs = malloc(bytes);
+    if (!inputs) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for calibration activations");
+    memcpy(inputs, r->X, bytes);
+    run_block(r, l, h, r->o->nsamples);
+    float *targets = r->X;
+    r->X = inputs;
+    for (int t = 0; t < CRVQ_N_TAPS; t++) hessian_finish(h->H[t], h->width[t], h->rows);
+
+    double within = 0.1;
+    crvq_status st = CRVQ_OK;
+    for (int j = 0; j < CRVQ_N_LIN && !st; j++) {
+        report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, 0, 0, fraction(r, l, within), 0});
+        double rel = 0, bits = 0;
+        if ((st = quantize_linear(r->m, l, j, h->H[tap_of(j)], &r->o->qp, &rel, &bits))) break;
+        r->sum_rel += rel;
+        r->n_rel++;
+        within += 0.8 * r->layer_share[j];
+        report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, rel, bits, fraction(r, l, within), 0});
+    }
+    (void)targets; // the block fine-tuning stage consumes them
+    free(targets);
+    if (st) return st;
+    report(r, (crvq_progress){CRVQ_STAGE_PROPAGATE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
+    run_block(r, l, NULL, 0);
+    return CRVQ_OK;
+}
+
+static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report *rep) {
+    crvq_model *m = r->m;
+    const crvq_config *c = &m->cfg;
+    const crvq_pipeline_opts *o = r->o;
+    crvq_status st;
+    // embeddings of every calibration window
+    for (int i = 0; i < r->n_seq; i++)
+        for (int t = 0; t < r->seqlen; t++)
+            memcpy(r->X + ((size_t)i * r->seqlen + t) * c->dim,
+                   m->tok_embd + (size_t)cal->tokens[(size_t)i * r->seqlen + t] * c->dim, (size_t)c->dim * sizeof(float));
+
+    uint64_t hash = run_hash(m, o, cal->n_text_tokens);
+    int start = 0;
+    struct stat sb;
+    if (o->resume && o->checkpoint && stat(o->checkpoint, &sb) == 0) {
+        if ((st = crvq_checkpoint_load(m, hash, o->checkpoint, &start))) return st;
+        for (int l = 0; l < start; l++) {
+            run_block(r, l, NULL, 0);
+            report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 1});
+        }
+        rep->blocks_resumed = start;
+    }
+
+    hessians h = {0};
+    int q_dim = c->n_heads * c->head_dim;
+    h.width[CRVQ_TAP_ATTN_IN] = c->dim;
+    h.width[CRVQ_TAP_ATTN_OUT] = q_dim;
+    h.width[CRVQ_TAP_FFN_IN] = c->dim;
+    h.width[CRVQ_TAP_FFN_ACT] = c->hidden_dim;
+    int max_w = c->dim > q_dim ? c->dim : q_dim;
+    max_w = max_w > c->hidden_dim ? max_w : c->hidden_dim;
+    st = CRVQ_OK;
+    for (int t = 0; t < CRVQ_N_TAPS && !st; t++)
+        if (!(h.H[t] = malloc((size_t)h.width[t] * h.width[t] * sizeof(double))))
+            st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
+    if (!st && !(h.buf = malloc((size_t)r->seqlen * max_w * sizeof(double))))
+        st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
+
+    for (int l = start; l < c->n_layers && !st; l++) {
+        if ((st = quantize_block(r, l, &h))) break;
+        if (o->checkpoint && (st = crvq_checkpoint_write(m, l + 1, hash, o->checkpoint))) break;
+        report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 0});
+    }
+    for (int t = 0; t < CRVQ_N_TAPS; t++) free(h.H[t]);
+    free(h.buf);
+    return st;
+}
+
+crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!m->tok) return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer for the calibration text", m->path);
+    if (o->nsamples < 1 || o->nval < 0 || o->seqlen < 2)
+        return crvq_fail(CRVQ_ERR_INVALID, "calibration: bad sample counts or length");
+    crvq_calib cal;
+    crvq_status st = crvq_calib_sample(m->tok, o->calib_path, o->nsamples, o->nval, o->seqlen, o->qp.seed, &cal);
+    if (st) return st;
+    rep->n_calib_text_tokens = cal.n_text_tokens;
+    run r = {.m = m, .o = o, .n_seq = o->nsamples + o->nval, .seqlen = o->seqlen};
+    double total = 0;
+    crvq_layer *L0 = &m->layers[0];
+    for (int j = 0; j < CRVQ_N_LIN; j++) {
+        const crvq_linear *lin = crvq_block_linear(L0, j);
+        total += r.layer_share[j] = (double)lin->n_out * lin->n_in;
+    }
+    for (int j = 0; j < CRVQ_N_LIN; j++) r.layer_share[j] /= total;
+    r.X = malloc((size_t)r.n_seq * r.seqlen * m->cfg.dim * sizeof(float));
+    if (!r.X) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for %d x %d calibration activations", r.n_seq, r.seqlen);
+    if (!st) st = crvq_state_init(m, r.seqlen, r.seqlen, &r.s);
+    if (!st) st = pipeline(&r, &cal, rep);
+    if (!st) {
+        double bits = 0, params = 0;
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            for (int j = 0; j < CRVQ_N_LIN; j++) {
+                const crvq_linear *lin = crvq_block_linear(&m->layers[l], j);
+                double P = (double)lin->n_out * lin->n_in;
+                bits += crvq_linear_bits(lin) * P;
+                params += P;
+            }
+        rep->linear_bits = bits / params;
+        rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;
+    }
+    crvq_state_free(r.s);
+    free(r.X);
+    crvq_calib_free(&cal);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rep->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return st;
+}

@@ -1,0 +1,59 @@
+// pipeline.h — quantize a whole model block by block (crvq-method.md,
+// "Model pipeline"): calibration activations flow through the already
+// quantized blocks, each block's linear layers are quantized against the
+// proxy Hessians of their inputs, optionally fine-tuned, and a checkpoint is
+// written after every block so an interrupted run can resume.
+#ifndef CRVQ_QUANT_PIPELINE_H
+#define CRVQ_QUANT_PIPELINE_H
+
+#include "crvq.h"
+
+// The seven linear layers of a block, in the order they are quantized.
+enum { CRVQ_LIN_Q, CRVQ_LIN_K, CRVQ_LIN_V, CRVQ_LIN_O, CRVQ_LIN_GATE, CRVQ_LIN_UP, CRVQ_LIN_DOWN, CRVQ_N_LIN };
+extern const char *const crvq_lin_names[CRVQ_N_LIN]; // GGUF names: attn_q ... ffn_down
+crvq_linear *crvq_block_linear(crvq_layer *L, int which);
+
+typedef enum crvq_stage {
+    CRVQ_STAGE_HESSIAN,   // running calibration data through a block
+    CRVQ_STAGE_QUANTIZE,  // quantizing layer `layer` of a block
+    CRVQ_STAGE_FINETUNE,  // block fine-tuning
+    CRVQ_STAGE_PROPAGATE, // running the quantized block
+    CRVQ_STAGE_BLOCK_DONE,
+} crvq_stage;
+
+typedef struct crvq_progress {
+    crvq_stage stage;
+    int block, n_blocks;
+    int layer;            // CRVQ_LIN_* for QUANTIZE, else -1
+    double rel_loss;      // QUANTIZE when done: L(Ŵ)/L(0) of the layer; else 0
+    double bits;          // QUANTIZE when done: bits per weight of the layer
+    double done_fraction; // of the whole run, by estimated work
+    int resumed;          // BLOCK_DONE: the block came from the checkpoint
+} crvq_progress;
+
+typedef struct crvq_pipeline_opts {
+    crvq_quant_params qp;
+    const char *calib_path;
+    int nsamples, nval, seqlen; // calibration windows (training, validation) of seqlen tokens
+    int finetune;               // block fine-tuning after quantizing each block (vq, crvq)
+    const char *checkpoint;     // path of the per-block checkpoint, or NULL for none
+    int resume;                 // continue from `checkpoint` if it exists
+    void (*progress)(void *ctx, const crvq_progress *p);
+    void *progress_ctx;
+} crvq_pipeline_opts;
+
+typedef struct crvq_pipeline_report {
+    int blocks_resumed;
+    double seconds;
+    double linear_bits;          // bits per weight over all linear layers
+    double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
+    size_t n_calib_text_tokens;
+} crvq_pipeline_report;
+
+void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method);
+
+// Quantize every linear layer of m in place: on success each is a
+// compressed kind whose runtime weights the model's storage owns.
+crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep);
+
+#endif
