@@ -187,5 +187,7 @@ int main(void) {
     }
     test_shape(1, 64, 2, 64); // a single row
     test_shape(33, 128, 4, 128);
+    test_shape(130, 2048, 2, 128); // large enough for the threaded matvec
+    test_shape(67, 4096, 3, 64);
     return check_done();
 }

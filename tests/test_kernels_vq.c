@@ -271,6 +271,8 @@ int main(void) {
         {.m = 13, .n_in = 99, .d = 3, .M = 2, .e = {3, 2}, .n_crit = 7, .permuted = 1},
         // 12-bit basic codebook, 24-dim vectors (masked tails in the expansion)
         {.m = 5, .n_in = 96, .d = 24, .M = 2, .e = {12, 8}, .n_crit = 2, .permuted = 0},
+        // large enough for the threaded paths (rows split over threads)
+        {.m = 300, .n_in = 2048, .d = 8, .M = 4, .e = {8, 8, 8, 8}, .n_crit = 5, .permuted = 1},
         // a single row
         {.m = 1, .n_in = 64, .d = 8, .M = 3, .e = {8, 8, 8}, .n_crit = 8, .permuted = 1},
     };

@@ -110,50 +110,61 @@ size_t crvq_scalar_weights_bytes(const crvq_scalar_weights *W) {
 
 // ---------------------------------------------------------------- forward ---
 
-// Rows per OpenMP work item of the matrix-vector product.
-#define MATVEC_ROW_BLOCK 64
+// Below this many weights one thread does the whole product: an OpenMP
+// region costs microseconds, more than small layers take.
+#define MATVEC_PAR_MIN_WEIGHTS (1 << 18)
 
+// Each thread takes a fixed share of the rows for all n tokens: one parallel
+// region and no barrier inside it (see crvq_vq_forward_lut).
 void crvq_scalar_forward_matvec(const crvq_scalar_weights *W, const float *x, int n, float *y) {
     const crvq_sq_kernels *K = crvq_sq_kernels_active();
-    float *xsum = crvq_scratch((size_t)W->n_gr * sizeof(float));
-    for (int t = 0; t < n; t++) {
-        const float *xt = x + (size_t)t * W->n_in;
-        float *yt = y + (size_t)t * W->m_out;
-        // Σ x over each group: the zero points enter as zero · Σ x
-        for (int g = 0; g < W->n_gr; g++) {
+    const int m = W->m_out, G = W->n_gr, gs = W->group_size;
+    // Σ x over each group of each token: the zero points enter as zero · Σ x
+    float *xsum = crvq_scratch((size_t)n * G * sizeof(float)); // (n, n_gr)
+    for (int t = 0; t < n; t++)
+        for (int g = 0; g < G; g++) {
+            const float *xg = x + (size_t)t * W->n_in + (size_t)g * gs;
             float s = 0.0f;
-            for (int c = g * W->group_size; c < (g + 1) * W->group_size; c++) s += xt[c];
-            xsum[g] = s;
+            for (int c = 0; c < gs; c++) s += xg[c];
+            xsum[(size_t)t * G + g] = s;
         }
-#pragma omp parallel for schedule(static)
-        for (int r0 = 0; r0 < W->m_out; r0 += MATVEC_ROW_BLOCK) {
-            const int r1 = W->m_out - r0 < MATVEC_ROW_BLOCK ? W->m_out : r0 + MATVEC_ROW_BLOCK;
-            K->matvec(W, xt, xsum, r0, r1, yt + r0);
-        }
+    const int par = (size_t)m * W->n_in >= MATVEC_PAR_MIN_WEIGHTS;
+#pragma omp parallel if (par)
+    {
+        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int r0 = (int)((int64_t)m * id / nt), r1 = (int)((int64_t)m * (id + 1) / nt);
+        if (r1 > r0)
+            for (int t = 0; t < n; t++)
+                K->matvec(W, x + (size_t)t * W->n_in, xsum + (size_t)t * G, r0, r1, y + (size_t)t * m + r0);
     }
 }
 
 #define TILED_DEFAULT_ROWS 64
 
+// Per-thread tiles and one-thread sgemm, as crvq_vq_forward_tiled.
 void crvq_scalar_forward_tiled(const crvq_scalar_weights *W, const float *x, int n, float *y, int tile) {
     const crvq_sq_kernels *K = crvq_sq_kernels_active();
     const int m = W->m_out, n_in = W->n_in;
     if (tile <= 0) tile = TILED_DEFAULT_ROWS;
     if (tile > m) tile = m;
-    float *wt = crvq_scratch((size_t)tile * n_in * sizeof(float)); // (tile, n_in)
-    for (int r0 = 0; r0 < m; r0 += tile) {
-        const int nr = m - r0 < tile ? m - r0 : tile;
-#pragma omp parallel
-        {
-            // an even split of the tile's rows over the threads
-            const int nth = omp_get_num_threads(), id = omp_get_thread_num();
-            const int a = nr * id / nth, b = nr * (id + 1) / nth;
-            if (b > a) K->dequant(W, r0 + a, r0 + b, wt + (size_t)a * n_in);
+    const int n_tiles = (m + tile - 1) / tile, nth = omp_get_max_threads();
+    const size_t sz_w = crvq_scratch_align((size_t)tile * n_in * sizeof(float));
+    char *buf = crvq_scratch(sz_w * nth); // one expanded tile (tile, n_in) per thread
+    const int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#pragma omp parallel num_threads(nth)
+    {
+        float *wt = (float *)(buf + sz_w * omp_get_thread_num());
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < n_tiles; i++) {
+            const int r0 = i * tile, nr = m - r0 < tile ? m - r0 : tile;
+            K->dequant(W, r0, r0 + nr, wt);
+            // y[:, r0..] (n, nr) = x (n, n_in) · wt (nr, n_in)ᵀ
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, n_in, 1.0f, x, n_in, wt, n_in, 0.0f,
+                        y + r0, m);
         }
-        // y[:, r0..] (n, nr) = x (n, n_in) · wt (nr, n_in)ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, n_in, 1.0f, x, n_in, wt, n_in, 0.0f,
-                    y + r0, m);
     }
+    openblas_set_num_threads(blas_threads);
 }
 
 // Below this many tokens the per-token products win (docs/kernels.md,

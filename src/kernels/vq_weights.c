@@ -221,51 +221,66 @@ size_t crvq_vq_weights_bytes(const crvq_vq_weights *W) {
 
 // ---------------------------------------------------------------- forward ---
 
-// Rows per OpenMP work item of the table sums: each pass over the rows
-// reads every table once (from L2), so larger blocks amortize that; 4096
-// rows still make 16 items to balance over the threads.
+// Rows per call of the table sums: each call reads every table once (from
+// L2), so larger blocks amortize that.
 #define LUT_ROW_BLOCK 256
+// Below this many lookups (rows x codes) one thread does the whole product:
+// an OpenMP region costs microseconds, more than small layers take.
+#define LUT_PAR_MIN_LOOKUPS (1 << 16)
 
 // Permuted copy of one input row: xp[j] = x[perm[j]].
 static void permute_row(const int32_t *perm, const float *x, int n, float *xp) {
     for (int j = 0; j < n; j++) xp[j] = x[perm[j]];
 }
 
+// Rows [r0, r1) of y (m_out) for one token whose input is x (n_in, original
+// order), with the tables built in buf: permuted input (n_in) | basic tables
+// (G, K0) | extended tables (n_ext, Kx).
+static void lut_token(const crvq_vq_kernels *K, const crvq_vq_weights *W, const float *x, int r0, int r1,
+                      char *buf, size_t sz_x, size_t sz_t0, float *y) {
+    const int d = W->d, G = W->n_groups, E = W->M - 1;
+    float *xp = (float *)buf, *T0 = (float *)(buf + sz_x), *Tx = (float *)(buf + sz_x + sz_t0);
+    if (W->perm) permute_row(W->perm, x, W->n_in, xp);
+    const float *xin = W->perm ? xp : x;
+    // T0[g][c] = <x_g, C0[c]>; Tx[g*E + k-1][c] = <x_g, Ck[c]> for critical g
+    for (int g = 0; g < G; g++) K->table(xin + (size_t)g * d, W->cb_t[0], d, W->K0, T0 + (size_t)g * W->K0);
+    for (int i = 0; i < W->n_ext; i++) {
+        const int g = i / E, k = i % E + 1;
+        K->table(xin + (size_t)g * d, W->cb_t[k], d, 1 << W->e[k], Tx + (size_t)i * W->Kx);
+    }
+    // y_r = s_r (Σ_g T0[g][codes[r,g]] + Σ_i Tx[i][codes_ext[r,i]])
+    for (int a = r0; a < r1; a += LUT_ROW_BLOCK) {
+        const int nr = r1 - a < LUT_ROW_BLOCK ? r1 - a : LUT_ROW_BLOCK;
+        if (W->codes8) K->gsum8(T0, W->K0, W->codes8 + (size_t)a * G, G, G, nr, y + a, 0);
+        else K->gsum16(T0, W->K0, W->codes16 + (size_t)a * G, G, G, nr, y + a, 0);
+        if (W->ext8) K->gsum8(Tx, W->Kx, W->ext8 + (size_t)a * W->n_ext, W->n_ext, W->n_ext, nr, y + a, 1);
+        else if (W->ext16) K->gsum16(Tx, W->Kx, W->ext16 + (size_t)a * W->n_ext, W->n_ext, W->n_ext, nr, y + a, 1);
+        for (int r = a; r < a + nr; r++) y[r] *= W->scales[r];
+    }
+}
+
+// Every thread builds the whole tables itself and then sums over its own
+// rows: one parallel region for all n tokens and no barrier inside it. A
+// shared build would need a barrier per token, which on a loaded machine can
+// wait a whole scheduler slice for a descheduled thread, and would make each
+// thread read half its tables from the other core; the duplicated build is
+// ~1/16 of the lookups' work at the default d = 8, e = 8.
 void crvq_vq_forward_lut(const crvq_vq_weights *W, const float *x, int n, float *y) {
     const crvq_vq_kernels *K = crvq_vq_kernels_active();
-    const int d = W->d, G = W->n_groups, E = W->M - 1, m = W->m_out;
-    // scratch: permuted input (n_in) | basic tables (G, K0) | extended tables (n_ext, Kx)
+    const int m = W->m_out;
     const size_t sz_x = crvq_scratch_align((size_t)W->n_in * 4);
-    const size_t sz_t0 = crvq_scratch_align((size_t)G * W->K0 * 4);
-    char *buf = crvq_scratch(sz_x + sz_t0 + (size_t)W->n_ext * W->Kx * 4);
-    float *xp = (float *)buf, *T0 = (float *)(buf + sz_x), *Tx = (float *)(buf + sz_x + sz_t0);
-
-    for (int t = 0; t < n; t++) {
-        const float *xt = x + (size_t)t * W->n_in;
-        float *yt = y + (size_t)t * m;
-        if (W->perm) permute_row(W->perm, xt, W->n_in, xp);
-        const float *xin = W->perm ? xp : xt;
-#pragma omp parallel
-        {
-            // T0[g][c] = <x_g, C0[c]>; Tx[g*E + k-1][c] = <x_g, Ck[c]> for critical g
-#pragma omp for schedule(static) nowait
-            for (int g = 0; g < G; g++) K->table(xin + (size_t)g * d, W->cb_t[0], d, W->K0, T0 + (size_t)g * W->K0);
-#pragma omp for schedule(static)
-            for (int i = 0; i < W->n_ext; i++) {
-                const int g = i / E, k = i % E + 1;
-                K->table(xin + (size_t)g * d, W->cb_t[k], d, 1 << W->e[k], Tx + (size_t)i * W->Kx);
-            }
-            // y_r = s_r (Σ_g T0[g][codes[r,g]] + Σ_i Tx[i][codes_ext[r,i]])
-#pragma omp for schedule(static)
-            for (int r0 = 0; r0 < m; r0 += LUT_ROW_BLOCK) {
-                const int nr = m - r0 < LUT_ROW_BLOCK ? m - r0 : LUT_ROW_BLOCK;
-                if (W->codes8) K->gsum8(T0, W->K0, W->codes8 + (size_t)r0 * G, G, G, nr, yt + r0, 0);
-                else K->gsum16(T0, W->K0, W->codes16 + (size_t)r0 * G, G, G, nr, yt + r0, 0);
-                if (W->ext8) K->gsum8(Tx, W->Kx, W->ext8 + (size_t)r0 * W->n_ext, W->n_ext, W->n_ext, nr, yt + r0, 1);
-                else if (W->ext16) K->gsum16(Tx, W->Kx, W->ext16 + (size_t)r0 * W->n_ext, W->n_ext, W->n_ext, nr, yt + r0, 1);
-                for (int r = r0; r < r0 + nr; r++) yt[r] *= W->scales[r];
-            }
-        }
+    const size_t sz_t0 = crvq_scratch_align((size_t)W->n_groups * W->K0 * 4);
+    const size_t per = sz_x + sz_t0 + crvq_scratch_align((size_t)W->n_ext * W->Kx * 4);
+    const int par = (size_t)m * (W->n_groups + W->n_ext) >= LUT_PAR_MIN_LOOKUPS;
+    const int nth = par ? omp_get_max_threads() : 1;
+    char *buf = crvq_scratch(per * nth);
+#pragma omp parallel num_threads(nth) if (par)
+    {
+        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int r0 = (int)((int64_t)m * id / nt), r1 = (int)((int64_t)m * (id + 1) / nt);
+        if (r1 > r0)
+            for (int t = 0; t < n; t++)
+                lut_token(K, W, x + (size_t)t * W->n_in, r0, r1, buf + per * id, sz_x, sz_t0, y + (size_t)t * m);
     }
 }
 
@@ -275,39 +290,47 @@ void crvq_vq_forward_lut(const crvq_vq_weights *W, const float *x, int n, float 
 #define TILED_TOKEN_CHUNK 512
 #define TILED_DEFAULT_ROWS 64
 
+// Each thread expands its own tiles of rows into its own buffer and
+// multiplies them with a one-thread sgemm: OpenBLAS's pthreads pool and
+// OpenMP's would otherwise take turns on the same cores (measured 50-100x
+// slower on the shared 2-core machine than either alone).
 void crvq_vq_forward_tiled(const crvq_vq_weights *W, const float *x, int n, float *y, int tile) {
     const crvq_vq_kernels *K = crvq_vq_kernels_active();
     const int m = W->m_out, n_in = W->n_in;
     if (tile <= 0) tile = TILED_DEFAULT_ROWS;
     if (tile > m) tile = m;
-    const int chunk = n < TILED_TOKEN_CHUNK ? n : TILED_TOKEN_CHUNK;
-    // scratch: expanded rows (tile, n_in) | permuted inputs (chunk, n_in)
+    const int chunk = n < TILED_TOKEN_CHUNK ? n : TILED_TOKEN_CHUNK, n_tiles = (m + tile - 1) / tile;
+    const int nth = omp_get_max_threads();
+    // scratch: permuted inputs (chunk, n_in) | one expanded tile (tile, n_in) per thread
+    const size_t sz_x = W->perm ? crvq_scratch_align((size_t)chunk * n_in * 4) : 0;
     const size_t sz_w = crvq_scratch_align((size_t)tile * n_in * 4);
-    char *buf = crvq_scratch(sz_w + (W->perm ? (size_t)chunk * n_in * 4 : 0));
-    float *wt = (float *)buf, *xp = (float *)(buf + sz_w);
-
-    for (int t0 = 0; t0 < n; t0 += chunk) {
-        const int nt = n - t0 < chunk ? n - t0 : chunk;
-        const float *xs = x + (size_t)t0 * n_in;
-        if (W->perm) {
-#pragma omp parallel for schedule(static)
-            for (int t = 0; t < nt; t++) permute_row(W->perm, xs + (size_t)t * n_in, n_in, xp + (size_t)t * n_in);
-            xs = xp;
-        }
-        for (int r0 = 0; r0 < m; r0 += tile) {
-            const int nr = m - r0 < tile ? m - r0 : tile;
-#pragma omp parallel
-            {
-                // an even split of the tile's rows over the threads
-                const int nth = omp_get_num_threads(), id = omp_get_thread_num();
-                const int a = nr * id / nth, b = nr * (id + 1) / nth;
-                if (b > a) K->dequant(W, r0 + a, r0 + b, wt + (size_t)a * n_in);
+    char *buf = crvq_scratch(sz_x + sz_w * nth);
+    float *xp = (float *)buf;
+    const int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#pragma omp parallel num_threads(nth)
+    {
+        float *wt = (float *)(buf + sz_x + sz_w * omp_get_thread_num());
+        for (int t0 = 0; t0 < n; t0 += chunk) {
+            const int nt = n - t0 < chunk ? n - t0 : chunk;
+            const float *xs = W->perm ? xp : x + (size_t)t0 * n_in;
+            if (W->perm) {
+#pragma omp for schedule(static)
+                for (int t = 0; t < nt; t++)
+                    permute_row(W->perm, x + (size_t)(t0 + t) * n_in, n_in, xp + (size_t)t * n_in);
             }
-            // y[t0.., r0..] (nt, nr) = xs (nt, n_in) · wt (nr, n_in)ᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, nr, n_in, 1.0f, xs, n_in, wt, n_in,
-                        0.0f, y + (size_t)t0 * m + r0, m);
+            // (the implicit barrier: every input row is permuted before use)
+#pragma omp for schedule(dynamic, 1)
+            for (int i = 0; i < n_tiles; i++) {
+                const int r0 = i * tile, nr = m - r0 < tile ? m - r0 : tile;
+                K->dequant(W, r0, r0 + nr, wt);
+                // y[t0.., r0..] (nt, nr) = xs (nt, n_in) · wt (nr, n_in)ᵀ
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, nr, n_in, 1.0f, xs, n_in, wt, n_in, 0.0f,
+                            y + (size_t)t0 * m + r0, m);
+            }
         }
     }
+    openblas_set_num_threads(blas_threads);
 }
 
 // Below this many tokens the look-up tables win (docs/kernels.md, measured on
