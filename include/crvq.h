@@ -213,7 +213,9 @@ typedef struct crvq_ppl_result {
     double nll;        // mean negative log-likelihood per scored token (nats)
     double ppl;        // exp(nll)
     int64_t scored;    // scored tokens
-    int64_t tokens;    // stream: tokens of the whole text incl. BOS; docs: evaluated tokens incl. BOS
+    int64_t tokens;    // stream: tokens of the whole text incl. BOS; docs: of the evaluated
+                       // documents incl. BOS, before truncation to ctx
+    int64_t evaluated; // tokens run through the model
     int n_windows;     // windows (stream) or documents (docs) evaluated
     int n_total;       // windows or documents the text has
 } crvq_ppl_result;

@@ -12,6 +12,9 @@
 // Subcommands (argv[0] is the subcommand's name).
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_quantize_matrix(int argc, char **argv);
 
 // True if `arg` is the short or the long spelling of a flag (short may be NULL).

@@ -13,6 +13,9 @@ typedef struct {
 static const command commands[] = {
     {"info", cmd_info, "describe a model: format, configuration, parameters, tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text file"},
+    {"perplexity", cmd_perplexity, "perplexity on a text file (stream or docs protocol)"},
+    {"generate", cmd_generate, "continue a prompt (greedy or top-p sampling)"},
+    {"bench", cmd_bench, "prefill and decode speed of the forward pass"},
     {"quantize-matrix", cmd_quantize_matrix, "quantize one layer (synthetic or .npy) and report bits, loss, time"},
 };
 

@@ -5,9 +5,9 @@
 #include <stddef.h>
 
 void crvq_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
-    // Sums in double here and in softmax: a sequential float sum over
-    // thousands of terms loses digits; double keeps the result independent of
-    // the summation order to float precision.
+    // Sums in double here and in softmax: a float sum over thousands of
+    // terms loses digits; in double the order of summation does not matter
+    // at float precision.
     double ss = 0.0;
     for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
     float inv = (float)(1.0 / sqrt(ss / n + eps));
@@ -15,14 +15,15 @@ void crvq_rmsnorm(float *out, const float *x, const float *w, int n, float eps) 
 }
 
 void crvq_softmax(float *x, int n) {
+    // three passes, so that the max, the sum and the scaling vectorize and
+    // only the pass with the expf calls stays scalar
     float max = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max) max = x[i];
+#pragma omp simd reduction(max : max)
+    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+    for (int i = 0; i < n; i++) x[i] = expf(x[i] - max);
     double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) sum += x[i];
     float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++) x[i] *= inv;
 }

@@ -4,17 +4,32 @@
 // the n rows (sgemm; sgemv when n = 1), and attention for n > 1 is two
 // sgemms per head. BLAS runs its own threads, so BLAS is only ever called
 // from serial code; OpenMP parallelizes the cheap per-row work in between.
+#include "model/forward.h"
+
 #include "kernels/ops.h"
 #include "model/linear.h"
+#include "util/threads.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-// Scores of one attention tile are (q_tile, max_seq) floats; q_tile is chosen
-// so that a tile stays below this many floats (16 MiB) for long contexts.
+// Attention for a batch runs in tiles of at most CRVQ_Q_TILE query rows: a
+// tile computes scores only up to its last row's position, so smaller tiles
+// waste less of the masked upper triangle (256 rows of a 1024-token window:
+// 25% above the causal minimum instead of 100%) while keeping sgemm shapes
+// large. The scores of a tile, (n_heads, q_tile, max_seq) floats, are also
+// kept below CRVQ_SCORES_BUDGET (16 MiB) for long contexts.
+#define CRVQ_Q_TILE 256
 #define CRVQ_SCORES_BUDGET (1 << 22)
+
+// BLAS runs on one thread in a forward call whose matrix products are
+// small: a BLAS call waits for all its threads, and below ~1e7 flops per
+// call (a dim x dim projection of the n rows) a second thread saves less
+// than it risks (see CRVQ_PAR_MIN_WORK).
+#define CRVQ_BLAS_MIN_FLOPS 1e7
 
 struct crvq_state {
     int max_seq, max_batch;
@@ -29,7 +44,7 @@ struct crvq_state {
     float *att;             // (max_batch, q_dim) attention output, heads side by side
     float *hb;              // (max_batch, hidden_dim) gate, then silu(gate)*up
     float *hb2;             // (max_batch, hidden_dim) up
-    float *scores;          // (max(q_tile, n_heads), max_seq)
+    float *scores;          // (n_heads, q_tile, max_seq)
 };
 
 // a*b*c floats, or 0 on overflow
@@ -100,12 +115,12 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
     if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     s->max_seq = max_seq_len;
     s->max_batch = max_batch;
-    int q_tile = CRVQ_SCORES_BUDGET / max_seq_len;
+    int q_tile = CRVQ_SCORES_BUDGET / c->n_heads / max_seq_len;
+    if (q_tile > CRVQ_Q_TILE) q_tile = CRVQ_Q_TILE;
     s->q_tile = q_tile < 1 ? 1 : q_tile > max_batch ? max_batch : q_tile;
 
     size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     size_t q_dim = (size_t)c->n_heads * c->head_dim;
-    size_t score_rows = (size_t)(s->q_tile > c->n_heads ? s->q_tile : c->n_heads);
     struct { float **p; size_t n; } bufs[] = {
         {&s->key_cache, n_floats(c->n_layers, max_seq_len, kv_dim)},
         {&s->value_cache, n_floats(c->n_layers, max_seq_len, kv_dim)},
@@ -117,7 +132,7 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
         {&s->att, n_floats(max_batch, q_dim, 1)},
         {&s->hb, n_floats(max_batch, c->hidden_dim, 1)},
         {&s->hb2, n_floats(max_batch, c->hidden_dim, 1)},
-        {&s->scores, n_floats(score_rows, max_seq_len, 1)},
+        {&s->scores, n_floats(c->n_heads, s->q_tile, max_seq_len)},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         // zeroed, so that no path can ever read uninitialized memory
@@ -172,7 +187,8 @@ static void attention_one(const crvq_config *c, crvq_state *s, const float *kc, 
     int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     size_t kv_dim = (size_t)c->n_kv_heads * hd;
     float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static)
+    size_t work = (size_t)c->n_heads * (pos + 1) * hd;
+#pragma omp parallel for schedule(static) if (work >= CRVQ_PAR_MIN_WORK)
     for (int h = 0; h < c->n_heads; h++) {
         const float *qh = s->q + (size_t)h * hd;        // (hd)
         const float *kh = kc + (size_t)(h / group) * hd; // rows t: kh + t*kv_dim
@@ -191,10 +207,11 @@ static void attention_one(const crvq_config *c, crvq_state *s, const float *kc, 
 }
 
 // Causal attention of n > 1 tokens at positions pos..pos+n-1 over the cache
-// 0..pos+n-1. Per tile of query rows and per head: S = scale * Q Kᵀ (sgemm),
-// masked softmax per row, then O = S V (sgemm). The masked upper part of S
-// is computed and zeroed: wasted work, but sgemm on the full rectangle is far
-// faster than exact causal loops.
+// 0..pos+n-1, one tile of query rows at a time: S_h = scale * Q_h K_hᵀ for
+// every head (sgemm), masked softmax of all rows of all heads (one parallel
+// loop), then O_h = S_h V_h (sgemm). The masked upper part of each S_h is
+// computed and zeroed: wasted work, but sgemm on the rectangle is far faster
+// than exact causal loops.
 static void attention_batch(const crvq_config *c, crvq_state *s, const float *kc, const float *vc,
                             int n, int pos) {
     int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
@@ -206,18 +223,21 @@ static void attention_batch(const crvq_config *c, crvq_state *s, const float *kc
         for (int h = 0; h < c->n_heads; h++) {
             const float *qh = s->q + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
             const float *kh = kc + (size_t)(h / group) * hd;              // (L, hd), stride kv_dim
-            const float *vh = vc + (size_t)(h / group) * hd;              // (L, hd), stride kv_dim
-            float *S = s->scores;                                         // (T, L)
+            float *S = s->scores + (size_t)h * T * L;                     // (T, L)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, L, hd, scale, qh, q_dim, kh,
                         kv_dim, 0.0f, S, L);
-#pragma omp parallel for schedule(static)
-            for (int r = 0; r < T; r++) {
-                int visible = pos + i0 + r + 1; // keys 0..pos+i0+r
-                float *row = S + (size_t)r * L;
-                crvq_softmax(row, visible);
-                memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
-            }
-            float *oh = s->att + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
+        }
+#pragma omp parallel for schedule(static) if ((size_t)c->n_heads * T * L >= CRVQ_PAR_MIN_WORK)
+        for (int hr = 0; hr < c->n_heads * T; hr++) {
+            int visible = pos + i0 + hr % T + 1; // row r sees keys 0..pos+i0+r
+            float *row = s->scores + (size_t)hr * L;
+            crvq_softmax(row, visible);
+            memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
+        }
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *S = s->scores + (size_t)h * T * L;                 // (T, L)
+            const float *vh = vc + (size_t)(h / group) * hd;                // (L, hd), stride kv_dim
+            float *oh = s->att + (size_t)i0 * q_dim + (size_t)h * hd;       // (T, hd), stride q_dim
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, L, 1.0f, S, L, vh,
                         kv_dim, 0.0f, oh, q_dim);
         }
@@ -227,13 +247,79 @@ static void attention_batch(const crvq_config *c, crvq_state *s, const float *kc
 // x += y, both (n, dim)
 static void residual_add(float *x, const float *y, int n, int dim) {
     size_t len = (size_t)n * dim;
-#pragma omp parallel for schedule(static) if (n > 1)
+#pragma omp parallel for schedule(static) if (len >= CRVQ_PAR_MIN_WORK)
     for (size_t i = 0; i < len; i++) x[i] += y[i];
 }
 
 static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int dim, float eps) {
-#pragma omp parallel for schedule(static) if (n > 1)
+#pragma omp parallel for schedule(static) if ((size_t)n * dim >= CRVQ_PAR_MIN_WORK)
     for (int r = 0; r < n; r++) crvq_rmsnorm(out + (size_t)r * dim, x + (size_t)r * dim, w, dim, eps);
+}
+
+// Block l on the n rows of s->x at positions pos..pos+n-1.
+static void block(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap,
+                  void *ctx) {
+    const crvq_config *c = &m->cfg;
+    const crvq_layer *layer = &m->layers[l];
+    int dim = c->dim, hd = c->head_dim, half = hd / 2;
+    size_t kv_dim = (size_t)c->n_kv_heads * hd, q_dim = (size_t)c->n_heads * hd;
+    int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
+    // this layer's cache; the n new rows go straight into it
+    float *kc = s->key_cache + (size_t)l * s->max_seq * kv_dim;   // (max_seq, kv_dim)
+    float *vc = s->value_cache + (size_t)l * s->max_seq * kv_dim; // (max_seq, kv_dim)
+    float *k_new = kc + (size_t)pos * kv_dim;                     // (n, kv_dim)
+    float *v_new = vc + (size_t)pos * kv_dim;                     // (n, kv_dim)
+
+    // attention
+    rmsnorm_rows(s->xb, s->x, layer->attn_norm, n, dim, c->norm_eps);
+    if (tap) tap(ctx, CRVQ_TAP_ATTN_IN, s->xb, n, dim);
+    crvq_linear_forward(&layer->wq, s->xb, n, s->q);
+    crvq_linear_forward(&layer->wk, s->xb, n, k_new);
+    crvq_linear_forward(&layer->wv, s->xb, n, v_new);
+#pragma omp parallel for schedule(static) if (n * (q_dim + kv_dim) >= CRVQ_PAR_MIN_WORK)
+    for (int r = 0; r < n; r++) {
+        const float *cs = s->rope_cos + (size_t)(pos + r) * half;
+        const float *sn = s->rope_sin + (size_t)(pos + r) * half;
+        crvq_rope(s->q + r * q_dim, c->n_heads, hd, cs, sn, interleaved);
+        crvq_rope(k_new + r * kv_dim, c->n_kv_heads, hd, cs, sn, interleaved);
+    }
+    if (n == 1)
+        attention_one(c, s, kc, vc, pos);
+    else
+        attention_batch(c, s, kc, vc, n, pos);
+    if (tap) tap(ctx, CRVQ_TAP_ATTN_OUT, s->att, n, (int)q_dim);
+    crvq_linear_forward(&layer->wo, s->att, n, s->xb);
+    residual_add(s->x, s->xb, n, dim);
+
+    // feed-forward: down(silu(gate(x)) * up(x))
+    rmsnorm_rows(s->xb, s->x, layer->ffn_norm, n, dim, c->norm_eps);
+    if (tap) tap(ctx, CRVQ_TAP_FFN_IN, s->xb, n, dim);
+    crvq_linear_forward(&layer->w_gate, s->xb, n, s->hb);
+    crvq_linear_forward(&layer->w_up, s->xb, n, s->hb2);
+#pragma omp parallel for schedule(static) if ((size_t)n * c->hidden_dim >= CRVQ_PAR_MIN_WORK)
+    for (int r = 0; r < n; r++)
+        crvq_swiglu(s->hb + (size_t)r * c->hidden_dim, s->hb2 + (size_t)r * c->hidden_dim,
+                    c->hidden_dim);
+    if (tap) tap(ctx, CRVQ_TAP_FFN_ACT, s->hb, n, c->hidden_dim);
+    crvq_linear_forward(&layer->w_down, s->hb, n, s->xb);
+    residual_add(s->x, s->xb, n, dim);
+}
+
+// BLAS thread count to restore after a call on n rows, or 0 when unchanged
+// (see CRVQ_BLAS_MIN_FLOPS).
+static int blas_threads_for(const crvq_config *c, int n) {
+    return 2.0 * n * c->dim * c->dim < CRVQ_BLAS_MIN_FLOPS ? crvq_blas_threads_swap(1) : 0;
+}
+
+float *crvq_state_residual(crvq_state *s) { return s->x; }
+
+void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap,
+                        void *ctx) {
+    assert(l >= 0 && l < m->cfg.n_layers && n >= 1 && n <= s->max_batch && pos >= 0 &&
+           pos <= s->max_seq - n);
+    int blas_threads = blas_threads_for(&m->cfg, n);
+    block(m, s, l, n, pos, tap, ctx);
+    if (blas_threads) crvq_blas_threads_swap(blas_threads);
 }
 
 crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, int n, int pos,
@@ -251,52 +337,11 @@ crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, 
             return crvq_fail(CRVQ_ERR_INVALID, "forward: token id %d outside the vocabulary (%d)",
                              tokens[r], c->vocab_size);
 
-    int dim = c->dim, hd = c->head_dim, half = hd / 2;
-    size_t kv_dim = (size_t)c->n_kv_heads * hd, q_dim = (size_t)c->n_heads * hd;
-    int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
-
+    int dim = c->dim;
+    int blas_threads = blas_threads_for(c, n);
     for (int r = 0; r < n; r++)
         memcpy(s->x + (size_t)r * dim, m->tok_embd + (size_t)tokens[r] * dim, (size_t)dim * sizeof(float));
-
-    for (int l = 0; l < c->n_layers; l++) {
-        const crvq_layer *layer = &m->layers[l];
-        // this layer's cache; the n new rows go straight into it
-        float *kc = s->key_cache + (size_t)l * s->max_seq * kv_dim;   // (max_seq, kv_dim)
-        float *vc = s->value_cache + (size_t)l * s->max_seq * kv_dim; // (max_seq, kv_dim)
-        float *k_new = kc + (size_t)pos * kv_dim;                     // (n, kv_dim)
-        float *v_new = vc + (size_t)pos * kv_dim;                     // (n, kv_dim)
-
-        // attention block
-        rmsnorm_rows(s->xb, s->x, layer->attn_norm, n, dim, c->norm_eps);
-        crvq_linear_forward(&layer->wq, s->xb, n, s->q);
-        crvq_linear_forward(&layer->wk, s->xb, n, k_new);
-        crvq_linear_forward(&layer->wv, s->xb, n, v_new);
-#pragma omp parallel for schedule(static) if (n > 1)
-        for (int r = 0; r < n; r++) {
-            const float *cs = s->rope_cos + (size_t)(pos + r) * half;
-            const float *sn = s->rope_sin + (size_t)(pos + r) * half;
-            crvq_rope(s->q + r * q_dim, c->n_heads, hd, cs, sn, interleaved);
-            crvq_rope(k_new + r * kv_dim, c->n_kv_heads, hd, cs, sn, interleaved);
-        }
-        if (n == 1)
-            attention_one(c, s, kc, vc, pos);
-        else
-            attention_batch(c, s, kc, vc, n, pos);
-        crvq_linear_forward(&layer->wo, s->att, n, s->xb);
-        residual_add(s->x, s->xb, n, dim);
-
-        // feed-forward block: down(silu(gate(x)) * up(x))
-        rmsnorm_rows(s->xb, s->x, layer->ffn_norm, n, dim, c->norm_eps);
-        crvq_linear_forward(&layer->w_gate, s->xb, n, s->hb);
-        crvq_linear_forward(&layer->w_up, s->xb, n, s->hb2);
-#pragma omp parallel for schedule(static) if (n > 1)
-        for (int r = 0; r < n; r++)
-            crvq_swiglu(s->hb + (size_t)r * c->hidden_dim, s->hb2 + (size_t)r * c->hidden_dim,
-                        c->hidden_dim);
-        crvq_linear_forward(&layer->w_down, s->hb, n, s->xb);
-        residual_add(s->x, s->xb, n, dim);
-    }
-
+    for (int l = 0; l < c->n_layers; l++) block(m, s, l, n, pos, NULL, NULL);
     if (all_logits) {
         rmsnorm_rows(s->xb, s->x, m->out_norm, n, dim, c->norm_eps);
         crvq_linear_forward(&m->output, s->xb, n, logits); // (n, vocab)
@@ -305,5 +350,6 @@ crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, 
         crvq_rmsnorm(s->xb, last, m->out_norm, dim, c->norm_eps);
         crvq_linear_forward(&m->output, s->xb, 1, logits); // (vocab)
     }
+    if (blas_threads) crvq_blas_threads_swap(blas_threads);
     return CRVQ_OK;
 }

@@ -1,5 +1,6 @@
 // threads.c — one thread count for both thread pools of the library.
 #include "crvq.h"
+#include "util/threads.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -12,3 +13,9 @@ void crvq_set_threads(int n) {
 }
 
 int crvq_get_threads(void) { return omp_get_max_threads(); }
+
+int crvq_blas_threads_swap(int n) {
+    int prev = openblas_get_num_threads();
+    openblas_set_num_threads(n);
+    return prev;
+}

@@ -1,0 +1,182 @@
+// cmd_bench.c — `crvq bench`: prefill and decode speed of the forward pass,
+// and the prefill's arithmetic rate next to this machine's plain sgemm rate.
+#include "cli/cli.h"
+#include "model/sample.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: crvq bench -m MODEL [options]\n\n"
+            "Times a prefill of N seeded random tokens (one batch, last-row logits) and the\n"
+            "decoding of G more tokens one at a time through the KV cache; reports the median\n"
+            "over the repetitions. Prefill GFLOP/s counts the useful work (linear layers,\n"
+            "causal attention, output head for the last row) and is compared with cblas_sgemm\n"
+            "timed on this machine at the shape of the feed-forward projections (N x dim times\n"
+            "dim x hidden).\n\n"
+            "options:\n"
+            "  -m, --model PATH     model: Hugging Face directory, GGUF or llama2.c .bin\n"
+            "  --prompt-len N       prefill tokens (default: min(512, model context))\n"
+            "  --gen G              decoded tokens (default 128)\n"
+            "  --reps R             repetitions (default 3)\n"
+            "  --seed S             seed of the random tokens (default 1)\n"
+            "  --threads N          threads for OpenMP and BLAS (default: all cores)\n"
+            "  --json               print the result as one JSON line\n"
+            "  -h, --help           this help\n");
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Median GFLOP/s of C (M, N) = A (M, K) Bᵀ, the call crvq_linear_forward makes.
+static double sgemm_gflops(int M, int N, int K, int reps) {
+    float *A = malloc((size_t)M * K * sizeof *A), *B = malloc((size_t)N * K * sizeof *B);
+    float *C = malloc((size_t)M * N * sizeof *C);
+    double *t = malloc((size_t)reps * sizeof *t), g = 0.0;
+    if (A && B && C && t) {
+        crvq_rng r;
+        crvq_rng_seed(&r, 7);
+        for (size_t i = 0; i < (size_t)M * K; i++) A[i] = crvq_rng_float(&r) - 0.5f;
+        for (size_t i = 0; i < (size_t)N * K; i++) B[i] = crvq_rng_float(&r) - 0.5f;
+        for (int rep = -1; rep < reps; rep++) { // rep -1 warms up
+            double t0 = cli_seconds();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
+            if (rep >= 0) t[rep] = cli_seconds() - t0;
+        }
+        g = 2.0 * M * N * K / median(t, reps) / 1e9;
+    }
+    free(A), free(B), free(C), free(t);
+    return g;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *model_path = NULL;
+    int prompt_len = 0, n_gen = 128, reps = 3, threads = 0, json = 0;
+    uint64_t seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is(a, "-h", "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (cli_is(a, "-m", "--model")) {
+            model_path = cli_value(argc, argv, &i);
+        } else if (cli_is(a, NULL, "--prompt-len")) {
+            prompt_len = (int)cli_int(a, cli_value(argc, argv, &i), 2, 1 << 20);
+        } else if (cli_is(a, NULL, "--gen")) {
+            n_gen = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
+        } else if (cli_is(a, NULL, "--reps")) {
+            reps = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1000);
+        } else if (cli_is(a, NULL, "--seed")) {
+            seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, INT64_MAX);
+        } else if (cli_is(a, NULL, "--threads")) {
+            threads = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1024);
+        } else if (cli_is(a, NULL, "--json")) {
+            json = 1;
+        } else {
+            return cli_unknown("bench", a);
+        }
+    }
+    if (!model_path) {
+        fprintf(stderr, "crvq bench: error: -m MODEL is required (see --help)\n");
+        return 2;
+    }
+    if (threads) crvq_set_threads(threads);
+
+    crvq_model *m = cli_load_model("bench", model_path, NULL);
+    if (!m) return 1;
+    const crvq_config *c = &m->cfg;
+    if (!prompt_len) prompt_len = c->max_seq_len < 512 ? c->max_seq_len : 512;
+    if (prompt_len < 2) prompt_len = 2;
+    int rc = 1, max_seq = prompt_len + n_gen;
+    if (max_seq > c->max_seq_len)
+        fprintf(stderr, "crvq bench: warning: %d + %d tokens exceed the context length %d the model declares\n",
+                prompt_len, n_gen, c->max_seq_len);
+    int *tok = malloc((size_t)max_seq * sizeof *tok);
+    float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
+    double *t_pre = malloc((size_t)reps * sizeof *t_pre), *t_dec = malloc((size_t)reps * sizeof *t_dec);
+    crvq_state *s = NULL;
+    if (!tok || !logits || !t_pre || !t_dec) {
+        cli_error("bench", "out of memory");
+        goto done;
+    }
+    if (crvq_state_init(m, max_seq, prompt_len, &s) != CRVQ_OK) {
+        cli_error("bench", NULL);
+        goto done;
+    }
+    crvq_rng rng;
+    crvq_rng_seed(&rng, seed);
+    for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
+
+    for (int rep = -1; rep < reps; rep++) { // rep -1 warms up (page faults, BLAS pools)
+        double t0 = cli_seconds();
+        if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) {
+            cli_error("bench", NULL);
+            goto done;
+        }
+        double t1 = cli_seconds();
+        for (int i = 0; i < n_gen && rep >= 0; i++)
+            if (crvq_forward(m, s, tok + prompt_len + i, 1, prompt_len + i, 0, logits) != CRVQ_OK) {
+                cli_error("bench", NULL);
+                goto done;
+            }
+        if (rep >= 0) {
+            t_pre[rep] = t1 - t0;
+            t_dec[rep] = cli_seconds() - t1;
+        }
+    }
+    double pre = median(t_pre, reps), dec = median(t_dec, reps);
+
+    // useful work of the prefill: linear layers on every row, causal
+    // attention (Q Kᵀ and P V over keys 0..i for row i), head on the last row
+    double n = prompt_len;
+    double flops = 2.0 * n * (double)crvq_model_n_params_linear(m) +
+                   4.0 * c->n_layers * c->n_heads * c->head_dim * (n * (n + 1) / 2) +
+                   2.0 * c->dim * c->vocab_size;
+    double pre_gflops = flops / pre / 1e9;
+    double ref_gflops = sgemm_gflops(prompt_len, c->hidden_dim, c->dim, reps < 5 ? 5 : reps);
+    // float32 weights each decode step reads once
+    double weight_bytes = 4.0 * ((double)crvq_model_n_params_linear(m) + (double)c->vocab_size * c->dim);
+    double dec_gbps = weight_bytes * n_gen / dec / 1e9;
+
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", model_path);
+        cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+        cJSON_AddNumberToObject(j, "prompt_len", prompt_len);
+        cJSON_AddNumberToObject(j, "gen", n_gen);
+        cJSON_AddNumberToObject(j, "reps", reps);
+        cJSON_AddNumberToObject(j, "prefill_seconds", pre);
+        cJSON_AddNumberToObject(j, "prefill_tps", prompt_len / pre);
+        cJSON_AddNumberToObject(j, "decode_tps", n_gen / dec);
+        cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
+        cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
+        cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(prompt_len));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->hidden_dim));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->dim));
+        cJSON_AddNumberToObject(j, "prefill_sgemm_fraction", pre_gflops / ref_gflops);
+        cJSON_AddNumberToObject(j, "decode_weight_gbps", dec_gbps);
+        cli_print_json(j);
+    } else {
+        printf("prefill: %d tokens in %.4f s = %.1f tok/s, %.2f GFLOP/s (%.0f%% of sgemm %dx%dx%d at %.2f GFLOP/s)\n",
+               prompt_len, pre, prompt_len / pre, pre_gflops, 100.0 * pre_gflops / ref_gflops,
+               prompt_len, c->hidden_dim, c->dim, ref_gflops);
+        printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", n_gen,
+               prompt_len, dec, n_gen / dec, dec_gbps);
+    }
+    rc = 0;
+done:
+    crvq_state_free(s);
+    free(tok), free(logits), free(t_pre), free(t_dec);
+    crvq_model_free(m);
+    return rc;
+}
