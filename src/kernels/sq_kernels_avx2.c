@@ -38,9 +38,9 @@ static unpack8 unpack8_init(int bits) {
     return u;
 }
 
-// The `bits` bytes of 8 codes at p (row end at `end`) in the low bytes of a
-// register. An 8-byte load where the row has 8 bytes left; a copy otherwise,
-// so that the last block of the last row never reads past the codes.
+// The `bits` bytes of 8 codes at p in the low bytes of a register. An 8-byte
+// load wherever 8 bytes remain before the end of all codes (`end`); a copy
+// for the last blocks, so that nothing past the codes is read.
 static inline __m128i load_block(const unpack8 *u, const uint8_t *p, const uint8_t *end) {
     if (end - p >= 8) return _mm_loadl_epi64((const __m128i *)p);
     uint8_t tmp[8] = {0};
@@ -75,9 +75,10 @@ static inline __attribute__((always_inline)) void matvec_mode(const crvq_scalar_
                                                               int mode, const float *x, const float *xsum,
                                                               int r0, int r1, float *y) {
     const int gs = W->group_size, G = W->n_gr, bits = W->bits;
+    const uint8_t *end = W->q + (size_t)W->m_out * W->row_bytes;
     int r = r0;
     for (; r + 2 <= r1; r += 2) {
-        const uint8_t *q0 = W->q + (size_t)r * W->row_bytes, *q1 = q0 + W->row_bytes, *e1 = q1 + W->row_bytes;
+        const uint8_t *q0 = W->q + (size_t)r * W->row_bytes, *q1 = q0 + W->row_bytes;
         const float *sc = W->scale + (size_t)r * G, *ze = W->zero + (size_t)r * G;
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
         float corr0 = 0.0f, corr1 = 0.0f;
@@ -86,8 +87,8 @@ static inline __attribute__((always_inline)) void matvec_mode(const crvq_scalar_
             for (int c = g * gs; c < (g + 1) * gs; c += 8) {
                 const __m256 xv = _mm256_loadu_ps(x + c);
                 const size_t b = (size_t)c * bits >> 3;
-                a0 = _mm256_fmadd_ps(unpack(u, mode, q0 + b, q1), xv, a0);
-                a1 = _mm256_fmadd_ps(unpack(u, mode, q1 + b, e1), xv, a1);
+                a0 = _mm256_fmadd_ps(unpack(u, mode, q0 + b, end), xv, a0);
+                a1 = _mm256_fmadd_ps(unpack(u, mode, q1 + b, end), xv, a1);
             }
             acc0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[g]), a0, acc0);
             acc1 = _mm256_fmadd_ps(_mm256_set1_ps(sc[G + g]), a1, acc1);
@@ -98,14 +99,14 @@ static inline __attribute__((always_inline)) void matvec_mode(const crvq_scalar_
         y[r - r0 + 1] = hsum8(acc1) - corr1;
     }
     for (; r < r1; r++) {
-        const uint8_t *q0 = W->q + (size_t)r * W->row_bytes, *e0 = q0 + W->row_bytes;
+        const uint8_t *q0 = W->q + (size_t)r * W->row_bytes;
         const float *sc = W->scale + (size_t)r * G, *ze = W->zero + (size_t)r * G;
         __m256 acc = _mm256_setzero_ps();
         float corr = 0.0f;
         for (int g = 0; g < G; g++) {
             __m256 a = _mm256_setzero_ps();
             for (int c = g * gs; c < (g + 1) * gs; c += 8)
-                a = _mm256_fmadd_ps(unpack(u, mode, q0 + ((size_t)c * bits >> 3), e0), _mm256_loadu_ps(x + c), a);
+                a = _mm256_fmadd_ps(unpack(u, mode, q0 + ((size_t)c * bits >> 3), end), _mm256_loadu_ps(x + c), a);
             acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[g]), a, acc);
             corr += sc[g] * ze[g] * xsum[g];
         }
@@ -130,8 +131,9 @@ static void matvec_avx2(const crvq_scalar_weights *W, const float *x, const floa
 static inline __attribute__((always_inline)) void dequant_mode(const crvq_scalar_weights *W, const unpack8 *u,
                                                                int mode, int r0, int r1, float *w) {
     const int gs = W->group_size, G = W->n_gr, bits = W->bits;
+    const uint8_t *end = W->q + (size_t)W->m_out * W->row_bytes;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *q = W->q + (size_t)r * W->row_bytes, *end = q + W->row_bytes;
+        const uint8_t *q = W->q + (size_t)r * W->row_bytes;
         const float *sc = W->scale + (size_t)r * G, *ze = W->zero + (size_t)r * G;
         float *wr = w + (size_t)(r - r0) * W->n_in;
         for (int g = 0; g < G; g++) {
