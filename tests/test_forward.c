@@ -3,9 +3,11 @@
 // attention recomputed from scratch, no cache): both RoPE styles, q/k/v
 // biases, linear and llama3 RoPE scaling, head_dim != dim/n_heads, tied
 // embeddings; batched prefill, token-by-token decode, mixed chunks and
-// last-row-only logits must all agree; attention tiling for long states.
+// last-row-only logits must all agree; attention tiling for long states;
+// block-by-block runs with taps (the quantization pipeline's path).
 #include "check.h"
 #include "crvq.h"
+#include "model/forward.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -272,6 +274,66 @@ static crvq_config base_config(void) {
     };
 }
 
+// What the taps of crvq_block_forward saw.
+typedef struct taps {
+    int calls[CRVQ_N_TAPS], width[CRVQ_N_TAPS], rows_ok;
+    int n;
+    double attn_in0[32]; // first row of the first ATTN_IN tap
+} taps;
+
+static void tap_fn(void *ctx, int tap, const float *x, int n, int width) {
+    taps *t = ctx;
+    if (tap == CRVQ_TAP_ATTN_IN && t->calls[tap] == 0)
+        for (int i = 0; i < width && i < 32; i++) t->attn_in0[i] = x[i];
+    t->calls[tap]++;
+    t->width[tap] = width;
+    t->rows_ok &= n == t->n;
+}
+
+// The model block by block through crvq_block_forward (the quantization
+// pipeline's path) gives the reference logits; the taps see every block's
+// four linear-layer inputs with the right widths.
+static void check_blocks(void) {
+    crvq_config cfg = base_config();
+    cfg.head_dim = 16; // tap widths: q_dim 64 differs from dim 32
+    crvq_model *m = tiny_model(&cfg);
+    enum { n = 9 };
+    int tok[n] = {3, 1, 4, 1, 5, 9, 2, 6, 5};
+    double *ref = ref_forward(m, tok, n);
+    crvq_state *s = NULL;
+    CHECK(crvq_state_init(m, 16, n, &s) == CRVQ_OK);
+    float *x = crvq_state_residual(s); // (n, dim)
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < cfg.dim; i++) x[r * cfg.dim + i] = m->tok_embd[tok[r] * cfg.dim + i];
+    taps t = {.rows_ok = 1, .n = n};
+    for (int l = 0; l < cfg.n_layers; l++) crvq_block_forward(m, s, l, n, 0, tap_fn, &t);
+    for (int k = 0; k < CRVQ_N_TAPS; k++) CHECK(t.calls[k] == cfg.n_layers);
+    CHECK(t.rows_ok);
+    CHECK(t.width[CRVQ_TAP_ATTN_IN] == 32 && t.width[CRVQ_TAP_ATTN_OUT] == 64);
+    CHECK(t.width[CRVQ_TAP_FFN_IN] == 32 && t.width[CRVQ_TAP_FFN_ACT] == 48);
+    // layer 0's attention input is the normed embedding of the first token
+    double e[32], normed[32];
+    for (int i = 0; i < 32; i++) e[i] = m->tok_embd[tok[0] * cfg.dim + i];
+    ref_rmsnorm(e, m->layers[0].attn_norm, 32, cfg.norm_eps, normed);
+    double err = 0;
+    for (int i = 0; i < 32; i++) err = fmax(err, fabs(t.attn_in0[i] - normed[i]));
+    CHECK_MSG(err < 1e-5, "first attention tap off by %.3g", err);
+    // final norm and head on the blocks' output
+    double xd[32], logit[50];
+    err = 0;
+    for (int r = 0; r < n; r++) {
+        for (int i = 0; i < 32; i++) xd[i] = x[r * cfg.dim + i];
+        ref_rmsnorm(xd, m->out_norm, 32, cfg.norm_eps, normed);
+        ref_linear(&m->output, normed, logit);
+        for (int v = 0; v < 50; v++)
+            err = fmax(err, fabs(logit[v] - ref[r * 50 + v]) / fmax(1.0, fabs(ref[r * 50 + v])));
+    }
+    CHECK_MSG(err < 1e-4, "block by block vs reference: max rel err %.3g", err);
+    crvq_state_free(s);
+    free(ref);
+    free_tiny_model(m);
+}
+
 static void check_errors(void) {
     crvq_config cfg = base_config();
     crvq_model *m = tiny_model(&cfg);
@@ -331,6 +393,7 @@ int main(void) {
     c = base_config();
     check_model("tiled", &c, 100, 1 << 16);
 
+    check_blocks();
     check_errors();
     return check_done();
 }

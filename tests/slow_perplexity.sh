@@ -1,0 +1,56 @@
+#!/bin/bash
+# slow_perplexity.sh CRVQ — the reference perplexities of
+# ../shared/docs/evaluation.md: stories260K (llama2.c .bin and the f32 GGUF)
+# under the docs protocol, pg-dev on WikiText-2 and C4 under the stream
+# protocol. ppl must match to a relative difference below 1e-3, the token
+# counts exactly. Prints each run's time.
+set -u
+crvq=$1
+shared=${CRVQ_SHARED:-../shared}
+for f in models/stories260K/stories260K.bin models/stories260K/stories260K-f32.gguf \
+         models/pg-dev/model.safetensors data/tinystories-val-1k.txt data/wikitext2-test.txt \
+         data/c4-val-1100.txt; do
+    [ -f "$shared/$f" ] || { echo "SKIP: $shared/$f not found (shared data missing)"; exit 77; }
+done
+command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-slow-ppl.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# check NAME PPL SCORED TOKENS UNITS ARGS...: run, compare ppl (rel < 1e-3),
+# scored tokens, all tokens and windows/documents exactly
+check() {
+    local name=$1 ppl=$2 scored=$3 tokens=$4 units=$5
+    shift 5
+    local t0=$SECONDS
+    if ! "$crvq" perplexity "$@" --json >"$tmp/out" 2>"$tmp/err"; then
+        echo "FAIL: $name: crvq perplexity $* exited $?"
+        tail -n 3 "$tmp/err"
+        fail=1
+        return
+    fi
+    python3 - "$tmp/out" "$name" "$ppl" "$scored" "$tokens" "$units" "$((SECONDS - t0))" <<'PY' || fail=1
+import json, sys
+out, name, ppl, scored, tokens, units, secs = sys.argv[1:]
+d = json.loads(open(out).read().splitlines()[-1])
+n_units = d.get("windows", d.get("docs"))
+rel = abs(d["ppl"] - float(ppl)) / float(ppl)
+ok = rel < 1e-3 and d["scored_tokens"] == int(scored) and n_units == int(units)
+ok = ok and (tokens == "-" or d["tokens"] == int(tokens))
+print(f"{'ok  ' if ok else 'FAIL'} {name}: ppl {d['ppl']:.4f} (ref {ppl}, rel diff {rel:.1e}), "
+      f"nll {d['nll']:.6f}, scored {d['scored_tokens']} (ref {scored}), {n_units} {'windows' if 'windows' in d else 'docs'}, "
+      f"{secs} s, {d['tokens_per_second']:.0f} tok/s, {d['threads']} threads")
+sys.exit(0 if ok else 1)
+PY
+}
+
+s=$shared/models/stories260K
+check "stories260K.bin docs ctx 512" 4.5424 369992 - 1000 \
+    -m "$s/stories260K.bin" -f "$shared/data/tinystories-val-1k.txt" --doc-sep '<|endoftext|>' --ctx 512
+check "stories260K-f32.gguf docs ctx 512" 4.5424 369992 - 1000 \
+    -m "$s/stories260K-f32.gguf" -f "$shared/data/tinystories-val-1k.txt" --doc-sep '<|endoftext|>' --ctx 512
+check "pg-dev wikitext2 stream ctx 1024" 204.1653 416361 416771 407 \
+    -m "$shared/models/pg-dev" -f "$shared/data/wikitext2-test.txt" --ctx 1024
+check "pg-dev c4 stream ctx 1024" 151.6327 692571 693802 677 \
+    -m "$shared/models/pg-dev" -f "$shared/data/c4-val-1100.txt" --ctx 1024
+exit $fail
