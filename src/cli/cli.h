@@ -15,6 +15,7 @@ int cmd_info(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_quantize_matrix(int argc, char **argv);
 
 // True if `arg` is the short or the long spelling of a flag (short may be NULL).

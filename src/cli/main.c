@@ -16,6 +16,7 @@ static const command commands[] = {
     {"perplexity", cmd_perplexity, "perplexity on a text file (stream or docs protocol)"},
     {"generate", cmd_generate, "continue a prompt (greedy or top-p sampling)"},
     {"bench", cmd_bench, "prefill and decode speed of the forward pass"},
+    {"quantize", cmd_quantize, "quantize a whole model into one compressed GGUF file"},
     {"quantize-matrix", cmd_quantize_matrix, "quantize one layer (synthetic or .npy) and report bits, loss, time"},
 };
 

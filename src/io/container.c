@@ -247,7 +247,6 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     if (info->calib_file) crvq_gguf_set_str(w, "crvq.calib.file", info->calib_file);
     crvq_gguf_set_u32(w, "crvq.calib.nsamples", (uint32_t)info->calib_nsamples);
     crvq_gguf_set_u32(w, "crvq.calib.seqlen", (uint32_t)info->calib_seqlen);
-    crvq_gguf_set_f32(w, "crvq.quant_seconds", (float)info->quant_seconds);
     crvq_gguf_set_bool(w, "crvq.finetuned", info->finetuned);
 
     // Per-layer bits in file order, and the linear-layer average.

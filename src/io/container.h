@@ -13,12 +13,13 @@
 
 #define CRVQ_FORMAT_VERSION 1
 
-// What the file records about how it was made (crvq.* keys).
+// What the file records about how it was made (crvq.* keys). Nothing that
+// varies between identical runs (times, dates) goes in: a resumed run must
+// write the same bytes as an uninterrupted one.
 typedef struct crvq_container_info {
     const crvq_quant_params *params; // NULL: nothing quantized
     const char *calib_file;          // may be NULL
     int calib_nsamples, calib_seqlen;
-    double quant_seconds;
     int finetuned;                   // block fine-tuning ran
 } crvq_container_info;
 

@@ -12,6 +12,14 @@ crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *
                              const crvq_quant_params *p, crvq_vq_layer *out, int *rounds);
 void crvq_vq_layer_free(crvq_vq_layer *L);
 
+// layout.c: the layer's shape from the parameters alone. CRVQ whose
+// relaxation is moot is VQ: G_c = 0 stores M = 1, G_c = n_groups all M,
+// and only a relaxed layer (0 < G_c < n_groups) is permuted.
+void crvq_vq_layout(const crvq_quant_params *p, int n_in, int *M, int *n_crit, int *relax);
+// Exact bits per weight the method will give a (m_out, n_in) layer
+// (p valid for that shape).
+double crvq_planned_bits(const crvq_quant_params *p, int m_out, int n_in);
+
 // rtn.c / gptq.c: scalar methods.
 crvq_status crvq_rtn_quantize(const float *W, int m_out, int n_in, const crvq_quant_params *p,
                               crvq_scalar_layer *out);
