@@ -211,6 +211,26 @@ void crvq_vq_weights_free(crvq_vq_weights *W) {
     free(W);
 }
 
+void crvq_vq_weights_set(crvq_vq_weights *W, int k, const float *cb, const float *scales) {
+    // cb, cb_t and scales always point into W's own block (from_raw), so
+    // writing through them is safe whatever the codes point into
+    if (cb) {
+        assert(k >= 0 && k < W->M);
+        const int K = 1 << W->e[k], d = W->d;
+        float *c = (float *)W->cb[k], *ct = (float *)W->cb_t[k];
+        for (int i = 0; i < K; i++)
+            for (int j = 0; j < d; j++) {
+                float v = crvq_f16_to_f32(crvq_f32_to_f16(cb[(size_t)i * d + j]));
+                c[(size_t)i * d + j] = v;
+                ct[(size_t)j * K + i] = v;
+            }
+    }
+    if (scales) {
+        float *s = (float *)W->scales;
+        for (int r = 0; r < W->m_out; r++) s[r] = crvq_f16_to_f32(crvq_f32_to_f16(scales[r]));
+    }
+}
+
 size_t crvq_vq_weights_bytes(const crvq_vq_weights *W) {
     size_t b = (size_t)W->m_out * W->n_groups * (W->codes8 ? 1 : 2) +
                (size_t)W->m_out * W->n_ext * (W->ext8 ? 1 : 2) + (size_t)W->m_out * 2;

@@ -62,6 +62,12 @@ crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what,
 
 void crvq_vq_weights_free(crvq_vq_weights *W);
 
+// Replace the continuous parameters (block fine-tuning): codebook k from cb
+// (2^e[k], d) when cb is not NULL, the row scales from scales (m_out) when
+// scales is not NULL. Values are rounded to fp16, as the container stores
+// them, and the transposed codebook is refreshed.
+void crvq_vq_weights_set(crvq_vq_weights *W, int k, const float *cb, const float *scales);
+
 // Bytes of compressed weights one full product reads: codes, codebooks,
 // scales and permutation as stored (fp16 codebooks and scales).
 size_t crvq_vq_weights_bytes(const crvq_vq_weights *W);

@@ -1,0 +1,182 @@
+// block_grad.c — one block's forward pass with saved activations, and its
+// backward pass (see block_grad.h). N = n_seq · seqlen token rows throughout.
+#include "train/block_grad.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/ops.h"
+#include "model/linear.h"
+#include "util/threads.h"
+
+struct crvq_ft_ws {
+    int max_seqs, seqlen;
+    int n_seq;           // sequences of the last forward
+    const float *x;      // (N, dim) input of the last forward (not owned)
+    float *rope_cos;     // (seqlen, head_dim/2)
+    float *rope_sin;     // (seqlen, head_dim/2)
+    // saved by the forward
+    float *inv1, *inv2;  // (N) 1/rms of x and of h
+    float *xn1;          // (N, dim) attention norm output
+    float *q;            // (N, q_dim) after RoPE
+    float *k;            // (N, kv_dim) after RoPE
+    float *v;            // (N, kv_dim)
+    float *ao;           // (N, q_dim) attention output, heads side by side
+    float *h;            // (N, dim) residual stream after attention
+    float *xn2;          // (N, dim) feed-forward norm output
+    float *g, *u, *a;    // (N, hidden) gate, up, silu(gate)*up
+    // backward
+    float *dh;           // (N, dim) dL/dh
+    float *dxn;          // (N, dim) dL/dxn2, then dL/dxn1
+    float *dg, *du;      // (N, hidden) dL/da then dL/dgate (in place), dL/dup
+    float *dao, *dq;     // (N, q_dim)
+    float *dk, *dv;      // (N, kv_dim)
+    float *att;          // (2, seqlen, seqlen) attention scratch
+    float *lin;          // linear backward scratch
+    void *block;         // the one allocation all of the above live in
+};
+
+crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen,
+                               crvq_ft_ws **out) {
+    *out = NULL;
+    if (max_seqs < 1 || seqlen < 1)
+        return crvq_fail(CRVQ_ERR_INVALID, "block workspace: %d sequences of %d tokens", max_seqs, seqlen);
+    if (c->n_heads % c->n_kv_heads || c->head_dim % 2)
+        return crvq_fail(CRVQ_ERR_INVALID, "block workspace: %d heads, %d kv heads, head_dim %d",
+                         c->n_heads, c->n_kv_heads, c->head_dim);
+    const size_t N = (size_t)max_seqs * seqlen;
+    const size_t dim = c->dim, hid = c->hidden_dim;
+    const size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+    size_t lin = 0;
+    crvq_layer *Lm = (crvq_layer *)L; // only read: crvq_block_linear takes the mutable form
+    for (int i = 0; i < CRVQ_N_LIN; i++) {
+        size_t s = crvq_linear_backward_scratch(crvq_block_linear(Lm, i), (int)N);
+        lin = s > lin ? s : lin;
+    }
+    crvq_ft_ws *ws = calloc(1, sizeof *ws);
+    if (!ws) return crvq_fail(CRVQ_ERR_NOMEM, "block workspace: out of memory");
+    ws->max_seqs = max_seqs;
+    ws->seqlen = seqlen;
+    struct { float **p; size_t n; } parts[] = {
+        {&ws->rope_cos, (size_t)seqlen * c->head_dim / 2}, {&ws->rope_sin, (size_t)seqlen * c->head_dim / 2},
+        {&ws->inv1, N}, {&ws->inv2, N}, {&ws->xn1, N * dim}, {&ws->q, N * qd}, {&ws->k, N * kvd},
+        {&ws->v, N * kvd}, {&ws->ao, N * qd}, {&ws->h, N * dim}, {&ws->xn2, N * dim},
+        {&ws->g, N * hid}, {&ws->u, N * hid}, {&ws->a, N * hid}, {&ws->dh, N * dim},
+        {&ws->dxn, N * dim}, {&ws->dg, N * hid}, {&ws->du, N * hid}, {&ws->dao, N * qd},
+        {&ws->dq, N * qd}, {&ws->dk, N * kvd}, {&ws->dv, N * kvd},
+        {&ws->att, 2 * (size_t)seqlen * seqlen}, {&ws->lin, lin},
+    };
+    const int n_parts = sizeof parts / sizeof parts[0];
+    size_t total = 0; // floats, each part starting on a cache line
+    for (int i = 0; i < n_parts; i++) total += (parts[i].n + 15) & ~(size_t)15;
+    if (total > SIZE_MAX / sizeof(float) || !(ws->block = aligned_alloc(64, total * sizeof(float)))) {
+        free(ws);
+        return crvq_fail(CRVQ_ERR_NOMEM, "block workspace: no memory for %zu MiB (%d x %d tokens)",
+                         total * sizeof(float) >> 20, max_seqs, seqlen);
+    }
+    float *p = ws->block;
+    for (int i = 0; i < n_parts; i++) {
+        *parts[i].p = p;
+        p += (parts[i].n + 15) & ~(size_t)15;
+    }
+    crvq_rope_tables(c, seqlen, ws->rope_cos, ws->rope_sin);
+    *out = ws;
+    return CRVQ_OK;
+}
+
+void crvq_ft_ws_free(crvq_ft_ws *ws) {
+    if (!ws) return;
+    free(ws->block);
+    free(ws);
+}
+
+// x += y, both (len)
+static void add_into(float *x, const float *y, size_t len) {
+#pragma omp parallel for schedule(static) if (len >= CRVQ_PAR_MIN_WORK)
+    for (size_t i = 0; i < len; i++) x[i] += y[i];
+}
+
+void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
+                        const float *x, int n_seq, float *y) {
+    assert(n_seq >= 1 && n_seq <= ws->max_seqs);
+    const int T = ws->seqlen, N = n_seq * T, dim = c->dim, hd = c->head_dim, half = hd / 2;
+    const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, hid = c->hidden_dim;
+    const int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
+    ws->x = x;
+    ws->n_seq = n_seq;
+
+    // attention: h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
+    crvq_rmsnorm_fwd(x, L->attn_norm, N, dim, c->norm_eps, ws->xn1, ws->inv1);
+    crvq_linear_forward(&L->wq, ws->xn1, N, ws->q);
+    crvq_linear_forward(&L->wk, ws->xn1, N, ws->k);
+    crvq_linear_forward(&L->wv, ws->xn1, N, ws->v);
+#pragma omp parallel for schedule(static) if ((size_t)N * (qd + kvd) >= CRVQ_PAR_MIN_WORK)
+    for (int t = 0; t < N; t++) {
+        const float *cs = ws->rope_cos + (size_t)(t % T) * half, *sn = ws->rope_sin + (size_t)(t % T) * half;
+        crvq_rope(ws->q + t * qd, c->n_heads, hd, cs, sn, interleaved);
+        crvq_rope(ws->k + t * kvd, c->n_kv_heads, hd, cs, sn, interleaved);
+    }
+    for (int s = 0; s < n_seq; s++) {
+        const size_t t0 = (size_t)s * T;
+        crvq_attn_forward(c, ws->q + t0 * qd, ws->k + t0 * kvd, ws->v + t0 * kvd, T, ws->ao + t0 * qd,
+                          ws->att);
+    }
+    crvq_linear_forward(&L->wo, ws->ao, N, ws->h);
+    add_into(ws->h, x, (size_t)N * dim);
+
+    // feed-forward: y = h + down(silu(gate(xn2)) * up(xn2))
+    crvq_rmsnorm_fwd(ws->h, L->ffn_norm, N, dim, c->norm_eps, ws->xn2, ws->inv2);
+    crvq_linear_forward(&L->w_gate, ws->xn2, N, ws->g);
+    crvq_linear_forward(&L->w_up, ws->xn2, N, ws->u);
+    memcpy(ws->a, ws->g, (size_t)N * hid * sizeof(float));
+#pragma omp parallel for schedule(static) if ((size_t)N * hid >= CRVQ_PAR_MIN_WORK)
+    for (int t = 0; t < N; t++) crvq_swiglu(ws->a + t * hid, ws->u + t * hid, (int)hid);
+    crvq_linear_forward(&L->w_down, ws->a, N, y);
+    add_into(y, ws->h, (size_t)N * dim);
+}
+
+// The gradients wanted for projection i, or NULL.
+static const crvq_linear_grad *lin_grad(const crvq_ft_grad *g, int i) {
+    return g && g->lin[i].scales ? &g->lin[i] : NULL;
+}
+
+void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
+                         const float *dy, const crvq_ft_grad *g, float *dx) {
+    const int T = ws->seqlen, N = ws->n_seq * T, dim = c->dim, hd = c->head_dim, half = hd / 2;
+    const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, hid = c->hidden_dim;
+    const int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
+
+    // y = h + down(a): dh = dy, da = dy Ŵ_down
+    memcpy(ws->dh, dy, (size_t)N * dim * sizeof(float));
+    crvq_linear_backward(&L->w_down, ws->a, dy, N, ws->dg, 0, lin_grad(g, CRVQ_LIN_DOWN), ws->lin);
+#pragma omp parallel for schedule(static) if ((size_t)N * hid >= CRVQ_PAR_MIN_WORK)
+    for (int t = 0; t < N; t++)
+        crvq_swiglu_backward(ws->g + t * hid, ws->u + t * hid, ws->dg + t * hid, ws->dg + t * hid,
+                             ws->du + t * hid, (int)hid);
+    crvq_linear_backward(&L->w_gate, ws->xn2, ws->dg, N, ws->dxn, 0, lin_grad(g, CRVQ_LIN_GATE),
+                         ws->lin);
+    crvq_linear_backward(&L->w_up, ws->xn2, ws->du, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_UP),
+                         ws->lin);
+    crvq_rmsnorm_backward(ws->h, L->ffn_norm, ws->inv2, ws->dxn, N, dim, ws->dh, g ? g->ffn_norm : NULL);
+
+    // h = x + o(ao): dx = dh (+ the norm path below), dao = dh Ŵ_o
+    crvq_linear_backward(&L->wo, ws->ao, ws->dh, N, ws->dao, 0, lin_grad(g, CRVQ_LIN_O),
+                         ws->lin);
+    for (int s = 0; s < ws->n_seq; s++) {
+        const size_t t0 = (size_t)s * T;
+        crvq_attn_backward(c, ws->q + t0 * qd, ws->k + t0 * kvd, ws->v + t0 * kvd, ws->dao + t0 * qd, T,
+                           ws->dq + t0 * qd, ws->dk + t0 * kvd, ws->dv + t0 * kvd, ws->att);
+    }
+#pragma omp parallel for schedule(static) if ((size_t)N * (qd + kvd) >= CRVQ_PAR_MIN_WORK)
+    for (int t = 0; t < N; t++) {
+        const float *cs = ws->rope_cos + (size_t)(t % T) * half, *sn = ws->rope_sin + (size_t)(t % T) * half;
+        crvq_rope_backward(ws->dq + t * qd, c->n_heads, hd, cs, sn, interleaved);
+        crvq_rope_backward(ws->dk + t * kvd, c->n_kv_heads, hd, cs, sn, interleaved);
+    }
+    crvq_linear_backward(&L->wq, ws->xn1, ws->dq, N, ws->dxn, 0, lin_grad(g, CRVQ_LIN_Q), ws->lin);
+    crvq_linear_backward(&L->wk, ws->xn1, ws->dk, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_K), ws->lin);
+    crvq_linear_backward(&L->wv, ws->xn1, ws->dv, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_V), ws->lin);
+    if (dx) memcpy(dx, ws->dh, (size_t)N * dim * sizeof(float));
+    crvq_rmsnorm_backward(ws->x, L->attn_norm, ws->inv1, ws->dxn, N, dim, dx, g ? g->attn_norm : NULL);
+}

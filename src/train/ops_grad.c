@@ -1,0 +1,193 @@
+// ops_grad.c — backward passes of the block's small ops (RMSNorm, RoPE,
+// SwiGLU) and of causal grouped-query attention (see block_grad.h).
+#include "train/block_grad.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/ops.h"
+#include "util/threads.h"
+
+// ------------------------------------------------------------- RMSNorm ---
+
+// 1/rms of one row exactly as crvq_rmsnorm computes it (double sum, then
+// rounded to float), so the backward differentiates the forward's own value.
+static float inv_rms_row(const float *x, int dim, float eps) {
+    double ss = 0.0;
+    for (int i = 0; i < dim; i++) ss += (double)x[i] * x[i];
+    return (float)(1.0 / sqrt(ss / dim + eps));
+}
+
+void crvq_rmsnorm_fwd(const float *x, const float *w, int n, int dim, float eps, float *out,
+                      float *inv_rms) {
+#pragma omp parallel for schedule(static) if ((size_t)n * dim >= CRVQ_PAR_MIN_WORK)
+    for (int t = 0; t < n; t++) {
+        crvq_rmsnorm(out + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
+        inv_rms[t] = inv_rms_row(x + (size_t)t * dim, dim, eps);
+    }
+}
+
+// y_i = w_i x_i r with r = (Σ_j x_j² / dim + eps)^(-1/2), dr/dx_j = -r³ x_j / dim:
+//   dL/dx_j = r w_j dy_j - r³ x_j / dim · Σ_i w_i dy_i x_i
+//   dL/dw_i = Σ_rows dy_i x_i r
+void crvq_rmsnorm_backward(const float *x, const float *w, const float *inv_rms, const float *dy,
+                           int n, int dim, float *dx, float *dw) {
+#pragma omp parallel if ((size_t)n * dim >= CRVQ_PAR_MIN_WORK)
+    {
+        if (dx) {
+#pragma omp for schedule(static) nowait
+            for (int t = 0; t < n; t++) {
+                const float *xt = x + (size_t)t * dim, *gt = dy + (size_t)t * dim;
+                float *dxt = dx + (size_t)t * dim;
+                double dot = 0.0;
+                for (int i = 0; i < dim; i++) dot += (double)w[i] * gt[i] * xt[i];
+                const double r = inv_rms[t];
+                const float c = (float)(r * r * r * dot / dim);
+                for (int i = 0; i < dim; i++) dxt[i] += inv_rms[t] * w[i] * gt[i] - c * xt[i];
+            }
+        }
+        if (dw) {
+            // by columns, rows summed in order: independent of the thread count
+#pragma omp for schedule(static)
+            for (int i = 0; i < dim; i++) {
+                double s = 0.0;
+                for (int t = 0; t < n; t++)
+                    s += (double)dy[(size_t)t * dim + i] * x[(size_t)t * dim + i] * inv_rms[t];
+                dw[i] += (float)s;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- RoPE ---
+
+// Inverse frequencies of the rotary embedding with the config's scaling, as
+// Hugging Face's rope initialisation (and forward.c) computes them.
+static double rope_inv_freq(const crvq_config *c, int i) {
+    double f = pow((double)c->rope_theta, -2.0 * i / c->head_dim);
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR) return f / c->rope_factor;
+    if (c->rope_scaling != CRVQ_ROPE_SCALING_LLAMA3) return f;
+    // Llama 3.1: long wavelengths slowed down by `factor`, short ones kept,
+    // the band in between interpolated
+    const double old_len = c->rope_original_max_pos;
+    const double low_wavelen = old_len / c->rope_low_freq_factor;
+    const double high_wavelen = old_len / c->rope_high_freq_factor;
+    const double wavelen = 2.0 * M_PI / f;
+    if (wavelen > low_wavelen) return f / c->rope_factor;
+    if (wavelen < high_wavelen) return f;
+    const double smooth = (old_len / wavelen - c->rope_low_freq_factor) /
+                          (c->rope_high_freq_factor - c->rope_low_freq_factor);
+    return (1.0 - smooth) * f / c->rope_factor + smooth * f;
+}
+
+void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos_t, float *sin_t) {
+    const int half = c->head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        const double f = rope_inv_freq(c, i);
+        // angles in double: p·f reaches ~1e3 rad, where float resolves only ~1e-4
+        for (int p = 0; p < n_pos; p++) {
+            cos_t[(size_t)p * half + i] = (float)cos(p * f);
+            sin_t[(size_t)p * half + i] = (float)sin(p * f);
+        }
+    }
+}
+
+// Forward, per pair (a, b): y_a = x_a cos - x_b sin, y_b = x_a sin + x_b cos.
+// Its transpose: dx_a = dy_a cos + dy_b sin, dx_b = -dy_a sin + dy_b cos.
+void crvq_rope_backward(float *dx, int n_heads, int head_dim, const float *cos_t,
+                        const float *sin_t, int interleaved) {
+    const int half = head_dim / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = dx + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            const int a = interleaved ? 2 * i : i;
+            const int b = interleaved ? 2 * i + 1 : i + half;
+            const float ga = v[a], gb = v[b];
+            v[a] = ga * cos_t[i] + gb * sin_t[i];
+            v[b] = -ga * sin_t[i] + gb * cos_t[i];
+        }
+    }
+}
+
+// -------------------------------------------------------------- SwiGLU ---
+
+// a = silu(g) u with silu(g) = g σ(g), silu'(g) = σ(g) (1 + g (1 - σ(g))).
+void crvq_swiglu_backward(const float *g, const float *u, const float *da, float *dg, float *du,
+                          int n) {
+    for (int i = 0; i < n; i++) {
+        const float sig = 1.0f / (1.0f + expf(-g[i]));
+        const float d = da[i];
+        du[i] = d * g[i] * sig;
+        dg[i] = d * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+    }
+}
+
+// ----------------------------------------------------------- attention ---
+
+// P = causal softmax(scale · Q_h K_hᵀ) of head h into P (T, T), the masked
+// upper triangle zeroed: the same sgemm + row softmax as forward.c.
+static void attn_probs(const crvq_config *c, const float *q, const float *k, int T, int h,
+                       float *P) {
+    const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + (size_t)h * hd, q_dim,
+                k + (size_t)(h / group) * hd, kv_dim, 0.0f, P, T);
+#pragma omp parallel for schedule(static) if ((size_t)T * T >= CRVQ_PAR_MIN_WORK)
+    for (int i = 0; i < T; i++) {
+        float *row = P + (size_t)i * T;
+        crvq_softmax(row, i + 1); // row i sees keys 0..i
+        memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof *row);
+    }
+}
+
+void crvq_attn_forward(const crvq_config *c, const float *q, const float *k, const float *v, int T,
+                       float *out, float *scratch) {
+    const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    for (int h = 0; h < c->n_heads; h++) {
+        attn_probs(c, q, k, T, h, scratch);
+        // O_h (T, hd) = P (T, T) V_h (T, hd)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, scratch, T,
+                    v + (size_t)(h / group) * hd, kv_dim, 0.0f, out + (size_t)h * hd, q_dim);
+    }
+}
+
+// With S = scale Q Kᵀ, P = softmax(S) per row, O = P V:
+//   dP = dO Vᵀ, dV = Pᵀ dO, dS = P ∘ (dP - rowsum(P ∘ dP)),
+//   dQ = scale dS K, dK = scale dSᵀ Q.
+// Heads of one kv group add their dK, dV into the shared kv head.
+void crvq_attn_backward(const crvq_config *c, const float *q, const float *k, const float *v,
+                        const float *dout, int T, float *dq, float *dk, float *dv, float *scratch) {
+    const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *P = scratch, *dS = scratch + (size_t)T * T; // (T, T) each
+    memset(dk, 0, (size_t)T * kv_dim * sizeof *dk);
+    memset(dv, 0, (size_t)T * kv_dim * sizeof *dv);
+    for (int h = 0; h < c->n_heads; h++) {
+        const size_t qo = (size_t)h * hd, ko = (size_t)(h / group) * hd;
+        attn_probs(c, q, k, T, h, P);
+        // dP (T, T) = dO_h (T, hd) V_hᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dout + qo, q_dim, v + ko,
+                    kv_dim, 0.0f, dS, T);
+        // dV_kv (T, hd) += Pᵀ dO_h
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dout + qo, q_dim,
+                    1.0f, dv + ko, kv_dim);
+#pragma omp parallel for schedule(static) if ((size_t)T * T >= CRVQ_PAR_MIN_WORK)
+        for (int i = 0; i < T; i++) {
+            const float *p = P + (size_t)i * T;
+            float *g = dS + (size_t)i * T;
+            double dot = 0.0;
+            for (int j = 0; j <= i; j++) dot += (double)p[j] * g[j];
+            for (int j = 0; j <= i; j++) g[j] = p[j] * (g[j] - (float)dot);
+            memset(g + i + 1, 0, (size_t)(T - i - 1) * sizeof *g);
+        }
+        // dQ_h (T, hd) = scale dS K_kv;  dK_kv (T, hd) += scale dSᵀ Q_h
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dS, T, k + ko, kv_dim,
+                    0.0f, dq + qo, q_dim);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dS, T, q + qo, q_dim,
+                    1.0f, dk + ko, kv_dim);
+    }
+}
