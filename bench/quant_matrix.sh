@@ -40,6 +40,7 @@ field() { # field NAME JSON: a top-level number of the one-line JSON object
   python3 -c 'import json, sys; print(json.loads(sys.argv[2])[sys.argv[1]])' "$1" "$2"
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 for size in $SIZES; do
@@ -65,7 +66,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
   echo "$cpu, $(nproc) cores, $THREADS threads. Synthetic layers (seed $SEED) as described in"
   echo "docs/quantization.md; relative loss is L(Ŵ)/L(0) with L(Ŵ) = Σ_r (w_r − ŵ_r) H (w_r − ŵ_r)ᵀ;"
   echo "bits count everything (codes, codebooks, scales, zero points, permutation); seconds are the"
-  echo "method's own time (not input validation or loss evaluation)."
+  echo "method's own time (not input validation or loss evaluation). Load average at start and end:"
+  echo "$load_start / $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the machine when it exceeds the core count)."
   echo
   echo "| layer | class | method | settings | bits/weight | relative loss | seconds | threads |"
   echo "|---|---|---|---|---|---|---|---|"
