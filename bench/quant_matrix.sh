@@ -41,6 +41,7 @@ field() { # field NAME JSON: a top-level number of the one-line JSON object
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 for size in $SIZES; do
@@ -62,7 +63,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 {
   echo "# Quantization of one synthetic layer"
   echo
-  echo "\`bench/quant_matrix.sh\` on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown);"
+  echo "\`bench/quant_matrix.sh\` on $(date -u +%Y-%m-%d), commit $commit;"
   echo "$cpu, $(nproc) cores, $THREADS threads. Synthetic layers (seed $SEED) as described in"
   echo "docs/quantization.md; relative loss is L(Ŵ)/L(0) with L(Ŵ) = Σ_r (w_r − ŵ_r) H (w_r − ŵ_r)ᵀ;"
   echo "bits count everything (codes, codebooks, scales, zero points, permutation); seconds are the"
