@@ -276,7 +276,8 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
     free(H_owned);
     if (isnan(r.loss) || isnan(r.loss0)) {
         crvq_quant_result_free(&r);
-        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory while measuring the layer loss");
+        return crvq_fail(CRVQ_ERR_NOMEM, "cannot evaluate the layer loss: out of memory, or W and H so "
+                         "large that it overflows");
     }
     *out = r;
     return CRVQ_OK;
