@@ -87,6 +87,27 @@ static uint16_t *to_f16(keep *k, const float *x, size_t n) {
     return h;
 }
 
+// A bf16 checkpoint's embeddings are stored as bf16, exactly; others as fp16.
+static int bf16_exact(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        if (u & 0xffff) return 0;
+    }
+    return 1;
+}
+
+static uint16_t *to_bf16(keep *k, const float *x, size_t n) {
+    uint16_t *h = keep_alloc(k, n * 2);
+    if (h)
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            h[i] = (uint16_t)(u >> 16); // exact: bf16_exact() held
+        }
+    return h;
+}
+
 // rows (n_rows, row_bytes) reordered by src_row
 static void *permuted_rows(keep *k, const void *src, int n_rows, size_t row_bytes, int hd, int permute) {
     uint8_t *dst = keep_alloc(k, (size_t)n_rows * row_bytes);
@@ -302,7 +323,11 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
     write_crvq_keys(w, m, info);
 
     int64_t emb[2] = {c->vocab_size, c->dim}, vec[1] = {c->dim};
-    add(w, "token_embd", ".weight", CRVQ_F16, 2, emb, to_f16(&k, m->tok_embd, (size_t)c->vocab_size * c->dim));
+    size_t n_emb = (size_t)c->vocab_size * c->dim;
+    if (bf16_exact(m->tok_embd, n_emb))
+        add(w, "token_embd", ".weight", CRVQ_BF16, 2, emb, to_bf16(&k, m->tok_embd, n_emb));
+    else
+        add(w, "token_embd", ".weight", CRVQ_F16, 2, emb, to_f16(&k, m->tok_embd, n_emb));
     add(w, "output_norm", ".weight", CRVQ_F32, 1, vec, m->out_norm);
     if (!c->tied_embeddings) write_linear(w, &k, "output", &m->output, hd, 0);
     for (int l = 0; l < c->n_layers; l++) {

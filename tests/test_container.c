@@ -1,0 +1,191 @@
+// test_container.c — the compressed-model container and the pipeline's
+// checkpoints on stories260K: quantize with every method (whole pipeline,
+// tiny calibration), write, load, and the loaded file must compute what the
+// in-memory model computes, for both RoPE layouts (a rotate-half model has
+// its q/k rows interleaved on the way out). Corrupt codes, truncation and a
+// checkpoint of another run are refused.
+#include "check.h"
+
+#include "crvq.h"
+#include "io/container.h"
+#include "io/gguf.h"
+#include "quant/pipeline.h"
+
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/crvq-container.XXXXXX";
+
+static crvq_model *load(const char *path, const char *tok) {
+    crvq_load_opts o = {.tokenizer_path = tok};
+    crvq_model *m = NULL;
+    crvq_status st = crvq_model_load(path, &o, &m);
+    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    return m;
+}
+
+// logits (n, vocab) of a fixed token sequence
+static float *logits_of(const crvq_model *m, int n) {
+    int *tok = malloc((size_t)n * sizeof *tok);
+    for (int i = 0; i < n; i++) tok[i] = (i * 37 + 11) % m->cfg.vocab_size;
+    float *out = malloc((size_t)n * m->cfg.vocab_size * sizeof *out);
+    crvq_state *s;
+    CHECK(crvq_state_init(m, n, n, &s) == CRVQ_OK);
+    CHECK(crvq_forward(m, s, tok, n, 0, 1, out) == CRVQ_OK);
+    crvq_state_free(s);
+    free(tok);
+    return out;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)a[i] - b[i]));
+        den = fmax(den, fabs((double)b[i]));
+    }
+    return num / den;
+}
+
+// The container stores float32 embeddings as fp16: round the in-memory
+// model's the same way so both compute the same function. Returns the buffer.
+static float *round_embeddings(crvq_model *m) {
+    size_t n = (size_t)m->cfg.vocab_size * m->cfg.dim;
+    float *e = malloc(n * sizeof *e);
+    for (size_t i = 0; i < n; i++) e[i] = crvq_f16_to_f32(crvq_f32_to_f16(m->tok_embd[i]));
+    if (m->output.w == m->tok_embd) m->output.w = e;
+    m->tok_embd = e;
+    return e;
+}
+
+static void quantize(crvq_model *m, crvq_method method, const char *calib, const char *ckpt) {
+    crvq_pipeline_opts o;
+    crvq_pipeline_opts_default(&o, method);
+    o.finetune = 0;
+    o.nsamples = 2;
+    o.nval = 0;
+    o.seqlen = 32;
+    o.calib_path = calib;
+    o.checkpoint = ckpt;
+    if (method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ) {
+        // stories260K's hidden size 172 takes d = 4; small codebooks keep it fast
+        o.qp.d = 4;
+        o.qp.M = 2;
+        o.qp.e[0] = 6;
+        o.qp.e[1] = 4;
+        o.qp.lambda = 0.25;
+        o.qp.max_rounds = 3;
+        o.qp.kmeans_iters = 4;
+    } else {
+        o.qp.bits = 3;
+        o.qp.group_size = 4;
+    }
+    crvq_pipeline_report rep;
+    crvq_status st = crvq_quantize_model(m, &o, &rep);
+    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    CHECK(rep.linear_bits > 1 && rep.linear_bits < 16);
+}
+
+static void round_trip(const char *model, const char *tok, const char *calib, crvq_method method,
+                       crvq_rope_style style) {
+    char out[200], ckpt[256];
+    snprintf(out, sizeof out, "%s/%s-%d.gguf", tmpdir, crvq_method_name(method), (int)style);
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+    crvq_model *m = load(model, tok);
+    if (!m) return;
+    m->cfg.rope_style = style; // a different model, but the file must mean the same one
+    float *emb = round_embeddings(m);
+    quantize(m, method, calib, ckpt);
+    crvq_container_info info = {.params = NULL, .calib_file = calib};
+    crvq_status st = crvq_container_write(m, &info, out);
+    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    crvq_model *q = load(out, NULL);
+    if (q) {
+        CHECK(q->cfg.rope_style == CRVQ_ROPE_INTERLEAVED);
+        CHECK(q->layers[0].wq.kind == (method >= CRVQ_METHOD_VQ ? CRVQ_LINEAR_VQ : CRVQ_LINEAR_SCALAR));
+        int n = 24;
+        float *a = logits_of(m, n), *b = logits_of(q, n);
+        double err = max_rel_diff(b, a, (size_t)n * m->cfg.vocab_size);
+        CHECK_MSG(err < 2e-6, "%s rope %d: file vs memory logits differ by %g", crvq_method_name(method), style, err);
+        free(a);
+        free(b);
+        crvq_model_free(q);
+    }
+
+    // The checkpoint holds every block: binding it into a fresh model gives
+    // the quantized model again, bit for bit (same row order, same kernels).
+    crvq_model *fresh = load(model, tok);
+    if (fresh) {
+        fresh->cfg.rope_style = style;
+        float *fresh_emb = round_embeddings(fresh);
+        int done = -1;
+        st = crvq_checkpoint_load(fresh, 0, ckpt, &done);
+        CHECK(st == CRVQ_ERR_INVALID); // another run's hash
+        st = crvq_checkpoint_write(m, m->cfg.n_layers, 42, ckpt);
+        CHECK(st == CRVQ_OK);
+        st = crvq_checkpoint_load(fresh, 42, ckpt, &done);
+        CHECK_MSG(st == CRVQ_OK && done == m->cfg.n_layers, "%s", crvq_last_error());
+        float *a = logits_of(m, 8), *b = logits_of(fresh, 8);
+        CHECK(memcmp(a, b, (size_t)8 * m->cfg.vocab_size * sizeof *a) == 0);
+        free(a);
+        free(b);
+        crvq_model_free(fresh);
+        free(fresh_emb);
+    }
+    crvq_model_free(m);
+    free(emb);
+}
+
+static void copy_file(const char *from, const char *to, size_t len) {
+    FILE *f = fopen(from, "rb"), *g = fopen(to, "wb");
+    char buf[65536];
+    size_t n, total = 0;
+    while (f && g && total < len && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (n > len - total) n = len - total;
+        fwrite(buf, 1, n, g);
+        total += n;
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+}
+
+// A code outside its codebook and a truncated file are refused with a message.
+static void corrupt(void) {
+    char good[256], bad[256];
+    snprintf(good, sizeof good, "%s/vq-0.gguf", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.gguf", tmpdir);
+    crvq_gguf *g;
+    if (crvq_gguf_open(good, &g) != CRVQ_OK) {
+        CHECK_MSG(0, "%s", crvq_last_error());
+        return;
+    }
+    const crvq_tensor_view *codes = crvq_gguf_find_tensor(g, "blk.0.attn_q.codes");
+    CHECK(codes != NULL);
+    size_t at = codes ? (size_t)((const uint8_t *)codes->data - g->data) : 0;
+    size_t size = g->size;
+    crvq_gguf_close(g);
+    copy_file(good, bad, size);
+    FILE *f = fopen(bad, "r+b");
+    fseek(f, (long)at, SEEK_SET);
+    fputc(0xff, f); // e = 6: codes are < 64
+    fclose(f);
+    crvq_model *m = NULL;
+    CHECK(crvq_model_load(bad, NULL, &m) == CRVQ_ERR_FORMAT);
+    CHECK_MSG(strstr(crvq_last_error(), "attn_q") != NULL, "%s", crvq_last_error());
+    copy_file(good, bad, size - 100);
+    CHECK(crvq_model_load(bad, NULL, &m) != CRVQ_OK);
+    CHECK(strstr(crvq_last_error(), "bad.gguf") != NULL);
+}
+
+int main(void) {
+    const char *model = check_shared("models/stories260K/stories260K.bin");
+    const char *tok = check_shared("models/stories260K/tok512.bin");
+    const char *calib = check_shared("data/tinystories-val-1k.txt");
+    if (!mkdtemp(tmpdir)) return 1;
+    crvq_method methods[] = {CRVQ_METHOD_VQ, CRVQ_METHOD_CRVQ, CRVQ_METHOD_RTN, CRVQ_METHOD_GPTQ};
+    for (int i = 0; i < 4; i++)
+        for (int style = 0; style < 2; style++) round_trip(model, tok, calib, methods[i], (crvq_rope_style)style);
+    corrupt();
+    char cmdline[300];
+    snprintf(cmdline, sizeof cmdline, "rm -rf %s", tmpdir);
+    if (system(cmdline) != 0) return 1;
+    return check_done();
+}
