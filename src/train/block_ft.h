@@ -1,0 +1,70 @@
+// block_ft.h — block fine-tuning (../shared/docs/crvq-method.md, "Model
+// pipeline" step 3): after a block's seven projections are quantized, tune
+// its continuous parameters with the codes frozen so that the quantized
+// block's output matches the full-precision block's output (MSE) on the
+// calibration inputs.
+//
+// Trained: the codebooks and row scales of every VQ / CRVQ projection of the
+// block, and its two RMSNorm weight vectors. Frozen: codes, permutations,
+// biases, dense projections and scalar (RTN / GPTQ) projections, whose
+// scale/zero grids are left as quantized.
+//
+// Adam on float32 master copies; after every epoch the validation MSE is
+// measured with codebooks and scales rounded to fp16 (what the container
+// will store), the best rounded parameters are kept, and training stops
+// after `patience` epochs without improvement. The epoch-0 parameters (as
+// quantized) count as a candidate, so tuning never makes the validation MSE
+// worse. Mini-batch order comes from a seeded RNG: the result is
+// deterministic for a fixed seed and thread count.
+#ifndef CRVQ_TRAIN_BLOCK_FT_H
+#define CRVQ_TRAIN_BLOCK_FT_H
+
+#include <stdint.h>
+
+#include "crvq.h"
+
+typedef struct crvq_ft_params {
+    double lr;            // Adam learning rate
+    double beta1, beta2;  // Adam moment decays
+    double eps;           // Adam epsilon
+    int max_epochs;       // passes over the training sequences (0: only evaluate)
+    int patience;         // stop after this many epochs without validation improvement
+    int batch_seqs;       // sequences per mini-batch (the last one of an epoch may be short)
+    uint64_t seed;        // mini-batch order
+    // called after each epoch (epoch 1..) with the mean training MSE of the
+    // epoch's mini-batches and the validation MSE (fp16-rounded parameters)
+    void (*progress)(void *user, int epoch, double train_mse, double val_mse);
+    void *progress_user;
+} crvq_ft_params;
+
+// The released defaults: lr 3e-5, betas (0.9, 0.95), eps 1e-8, 10 epochs,
+// patience 3; 4 sequences per mini-batch; seed 0; no progress callback.
+void crvq_ft_params_default(crvq_ft_params *p);
+
+typedef struct crvq_ft_report {
+    int epochs_run;       // epochs trained (early stop may end before max_epochs)
+    int best_epoch;       // epoch whose parameters were kept (0: the quantized ones, unchanged)
+    int n_params;         // parameters trained
+    double train_mse0;    // MSE on the training sequences before tuning
+    double val_mse0;      // ... on the validation sequences (training ones if n_val = 0)
+    double val_mse_best;  // validation MSE of the kept, fp16-rounded parameters
+    double seconds;
+} crvq_ft_report;
+
+// Tune block l of m in place. x_in: (n_train + n_val, seqlen, dim) inputs of
+// the block (outputs of the already quantized previous blocks); y_ref: the
+// full-precision block's outputs for the same inputs, same shape. The first
+// n_train sequences train, the remaining n_val validate (n_val = 0: the
+// training MSE decides instead). Every sequence starts at position 0.
+//
+// On success the kept codebooks and scales are written into the block's VQ
+// runtime weights (fp16-rounded; crvq_vq_weights_set) and the norm weights
+// into new buffers owned by m->storage, which layer->attn_norm / ffn_norm
+// then point to (the old ones may be read-only mapped memory). m->storage
+// must be set (crvq_model_load and the pipeline set it). On error the model
+// is unchanged.
+crvq_status crvq_block_finetune(crvq_model *m, int l, const float *x_in, const float *y_ref,
+                                int n_train, int n_val, int seqlen, const crvq_ft_params *p,
+                                crvq_ft_report *rep);
+
+#endif
