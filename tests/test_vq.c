@@ -649,6 +649,33 @@ static void test_degenerate(void) {
     free(H);
 }
 
+// ------------------------------------------------------------------ bits ---
+
+// The method page's formula, on a 4096 x 4096 layer with the defaults,
+// straight from the layer description (nothing quantized).
+static void test_bits(void) {
+    int32_t dummy_perm;
+    crvq_vq_layer L = {.m_out = 4096, .n_in = 4096, .d = 8, .M = 4, .e = {8, 8, 8, 8}, .n_groups = 512,
+                       .n_crit = 10, .perm = &dummy_perm};
+    double P = 4096.0 * 4096.0;
+    double want = (P / 8 * 8 + 4096.0 * 10 * 24 + 4 * 256 * 8 * 16 + 4096 * 16 + 4096 * 16) / P;
+    CHECK_NEAR(crvq_vq_bits(&L), want, 1e-15);
+    CHECK(fabs(crvq_vq_bits(&L) - 1.07) < 0.01);
+    printf("bits: crvq defaults %.4f", crvq_vq_bits(&L));
+    // One basic codebook (VQ-1: no permutation, every group "critical").
+    crvq_vq_layer V = {.m_out = 4096, .n_in = 4096, .d = 8, .M = 1, .e = {8}, .n_groups = 512, .n_crit = 512};
+    CHECK_NEAR(crvq_vq_bits(&V), (P + 256 * 8 * 16 + 4096 * 16) / P, 1e-15);
+    CHECK(fabs(crvq_vq_bits(&V) - 1.005) < 0.002);
+    // Two codebooks on every vector: the extended codes count everywhere.
+    V.M = 2;
+    V.e[1] = 8;
+    CHECK_NEAR(crvq_vq_bits(&V), (2 * P + 2 * 256 * 8 * 16 + 4096 * 16) / P, 1e-15);
+    printf(", vq-1 %.4f, vq-2 %.4f\n", (P + 256 * 8 * 16 + 4096 * 16) / P, crvq_vq_bits(&V));
+    // Scalar: 2 bits + fp16 scale and zero per 128 weights.
+    crvq_scalar_layer S = {.m_out = 4096, .n_in = 4096, .bits = 2, .group_size = 128};
+    CHECK_NEAR(crvq_scalar_bits(&S), 2.25, 1e-15);
+}
+
 // ------------------------------------------------------------ dispatcher ---
 
 static void test_dispatcher(void) {
@@ -688,6 +715,7 @@ int main(void) {
     test_importance();
     test_dequant_perm();
     test_degenerate();
+    test_bits();
     test_dispatcher();
     return check_done();
 }

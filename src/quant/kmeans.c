@@ -15,6 +15,8 @@
 #include "kernels/vq_score.h"
 #include "quant/rng.h"
 
+#define CRVQ_KMEANS_SEED_PER_CENTROID 16
+
 // ct (d, K): C transposed, the layout of the scoring kernel; qn (K) = ‖c_j‖².
 static void transpose(const float *C, int K, int d, float *ct, float *qn) {
     for (int j = 0; j < K; j++) {
@@ -201,7 +203,11 @@ crvq_status crvq_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts 
         if (!D2 || !sum || !count || !a || !prev || !dist || !ct || !qn || !vbuf) {
             st = crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for %zu points, %d centroids", nf, K);
         } else {
-            init_plusplus(F, nf, d, K, &g, D2, C);
+            // Seeding looks at the first CRVQ_KMEANS_SEED_PER_CENTROID·K points of
+            // the (random) sample only: its cost is sequential n·K·d, and Lloyd's
+            // iterations on the whole sample correct what a smaller seed set misses.
+            size_t ns = (size_t)CRVQ_KMEANS_SEED_PER_CENTROID * K;
+            init_plusplus(F, nf < ns ? nf : ns, d, K, &g, D2, C);
             for (int it = 0; it < o->iters; it++) {
                 transpose(C, K, d, ct, qn);
                 if (it > 0) memcpy(prev, a, nf * sizeof *a);

@@ -141,18 +141,25 @@ static crvq_status init_codebooks(crvq_vq_layer *L, const float *Wp, const crvq_
 
 // The alternating rounds (step 5).
 static crvq_status run_rounds(crvq_vq_work *w, const crvq_quant_params *p, const crvq_vq_opts *o, int *rounds) {
-    double L = crvq_vq_work_loss(w, NULL), dl;
+    double L = crvq_vq_work_loss(w, NULL), dl, L0 = 0;
+    for (int r = 0; r < w->m; r++) L0 += w->wHw[r];
     if (o->losses) o->losses[0] = L;
+    if (o->trace) fprintf(o->trace, "vq: initial L/L0 %.6f\n", L / L0);
     *rounds = 0;
     for (int it = 0; it < p->max_rounds && L > 0; it++) {
+        double t0 = omp_get_wtime();
         crvq_vq_update_scales(w, &dl);
         crvq_status st = crvq_vq_update_codebooks(w, o->cg_iters, &dl);
         if (st == CRVQ_OK) crvq_vq_update_scales(w, &dl);
+        double t1 = omp_get_wtime();
         if (st == CRVQ_OK) st = crvq_vq_search(w, p->beam, &dl, NULL);
         if (st != CRVQ_OK) return st;
         double L1 = crvq_vq_work_loss(w, NULL);
         ++*rounds;
         if (o->losses) o->losses[*rounds] = L1;
+        if (o->trace)
+            fprintf(o->trace, "vq: round %d: continuous %.2fs, discrete %.2fs, L/L0 %.6f\n", *rounds, t1 - t0,
+                    omp_get_wtime() - t1, L1 / L0);
         int done = !(L - L1 > p->tol * L);
         L = L1;
         if (done) break;
@@ -188,6 +195,7 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
     st = crvq_vq_layer_alloc(&L, m_out, n_in, d, M, p->e, n_crit, relax);
     if (st != CRVQ_OK) return st;
 
+    double t0 = omp_get_wtime();
     // Step 2: permuted copies of W (only when permuted) and of H (float32).
     size_t n = (size_t)n_in;
     float *Wp = NULL, *Hf = malloc(n * n * sizeof *Hf);
@@ -210,12 +218,17 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
             Hf[i * n + j] = (float)(relax ? H[(size_t)L.perm[i] * n + L.perm[j]] : H[i * n + j]);
     const float *Wuse = relax ? Wp : W;
 
+    double t1 = omp_get_wtime();
     // Steps 3-5.
     st = init_codebooks(&L, Wuse, p);
     if (st != CRVQ_OK) goto done;
+    double t2 = omp_get_wtime();
     crvq_vq_work w;
     st = crvq_vq_work_init(&w, &L, Wuse, Hf);
     if (st != CRVQ_OK) goto done;
+    if (o->trace)
+        fprintf(o->trace, "vq: %s%s %.2fs, k-means init %.2fs, work set-up %.2fs\n", relax ? "importance + " : "",
+                "permute", t1 - t0, t2 - t1, omp_get_wtime() - t2);
     if (o->block_groups) w.block_groups = o->block_groups;
     st = run_rounds(&w, p, o, rounds);
     crvq_vq_work_free(&w);

@@ -3,6 +3,8 @@
 #ifndef CRVQ_QUANT_VQ_H
 #define CRVQ_QUANT_VQ_H
 
+#include <stdio.h>
+
 #include "crvq.h"
 
 // The random streams of the stages (quant/rng.h): a stage that does not run
@@ -21,13 +23,14 @@ enum {
 
 // Conjugate-gradient iterations of each continuous step (one SGEMM each);
 // docs/quantization.md has the measurements behind the choice.
-#define CRVQ_VQ_CG_ITERS 2
+#define CRVQ_VQ_CG_ITERS 1
 
 typedef struct crvq_vq_opts {
     int cg_iters;     // CG iterations per continuous step
     int block_groups; // groups per lazy V update of the code search; 0: the default (128 columns)
     double *losses;   // (max_rounds + 1) or NULL: L after initialisation and after each round
                       // (the quantizer's own float64 bookkeeping, before fp16 rounding)
+    FILE *trace;      // if not NULL: one line per stage and round (seconds, L / L(0))
 } crvq_vq_opts;
 
 void crvq_vq_opts_default(crvq_vq_opts *o);
