@@ -73,7 +73,10 @@ static inline size_t tile_offset(int l) {
 static void transpose16(const uint8_t *c, size_t ld, int cl, uint8_t *tile) {
     const __mmask64 m = cl >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << cl) - 1);
     __m512i a[16], b[16];
-    for (int i = 0; i < 16; i++) a[i] = _mm512_maskz_loadu_epi8(m, c + (size_t)i * ld);
+    if (cl == 64)
+        for (int i = 0; i < 16; i++) a[i] = _mm512_loadu_si512(c + (size_t)i * ld);
+    else
+        for (int i = 0; i < 16; i++) a[i] = _mm512_maskz_loadu_epi8(m, c + (size_t)i * ld);
 #define ROUND(lo, hi, x, y)                              \
     for (int i = 0; i < 8; i++) {                        \
         y[i] = lo(x[2 * i], x[2 * i + 1]);               \
@@ -99,44 +102,76 @@ static inline __m512 lookup256(const __m512 *t, __m512i idx) {
     return _mm512_mask_blend_ps(b7, _mm512_mask_blend_ps(b6, q0, q1), _mm512_mask_blend_ps(b6, q2, q3));
 }
 
+// One step of the table sums: rows [r0, r0 + nb) (nb <= PERM_ROWS) against
+// tables [l0, l0 + cl) (cl <= PERM_CHUNK).
+typedef struct perm_step {
+    int r0, nb, l0, cl;
+} perm_step;
+
+static perm_step perm_step_at(int s, int L, int nr) {
+    const int n_chunks = (L + PERM_CHUNK - 1) / PERM_CHUNK;
+    perm_step st;
+    st.r0 = s / n_chunks * PERM_ROWS;
+    st.l0 = s % n_chunks * PERM_CHUNK;
+    st.nb = nr - st.r0 < PERM_ROWS ? nr - st.r0 : PERM_ROWS;
+    st.cl = L - st.l0 < PERM_CHUNK ? L - st.l0 : PERM_CHUNK;
+    return st;
+}
+
+// 16-row tile i (rows 16i.. of the step) of a step's codes into its 1 KiB
+// slot of ct; rows past the end get code 0 (their sums are dropped).
+static void perm_tile(const uint8_t *codes, size_t ld, perm_step st, int i, uint8_t *ct) {
+    const uint8_t *c = codes + (size_t)(st.r0 + 16 * i) * ld + st.l0;
+    uint8_t *tile = ct + (size_t)i * 1024;
+    if (16 * i + 16 <= st.nb) {
+        transpose16(c, ld, st.cl, tile);
+    } else {
+        for (int l = 0; l < st.cl; l++)
+            for (int q = 0; q < 16; q++) tile[tile_offset(l) + q] = 16 * i + q < st.nb ? c[(size_t)q * ld + l] : 0;
+    }
+}
+
+// Software-pipelined over steps: while the lookups of one step run, the
+// codes of the next are loaded and transposed a tile every four tables. A
+// step's 256 rows miss the cache together (the codes stream from DRAM in a
+// whole model); transposing them all at once before the lookups stalled on
+// those misses and made the kernel 1.4x slower than the scalar sums.
 static void gsum8_perm256(const float *T, const uint8_t *codes, size_t ld, int L, int nr, float *out,
                           int accumulate) {
-    _Alignas(64) uint8_t ct[PERM_CHUNK * PERM_ROWS]; // (PERM_ROWS / 16) tiles of 1 KiB
+    _Alignas(64) uint8_t ct[2][PERM_CHUNK * PERM_ROWS]; // per step: PERM_ROWS / 16 tiles of 1 KiB
     _Alignas(64) float acc[PERM_ROWS];
-    for (int r0 = 0; r0 < nr; r0 += PERM_ROWS) {
-        const int nb = nr - r0 < PERM_ROWS ? nr - r0 : PERM_ROWS;
-        const int nb16 = (nb + 15) & ~15; // the last 16 are padded with code 0, results dropped
-        const uint8_t *cr = codes + (size_t)r0 * ld;
-        memset(acc, 0, sizeof acc);
-        for (int l0 = 0; l0 < L; l0 += PERM_CHUNK) {
-            const int cl = L - l0 < PERM_CHUNK ? L - l0 : PERM_CHUNK;
-            // The block reads one cache line from each of 256 rows per chunk:
-            // too many streams for the hardware prefetchers, so each row's
-            // next line is requested a whole chunk of lookups ahead.
-            if (l0 + PERM_CHUNK < L)
-                for (int i = 0; i < nb; i++) _mm_prefetch((const char *)(cr + (size_t)i * ld + l0 + PERM_CHUNK), _MM_HINT_T0);
+    const int n_steps = (nr + PERM_ROWS - 1) / PERM_ROWS * ((L + PERM_CHUNK - 1) / PERM_CHUNK);
+    perm_step st = perm_step_at(0, L, nr);
+    for (int i = 0; i < (st.nb + 15) / 16; i++) perm_tile(codes, ld, st, i, ct[0]);
+    for (int s = 0; s < n_steps; s++) {
+        const uint8_t *cur = ct[s & 1];
+        const int nb16 = (st.nb + 15) & ~15, has_next = s + 1 < n_steps;
+        const perm_step nx = has_next ? perm_step_at(s + 1, L, nr) : st;
+        const int next_tiles = has_next ? (nx.nb + 15) / 16 : 0;
+        // the step after next: its code lines are prefetched during this step
+        const perm_step pf = s + 2 < n_steps ? perm_step_at(s + 2, L, nr) : st;
+        const int pf_rows = s + 2 < n_steps ? pf.nb : 0;
+        const uint8_t *pf_codes = codes + (size_t)pf.r0 * ld + pf.l0;
+        if (st.l0 == 0) memset(acc, 0, sizeof acc);
+        int done = 0; // tiles of the next step transposed so far
+        for (int l = 0; l < st.cl; l++) {
+            for (int q = 4 * l; q < 4 * l + 4 && q < pf_rows; q++)
+                _mm_prefetch((const char *)(pf_codes + (size_t)q * ld), _MM_HINT_T1);
+            if ((l & 3) == 0 && done < next_tiles) perm_tile(codes, ld, nx, done++, ct[(s + 1) & 1]);
+            const float *tl = T + (size_t)(st.l0 + l) * 256;
+            __m512 t[16];
+            for (int k = 0; k < 16; k++) t[k] = _mm512_loadu_ps(tl + 16 * k);
+            const uint8_t *cg = cur + tile_offset(l);
             for (int i = 0; i < nb16; i += 16) {
-                uint8_t *tile = ct + (size_t)i * 64;
-                if (i + 16 <= nb) {
-                    transpose16(cr + (size_t)i * ld + l0, ld, cl, tile);
-                } else {
-                    for (int l = 0; l < cl; l++)
-                        for (int q = 0; q < 16; q++)
-                            tile[tile_offset(l) + q] = i + q < nb ? cr[(size_t)(i + q) * ld + l0 + l] : 0;
-                }
-            }
-            for (int l = 0; l < cl; l++) {
-                const float *tl = T + (size_t)(l0 + l) * 256;
-                __m512 t[16];
-                for (int k = 0; k < 16; k++) t[k] = _mm512_loadu_ps(tl + 16 * k);
-                const uint8_t *cg = ct + tile_offset(l);
-                for (int i = 0; i < nb16; i += 16) {
-                    __m512i idx = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(cg + (size_t)i * 64)));
-                    _mm512_store_ps(acc + i, _mm512_add_ps(_mm512_load_ps(acc + i), lookup256(t, idx)));
-                }
+                __m512i idx = _mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)(cg + (size_t)i * 64)));
+                _mm512_store_ps(acc + i, _mm512_add_ps(_mm512_load_ps(acc + i), lookup256(t, idx)));
             }
         }
-        for (int q = 0; q < nb; q++) out[r0 + q] = accumulate ? out[r0 + q] + acc[q] : acc[q];
+        while (done < next_tiles) perm_tile(codes, ld, nx, done++, ct[(s + 1) & 1]); // after a short step
+        if (st.l0 + st.cl == L)
+            for (int q = 0; q < st.nb; q++)
+                out[st.r0 + q] = accumulate ? out[st.r0 + q] + acc[q] : acc[q];
+        st = nx;
     }
 }
 
