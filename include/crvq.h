@@ -207,6 +207,10 @@ typedef struct crvq_ppl_opts {
     // called after each window or document with the running totals
     void (*progress)(void *user, int done, int total, double nll_sum, int64_t scored);
     void *progress_user;
+    // When set, this model also runs over the same token ids (the evaluated
+    // model's tokenization) and the result gets KL(base ‖ model) and top-1
+    // agreement; its vocabulary size must equal the evaluated model's.
+    const crvq_model *kl_base;
 } crvq_ppl_opts;
 
 typedef struct crvq_ppl_result {
@@ -218,6 +222,10 @@ typedef struct crvq_ppl_result {
     int64_t evaluated; // tokens run through the model
     int n_windows;     // windows (stream) or documents (docs) evaluated
     int n_total;       // windows or documents the text has
+    // with opts->kl_base only (else 0), over the same scored positions:
+    double kld;        // mean KL(base ‖ model) per scored token, nats (llama.cpp's KLD)
+    double top1_agree; // fraction of positions where both models' argmax agree
+    double base_ppl;   // perplexity of the base model
 } crvq_ppl_result;
 
 // Perplexity of `model` (with its tokenizer) on the text (len bytes).

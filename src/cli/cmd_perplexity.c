@@ -1,5 +1,6 @@
 // cmd_perplexity.c — `crvq perplexity`: perplexity of a model on a text file
-// under the stream or docs protocol of ../shared/docs/evaluation.md.
+// under the stream or docs protocol of ../shared/docs/evaluation.md, and
+// with --kl-base its KL divergence from and top-1 agreement with a base model.
 #include "cli/cli.h"
 #include "io/mapfile.h"
 
@@ -15,6 +16,9 @@ static void usage(FILE *f) {
             "non-overlapping windows of --ctx tokens, tail dropped, positions 1..ctx-1 of each\n"
             "window scored. Protocol \"docs\" (--doc-sep): documents split on the separator,\n"
             "stripped of spaces/newlines, BOS + tokens truncated to --ctx, positions 1..n-1 scored.\n\n"
+            "With --kl-base, BASE runs over the same token ids (MODEL's tokenization) and the\n"
+            "mean KL(BASE || MODEL) per scored token (nats, as llama.cpp's KLD), the fraction of\n"
+            "positions where both argmaxes agree and BASE's perplexity are reported too.\n\n"
             "options:\n"
             "  -m, --model PATH     model: Hugging Face directory, GGUF or llama2.c .bin\n"
             "  -f, --file PATH      text file (UTF-8)\n"
@@ -25,6 +29,8 @@ static void usage(FILE *f) {
             "  --batch N            tokens per forward call (default: as many as fit 64 MiB of logits)\n"
             "  --threads N          threads for OpenMP and BLAS (default: all cores)\n"
             "  --tokenizer PATH     tokenizer file instead of the one found with the model\n"
+            "  --kl-base PATH       base model (usually the original of a quantized MODEL);\n"
+            "                       its vocabulary size must equal MODEL's\n"
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
@@ -50,6 +56,7 @@ static void progress(void *user, int done, int total, double nll_sum, int64_t sc
 
 int cmd_perplexity(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *doc_sep = NULL, *tok_path = NULL;
+    const char *base_path = NULL;
     int ctx = 0, max_windows = 0, batch = 0, threads = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -76,6 +83,8 @@ int cmd_perplexity(int argc, char **argv) {
             threads = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1024);
         } else if (cli_is(a, NULL, "--tokenizer")) {
             tok_path = cli_value(argc, argv, &i);
+        } else if (cli_is(a, NULL, "--kl-base")) {
+            base_path = cli_value(argc, argv, &i);
         } else if (cli_is(a, NULL, "--json")) {
             json = 1;
         } else {
@@ -92,6 +101,8 @@ int cmd_perplexity(int argc, char **argv) {
     if (!m) return 1;
     int rc = 1;
     crvq_mapfile text = {0};
+    crvq_model *base = NULL;
+    if (base_path && !(base = cli_load_model("perplexity", base_path, NULL))) goto done;
     if (!m->tok) {
         cli_error("perplexity", "the model has no tokenizer (give one with --tokenizer)");
         goto done;
@@ -114,6 +125,7 @@ int cmd_perplexity(int argc, char **argv) {
         .max_batch = batch,
         .progress = progress,
         .progress_user = &ps,
+        .kl_base = base,
     };
     crvq_ppl_result r;
     if (crvq_perplexity(m, (const char *)text.data, text.size, &o, &r) != CRVQ_OK) {
@@ -138,15 +150,25 @@ int cmd_perplexity(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "seconds", secs);
         cJSON_AddNumberToObject(j, "tokens_per_second", (double)r.evaluated / secs);
         cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+        if (base) {
+            cJSON_AddStringToObject(j, "kl_base", base_path);
+            cJSON_AddNumberToObject(j, "kld", r.kld);
+            cJSON_AddNumberToObject(j, "top1_agree", r.top1_agree);
+            cJSON_AddNumberToObject(j, "base_ppl", r.base_ppl);
+        }
         cli_print_json(j);
     } else {
         printf("%s: ppl %.4f  nll %.6f  scored %lld tokens in %d/%d %s (%s, ctx %d)  %.1f s, %.0f tok/s\n",
                text_path, r.ppl, r.nll, (long long)r.scored, r.n_windows, r.n_total,
                doc_sep ? "documents" : "windows", protocol, ctx, secs, (double)r.evaluated / secs);
+        if (base)
+            printf("%s: KLD %.6f  top-1 agreement %.4f  base ppl %.4f  (base %s)\n", text_path, r.kld,
+                   r.top1_agree, r.base_ppl, base_path);
     }
     rc = 0;
 done:
     crvq_mapfile_close(&text);
+    crvq_model_free(base);
     crvq_model_free(m);
     return rc;
 }

@@ -20,7 +20,50 @@ typedef struct ppl_run {
     double *nll;   // (max_batch) per-row NLL of the current chunk
     double nll_sum;
     int64_t scored;
+    // KL against a base model (base NULL: off). The base runs the same chunks
+    // in its own state right after the model, so only one chunk of each
+    // model's logits is ever held.
+    const crvq_model *base;
+    crvq_state *base_state;
+    float *base_logits; // (max_batch, vocab)
+    double *base_nll;   // (max_batch)
+    double *kl;         // (max_batch) KL(base ‖ model) per row
+    int *agree;         // (max_batch) 1 where both argmaxes agree
+    double base_nll_sum, kl_sum;
+    int64_t agree_sum;
 } ppl_run;
+
+// Row max, its first index, and log Σ exp(l - max) (double) of logits l (V).
+static double log_sum_exp(const float *l, int V, float *mx_out, int *arg_out) {
+    float mx = l[0];
+    int arg = 0;
+    for (int v = 1; v < V; v++)
+        if (l[v] > mx) mx = l[v], arg = v;
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) sum += exp((double)l[v] - mx);
+    *mx_out = mx;
+    *arg_out = arg;
+    return log(sum);
+}
+
+// KL(base ‖ model) of one position and whether the argmaxes agree, from the
+// two logit rows lb, lm (V): Σ_v p_b(v) (log p_b(v) − log p_m(v)) with both
+// log-softmaxes in double. Also sets the base's NLL of `target`.
+static double kl_row(const float *lb, const float *lm, int V, int target, double *base_nll,
+                     int *agree) {
+    float mb, mm;
+    int ab, am;
+    double zb = log_sum_exp(lb, V, &mb, &ab) + mb; // log Σ exp(lb)
+    double zm = log_sum_exp(lm, V, &mm, &am) + mm;
+    double kl = 0.0;
+    for (int v = 0; v < V; v++) {
+        double lpb = (double)lb[v] - zb, lpm = (double)lm[v] - zm;
+        kl += exp(lpb) * (lpb - lpm);
+    }
+    *base_nll = zb - (double)lb[target];
+    *agree = ab == am;
+    return kl;
+}
 
 // Run one window or document tok (n) from an empty cache and add the NLL of
 // tokens 1..n-1, each given the tokens before it.
@@ -35,17 +78,26 @@ static crvq_status score_sequence(ppl_run *r, const int *tok, int n) {
 #pragma omp parallel for schedule(static) if ((size_t)rows * V >= CRVQ_PAR_MIN_WORK)
         for (int i = 0; i < rows; i++) {
             const float *l = r->logits + (size_t)i * V; // (V)
-            float mx = l[0];
-            for (int v = 1; v < V; v++)
-                if (l[v] > mx) mx = l[v];
+            float mx;
+            int arg;
             // -log softmax(l)[target] = log Σ exp(l - max) - (l[target] - max), in double
-            double sum = 0.0;
-            for (int v = 0; v < V; v++) sum += exp((double)l[v] - mx);
-            r->nll[i] = log(sum) - ((double)l[tok[c0 + i + 1]] - mx);
+            r->nll[i] = log_sum_exp(l, V, &mx, &arg) - ((double)l[tok[c0 + i + 1]] - mx);
         }
         // summed in row order: the total does not depend on the thread count
         for (int i = 0; i < rows; i++) r->nll_sum += r->nll[i];
         r->scored += rows;
+        if (!r->base) continue;
+        st = crvq_forward(r->base, r->base_state, tok + c0, len, c0, 1, r->base_logits);
+        if (st) return st;
+#pragma omp parallel for schedule(static) if ((size_t)rows * V >= CRVQ_PAR_MIN_WORK)
+        for (int i = 0; i < rows; i++)
+            r->kl[i] = kl_row(r->base_logits + (size_t)i * V, r->logits + (size_t)i * V, V,
+                              tok[c0 + i + 1], &r->base_nll[i], &r->agree[i]);
+        for (int i = 0; i < rows; i++) {
+            r->kl_sum += r->kl[i];
+            r->base_nll_sum += r->base_nll[i];
+            r->agree_sum += r->agree[i];
+        }
     }
     return CRVQ_OK;
 }
@@ -134,16 +186,34 @@ crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
     if (opts->max_batch < 0 || opts->max_windows < 0)
         return crvq_fail(CRVQ_ERR_INVALID, "perplexity: negative max_batch or max_windows");
 
+    const crvq_model *base = opts->kl_base;
     int V = m->cfg.vocab_size;
-    int batch = opts->max_batch ? opts->max_batch : CRVQ_PPL_LOGITS_BUDGET / V;
+    if (base && base->cfg.vocab_size != V)
+        return crvq_fail(CRVQ_ERR_INVALID,
+                         "perplexity: the KL base model has %d vocabulary entries, the model %d",
+                         base->cfg.vocab_size, V);
+    // with a base model the logits budget is shared by the two models
+    int batch = opts->max_batch ? opts->max_batch : CRVQ_PPL_LOGITS_BUDGET / (base ? 2 : 1) / V;
     if (batch < 1) batch = 1;
     if (batch > opts->ctx) batch = opts->ctx;
-    ppl_run r = {.m = m, .max_batch = batch};
+    ppl_run r = {.m = m, .max_batch = batch, .base = base};
     crvq_status st = crvq_state_init(m, opts->ctx, batch, &r.state);
-    if (st) return st;
+    if (!st && base) st = crvq_state_init(base, opts->ctx, batch, &r.base_state);
+    if (st) {
+        crvq_state_free(r.state);
+        return st;
+    }
     r.logits = malloc((size_t)batch * V * sizeof *r.logits);
     r.nll = malloc((size_t)batch * sizeof *r.nll);
-    if (!r.logits || !r.nll)
+    int kl_ok = 1;
+    if (base) {
+        r.base_logits = malloc((size_t)batch * V * sizeof *r.base_logits);
+        r.base_nll = malloc((size_t)batch * sizeof *r.base_nll);
+        r.kl = malloc((size_t)batch * sizeof *r.kl);
+        r.agree = malloc((size_t)batch * sizeof *r.agree);
+        kl_ok = r.base_logits && r.base_nll && r.kl && r.agree;
+    }
+    if (!r.logits || !r.nll || !kl_ok)
         st = crvq_fail(CRVQ_ERR_NOMEM, "perplexity: out of memory for %d x %d logits", batch, V);
     else if (opts->protocol == CRVQ_PPL_DOCS)
         st = run_docs(&r, text, len, opts, out);
@@ -156,9 +226,19 @@ crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
         out->scored = r.scored;
         out->nll = r.nll_sum / (double)r.scored;
         out->ppl = exp(out->nll);
+        if (base) {
+            out->kld = r.kl_sum / (double)r.scored;
+            out->top1_agree = (double)r.agree_sum / (double)r.scored;
+            out->base_ppl = exp(r.base_nll_sum / (double)r.scored);
+        }
     }
     crvq_state_free(r.state);
+    crvq_state_free(r.base_state);
     free(r.logits);
     free(r.nll);
+    free(r.base_logits);
+    free(r.base_nll);
+    free(r.kl);
+    free(r.agree);
     return st;
 }
