@@ -187,6 +187,9 @@ void crvq_state_free(crvq_state *s);
 
 // Run n tokens at positions pos..pos+n-1 (the cache holds 0..pos-1).
 // logits: (n, vocab) when all_logits, else (vocab) for the last token only.
+// Threads come from OpenMP and BLAS (crvq_set_threads); a call with small
+// matrix products sets BLAS, process-wide, to one thread while it runs, so
+// calls must not run concurrently from several threads.
 crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, int n,
                          int pos, int all_logits, float *logits);
 
