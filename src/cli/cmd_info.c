@@ -1,8 +1,15 @@
 // cmd_info.c — `crvq info`: what a model file holds — format, configuration,
-// parameter counts, source dtype, tensor shapes.
+// parameter counts, source dtype, tensor shapes; for compressed files every
+// compressed layer's settings and bits per weight, whole-model bits and the
+// crvq.* metadata (docs/format.md, "Bits accounting").
 #include "cli/cli.h"
+#include "io/container.h"
+#include "io/gguf.h"
+#include "kernels/sq_weights.h"
+#include "kernels/vq_weights.h"
 #include "model/config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +17,10 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: crvq info -m MODEL [--tokenizer FILE] [--json]\n\n"
                "Load a model and describe it: format, architecture, dimensions, RoPE settings,\n"
-               "parameter counts, the dtype of the stored weights and the tensor shapes.\n\n"
+               "parameter counts, the dtype of the stored weights and the tensor shapes, and\n"
+               "bits per weight: linear layers (compressed ones by the method page's formula,\n"
+               "dense ones as stored), all tensors as stored, and all but embedding and head.\n"
+               "For compressed files also every compressed layer and the crvq.* metadata.\n\n"
                "  -m, --model MODEL   Hugging Face directory (config.json + safetensors), GGUF\n"
                "                      file or llama2.c checkpoint\n"
                "  --tokenizer FILE    tokenizer.model or tokenizer.bin replacing the model's own\n"
@@ -48,11 +58,188 @@ static int list_kinds(const crvq_model *m, tensor_kind *k) {
     return n;
 }
 
+// Bits per weight of the whole model: compressed layers by crvq_linear_bits,
+// dense tensors as the file stores them (the loader's per-role byte counts).
+typedef struct bits_summary {
+    double linear_bpw;   // the 7 projections of every block
+    double total_bpw;    // every tensor, over all parameters
+    double nonembed_bpw; // every tensor but the token embedding and the output head
+    int n_compressed;    // compressed linear layers (of 7 * n_layers)
+} bits_summary;
+
+static const char *const LINEAR_NAMES[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                            "ffn_gate", "ffn_up", "ffn_down"};
+
+static const crvq_linear *layer_linear(const crvq_layer *L, int j) {
+    const crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    return lins[j];
+}
+
+static bits_summary model_bits(const crvq_model *m) {
+    const crvq_config *c = &m->cfg;
+    const double *dense = m->storage->dense_bits;
+    bits_summary b = {0};
+    double lin_bits = dense[CRVQ_ROLE_LINEAR];
+    for (int l = 0; l < c->n_layers; l++)
+        for (int j = 0; j < 7; j++) {
+            const crvq_linear *lin = layer_linear(&m->layers[l], j);
+            if (lin->kind == CRVQ_LINEAR_DENSE) continue;
+            lin_bits += crvq_linear_bits(lin) * (double)lin->n_out * lin->n_in;
+            b.n_compressed++;
+        }
+    double n_all = (double)crvq_model_n_params(m), n_lin = (double)crvq_model_n_params_linear(m);
+    double n_embed = (double)c->vocab_size * c->dim;
+    if (!c->tied_embeddings) n_embed += (double)m->output.n_out * m->output.n_in;
+    double embed_bits = dense[CRVQ_ROLE_EMBED] + dense[CRVQ_ROLE_HEAD];
+    b.linear_bpw = lin_bits / n_lin;
+    b.total_bpw = (lin_bits + embed_bits + dense[CRVQ_ROLE_OTHER]) / n_all;
+    b.nonembed_bpw = (lin_bits + dense[CRVQ_ROLE_OTHER]) / (n_all - n_embed);
+    return b;
+}
+
+// "vq" when every vector uses all codebooks (or there is only one), "crvq"
+// when only the critical groups do.
+static const char *vq_kind(const crvq_vq_weights *W) {
+    return W->M > 1 && W->n_crit < W->n_groups ? "crvq" : "vq";
+}
+
+static void print_layers(const crvq_model *m) {
+    printf("compressed layers\n");
+    printf("  %-18s %-6s %-13s %-36s %s\n", "name", "kind", "shape", "settings", "bits/weight");
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int j = 0; j < 7; j++) {
+            const crvq_linear *lin = layer_linear(&m->layers[l], j);
+            if (lin->kind == CRVQ_LINEAR_DENSE) continue;
+            char name[48], shape[32], set[96];
+            snprintf(name, sizeof name, "blk.%d.%s", l, LINEAR_NAMES[j]);
+            snprintf(shape, sizeof shape, "(%d, %d)", lin->n_out, lin->n_in);
+            const char *kind;
+            if (lin->kind == CRVQ_LINEAR_VQ) {
+                const crvq_vq_weights *W = lin->vq;
+                kind = vq_kind(W);
+                int k = snprintf(set, sizeof set, "d %d  M %d  e ", W->d, W->M);
+                for (int i = 0; i < W->M; i++) k += snprintf(set + k, sizeof set - (size_t)k, "%s%d", i ? "," : "", W->e[i]);
+                snprintf(set + k, sizeof set - (size_t)k, "  n_crit %d/%d%s", W->n_crit, W->n_groups,
+                         W->perm ? "  perm" : "");
+            } else {
+                kind = "scalar";
+                snprintf(set, sizeof set, "bits %d  group %d", lin->sq->bits, lin->sq->group_size);
+            }
+            printf("  %-18s %-6s %-13s %-36s %.4f\n", name, kind, shape, set, crvq_linear_bits(lin));
+        }
+}
+
+static cJSON *layers_json(const crvq_model *m) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int j = 0; j < 7; j++) {
+            const crvq_linear *lin = layer_linear(&m->layers[l], j);
+            if (lin->kind == CRVQ_LINEAR_DENSE) continue;
+            cJSON *o = cJSON_CreateObject();
+            char name[48];
+            snprintf(name, sizeof name, "blk.%d.%s", l, LINEAR_NAMES[j]);
+            cJSON_AddStringToObject(o, "name", name);
+            cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_out));
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_in));
+            if (lin->kind == CRVQ_LINEAR_VQ) {
+                const crvq_vq_weights *W = lin->vq;
+                cJSON_AddStringToObject(o, "kind", vq_kind(W));
+                cJSON_AddNumberToObject(o, "d", W->d);
+                cJSON_AddNumberToObject(o, "M", W->M);
+                cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(W->e, W->M));
+                cJSON_AddNumberToObject(o, "n_crit", W->n_crit);
+                cJSON_AddNumberToObject(o, "n_groups", W->n_groups);
+                cJSON_AddBoolToObject(o, "perm", W->perm != NULL);
+            } else {
+                cJSON_AddStringToObject(o, "kind", "scalar");
+                cJSON_AddNumberToObject(o, "bits", lin->sq->bits);
+                cJSON_AddNumberToObject(o, "group_size", lin->sq->group_size);
+            }
+            cJSON_AddNumberToObject(o, "bpw", crvq_linear_bits(lin));
+            cJSON_AddItemToArray(arr, o);
+        }
+    return arr;
+}
+
+// A float setting as the decimal it was written as (1e-05, not 9.99999974737875e-06).
+static double dec(float f) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", f);
+    return strtod(buf, NULL);
+}
+
+// Bytes of a GGUF number type.
+static const size_t GGUF_NUM_SIZE[] = {[CRVQ_GGUF_U8] = 1, [CRVQ_GGUF_I8] = 1, [CRVQ_GGUF_U16] = 2,
+                                       [CRVQ_GGUF_I16] = 2, [CRVQ_GGUF_U32] = 4, [CRVQ_GGUF_I32] = 4,
+                                       [CRVQ_GGUF_F32] = 4, [CRVQ_GGUF_BOOL] = 1, [CRVQ_GGUF_U64] = 8,
+                                       [CRVQ_GGUF_I64] = 8, [CRVQ_GGUF_F64] = 8};
+
+// One GGUF number (type t, little-endian bytes at p, possibly unaligned) as JSON.
+static cJSON *gguf_number(crvq_gguf_type t, const uint8_t *p) {
+    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+            float f32; uint64_t u64; int64_t i64; double f64; } v;
+    memcpy(&v, p, GGUF_NUM_SIZE[t]);
+    switch (t) {
+    case CRVQ_GGUF_U8: return cJSON_CreateNumber(v.u8);
+    case CRVQ_GGUF_I8: return cJSON_CreateNumber(v.i8);
+    case CRVQ_GGUF_U16: return cJSON_CreateNumber(v.u16);
+    case CRVQ_GGUF_I16: return cJSON_CreateNumber(v.i16);
+    case CRVQ_GGUF_U32: return cJSON_CreateNumber(v.u32);
+    case CRVQ_GGUF_I32: return cJSON_CreateNumber(v.i32);
+    case CRVQ_GGUF_F32: return cJSON_CreateNumber(dec(v.f32));
+    case CRVQ_GGUF_BOOL: return cJSON_CreateBool(v.u8);
+    case CRVQ_GGUF_U64: return cJSON_CreateNumber((double)v.u64);
+    case CRVQ_GGUF_I64: return cJSON_CreateNumber((double)v.i64);
+    default: return cJSON_CreateNumber(v.f64);
+    }
+}
+
+static cJSON *gguf_string(crvq_gguf_str s) {
+    char *c = strndup(s.p, s.len);
+    cJSON *j = cJSON_CreateString(c ? c : "");
+    free(c);
+    return j;
+}
+
+// The crvq.* keys of a GGUF file as one JSON object (the per-layer arrays,
+// which the layer table shows, left out); NULL when the file has none or is
+// not GGUF.
+static cJSON *crvq_metadata(const char *path) {
+    crvq_gguf *g;
+    if (crvq_gguf_open(path, &g) != CRVQ_OK) return NULL;
+    cJSON *o = NULL;
+    for (int64_t i = 0; i < g->n_kv; i++) {
+        const crvq_gguf_kv *kv = &g->kv[i];
+        if (strncmp(kv->key, "crvq.", 5) != 0 || !strcmp(kv->key, "crvq.layer_names") ||
+            !strcmp(kv->key, "crvq.layer_bits"))
+            continue;
+        if (!o) o = cJSON_CreateObject();
+        cJSON *v;
+        if (kv->type == CRVQ_GGUF_STRING) {
+            v = gguf_string(kv->str);
+        } else if (kv->type == CRVQ_GGUF_ARRAY) {
+            v = cJSON_CreateArray();
+            const crvq_gguf_array *a = &kv->arr;
+            for (uint64_t k = 0; k < a->n; k++)
+                cJSON_AddItemToArray(v, a->type == CRVQ_GGUF_STRING
+                                            ? gguf_string(a->strs[k])
+                                            : gguf_number(a->type, a->data + k * GGUF_NUM_SIZE[a->type]));
+        } else {
+            v = gguf_number(kv->type, kv->raw);
+        }
+        cJSON_AddItemToObject(o, kv->key + 5, v);
+    }
+    crvq_gguf_close(g);
+    return o;
+}
+
 static const char *rope_style_name(crvq_rope_style s) {
     return s == CRVQ_ROPE_INTERLEAVED ? "interleaved" : "half";
 }
 
-static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds) {
+static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, const bits_summary *b,
+                       const cJSON *meta) {
     const crvq_config *c = &m->cfg;
     int64_t n_all = crvq_model_n_params(m), n_lin = crvq_model_n_params_linear(m);
     int64_t n_emb = (int64_t)c->vocab_size * c->dim;
@@ -87,16 +274,25 @@ static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds) {
         else snprintf(shape, sizeof shape, "(%d)", k[i].n_in);
         printf("  %-12s %-14s x %d\n", k[i].name, shape, k[i].count);
     }
+    printf("bits/weight    linear %.4f, total %.4f, without embedding and head %.4f\n", b->linear_bpw,
+           b->total_bpw, b->nonembed_bpw);
+    if (b->n_compressed) {
+        int n_dense = 7 * c->n_layers - b->n_compressed;
+        if (n_dense) printf("               (%d linear layers left dense, counted as stored)\n", n_dense);
+        print_layers(m);
+    }
+    if (meta) {
+        printf("crvq metadata\n");
+        for (const cJSON *e = meta->child; e; e = e->next) {
+            char *v = cJSON_PrintUnformatted(e);
+            printf("  crvq.%-22s %s\n", e->string, v ? v : "?");
+            free(v);
+        }
+    }
 }
 
-// A float setting as the decimal it was written as (1e-05, not 9.99999974737875e-06).
-static double dec(float f) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.7g", f);
-    return strtod(buf, NULL);
-}
-
-static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds) {
+static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, const bits_summary *b,
+                      const cJSON *meta) {
     const crvq_config *c = &m->cfg;
     int64_t n_all = crvq_model_n_params(m), n_lin = crvq_model_n_params_linear(m);
     cJSON *o = cJSON_CreateObject();
@@ -139,6 +335,12 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds) {
         cJSON_AddItemToArray(shape, cJSON_CreateNumber(k[i].n_in));
         cJSON_AddNumberToObject(e, "count", k[i].count);
     }
+    cJSON_AddNumberToObject(o, "linear_bpw", b->linear_bpw);
+    cJSON_AddNumberToObject(o, "total_bpw", b->total_bpw);
+    cJSON_AddNumberToObject(o, "nonembed_bpw", b->nonembed_bpw);
+    cJSON_AddNumberToObject(o, "n_compressed_layers", b->n_compressed);
+    if (b->n_compressed) cJSON_AddItemToObject(o, "layers", layers_json(m));
+    if (meta) cJSON_AddItemToObject(o, "crvq", cJSON_Duplicate(meta, 1));
     return o;
 }
 
@@ -169,15 +371,16 @@ int cmd_info(int argc, char **argv) {
     if (!m) return 1;
     tensor_kind kinds[16];
     int n_kinds = list_kinds(m, kinds);
-    print_text(m, kinds, n_kinds);
+    bits_summary bits = model_bits(m);
+    cJSON *meta = strcmp(m->format, "gguf") == 0 ? crvq_metadata(m->path) : NULL;
+    print_text(m, kinds, n_kinds, &bits, meta);
+    int rc = 0;
     if (json) {
-        cJSON *o = to_json(m, kinds, n_kinds);
-        if (!o) {
-            crvq_model_free(m);
-            return cli_error(cmd, "out of memory");
-        }
-        cli_print_json(o);
+        cJSON *o = to_json(m, kinds, n_kinds, &bits, meta);
+        if (o) cli_print_json(o);
+        else rc = cli_error(cmd, "out of memory");
     }
+    cJSON_Delete(meta);
     crvq_model_free(m);
-    return 0;
+    return rc;
 }

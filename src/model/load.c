@@ -137,6 +137,12 @@ static crvq_status bind(loader *ld, const char *name, int64_t rows, int64_t cols
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s has shape %s, expected %s", file, name, got_s, want_s);
     }
     if (rows) note_dtype(ld, t->dtype);
+    // every 2-D tensor but the embedding and the head is a block's projection
+    crvq_tensor_role role = !rows ? CRVQ_ROLE_OTHER
+                            : strcmp(name, ld->names->tok_embd) == 0 ? CRVQ_ROLE_EMBED
+                            : strcmp(name, ld->names->output) == 0   ? CRVQ_ROLE_HEAD
+                                                                     : CRVQ_ROLE_LINEAR;
+    ld->m->storage->dense_bits[role] += 8.0 * (double)t->nbytes;
     char what[512];
     snprintf(what, sizeof what, "%s: tensor %s", file, name);
     return crvq_tensor_to_f32(ld->m->storage, t, what, out);

@@ -21,7 +21,20 @@ typedef struct crvq_tensor_view {
 
 int64_t crvq_tensor_numel(const crvq_tensor_view *t);
 
+// What a dense tensor the loader bound is to the model, for bit accounting.
+typedef enum crvq_tensor_role {
+    CRVQ_ROLE_EMBED = 0, // token embedding
+    CRVQ_ROLE_HEAD,      // output head (untied only)
+    CRVQ_ROLE_LINEAR,    // a dense projection weight of a block
+    CRVQ_ROLE_OTHER,     // norms, biases
+    CRVQ_ROLE_COUNT
+} crvq_tensor_role;
+
 typedef struct crvq_model_storage {
+    // Bits the file spends on the dense tensors the loader bound, by role, as
+    // stored (bf16 16, f32 32, q8_0 8.5 per element); compressed layers are not
+    // in here (crvq_linear_bits counts them). All 0 for models built in memory.
+    double dense_bits[CRVQ_ROLE_COUNT];
     crvq_mapfile *maps;
     int n_maps;
     void **bufs;
