@@ -189,7 +189,7 @@ static double time_call(const layer *L, const float *x, int n, float *y, path p,
 static const int shapes[3][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
 // per 7B block: q, k, v, o are 4096x4096; gate, up 11008x4096; down 4096x11008
 static const int per_block[3] = {4, 2, 1};
-#define ROUNDS 3
+#define ROUNDS 5
 
 int main(int argc, char **argv) {
     const char *out_path = argc > 1 ? argv[1] : CRVQ_SOURCE_DIR "/bench/results/kernels.md";
@@ -236,20 +236,25 @@ int main(int argc, char **argv) {
     fprintf(md, "Memory bandwidth, streaming read of 1 GiB: **%.1f GB/s** on 1 thread, **%.1f GB/s** on %d.\n\n", bw1,
             bwn, threads);
 
-    // ---- decode (one token)
-    fprintf(md, "## Decode: one token, y = Ŵx\n\n");
-    fprintf(md, "Codes are read cold (each call uses another copy of the layer, %d MiB in rotation). "
-                "GB/s = bytes of compressed weights (codes, fp16 codebooks and scales, permutation) / time.\n\n",
-            (int)(ROTATE_BYTES >> 20));
-    fprintf(md, "| kind | shape (out x in) | bits/weight | MiB read | time (ms) | GB/s | x dense |\n");
-    fprintf(md, "|---|---|---|---|---|---|---|\n");
+    // ---- decode (one token), on all threads and on one: on a shared machine
+    // the one-thread figures are the steadier (no thread waits for another)
     double t_dec[N_KINDS][3], bytes_dec[N_KINDS][3];
-    {
+    for (int pass = 0; pass < 2; pass++) {
+        const int nt = pass == 0 ? threads : 1;
+        omp_set_num_threads(nt);
+        openblas_set_num_threads(nt);
+        fprintf(md, "## Decode: one token, y = Ŵx, %d thread%s\n\n", nt, nt > 1 ? "s" : "");
+        fprintf(md, "Codes are read cold (each call uses another copy of the layer, %d MiB in rotation). "
+                    "GB/s = bytes of compressed weights (codes, fp16 codebooks and scales, permutation) / time.\n\n",
+                (int)(ROTATE_BYTES >> 20));
+        fprintf(md, "| kind | shape (out x in) | bits/weight | MiB read | time (ms) | GB/s | x dense |\n");
+        fprintf(md, "|---|---|---|---|---|---|---|\n");
         static layer Ls[3][N_KINDS];
+        double t_cur[N_KINDS][3];
         for (int sh = 0; sh < 3; sh++)
             for (int k = 0; k < N_KINDS; k++) {
                 layer_init(&Ls[sh][k], (kind)k, shapes[sh][0], shapes[sh][1]);
-                t_dec[k][sh] = 1e30;
+                t_cur[k][sh] = 1e30;
                 bytes_dec[k][sh] = (double)Ls[sh][k].bytes;
             }
         // rounds over all configurations, best per configuration: a burst of
@@ -258,23 +263,27 @@ int main(int argc, char **argv) {
             for (int sh = 0; sh < 3; sh++)
                 for (int k = 0; k < N_KINDS; k++) {
                     double t = time_call(&Ls[sh][k], x, 1, y, PATH_DECODE, 100, 0.1);
-                    if (t < t_dec[k][sh]) t_dec[k][sh] = t;
+                    if (t < t_cur[k][sh]) t_cur[k][sh] = t;
                 }
         for (int sh = 0; sh < 3; sh++) {
             for (int k = 0; k < N_KINDS; k++) {
                 const double bpw = bytes_dec[k][sh] * 8.0 / ((double)shapes[sh][0] * shapes[sh][1]);
                 fprintf(md, "| %s | %d x %d | %.3f | %.2f | %.3f | %.1f | %.1f |\n", kind_name[k], shapes[sh][0],
-                        shapes[sh][1], bpw, bytes_dec[k][sh] / 1048576.0, t_dec[k][sh] * 1e3,
-                        bytes_dec[k][sh] / t_dec[k][sh] / 1e9, t_dec[K_DENSE][sh] / t_dec[k][sh]);
-                printf("decode %-30s %5d x %5d: %8.3f ms  %6.1f GB/s  %5.1fx dense\n", kind_name[k], shapes[sh][0],
-                       shapes[sh][1], t_dec[k][sh] * 1e3, bytes_dec[k][sh] / t_dec[k][sh] / 1e9,
-                       t_dec[K_DENSE][sh] / t_dec[k][sh]);
+                        shapes[sh][1], bpw, bytes_dec[k][sh] / 1048576.0, t_cur[k][sh] * 1e3,
+                        bytes_dec[k][sh] / t_cur[k][sh] / 1e9, t_cur[K_DENSE][sh] / t_cur[k][sh]);
+                printf("decode %dT %-30s %5d x %5d: %8.3f ms  %6.1f GB/s  %5.1fx dense\n", nt, kind_name[k],
+                       shapes[sh][0], shapes[sh][1], t_cur[k][sh] * 1e3, bytes_dec[k][sh] / t_cur[k][sh] / 1e9,
+                       t_cur[K_DENSE][sh] / t_cur[k][sh]);
             }
             for (int k = 0; k < N_KINDS; k++) layer_free(&Ls[sh][k]);
         }
+        fprintf(md, "\n");
+        if (pass == 0) memcpy(t_dec, t_cur, sizeof t_dec);
     }
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
 
-    fprintf(md, "\n### Whole 7B layer stack (32 blocks x 7 matrices), linear layers only\n\n");
+    fprintf(md, "### Whole 7B layer stack (32 blocks x 7 matrices), linear layers only, %d threads\n\n", threads);
     fprintf(md, "| kind | ms per token | tokens/s | bound by bandwidth (tokens/s at %.1f GB/s) |\n|---|---|---|---|\n", bwn);
     for (int k = 0; k < N_KINDS; k++) {
         double t = 0, bytes = 0;
@@ -329,7 +338,7 @@ int main(int argc, char **argv) {
         layer_init(&Ld, K_DENSE, 4096, 4096);
         const int ns[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-            const int n = ns[i], reps = n <= 16 ? 10 : n <= 128 ? 3 : 1, rounds = n <= 256 ? ROUNDS : 1;
+            const int n = ns[i], reps = n <= 16 ? 10 : n <= 128 ? 3 : 1, rounds = n <= 256 ? 2 : 1;
             const layer *Ls_[7] = {&Lc, &Lc, &Lc, &Ls, &Ls, &Ls, &Ld};
             const path ps[7] = {PATH_DECODE, PATH_TILED, PATH_AUTO, PATH_DECODE, PATH_TILED, PATH_AUTO, PATH_AUTO};
             double t[7];
