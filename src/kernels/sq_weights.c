@@ -169,7 +169,7 @@ void crvq_scalar_forward_tiled(const crvq_scalar_weights *W, const float *x, int
 
 // Below this many tokens the per-token products win (docs/kernels.md,
 // measured with bench_kernels).
-#define SQ_MATVEC_MAX_TOKENS 8
+#define SQ_MATVEC_MAX_TOKENS 16
 
 void crvq_scalar_forward(const crvq_scalar_weights *W, const float *x, int n, float *y) {
     assert(n >= 1);

@@ -355,7 +355,7 @@ void crvq_vq_forward_tiled(const crvq_vq_weights *W, const float *x, int n, floa
 
 // Below this many tokens the look-up tables win (docs/kernels.md, measured on
 // the benchmark machine with bench_kernels).
-#define VQ_LUT_MAX_TOKENS 8
+#define VQ_LUT_MAX_TOKENS 32
 
 void crvq_vq_forward(const crvq_vq_weights *W, const float *x, int n, float *y) {
     assert(n >= 1);
