@@ -198,7 +198,7 @@ static void ref_attention(const crvq_config *c, const double *q, const double *k
                           double *out) {
     const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     const int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
-    double s[64];
+    double *s = malloc((size_t)T * sizeof *s);
     for (int t = 0; t < T; t++)
         for (int h = 0; h < c->n_heads; h++) {
             const double *qh = q + t * qd + h * hd;
@@ -217,6 +217,7 @@ static void ref_attention(const crvq_config *c, const double *q, const double *k
                 out[t * qd + h * hd + i] = a;
             }
         }
+    free(s);
 }
 
 typedef struct {
@@ -240,7 +241,7 @@ static void test_attention(int n_heads, int n_kv) {
     float *q = rand_f((size_t)T * qd, 1.5, 0.0), *k = rand_f((size_t)T * kvd, 1.5, 0.0);
     float *v = rand_f((size_t)T * kvd, 1.0, 0.0), *R = rand_f((size_t)T * qd, 1.0, 0.0);
     float *dq = malloc((size_t)T * qd * 4), *dk = malloc((size_t)T * kvd * 4), *dv = malloc((size_t)T * kvd * 4);
-    float *out = malloc((size_t)T * qd * 4), scratch[2 * 5 * 5];
+    float *out = malloc((size_t)T * qd * 4), *scratch = malloc(crvq_attn_scratch(&cfg, T) * sizeof(float));
     crvq_attn_forward(&cfg, q, k, v, T, out, scratch);
     crvq_attn_backward(&cfg, q, k, v, R, T, dq, dk, dv, scratch);
     att_ctx c = {&cfg, T, to_d(q, (size_t)T * qd), to_d(k, (size_t)T * kvd), to_d(v, (size_t)T * kvd),
@@ -258,8 +259,51 @@ static void test_attention(int n_heads, int n_kv) {
     report(name, rel_err(dk, nk, (size_t)T * kvd));
     snprintf(name, sizeof name, "attention %d/%d heads dL/dv", n_heads, n_kv);
     report(name, rel_err(dv, nv, (size_t)T * kvd));
-    free(q), free(k), free(v), free(R), free(dq), free(dk), free(dv), free(out);
+    free(q), free(k), free(v), free(R), free(dq), free(dk), free(dv), free(out), free(scratch);
     free(c.q), free(c.k), free(c.v), free(c.R), free(c.out), free(nq), free(nk), free(nv);
+}
+
+// 2400 tokens, 3 heads: the scores of two heads fit the attention's chunk
+// budget, so heads run as chunks of 2 and 1. Too large for a full
+// finite-difference gradient: directional derivatives along random
+// directions of q, k and v, against <analytic gradient, direction>.
+static void test_attention_chunks(void) {
+    crvq_config cfg = {.n_heads = 3, .n_kv_heads = 1, .head_dim = 8};
+    const int T = 2400, qd = 24, kvd = 8;
+    CHECK(crvq_attn_scratch(&cfg, T) == 2 * 2 * (size_t)T * T);
+    float *q = rand_f((size_t)T * qd, 1.5, 0.0), *k = rand_f((size_t)T * kvd, 1.5, 0.0);
+    float *v = rand_f((size_t)T * kvd, 1.0, 0.0), *R = rand_f((size_t)T * qd, 1.0, 0.0);
+    float *dq = malloc((size_t)T * qd * 4), *dk = malloc((size_t)T * kvd * 4), *dv = malloc((size_t)T * kvd * 4);
+    float *out = malloc((size_t)T * qd * 4), *scratch = malloc(crvq_attn_scratch(&cfg, T) * sizeof(float));
+    crvq_attn_forward(&cfg, q, k, v, T, out, scratch);
+    crvq_attn_backward(&cfg, q, k, v, R, T, dq, dk, dv, scratch);
+    att_ctx c = {&cfg, T, to_d(q, (size_t)T * qd), to_d(k, (size_t)T * kvd), to_d(v, (size_t)T * kvd),
+                 to_d(R, (size_t)T * qd), malloc((size_t)T * qd * sizeof(double))};
+    ref_attention(&cfg, c.q, c.k, c.v, T, c.out);
+    report("attention 2400 tokens (head chunks) out", rel_err(out, c.out, (size_t)T * qd));
+    struct { const char *name; double *p; const float *g; size_t n; } dirs[] = {
+        {"attention 2400 tokens d/dq along u", c.q, dq, (size_t)T * qd},
+        {"attention 2400 tokens d/dk along u", c.k, dk, (size_t)T * kvd},
+        {"attention 2400 tokens d/dv along u", c.v, dv, (size_t)T * kvd},
+    };
+    for (int i = 0; i < 3; i++) {
+        const size_t n = dirs[i].n;
+        double *u = malloc(n * sizeof *u), *p0 = malloc(n * sizeof *p0), ana = 0;
+        memcpy(p0, dirs[i].p, n * sizeof *p0);
+        for (size_t j = 0; j < n; j++) ana += (u[j] = urand()) * dirs[i].g[j];
+        const double h = 1e-5;
+        for (size_t j = 0; j < n; j++) dirs[i].p[j] = p0[j] + h * u[j];
+        const double lp = att_loss(&c);
+        for (size_t j = 0; j < n; j++) dirs[i].p[j] = p0[j] - h * u[j];
+        const double lm = att_loss(&c);
+        memcpy(dirs[i].p, p0, n * sizeof *p0);
+        const float a = (float)ana;
+        const double num = (lp - lm) / (2 * h);
+        report(dirs[i].name, rel_err(&a, &num, 1));
+        free(u), free(p0);
+    }
+    free(q), free(k), free(v), free(R), free(dq), free(dk), free(dv), free(out), free(scratch);
+    free(c.q), free(c.k), free(c.v), free(c.R), free(c.out);
 }
 
 // ------------------------------------------------------- linear layers ---
@@ -402,7 +446,7 @@ static void check_linear(const char *name, const crvq_linear *L, const crvq_vq_l
     const int n = 3, ni = L->n_in, no = L->n_out;
     float *x = rand_f((size_t)n * ni, 1.0, 0.0), *R = rand_f((size_t)n * no, 1.0, 0.0);
     float *dx = malloc((size_t)n * ni * sizeof *dx);
-    float *scratch = malloc((crvq_linear_backward_scratch(L, n) + 1) * sizeof(float));
+    float *scratch = malloc((crvq_linear_train_scratch(L) + 1) * sizeof(float));
     crvq_linear_grad g = {0}, *gp = NULL;
     const crvq_vq_weights *W = L->kind == CRVQ_LINEAR_VQ ? L->vq : NULL;
     if (W) {
@@ -415,6 +459,12 @@ static void check_linear(const char *name, const crvq_linear *L, const crvq_vq_l
     lin_ctx c = {.n = n, .x = to_d(x, (size_t)n * ni), .R = to_d(R, (size_t)n * no),
                  .y = malloc((size_t)n * no * sizeof(double))};
     ref_lin_init(&c.r, L, vl);
+    // the training forward against the reference
+    float *y = malloc((size_t)n * no * sizeof *y);
+    crvq_linear_forward_train(L, x, n, y, scratch);
+    ref_lin_apply(&c.r, c.x, n, c.y);
+    CHECK_MSG(rel_err(y, c.y, (size_t)n * no) < 1e-5, "%s: training forward", name);
+    free(y);
     double *num = malloc((size_t)n * ni * sizeof *num);
     char what[96];
     num_grad(lin_loss, &c, c.x, (size_t)n * ni, NULL, num);
@@ -460,8 +510,10 @@ static void test_linears(void) {
     free((void *)D.w);
     // scalar
     crvq_linear S = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 12, .n_in = 16, .sq = make_scalar(12, 16)};
-    check_linear("scalar (rtn/gptq)", &S, NULL);
+    S.bias = rand_f(12, 0.3, 0.0);
+    check_linear("scalar (rtn/gptq), bias", &S, NULL);
     crvq_scalar_weights_free((crvq_scalar_weights *)S.sq);
+    free((void *)S.bias);
     // VQ shapes: CRVQ with a permutation, VQ (all critical), one codebook, three codebooks
     struct { const char *name; int m, n_in, M, n_crit, perm; const int *e; } vs[] = {
         {"crvq M=2 n_crit=1 permuted", 12, 16, 2, 1, 1, e2},
@@ -487,12 +539,18 @@ static void test_linear_tiles(void) {
     crvq_vq_weights *W = make_vq(m, ni, 8, 2, e, 10, 1, &vl);
     crvq_linear L = {.kind = CRVQ_LINEAR_VQ, .n_out = m, .n_in = ni, .vq = W};
     float *x = rand_f((size_t)n * ni, 1.0, 0.0), *R = rand_f((size_t)n * m, 1.0, 0.0);
-    float *dx = malloc((size_t)n * ni * sizeof *dx), *scratch = malloc(crvq_linear_backward_scratch(&L, n) * sizeof(float));
+    float *dx = malloc((size_t)n * ni * sizeof *dx), *scratch = malloc(crvq_linear_train_scratch(&L) * sizeof(float));
     crvq_linear_grad g = {.cb = {calloc(16 * 8, 4), calloc(8 * 8, 4)}, .scales = calloc(m, 4)};
     crvq_linear_backward(&L, x, R, n, dx, 0, &g, scratch);
 
     ref_lin r;
     ref_lin_init(&r, &L, &vl);
+    float *y = malloc((size_t)n * m * sizeof *y);
+    double *ny = malloc((size_t)n * m * sizeof *ny), *xd = to_d(x, (size_t)n * ni);
+    crvq_linear_forward_train(&L, x, n, y, scratch);
+    ref_lin_apply(&r, xd, n, ny);
+    report("vq 1030x4096 (two tiles) forward", rel_err(y, ny, (size_t)n * m));
+    free(y), free(ny), free(xd);
     double *ndx = calloc((size_t)n * ni, 8), *nc0 = calloc(16 * 8, 8), *nc1 = calloc(8 * 8, 8), *ns = calloc(m, 8);
     double *dwp = malloc(ni * sizeof *dwp); // one row of dŴ, permuted order
     for (int o = 0; o < m; o++) {
@@ -717,6 +775,7 @@ int main(void) {
     test_swiglu();
     test_attention(2, 1);
     test_attention(4, 2);
+    test_attention_chunks();
     test_linears();
     test_linear_tiles();
     test_block(CRVQ_ROPE_HALF, 0);

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "kernels/ops.h"
-#include "model/linear.h"
 #include "util/threads.h"
 
 struct crvq_ft_ws {
@@ -32,13 +31,13 @@ struct crvq_ft_ws {
     float *dg, *du;      // (N, hidden) dL/da then dL/dgate (in place), dL/dup
     float *dao, *dq;     // (N, q_dim)
     float *dk, *dv;      // (N, kv_dim)
-    float *att;          // (2, seqlen, seqlen) attention scratch
-    float *lin;          // linear backward scratch
+    float *att;          // attention scratch (crvq_attn_scratch)
+    float *lin;          // linear layers' scratch (crvq_linear_train_scratch)
     void *block;         // the one allocation all of the above live in
 };
 
 crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen,
-                               crvq_ft_ws **out) {
+                            crvq_ft_ws **out) {
     *out = NULL;
     if (max_seqs < 1 || seqlen < 1)
         return crvq_fail(CRVQ_ERR_INVALID, "block workspace: %d sequences of %d tokens", max_seqs, seqlen);
@@ -51,7 +50,7 @@ crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_s
     size_t lin = 0;
     crvq_layer *Lm = (crvq_layer *)L; // only read: crvq_block_linear takes the mutable form
     for (int i = 0; i < CRVQ_N_LIN; i++) {
-        size_t s = crvq_linear_backward_scratch(crvq_block_linear(Lm, i), (int)N);
+        size_t s = crvq_linear_train_scratch(crvq_block_linear(Lm, i));
         lin = s > lin ? s : lin;
     }
     crvq_ft_ws *ws = calloc(1, sizeof *ws);
@@ -65,7 +64,7 @@ crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_s
         {&ws->g, N * hid}, {&ws->u, N * hid}, {&ws->a, N * hid}, {&ws->dh, N * dim},
         {&ws->dxn, N * dim}, {&ws->dg, N * hid}, {&ws->du, N * hid}, {&ws->dao, N * qd},
         {&ws->dq, N * qd}, {&ws->dk, N * kvd}, {&ws->dv, N * kvd},
-        {&ws->att, 2 * (size_t)seqlen * seqlen}, {&ws->lin, lin},
+        {&ws->att, crvq_attn_scratch(c, seqlen)}, {&ws->lin, lin},
     };
     const int n_parts = sizeof parts / sizeof parts[0];
     size_t total = 0; // floats, each part starting on a cache line
@@ -97,8 +96,8 @@ static void add_into(float *x, const float *y, size_t len) {
     for (size_t i = 0; i < len; i++) x[i] += y[i];
 }
 
-void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
-                        const float *x, int n_seq, float *y) {
+void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, const float *x,
+                     int n_seq, float *y) {
     assert(n_seq >= 1 && n_seq <= ws->max_seqs);
     const int T = ws->seqlen, N = n_seq * T, dim = c->dim, hd = c->head_dim, half = hd / 2;
     const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, hid = c->hidden_dim;
@@ -108,9 +107,9 @@ void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
 
     // attention: h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
     crvq_rmsnorm_fwd(x, L->attn_norm, N, dim, c->norm_eps, ws->xn1, ws->inv1);
-    crvq_linear_forward(&L->wq, ws->xn1, N, ws->q);
-    crvq_linear_forward(&L->wk, ws->xn1, N, ws->k);
-    crvq_linear_forward(&L->wv, ws->xn1, N, ws->v);
+    crvq_linear_forward_train(&L->wq, ws->xn1, N, ws->q, ws->lin);
+    crvq_linear_forward_train(&L->wk, ws->xn1, N, ws->k, ws->lin);
+    crvq_linear_forward_train(&L->wv, ws->xn1, N, ws->v, ws->lin);
 #pragma omp parallel for schedule(static) if ((size_t)N * (qd + kvd) >= CRVQ_PAR_MIN_WORK)
     for (int t = 0; t < N; t++) {
         const float *cs = ws->rope_cos + (size_t)(t % T) * half, *sn = ws->rope_sin + (size_t)(t % T) * half;
@@ -122,17 +121,17 @@ void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
         crvq_attn_forward(c, ws->q + t0 * qd, ws->k + t0 * kvd, ws->v + t0 * kvd, T, ws->ao + t0 * qd,
                           ws->att);
     }
-    crvq_linear_forward(&L->wo, ws->ao, N, ws->h);
+    crvq_linear_forward_train(&L->wo, ws->ao, N, ws->h, ws->lin);
     add_into(ws->h, x, (size_t)N * dim);
 
     // feed-forward: y = h + down(silu(gate(xn2)) * up(xn2))
     crvq_rmsnorm_fwd(ws->h, L->ffn_norm, N, dim, c->norm_eps, ws->xn2, ws->inv2);
-    crvq_linear_forward(&L->w_gate, ws->xn2, N, ws->g);
-    crvq_linear_forward(&L->w_up, ws->xn2, N, ws->u);
+    crvq_linear_forward_train(&L->w_gate, ws->xn2, N, ws->g, ws->lin);
+    crvq_linear_forward_train(&L->w_up, ws->xn2, N, ws->u, ws->lin);
     memcpy(ws->a, ws->g, (size_t)N * hid * sizeof(float));
 #pragma omp parallel for schedule(static) if ((size_t)N * hid >= CRVQ_PAR_MIN_WORK)
     for (int t = 0; t < N; t++) crvq_swiglu(ws->a + t * hid, ws->u + t * hid, (int)hid);
-    crvq_linear_forward(&L->w_down, ws->a, N, y);
+    crvq_linear_forward_train(&L->w_down, ws->a, N, y, ws->lin);
     add_into(y, ws->h, (size_t)N * dim);
 }
 
@@ -141,8 +140,8 @@ static const crvq_linear_grad *lin_grad(const crvq_ft_grad *g, int i) {
     return g && g->lin[i].scales ? &g->lin[i] : NULL;
 }
 
-void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
-                         const float *dy, const crvq_ft_grad *g, float *dx) {
+void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, const float *dy,
+                      const crvq_ft_grad *g, float *dx) {
     const int T = ws->seqlen, N = ws->n_seq * T, dim = c->dim, hd = c->head_dim, half = hd / 2;
     const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, hid = c->hidden_dim;
     const int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
@@ -154,15 +153,12 @@ void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
     for (int t = 0; t < N; t++)
         crvq_swiglu_backward(ws->g + t * hid, ws->u + t * hid, ws->dg + t * hid, ws->dg + t * hid,
                              ws->du + t * hid, (int)hid);
-    crvq_linear_backward(&L->w_gate, ws->xn2, ws->dg, N, ws->dxn, 0, lin_grad(g, CRVQ_LIN_GATE),
-                         ws->lin);
-    crvq_linear_backward(&L->w_up, ws->xn2, ws->du, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_UP),
-                         ws->lin);
+    crvq_linear_backward(&L->w_gate, ws->xn2, ws->dg, N, ws->dxn, 0, lin_grad(g, CRVQ_LIN_GATE), ws->lin);
+    crvq_linear_backward(&L->w_up, ws->xn2, ws->du, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_UP), ws->lin);
     crvq_rmsnorm_backward(ws->h, L->ffn_norm, ws->inv2, ws->dxn, N, dim, ws->dh, g ? g->ffn_norm : NULL);
 
     // h = x + o(ao): dx = dh (+ the norm path below), dao = dh Ŵ_o
-    crvq_linear_backward(&L->wo, ws->ao, ws->dh, N, ws->dao, 0, lin_grad(g, CRVQ_LIN_O),
-                         ws->lin);
+    crvq_linear_backward(&L->wo, ws->ao, ws->dh, N, ws->dao, 0, lin_grad(g, CRVQ_LIN_O), ws->lin);
     for (int s = 0; s < ws->n_seq; s++) {
         const size_t t0 = (size_t)s * T;
         crvq_attn_backward(c, ws->q + t0 * qd, ws->k + t0 * kvd, ws->v + t0 * kvd, ws->dao + t0 * qd, T,

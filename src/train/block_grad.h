@@ -52,17 +52,20 @@ void crvq_rope_backward(float *dx, int n_heads, int head_dim, const float *cos, 
 void crvq_swiglu_backward(const float *g, const float *u, const float *da, float *dg, float *du,
                           int n);
 
+// Floats of scratch the attention of one T-token sequence needs (forward or
+// backward): two (heads per chunk, T, T) score buffers, at most 2 x 64 MiB.
+size_t crvq_attn_scratch(const crvq_config *c, int T);
+
 // Causal grouped-query attention of one sequence of T tokens at positions
 // 0..T-1: q (T, n_heads*head_dim) and k (T, n_kv_heads*head_dim) after RoPE,
 // v (T, n_kv_heads*head_dim); out (T, n_heads*head_dim), heads side by side.
-// scratch: (T, T) floats.
 void crvq_attn_forward(const crvq_config *c, const float *q, const float *k, const float *v, int T,
                        float *out, float *scratch);
 
 // Its backward from dout (T, n_heads*head_dim): dq (T, q_dim), dk and dv
 // (T, kv_dim) are overwritten. The attention weights are recomputed from q
 // and k (not saved: n_heads·T² floats per sequence would dominate memory at
-// long contexts). scratch: (2, T, T) floats.
+// long contexts).
 void crvq_attn_backward(const crvq_config *c, const float *q, const float *k, const float *v,
                         const float *dout, int T, float *dq, float *dk, float *dv, float *scratch);
 
@@ -74,8 +77,16 @@ typedef struct crvq_linear_grad {
     float *scales;                 // (m_out) dL/ds
 } crvq_linear_grad;
 
-// Floats of scratch crvq_linear_backward needs for n rows of L.
-size_t crvq_linear_backward_scratch(const crvq_linear *L, int n);
+// Floats of scratch crvq_linear_forward_train and crvq_linear_backward need
+// for L (one expanded tile of rows, and for VQ a second tile and the
+// gradient accumulators).
+size_t crvq_linear_train_scratch(const crvq_linear *L);
+
+// y (n, n_out) = x (n, n_in) Ŵᵀ (+ b), as crvq_linear_forward computes it,
+// but compressed layers are expanded into large tiles and multiplied with
+// one sgemm per tile (few switches between OpenMP and BLAS threads; see
+// linear_grad.c). Call outside OpenMP regions.
+void crvq_linear_forward_train(const crvq_linear *L, const float *x, int n, float *y, float *scratch);
 
 // Backward of y = x Ŵᵀ (+ b) over n rows, from dy (n, n_out):
 //   dx (n, n_in) = dy Ŵ            (accumulate: dx += dy Ŵ)
@@ -84,7 +95,8 @@ size_t crvq_linear_backward_scratch(const crvq_linear *L, int n);
 //   dL/dCk[c] += Σ_{(r,g) using c in codebook k} s_r · dŴ[r,g]
 //   dL/ds_r   += Σ_g dŴ[r,g] · ŵ[r,g] / s_r
 // Ŵ and dŴ are formed a tile of rows at a time (bounded memory).
-// x (n, n_in) is only read when g is set. Call outside OpenMP regions.
+// x (n, n_in) is only read when g is set. scratch: crvq_linear_train_scratch
+// floats. Call outside OpenMP regions.
 void crvq_linear_backward(const crvq_linear *L, const float *x, const float *dy, int n, float *dx,
                           int accumulate, const crvq_linear_grad *g, float *scratch);
 
@@ -100,24 +112,26 @@ typedef struct crvq_ft_grad {
 } crvq_ft_grad;
 
 // Saved activations and scratch for up to max_seqs sequences of seqlen
-// tokens (about (3·dim + 2·q_dim + 2·kv_dim + 3·hidden) floats per token for
-// the forward, as much again for the backward, plus 2·seqlen² floats).
+// tokens: (3·dim + 2·q_dim + 2·kv_dim + 3·hidden) floats per token for the
+// forward, about as much again for the backward, the attention scores
+// (crvq_attn_scratch) and the projections' tiles (crvq_linear_train_scratch).
+// pg-dev, 4 x 512 tokens: about 140 MiB.
 typedef struct crvq_ft_ws crvq_ft_ws;
 
 crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen,
-                               crvq_ft_ws **out);
+                            crvq_ft_ws **out);
 void crvq_ft_ws_free(crvq_ft_ws *ws);
 
 // y (n_seq, seqlen, dim) = the block applied to x (n_seq, seqlen, dim), each
 // sequence from position 0. Saves what the backward needs in ws, including
 // the pointer x: keep x unchanged until crvq_ft_backward.
-void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
-                        const float *x, int n_seq, float *y);
+void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, const float *x,
+                     int n_seq, float *y);
 
 // Backward of the last crvq_ft_forward on ws (same c and L) from dy
 // (n_seq, seqlen, dim): parameter gradients into g (may be NULL), and
 // dx (n_seq, seqlen, dim) = dL/dx when dx is not NULL.
-void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
-                         const float *dy, const crvq_ft_grad *g, float *dx);
+void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, const float *dy,
+                      const crvq_ft_grad *g, float *dx);
 
 #endif

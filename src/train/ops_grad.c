@@ -125,32 +125,52 @@ void crvq_swiglu_backward(const float *g, const float *u, const float *da, float
 
 // ----------------------------------------------------------- attention ---
 
-// P = causal softmax(scale · Q_h K_hᵀ) of head h into P (T, T), the masked
-// upper triangle zeroed: the same sgemm + row softmax as forward.c.
-static void attn_probs(const crvq_config *c, const float *q, const float *k, int T, int h,
-                       float *P) {
+// Attention works on a chunk of heads at a time: one sgemm per head for the
+// scores, then a single OpenMP region over every row of the chunk, then the
+// sgemms that use them. Few regions between BLAS calls keep the two thread
+// pools from fighting (linear_grad.c). A chunk's scores are kept below
+// ATT_FLOATS (64 MiB): all heads of a 512-token sequence, one head of 4096.
+#define ATT_FLOATS ((size_t)1 << 24)
+
+static int head_chunk(const crvq_config *c, int T) {
+    size_t h = ATT_FLOATS / ((size_t)T * T);
+    if (h < 1) h = 1;
+    return h < (size_t)c->n_heads ? (int)h : c->n_heads;
+}
+
+size_t crvq_attn_scratch(const crvq_config *c, int T) { return 2 * (size_t)head_chunk(c, T) * T * T; }
+
+// S_h = scale · Q_h K_hᵀ (T, T) for heads [h0, h0+nh) into S (nh, T, T).
+static void attn_scores(const crvq_config *c, const float *q, const float *k, int T, int h0, int nh, float *S) {
     const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
     const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + (size_t)h * hd, q_dim,
-                k + (size_t)(h / group) * hd, kv_dim, 0.0f, P, T);
-#pragma omp parallel for schedule(static) if ((size_t)T * T >= CRVQ_PAR_MIN_WORK)
-    for (int i = 0; i < T; i++) {
-        float *row = P + (size_t)i * T;
-        crvq_softmax(row, i + 1); // row i sees keys 0..i
-        memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof *row);
-    }
+    for (int h = h0; h < h0 + nh; h++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + (size_t)h * hd, q_dim,
+                    k + (size_t)(h / group) * hd, kv_dim, 0.0f, S + (size_t)(h - h0) * T * T, T);
+}
+
+// Causal softmax of one row i of scores (T): keys 0..i, the rest zeroed; the
+// same row softmax as forward.c.
+static void causal_softmax_row(float *row, int i, int T) {
+    crvq_softmax(row, i + 1);
+    memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof *row);
 }
 
 void crvq_attn_forward(const crvq_config *c, const float *q, const float *k, const float *v, int T,
                        float *out, float *scratch) {
     const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
-    for (int h = 0; h < c->n_heads; h++) {
-        attn_probs(c, q, k, T, h, scratch);
-        // O_h (T, hd) = P (T, T) V_h (T, hd)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, scratch, T,
-                    v + (size_t)(h / group) * hd, kv_dim, 0.0f, out + (size_t)h * hd, q_dim);
+    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd, hc = head_chunk(c, T);
+    for (int h0 = 0; h0 < c->n_heads; h0 += hc) {
+        const int nh = c->n_heads - h0 < hc ? c->n_heads - h0 : hc;
+        float *P = scratch; // (nh, T, T)
+        attn_scores(c, q, k, T, h0, nh, P);
+#pragma omp parallel for schedule(static) if ((size_t)nh * T * T >= CRVQ_PAR_MIN_WORK)
+        for (int hr = 0; hr < nh * T; hr++) causal_softmax_row(P + (size_t)hr * T, hr % T, T);
+        // O_h (T, hd) = P_h (T, T) V_h (T, hd)
+        for (int h = h0; h < h0 + nh; h++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P + (size_t)(h - h0) * T * T, T,
+                        v + (size_t)(h / group) * hd, kv_dim, 0.0f, out + (size_t)h * hd, q_dim);
     }
 }
 
@@ -161,33 +181,37 @@ void crvq_attn_forward(const crvq_config *c, const float *q, const float *k, con
 void crvq_attn_backward(const crvq_config *c, const float *q, const float *k, const float *v,
                         const float *dout, int T, float *dq, float *dk, float *dv, float *scratch) {
     const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    const int q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd, hc = head_chunk(c, T);
     const float scale = 1.0f / sqrtf((float)hd);
-    float *P = scratch, *dS = scratch + (size_t)T * T; // (T, T) each
+    float *P = scratch, *dS = scratch + (size_t)hc * T * T; // (hc, T, T) each
     memset(dk, 0, (size_t)T * kv_dim * sizeof *dk);
     memset(dv, 0, (size_t)T * kv_dim * sizeof *dv);
-    for (int h = 0; h < c->n_heads; h++) {
-        const size_t qo = (size_t)h * hd, ko = (size_t)(h / group) * hd;
-        attn_probs(c, q, k, T, h, P);
-        // dP (T, T) = dO_h (T, hd) V_hᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dout + qo, q_dim, v + ko,
-                    kv_dim, 0.0f, dS, T);
-        // dV_kv (T, hd) += Pᵀ dO_h
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dout + qo, q_dim,
-                    1.0f, dv + ko, kv_dim);
-#pragma omp parallel for schedule(static) if ((size_t)T * T >= CRVQ_PAR_MIN_WORK)
-        for (int i = 0; i < T; i++) {
-            const float *p = P + (size_t)i * T;
-            float *g = dS + (size_t)i * T;
+    for (int h0 = 0; h0 < c->n_heads; h0 += hc) {
+        const int nh = c->n_heads - h0 < hc ? c->n_heads - h0 : hc;
+        attn_scores(c, q, k, T, h0, nh, P);
+        // dP_h (T, T) = dO_h (T, hd) V_hᵀ, into dS
+        for (int h = h0; h < h0 + nh; h++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dout + (size_t)h * hd, q_dim,
+                        v + (size_t)(h / group) * hd, kv_dim, 0.0f, dS + (size_t)(h - h0) * T * T, T);
+#pragma omp parallel for schedule(static) if ((size_t)nh * T * T >= CRVQ_PAR_MIN_WORK)
+        for (int hr = 0; hr < nh * T; hr++) {
+            const int i = hr % T;
+            float *p = P + (size_t)hr * T, *g = dS + (size_t)hr * T;
+            causal_softmax_row(p, i, T);
             double dot = 0.0;
             for (int j = 0; j <= i; j++) dot += (double)p[j] * g[j];
             for (int j = 0; j <= i; j++) g[j] = p[j] * (g[j] - (float)dot);
             memset(g + i + 1, 0, (size_t)(T - i - 1) * sizeof *g);
         }
-        // dQ_h (T, hd) = scale dS K_kv;  dK_kv (T, hd) += scale dSᵀ Q_h
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dS, T, k + ko, kv_dim,
-                    0.0f, dq + qo, q_dim);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dS, T, q + qo, q_dim,
-                    1.0f, dk + ko, kv_dim);
+        for (int h = h0; h < h0 + nh; h++) {
+            const size_t qo = (size_t)h * hd, ko = (size_t)(h / group) * hd, so = (size_t)(h - h0) * T * T;
+            // dV_kv (T, hd) += P_hᵀ dO_h;  dQ_h (T, hd) = scale dS_h K_kv;  dK_kv (T, hd) += scale dS_hᵀ Q_h
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P + so, T, dout + qo, q_dim, 1.0f,
+                        dv + ko, kv_dim);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dS + so, T, k + ko, kv_dim, 0.0f,
+                        dq + qo, q_dim);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dS + so, T, q + qo, q_dim, 1.0f,
+                        dk + ko, kv_dim);
+        }
     }
 }
