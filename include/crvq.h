@@ -256,6 +256,13 @@ typedef enum crvq_importance {
     CRVQ_IMPORTANCE_RANDOM,      // a seeded random permutation
 } crvq_importance;
 
+// crvq: the channel order after the permutation. Both put the same critical
+// channels first; they differ in which channels share a d-vector after them.
+typedef enum crvq_channel_order {
+    CRVQ_ORDER_SORT = 0,     // every channel by importance, descending (the method page)
+    CRVQ_ORDER_PARTITION,    // critical channels by importance, then the rest in original order
+} crvq_channel_order;
+
 typedef struct crvq_quant_params {
     crvq_method method;
     // scalar methods (rtn, gptq)
@@ -270,6 +277,7 @@ typedef struct crvq_quant_params {
     int e[CRVQ_MAX_CODEBOOKS]; // bits of codebook k: 2^e[k] codewords
     double lambda;       // crvq: fraction of input channels that are critical
     crvq_importance importance;
+    crvq_channel_order order; // crvq: see crvq_channel_order
     int beam;            // beam width of the code search (1 = greedy)
     double tol;          // stop when a round improves L by less than this (relative)
     int max_rounds;

@@ -496,23 +496,29 @@ static void test_importance(void) {
         J[j] = s / m * H[(size_t)j * n + j];
         CHECK_NEAR(imp[j], J[j], 1e-9);
     }
-    CHECK(crvq_channel_perm(W, m, n, H, &p, perm) == CRVQ_OK);
+    CHECK(crvq_channel_perm(W, m, n, H, &p, 16, perm) == CRVQ_OK);
     for (int j = 1; j < n; j++) CHECK(imp[perm[j - 1]] > imp[perm[j]] || (imp[perm[j - 1]] == imp[perm[j]] && perm[j - 1] < perm[j]));
+    // Partition: the same first 16 channels, then the others in original order.
+    p.order = CRVQ_ORDER_PARTITION;
+    CHECK(crvq_channel_perm(W, m, n, H, &p, 16, perm2) == CRVQ_OK);
+    CHECK(!memcmp(perm, perm2, sizeof(int32_t) * 16));
+    for (int j = 17; j < n; j++) CHECK(perm2[j - 1] < perm2[j]);
+    p.order = CRVQ_ORDER_SORT;
 
     // Magnitude: column j scaled by (1 + j % 8) sorts by that factor, ties by index.
     p.importance = CRVQ_IMPORTANCE_MAGNITUDE;
     for (int r = 0; r < m; r++)
         for (int j = 0; j < n; j++) W[r * n + j] = (float)((r % 2 ? -1 : 1) * (1 + j % 8));
-    CHECK(crvq_channel_perm(W, m, n, H, &p, perm) == CRVQ_OK);
+    CHECK(crvq_channel_perm(W, m, n, H, &p, 16, perm) == CRVQ_OK);
     for (int j = 0; j < n; j++) CHECK(perm[j] == (7 - j / 8) + 8 * (j % 8));
 
     // Random: a permutation, deterministic in the seed.
     p.importance = CRVQ_IMPORTANCE_RANDOM;
-    CHECK(crvq_channel_perm(W, m, n, H, &p, perm) == CRVQ_OK);
-    CHECK(crvq_channel_perm(W, m, n, H, &p, perm2) == CRVQ_OK);
+    CHECK(crvq_channel_perm(W, m, n, H, &p, 16, perm) == CRVQ_OK);
+    CHECK(crvq_channel_perm(W, m, n, H, &p, 16, perm2) == CRVQ_OK);
     CHECK(!memcmp(perm, perm2, sizeof(int32_t) * n));
     p.seed = 9;
-    CHECK(crvq_channel_perm(W, m, n, H, &p, perm2) == CRVQ_OK);
+    CHECK(crvq_channel_perm(W, m, n, H, &p, 16, perm2) == CRVQ_OK);
     CHECK(memcmp(perm, perm2, sizeof(int32_t) * n) != 0);
     unsigned char *seen = calloc(n, 1);
     for (int j = 0; j < n; j++) seen[perm[j]]++;

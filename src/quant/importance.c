@@ -77,10 +77,22 @@ static int by_importance(const void *a, const void *b) {
     return (x->index > y->index) - (x->index < y->index);
 }
 
+// Keep perm[0, nc) and put the other channels after them in original order.
+static crvq_status partition(int n, int nc, int32_t *perm) {
+    unsigned char *first = calloc((size_t)n, 1);
+    if (!first) return crvq_fail(CRVQ_ERR_NOMEM, "crvq: out of memory for a %d-channel permutation", n);
+    for (int j = 0; j < nc; j++) first[perm[j]] = 1;
+    for (int j = 0, q = nc; j < n; j++)
+        if (!first[j]) perm[q++] = j;
+    free(first);
+    return CRVQ_OK;
+}
+
 crvq_status crvq_channel_perm(const float *W, int m_out, int n_in, const double *H,
-                              const crvq_quant_params *p, int32_t *perm) {
-    assert(W && H && p && perm);
+                              const crvq_quant_params *p, int n_crit_channels, int32_t *perm) {
+    assert(W && H && p && perm && n_crit_channels >= 0 && n_crit_channels <= n_in);
     for (int j = 0; j < n_in; j++) perm[j] = j;
+    crvq_status st = CRVQ_OK;
     if (p->importance == CRVQ_IMPORTANCE_RANDOM) {
         crvq_rng g;
         crvq_rng_init(&g, p->seed, CRVQ_STREAM_RANDOM_PERM);
@@ -90,22 +102,23 @@ crvq_status crvq_channel_perm(const float *W, int m_out, int n_in, const double 
             perm[j] = perm[k];
             perm[k] = t;
         }
-        return CRVQ_OK;
-    }
-    double *imp = malloc((size_t)n_in * sizeof *imp);
-    keyed *ks = malloc((size_t)n_in * sizeof *ks);
-    if (!imp || !ks) {
+    } else {
+        double *imp = malloc((size_t)n_in * sizeof *imp);
+        keyed *ks = malloc((size_t)n_in * sizeof *ks);
+        if (!imp || !ks) {
+            free(imp);
+            free(ks);
+            return crvq_fail(CRVQ_ERR_NOMEM, "crvq: out of memory for %d channel importances", n_in);
+        }
+        st = crvq_channel_importance(W, m_out, n_in, H, p, imp);
+        if (st == CRVQ_OK) {
+            for (int j = 0; j < n_in; j++) ks[j] = (keyed){imp[j], j};
+            qsort(ks, (size_t)n_in, sizeof *ks, by_importance);
+            for (int j = 0; j < n_in; j++) perm[j] = ks[j].index;
+        }
         free(imp);
         free(ks);
-        return crvq_fail(CRVQ_ERR_NOMEM, "crvq: out of memory for %d channel importances", n_in);
     }
-    crvq_status st = crvq_channel_importance(W, m_out, n_in, H, p, imp);
-    if (st == CRVQ_OK) {
-        for (int j = 0; j < n_in; j++) ks[j] = (keyed){imp[j], j};
-        qsort(ks, (size_t)n_in, sizeof *ks, by_importance);
-        for (int j = 0; j < n_in; j++) perm[j] = ks[j].index;
-    }
-    free(imp);
-    free(ks);
+    if (st == CRVQ_OK && p->order == CRVQ_ORDER_PARTITION) st = partition(n_in, n_crit_channels, perm);
     return st;
 }

@@ -16,8 +16,10 @@ crvq_status crvq_channel_importance(const float *W, int m_out, int n_in, const d
 
 // perm (n_in): position j of the permuted order holds original channel
 // perm[j]. Channels sorted by importance, descending, ties by index; for
-// CRVQ_IMPORTANCE_RANDOM a seeded uniformly random permutation.
+// CRVQ_IMPORTANCE_RANDOM a seeded uniformly random permutation. With
+// p->order == CRVQ_ORDER_PARTITION only the first n_crit_channels positions
+// follow that order; the other channels keep their original order.
 crvq_status crvq_channel_perm(const float *W, int m_out, int n_in, const double *H,
-                              const crvq_quant_params *p, int32_t *perm);
+                              const crvq_quant_params *p, int n_crit_channels, int32_t *perm);
 
 #endif

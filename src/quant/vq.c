@@ -8,7 +8,8 @@
 //      permutation stored (none counted in bits); G_c = 0 stores M = 1
 //      (extended codebooks no vector would use are neither trained nor
 //      stored), G_c = n_groups stores all M. VQ layers have n_crit = n_groups.
-//   2. CRVQ permutation (importance.c): critical channels first.
+//   2. CRVQ permutation (importance.c): critical channels first; the rest
+//      sorted too (the method page) or in original order (p->order).
 //   3. Scales s_r = ‖w_r‖ (0 for an all-zero row: its reconstruction is 0).
 //   4. Residual k-means: C_1 on all scaled vectors, C_k (k ≥ 2) on the
 //      residuals of the critical vectors after C_1..C_{k-1}.
@@ -59,8 +60,9 @@ static crvq_status check(const float *W, int m, int n, const double *H, const cr
     if (p->importance != CRVQ_IMPORTANCE_HESSIAN && p->importance != CRVQ_IMPORTANCE_MAGNITUDE &&
         p->importance != CRVQ_IMPORTANCE_RANDOM)
         return crvq_fail(CRVQ_ERR_INVALID, "%s: unknown importance %d", name, (int)p->importance);
-    if (p->beam < 1 || p->beam > 64)
-        return crvq_fail(CRVQ_ERR_INVALID, "%s: beam width must be in [1, 64], got %d", name, p->beam);
+    if (p->order != CRVQ_ORDER_SORT && p->order != CRVQ_ORDER_PARTITION)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: unknown channel order %d", name, (int)p->order);
+    if (p->beam < 1) return crvq_fail(CRVQ_ERR_INVALID, "%s: beam width must be >= 1, got %d", name, p->beam);
     if (!(p->tol >= 0)) return crvq_fail(CRVQ_ERR_INVALID, "%s: tol must be >= 0, got %g", name, p->tol);
     if (p->max_rounds < 0)
         return crvq_fail(CRVQ_ERR_INVALID, "%s: max rounds must be >= 0, got %d", name, p->max_rounds);
@@ -206,7 +208,7 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
         goto done;
     }
     if (relax) {
-        st = crvq_channel_perm(W, m_out, n_in, H, p, L.perm);
+        st = crvq_channel_perm(W, m_out, n_in, H, p, n_crit * d, L.perm);
         if (st != CRVQ_OK) goto done;
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < m_out; r++)
