@@ -8,6 +8,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -19,7 +20,8 @@ static void usage(FILE *f) {
             "timed on this machine at the shape of the feed-forward projections (N x dim times\n"
             "dim x hidden). Decode GB/s is the weights one step reads (linear layers in their\n"
             "runtime form: float32 dense, compressed ones as stored; the output head) per\n"
-            "token over the decode time.\n\n"
+            "token over the decode time. With --threads 1 it also reports tokens per\n"
+            "CPU-second, the speed of an idle core when the machine is shared.\n\n"
             "options:\n"
             "  -m, --model PATH     model: Hugging Face directory, GGUF or llama2.c .bin\n"
             "  --prompt-len N       prefill tokens (default: min(512, model context))\n"
@@ -29,6 +31,16 @@ static void usage(FILE *f) {
             "  --threads N          threads for OpenMP and BLAS (default: all cores)\n"
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
+}
+
+// CPU time of the calling thread. With one thread all the work runs there,
+// and on a machine shared with other work tokens per CPU-second estimate
+// what an idle core would do, where wall time also counts the waiting.
+// (Process CPU time would also count OpenBLAS's idle workers spinning.)
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -126,9 +138,11 @@ int cmd_bench(int argc, char **argv) {
                 prompt_len, n_gen, c->max_seq_len);
     int *tok = malloc((size_t)max_seq * sizeof *tok);
     float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
-    double *t_pre = malloc((size_t)reps * sizeof *t_pre), *t_dec = malloc((size_t)reps * sizeof *t_dec);
+    // wall and CPU seconds of each repetition's prefill and decode
+    double *t = malloc(4 * (size_t)reps * sizeof *t);
+    double *t_pre = t, *t_dec = t + reps, *c_pre = t + 2 * reps, *c_dec = t + 3 * reps;
     crvq_state *s = NULL;
-    if (!tok || !logits || !t_pre || !t_dec) {
+    if (!tok || !logits || !t) {
         cli_error("bench", "out of memory");
         goto done;
     }
@@ -141,12 +155,12 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
 
     for (int rep = -1; rep < reps; rep++) { // rep -1 warms up (page faults, BLAS pools)
-        double t0 = cli_seconds();
+        double t0 = cli_seconds(), c0 = cpu_seconds();
         if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) {
             cli_error("bench", NULL);
             goto done;
         }
-        double t1 = cli_seconds();
+        double t1 = cli_seconds(), c1 = cpu_seconds();
         for (int i = 0; i < n_gen && rep >= 0; i++)
             if (crvq_forward(m, s, tok + prompt_len + i, 1, prompt_len + i, 0, logits) != CRVQ_OK) {
                 cli_error("bench", NULL);
@@ -155,9 +169,12 @@ int cmd_bench(int argc, char **argv) {
         if (rep >= 0) {
             t_pre[rep] = t1 - t0;
             t_dec[rep] = cli_seconds() - t1;
+            c_pre[rep] = c1 - c0;
+            c_dec[rep] = cpu_seconds() - c1;
         }
     }
     double pre = median(t_pre, reps), dec = median(t_dec, reps);
+    double cpu_pre = median(c_pre, reps), cpu_dec = median(c_dec, reps);
 
     // useful work of the prefill: linear layers on every row, causal
     // attention (Q Kᵀ and P V over keys 0..i for row i), head on the last row
@@ -180,6 +197,10 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "prefill_seconds", pre);
         cJSON_AddNumberToObject(j, "prefill_tps", prompt_len / pre);
         cJSON_AddNumberToObject(j, "decode_tps", n_gen / dec);
+        if (crvq_get_threads() == 1) {
+            cJSON_AddNumberToObject(j, "prefill_tokens_per_cpu_s", prompt_len / cpu_pre);
+            cJSON_AddNumberToObject(j, "decode_tokens_per_cpu_s", n_gen / cpu_dec);
+        }
         cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
         cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
         cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
@@ -196,11 +217,14 @@ int cmd_bench(int argc, char **argv) {
                prompt_len, c->hidden_dim, c->dim, ref_gflops);
         printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", n_gen,
                prompt_len, dec, n_gen / dec, dec_gbps);
+        if (crvq_get_threads() == 1)
+            printf("per CPU-second: prefill %.1f tok, decode %.1f tok\n", prompt_len / cpu_pre,
+                   n_gen / cpu_dec);
     }
     rc = 0;
 done:
     crvq_state_free(s);
-    free(tok), free(logits), free(t_pre), free(t_dec);
+    free(tok), free(logits), free(t);
     crvq_model_free(m);
     return rc;
 }
