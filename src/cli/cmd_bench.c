@@ -20,8 +20,8 @@ static void usage(FILE *f) {
             "timed on this machine at the shape of the feed-forward projections (N x dim times\n"
             "dim x hidden). Decode GB/s is the weights one step reads (linear layers in their\n"
             "runtime form: float32 dense, compressed ones as stored; the output head) per\n"
-            "token over the decode time. With --threads 1 it also reports tokens per\n"
-            "CPU-second, the speed of an idle core when the machine is shared.\n\n"
+            "token over the decode time. With one thread (--threads 1) every time is the CPU\n"
+            "time of that thread: the speed of an idle core even when the machine is shared.\n\n"
             "options:\n"
             "  -m, --model PATH     model: Hugging Face directory, GGUF or llama2.c .bin\n"
             "  --prompt-len N       prefill tokens (default: min(512, model context))\n"
@@ -33,11 +33,15 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-// CPU time of the calling thread. With one thread all the work runs there,
-// and on a machine shared with other work tokens per CPU-second estimate
-// what an idle core would do, where wall time also counts the waiting.
-// (Process CPU time would also count OpenBLAS's idle workers spinning.)
-static double cpu_seconds(void) {
+// The clock of every rate: wall time, or with one thread the CPU time of
+// the calling thread, where all the work then runs. On a machine shared with
+// other work the latter gives the speed of an idle core; wall time would
+// count the waiting too. (Process CPU time would also count OpenBLAS's idle
+// workers spinning.)
+static int use_cpu_clock;
+
+static double bench_seconds(void) {
+    if (!use_cpu_clock) return cli_seconds();
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -64,9 +68,9 @@ static double sgemm_gflops(int M, int N, int K, int reps) {
         for (size_t i = 0; i < (size_t)M * K; i++) A[i] = crvq_rng_float(&r) - 0.5f;
         for (size_t i = 0; i < (size_t)N * K; i++) B[i] = crvq_rng_float(&r) - 0.5f;
         for (int rep = -1; rep < reps; rep++) { // rep -1 warms up
-            double t0 = cli_seconds();
+            double t0 = bench_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
-            if (rep >= 0) t[rep] = cli_seconds() - t0;
+            if (rep >= 0) t[rep] = bench_seconds() - t0;
         }
         g = 2.0 * M * N * K / median(t, reps) / 1e9;
     }
@@ -126,6 +130,7 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     if (threads) crvq_set_threads(threads);
+    use_cpu_clock = crvq_get_threads() == 1;
 
     crvq_model *m = cli_load_model("bench", model_path, NULL);
     if (!m) return 1;
@@ -138,11 +143,9 @@ int cmd_bench(int argc, char **argv) {
                 prompt_len, n_gen, c->max_seq_len);
     int *tok = malloc((size_t)max_seq * sizeof *tok);
     float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
-    // wall and CPU seconds of each repetition's prefill and decode
-    double *t = malloc(4 * (size_t)reps * sizeof *t);
-    double *t_pre = t, *t_dec = t + reps, *c_pre = t + 2 * reps, *c_dec = t + 3 * reps;
+    double *t_pre = malloc((size_t)reps * sizeof *t_pre), *t_dec = malloc((size_t)reps * sizeof *t_dec);
     crvq_state *s = NULL;
-    if (!tok || !logits || !t) {
+    if (!tok || !logits || !t_pre || !t_dec) {
         cli_error("bench", "out of memory");
         goto done;
     }
@@ -155,12 +158,12 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
 
     for (int rep = -1; rep < reps; rep++) { // rep -1 warms up (page faults, BLAS pools)
-        double t0 = cli_seconds(), c0 = cpu_seconds();
+        double t0 = bench_seconds();
         if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) {
             cli_error("bench", NULL);
             goto done;
         }
-        double t1 = cli_seconds(), c1 = cpu_seconds();
+        double t1 = bench_seconds();
         for (int i = 0; i < n_gen && rep >= 0; i++)
             if (crvq_forward(m, s, tok + prompt_len + i, 1, prompt_len + i, 0, logits) != CRVQ_OK) {
                 cli_error("bench", NULL);
@@ -168,13 +171,10 @@ int cmd_bench(int argc, char **argv) {
             }
         if (rep >= 0) {
             t_pre[rep] = t1 - t0;
-            t_dec[rep] = cli_seconds() - t1;
-            c_pre[rep] = c1 - c0;
-            c_dec[rep] = cpu_seconds() - c1;
+            t_dec[rep] = bench_seconds() - t1;
         }
     }
     double pre = median(t_pre, reps), dec = median(t_dec, reps);
-    double cpu_pre = median(c_pre, reps), cpu_dec = median(c_dec, reps);
 
     // useful work of the prefill: linear layers on every row, causal
     // attention (Q Kᵀ and P V over keys 0..i for row i), head on the last row
@@ -191,16 +191,13 @@ int cmd_bench(int argc, char **argv) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", model_path);
         cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+        cJSON_AddStringToObject(j, "clock", use_cpu_clock ? "thread_cpu" : "wall");
         cJSON_AddNumberToObject(j, "prompt_len", prompt_len);
         cJSON_AddNumberToObject(j, "gen", n_gen);
         cJSON_AddNumberToObject(j, "reps", reps);
         cJSON_AddNumberToObject(j, "prefill_seconds", pre);
         cJSON_AddNumberToObject(j, "prefill_tps", prompt_len / pre);
         cJSON_AddNumberToObject(j, "decode_tps", n_gen / dec);
-        if (crvq_get_threads() == 1) {
-            cJSON_AddNumberToObject(j, "prefill_tokens_per_cpu_s", prompt_len / cpu_pre);
-            cJSON_AddNumberToObject(j, "decode_tokens_per_cpu_s", n_gen / cpu_dec);
-        }
         cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
         cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
         cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
@@ -217,14 +214,12 @@ int cmd_bench(int argc, char **argv) {
                prompt_len, c->hidden_dim, c->dim, ref_gflops);
         printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", n_gen,
                prompt_len, dec, n_gen / dec, dec_gbps);
-        if (crvq_get_threads() == 1)
-            printf("per CPU-second: prefill %.1f tok, decode %.1f tok\n", prompt_len / cpu_pre,
-                   n_gen / cpu_dec);
+        if (use_cpu_clock) printf("(one thread: seconds are CPU seconds of that thread)\n");
     }
     rc = 0;
 done:
     crvq_state_free(s);
-    free(tok), free(logits), free(t);
+    free(tok), free(logits), free(t_pre), free(t_dec);
     crvq_model_free(m);
     return rc;
 }
