@@ -1,8 +1,9 @@
 // kmeans.h — seeded, deterministic k-means on d-dimensional float vectors.
 //
-// k-means++ initialisation, then Lloyd iterations; the result depends only
-// on the input and (seed, stream), never on the thread count: every sum has
-// one owner thread that adds in point order.
+// k-means++ seeding, then Lloyd iterations; large inputs are fitted on a
+// seeded sample (kmeans.c). The result depends only on the input and
+// (seed, stream), never on the thread count: every sum has one owner thread
+// that adds in point order.
 #ifndef CRVQ_QUANT_KMEANS_H
 #define CRVQ_QUANT_KMEANS_H
 

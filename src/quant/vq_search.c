@@ -45,7 +45,7 @@
 #include "quant/vq_layer.h"
 
 typedef struct tables {
-    int d, M, beam;
+    int d, beam;
     int K[CRVQ_MAX_CODEBOOKS];
     const float *C[CRVQ_MAX_CODEBOOKS]; // (K, d) codebooks
     float *ct[CRVQ_MAX_CODEBOOKS];      // (d, K) transposed
@@ -211,7 +211,6 @@ static crvq_status make_tables(const crvq_vq_work *w, int beam, tables *T) {
     int d = w->d, nthr = w->threads;
     memset(T, 0, sizeof *T);
     T->d = d;
-    T->M = L->M;
     T->beam = beam;
     T->Hgg = w->Hgg;
     T->argmin = crvq_vq_argmin_active();
