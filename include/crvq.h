@@ -288,6 +288,7 @@ typedef struct crvq_quant_params {
 void crvq_quant_params_default(crvq_quant_params *p, crvq_method method);
 const char *crvq_method_name(crvq_method m);
 const char *crvq_importance_name(crvq_importance r);
+const char *crvq_channel_order_name(crvq_channel_order o);
 
 // A VQ / CRVQ layer. Row r, group g (permuted column order) is reconstructed as
 //   ŵ[r,g] = scales[r] * ( C0[codes[r,g,0]] + [g < n_crit] Σ_{k=1..M-1} Ck[codes[r,g,k]] )

@@ -10,6 +10,7 @@ void cli_quant_flags_init(cli_quant_flags *f) {
     memset(f, 0, sizeof *f);
     f->max_rounds = -1;
     f->importance = -1;
+    f->order = -1;
     f->damp = f->lambda = f->tol = NAN;
 }
 
@@ -80,6 +81,11 @@ int cli_quant_flag(const char *cmd, cli_quant_flags *f, int argc, char **argv, i
         const char *v = cli_value(argc, argv, i);
         if (!parse_importance(v, &f->importance))
             usage_error(cmd, "--importance must be hessian, magnitude or random, got", v);
+    } else if (cli_is(a, NULL, "--channel-order")) {
+        const char *v = cli_value(argc, argv, i);
+        if (strcmp(v, "sort") == 0) f->order = CRVQ_ORDER_SORT;
+        else if (strcmp(v, "partition") == 0) f->order = CRVQ_ORDER_PARTITION;
+        else usage_error(cmd, "--channel-order must be partition or sort, got", v);
     } else if (cli_is(a, NULL, "--beam")) {
         f->beam = (int)cli_int(a, cli_value(argc, argv, i), 1, 4096);
     } else if (cli_is(a, NULL, "--tol")) {
@@ -103,6 +109,7 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
     const char *name = crvq_method_name(method);
     if (cli_quant_is_scalar(method)) {
         if (o->d || o->M || o->n_e || o->beam || o->max_rounds >= 0 || o->kmeans_iters || o->importance >= 0 ||
+            o->order >= 0 ||
             !isnan(o->lambda) || !isnan(o->tol))
             return usage_error(cmd, "vector-method flags (-d, -M, -e, --lambda, --importance, --beam, --tol, "
                                     "--max-rounds, --kmeans-iters) do not apply to", name);
@@ -118,8 +125,8 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
     if (o->bits || o->group_size || o->block_size || o->act_order || !isnan(o->damp))
         return usage_error(cmd, "scalar-method flags (--bits, --group-size, --damp, --act-order, --block-size) "
                                 "do not apply to", name);
-    if (method == CRVQ_METHOD_VQ && (!isnan(o->lambda) || o->importance >= 0))
-        return usage_error(cmd, "--lambda and --importance apply to crvq, not", name);
+    if (method == CRVQ_METHOD_VQ && (!isnan(o->lambda) || o->importance >= 0 || o->order >= 0))
+        return usage_error(cmd, "--lambda, --importance and --channel-order apply to crvq, not", name);
     if (o->d) p->d = o->d;
     if (o->M) p->M = o->M;
     else if (o->n_e > 1) p->M = o->n_e;
@@ -135,6 +142,7 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
     }
     if (!isnan(o->lambda)) p->lambda = o->lambda;
     if (o->importance >= 0) p->importance = (crvq_importance)o->importance;
+    if (o->order >= 0) p->order = (crvq_channel_order)o->order;
     if (o->beam) p->beam = o->beam;
     if (!isnan(o->tol)) p->tol = o->tol;
     if (o->max_rounds >= 0) p->max_rounds = o->max_rounds;
@@ -158,6 +166,8 @@ void cli_quant_usage(FILE *f) {
                "                         codebook (then -M defaults to their count) (default 8)\n"
                "  --lambda L             crvq: fraction of critical input channels (default 0.02)\n"
                "  --importance I         crvq: hessian, magnitude or random (default hessian)\n"
+               "  --channel-order O      crvq: partition (critical channels first, the rest in their\n"
+               "                         order; default) or sort (all channels by importance, as the paper)\n"
                "  --beam B               beam width of the code search (default 1: greedy)\n"
                "  --tol T                stop when a round improves L by less than T (default 0.01)\n"
                "  --max-rounds N         at most N alternating rounds (default 50)\n"
@@ -174,7 +184,8 @@ void cli_quant_describe(const crvq_quant_params *p, char *buf, size_t cap) {
         int n = snprintf(buf, cap, "d %d, M %d, e ", p->d, p->M);
         for (int k = 0; k < p->M && (size_t)n < cap; k++) n += snprintf(buf + n, cap - n, "%s%d", k ? "," : "", p->e[k]);
         if ((size_t)n < cap && p->method == CRVQ_METHOD_CRVQ)
-            n += snprintf(buf + n, cap - n, ", lambda %g, importance %s", p->lambda, crvq_importance_name(p->importance));
+            n += snprintf(buf + n, cap - n, ", lambda %g, importance %s, order %s", p->lambda,
+                          crvq_importance_name(p->importance), crvq_channel_order_name(p->order));
         if ((size_t)n < cap)
             snprintf(buf + n, cap - n, ", beam %d, tol %g, max rounds %d, k-means iters %d, seed %llu", p->beam, p->tol,
                      p->max_rounds, p->kmeans_iters, (unsigned long long)p->seed);
@@ -200,6 +211,7 @@ cJSON *cli_quant_params_json(const crvq_quant_params *p) {
     if (p->method == CRVQ_METHOD_CRVQ) {
         cJSON_AddNumberToObject(o, "lambda", p->lambda);
         cJSON_AddStringToObject(o, "importance", crvq_importance_name(p->importance));
+        cJSON_AddStringToObject(o, "channel_order", crvq_channel_order_name(p->order));
     }
     cJSON_AddNumberToObject(o, "beam", p->beam);
     cJSON_AddNumberToObject(o, "tol", p->tol);

@@ -12,7 +12,7 @@ typedef struct cli_quant_flags {
     int have_method;
     crvq_method method;
     int bits, group_size, block_size, act_order, d, M, n_e, e[CRVQ_MAX_CODEBOOKS], beam, max_rounds,
-        kmeans_iters, importance;
+        kmeans_iters, importance, order;
     double damp, lambda, tol;
 } cli_quant_flags;
 

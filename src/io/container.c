@@ -252,6 +252,7 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
         crvq_gguf_set_arr_i32(w, "crvq.e", e, (size_t)p->M);
         crvq_gguf_set_f32(w, "crvq.lambda", (float)p->lambda);
         crvq_gguf_set_str(w, "crvq.importance", crvq_importance_name(p->importance));
+        crvq_gguf_set_str(w, "crvq.channel_order", crvq_channel_order_name(p->order));
         crvq_gguf_set_u32(w, "crvq.beam", (uint32_t)p->beam);
         crvq_gguf_set_f32(w, "crvq.tol", (float)p->tol);
         crvq_gguf_set_u32(w, "crvq.max_rounds", (uint32_t)p->max_rounds);

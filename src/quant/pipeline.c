@@ -90,7 +90,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 static uint64_t run_hash(const crvq_model *m, const crvq_pipeline_opts *o, size_t calib_tokens) {
     const crvq_quant_params *p = &o->qp;
     uint64_t h = 0xcbf29ce484222325ull;
-    int ints[] = {p->method, p->bits, p->group_size, p->act_order, p->block_size, p->d, p->M, p->importance,
+    int ints[] = {p->method, p->bits, p->group_size, p->act_order, p->block_size, p->d, p->M, p->importance, p->order,
                   p->beam, p->max_rounds, p->kmeans_iters, o->nsamples, o->nval, o->seqlen, o->finetune,
                   m->cfg.dim, m->cfg.hidden_dim, m->cfg.n_layers, m->cfg.vocab_size};
     double dbl[] = {p->damp, p->lambda, p->tol};
