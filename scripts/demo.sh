@@ -41,7 +41,7 @@ fi
 
 out=demo-out/model-crvq.gguf
 echo
-echo "== quantizing with CRVQ defaults (d 8, M 4, e 8, lambda 0.02; no fine-tuning yet)"
+echo "== quantizing with CRVQ defaults (d 8, M 4, e 8, lambda 0.02, block fine-tuning)"
 $crvq quantize -m "$model" --calib "$calib" -o "$out" "${quant_args[@]}" --json | tail -n 1 >demo-out/quantize.json
 
 measure() { # name model -> one JSON line per measurement

@@ -56,12 +56,14 @@ static float *round_embeddings(crvq_model *m) {
     return e;
 }
 
-static void quantize(crvq_model *m, crvq_method method, const char *calib, const char *ckpt) {
+static void quantize(crvq_model *m, crvq_method method, int finetune, const char *calib, const char *ckpt) {
     crvq_pipeline_opts o;
     crvq_pipeline_opts_default(&o, method);
-    o.finetune = 0;
+    o.finetune = finetune;
+    o.ft.max_epochs = 2;
+    o.ft.lr = 1e-3; // large enough that the tuned parameters differ from the quantized ones
     o.nsamples = 2;
-    o.nval = 0;
+    o.nval = finetune;
     o.seqlen = 32;
     o.calib_path = calib;
     o.checkpoint = ckpt;
@@ -84,21 +86,24 @@ static void quantize(crvq_model *m, crvq_method method, const char *calib, const
     CHECK(rep.linear_bits > 1 && rep.linear_bits < 16);
 }
 
-static void round_trip(const char *model, const char *tok, const char *calib, crvq_method method,
-                       crvq_rope_style style) {
+// Quantize once, then write and reload the model in both RoPE layouts (the
+// layout only changes how the file orders q/k rows and how the forward pass
+// rotates them: each in-memory variant must equal its file).
+static void round_trip(const char *model, const char *tok, const char *calib, crvq_method method, int finetune) {
     char out[200], ckpt[256];
-    snprintf(out, sizeof out, "%s/%s-%d.gguf", tmpdir, crvq_method_name(method), (int)style);
+    snprintf(out, sizeof out, "%s/%s%s.gguf", tmpdir, crvq_method_name(method), finetune ? "-ft" : "");
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
     crvq_model *m = load(model, tok);
     if (!m) return;
-    m->cfg.rope_style = style; // a different model, but the file must mean the same one
     float *emb = round_embeddings(m);
-    quantize(m, method, calib, ckpt);
-    crvq_container_info info = {.params = NULL, .calib_file = calib};
-    crvq_status st = crvq_container_write(m, &info, out);
-    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
-    crvq_model *q = load(out, NULL);
-    if (q) {
+    quantize(m, method, finetune, calib, ckpt);
+    for (int style = 0; style < 2; style++) {
+        m->cfg.rope_style = (crvq_rope_style)style; // another model, but the file must mean the same one
+        crvq_container_info info = {.params = NULL, .calib_file = calib};
+        crvq_status st = crvq_container_write(m, &info, out);
+        CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+        crvq_model *q = load(out, NULL);
+        if (!q) continue;
         CHECK(q->cfg.rope_style == CRVQ_ROPE_INTERLEAVED);
         CHECK(q->layers[0].wq.kind == (method >= CRVQ_METHOD_VQ ? CRVQ_LINEAR_VQ : CRVQ_LINEAR_SCALAR));
         int n = 24;
@@ -114,10 +119,10 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
     // the quantized model again, bit for bit (same row order, same kernels).
     crvq_model *fresh = load(model, tok);
     if (fresh) {
-        fresh->cfg.rope_style = style;
+        fresh->cfg.rope_style = m->cfg.rope_style;
         float *fresh_emb = round_embeddings(fresh);
         int done = -1;
-        st = crvq_checkpoint_load(fresh, 0, ckpt, &done);
+        crvq_status st = crvq_checkpoint_load(fresh, 0, ckpt, &done);
         CHECK(st == CRVQ_ERR_INVALID); // another run's hash
         st = crvq_checkpoint_write(m, m->cfg.n_layers, 42, ckpt);
         CHECK(st == CRVQ_OK);
@@ -150,7 +155,7 @@ static void copy_file(const char *from, const char *to, size_t len) {
 // A code outside its codebook and a truncated file are refused with a message.
 static void corrupt(void) {
     char good[256], bad[256];
-    snprintf(good, sizeof good, "%s/vq-0.gguf", tmpdir);
+    snprintf(good, sizeof good, "%s/vq.gguf", tmpdir);
     snprintf(bad, sizeof bad, "%s/bad.gguf", tmpdir);
     crvq_gguf *g;
     if (crvq_gguf_open(good, &g) != CRVQ_OK) {
@@ -181,8 +186,9 @@ int main(void) {
     const char *calib = check_shared("data/tinystories-val-1k.txt");
     if (!mkdtemp(tmpdir)) return 1;
     crvq_method methods[] = {CRVQ_METHOD_VQ, CRVQ_METHOD_CRVQ, CRVQ_METHOD_RTN, CRVQ_METHOD_GPTQ};
-    for (int i = 0; i < 4; i++)
-        for (int style = 0; style < 2; style++) round_trip(model, tok, calib, methods[i], (crvq_rope_style)style);
+    for (int i = 0; i < 4; i++) round_trip(model, tok, calib, methods[i], 0);
+    // fine-tuned codebooks, scales and norms travel through the file too
+    round_trip(model, tok, calib, CRVQ_METHOD_CRVQ, 1);
     corrupt();
     char cmdline[300];
     snprintf(cmdline, sizeof cmdline, "rm -rf %s", tmpdir);

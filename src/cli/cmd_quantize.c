@@ -29,7 +29,11 @@ static void usage(FILE *f) {
             "  --nval N               validation windows for fine-tuning (default 16)\n"
             "  --seqlen N             tokens per window (default 512, at most the model's context)\n"
             "  --seed S               seed of sampling and quantization (default 0)\n"
-            "  --no-finetune          skip block fine-tuning\n"
+            "  --no-finetune          skip block fine-tuning (on by default for vq and crvq)\n"
+            "  --ft-lr F              fine-tuning: Adam learning rate (default 3e-5)\n"
+            "  --ft-epochs N          fine-tuning: at most N epochs (default 10)\n"
+            "  --ft-patience N        fine-tuning: stop after N epochs without improvement (default 3)\n"
+            "  --ft-batch N           fine-tuning: sequences per mini-batch (default 4)\n"
             "  --checkpoint FILE      per-block checkpoint (default OUT.gguf.ckpt; removed on success)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
@@ -63,7 +67,7 @@ static void on_progress(void *vctx, const crvq_progress *p) {
     char e1[16], e2[16], what[96];
     fmt_time(e1, sizeof e1, el);
     fmt_time(e2, sizeof e2, eta);
-    int done_layer = p->stage == CRVQ_STAGE_QUANTIZE && p->bits > 0;
+    int done_layer = (p->stage == CRVQ_STAGE_QUANTIZE && p->bits > 0) || (p->stage == CRVQ_STAGE_FINETUNE && p->rel_loss > 0);
     switch (p->stage) {
     case CRVQ_STAGE_HESSIAN: snprintf(what, sizeof what, "calibration pass"); break;
     case CRVQ_STAGE_QUANTIZE:
@@ -72,7 +76,12 @@ static void on_progress(void *vctx, const crvq_progress *p) {
         else
             snprintf(what, sizeof what, "%-11s quantizing", crvq_lin_names[p->layer]);
         break;
-    case CRVQ_STAGE_FINETUNE: snprintf(what, sizeof what, "fine-tuning"); break;
+    case CRVQ_STAGE_FINETUNE:
+        if (p->rel_loss > 0)
+            snprintf(what, sizeof what, "fine-tuned: validation MSE x %.3f", p->rel_loss);
+        else
+            snprintf(what, sizeof what, "fine-tuning");
+        break;
     case CRVQ_STAGE_PROPAGATE: snprintf(what, sizeof what, "propagating"); break;
     case CRVQ_STAGE_BLOCK_DONE: snprintf(what, sizeof what, p->resumed ? "done (from checkpoint)" : "done"); break;
     }
@@ -132,6 +141,8 @@ int cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL, *calib = NULL, *out = NULL, *ckpt = NULL;
     int json = 0, threads = -1, dry_run = 0, quiet = 0, resume = 0, no_finetune = 0;
     int nsamples = 128, nval = 16, seqlen = 512;
+    double ft_lr = -1;
+    int ft_epochs = -1, ft_patience = -1, ft_batch = -1;
     uint64_t seed = 0;
     cli_quant_flags qf;
     cli_quant_flags_init(&qf);
@@ -150,6 +161,10 @@ int cmd_quantize(int argc, char **argv) {
         else if (cli_is(a, NULL, "--seqlen")) seqlen = (int)cli_int(a, cli_value(argc, argv, &i), 2, 1 << 20);
         else if (cli_is(a, NULL, "--seed")) seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, LLONG_MAX);
         else if (cli_is(a, NULL, "--no-finetune")) no_finetune = 1;
+        else if (cli_is(a, NULL, "--ft-lr")) ft_lr = cli_double(a, cli_value(argc, argv, &i), 0, 1);
+        else if (cli_is(a, NULL, "--ft-epochs")) ft_epochs = (int)cli_int(a, cli_value(argc, argv, &i), 0, 100000);
+        else if (cli_is(a, NULL, "--ft-patience")) ft_patience = (int)cli_int(a, cli_value(argc, argv, &i), 1, 100000);
+        else if (cli_is(a, NULL, "--ft-batch")) ft_batch = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
         else if (cli_is(a, NULL, "--checkpoint")) ckpt = cli_value(argc, argv, &i);
         else if (cli_is(a, NULL, "--resume")) resume = 1;
         else if (cli_is(a, NULL, "--dry-run")) dry_run = 1;
@@ -180,6 +195,10 @@ int cmd_quantize(int argc, char **argv) {
     cli_quant_describe(&o.qp, desc, sizeof desc);
     int vector = !cli_quant_is_scalar(o.qp.method);
     o.finetune = vector && !no_finetune;
+    if (ft_lr >= 0) o.ft.lr = ft_lr;
+    if (ft_epochs >= 0) o.ft.max_epochs = ft_epochs;
+    if (ft_patience >= 0) o.ft.patience = ft_patience;
+    if (ft_batch >= 0) o.ft.batch_seqs = ft_batch;
     if (dry_run) {
         if (!json) {
             printf("method %s (%s)\n", crvq_method_name(o.qp.method), desc);
@@ -193,11 +212,6 @@ int cmd_quantize(int argc, char **argv) {
         }
         rc = 0;
         goto done;
-    }
-    if (o.finetune) {
-        // Block fine-tuning is a later stage of this project: say so rather than skip silently.
-        if (!quiet) fprintf(stderr, "crvq %s: note: block fine-tuning is not implemented yet; quantizing without it\n", cmd);
-        o.finetune = 0;
     }
 
     char ckpt_buf[4096];
@@ -240,6 +254,8 @@ int cmd_quantize(int argc, char **argv) {
            bytes / 1e6, rep.linear_bits, total_bpw);
     printf("quantized in %.1f s (%d blocks from the checkpoint), mean layer rel loss %.4f, peak RSS %.0f MB\n",
            rep.seconds, rep.blocks_resumed, rep.mean_rel_loss, rss / 1e6);
+    if (o.finetune)
+        printf("block fine-tuning: %.1f s, validation MSE x %.3f on average\n", rep.ft_seconds, rep.ft_mse_ratio);
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "output", out);
@@ -253,6 +269,8 @@ int cmd_quantize(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "mean_rel_loss", rep.mean_rel_loss);
         cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
         cJSON_AddBoolToObject(j, "finetuned", o.finetune);
+        cJSON_AddNumberToObject(j, "ft_seconds", rep.ft_seconds);
+        cJSON_AddNumberToObject(j, "ft_mse_ratio", rep.ft_mse_ratio);
         cJSON_AddNumberToObject(j, "nsamples", nsamples);
         cJSON_AddNumberToObject(j, "seqlen", seqlen);
         cli_print_json(j);

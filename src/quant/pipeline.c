@@ -44,6 +44,7 @@ void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method) {
     o->nval = 16;
     o->seqlen = 512;
     o->finetune = method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ;
+    crvq_ft_params_default(&o->ft);
 }
 
 // ------------------------------------------------------------ Hessians ---
@@ -93,7 +94,9 @@ static uint64_t run_hash(const crvq_model *m, const crvq_pipeline_opts *o, size_
     int ints[] = {p->method, p->bits, p->group_size, p->act_order, p->block_size, p->d, p->M, p->importance, p->order,
                   p->beam, p->max_rounds, p->kmeans_iters, o->nsamples, o->nval, o->seqlen, o->finetune,
                   m->cfg.dim, m->cfg.hidden_dim, m->cfg.n_layers, m->cfg.vocab_size};
-    double dbl[] = {p->damp, p->lambda, p->tol};
+    double dbl[] = {p->damp, p->lambda, p->tol, o->ft.lr, o->ft.beta1, o->ft.beta2, o->ft.eps};
+    int ft_ints[] = {o->ft.max_epochs, o->ft.patience, o->ft.batch_seqs};
+    h = fnv(h, ft_ints, sizeof ft_ints);
     h = fnv(h, ints, sizeof ints);
     h = fnv(h, dbl, sizeof dbl);
     h = fnv(h, p->e, sizeof p->e);
@@ -161,6 +164,8 @@ typedef struct run {
     int n_seq, seqlen;
     double sum_rel;  // Σ L(Ŵ)/L(0) over the layers quantized in this run
     int n_rel;
+    double ft_seconds, sum_ft_ratio;
+    int n_ft;
     double layer_share[CRVQ_N_LIN]; // each layer's fraction of a block's parameters
 } run;
 
@@ -212,7 +217,20 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
         within += 0.8 * r->layer_share[j];
         report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, rel, bits, fraction(r, l, within), 0});
     }
-    (void)targets; // the block fine-tuning stage consumes them
+    if (!st && r->o->finetune) {
+        report(r, (crvq_progress){CRVQ_STAGE_FINETUNE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
+        crvq_ft_params ft = r->o->ft;
+        ft.seed = r->o->qp.seed + (uint64_t)l; // each block its own mini-batch order
+        crvq_ft_report fr;
+        st = crvq_block_finetune(r->m, l, r->X, targets, r->o->nsamples, r->o->nval, r->seqlen, &ft, &fr);
+        if (!st) {
+            double ratio = fr.val_mse0 > 0 ? fr.val_mse_best / fr.val_mse0 : 1;
+            r->ft_seconds += fr.seconds;
+            r->sum_ft_ratio += ratio;
+            r->n_ft++;
+            report(r, (crvq_progress){CRVQ_STAGE_FINETUNE, l, c->n_layers, -1, ratio, 0, fraction(r, l, 0.9), 0});
+        }
+    }
     free(targets);
     if (st) return st;
     report(r, (crvq_progress){CRVQ_STAGE_PROPAGATE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
@@ -302,6 +320,8 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
             }
         rep->linear_bits = bits / params;
         rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;
+        rep->ft_seconds = r.ft_seconds;
+        rep->ft_mse_ratio = r.n_ft ? r.sum_ft_ratio / r.n_ft : 1;
     }
     crvq_state_free(r.s);
     free(r.X);

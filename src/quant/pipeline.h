@@ -7,6 +7,7 @@
 #define CRVQ_QUANT_PIPELINE_H
 
 #include "crvq.h"
+#include "train/block_ft.h"
 
 // The seven linear layers of a block, in the order they are quantized.
 enum { CRVQ_LIN_Q, CRVQ_LIN_K, CRVQ_LIN_V, CRVQ_LIN_O, CRVQ_LIN_GATE, CRVQ_LIN_UP, CRVQ_LIN_DOWN, CRVQ_N_LIN };
@@ -25,7 +26,8 @@ typedef struct crvq_progress {
     crvq_stage stage;
     int block, n_blocks;
     int layer;            // CRVQ_LIN_* for QUANTIZE, else -1
-    double rel_loss;      // QUANTIZE when done: L(Ŵ)/L(0) of the layer; else 0
+    double rel_loss;      // QUANTIZE when done: L(Ŵ)/L(0) of the layer;
+                          // FINETUNE when done: validation MSE after / before tuning; else 0
     double bits;          // QUANTIZE when done: bits per weight of the layer
     double done_fraction; // of the whole run, by estimated work
     int resumed;          // BLOCK_DONE: the block came from the checkpoint
@@ -36,6 +38,7 @@ typedef struct crvq_pipeline_opts {
     const char *calib_path;
     int nsamples, nval, seqlen; // calibration windows (training, validation) of seqlen tokens
     int finetune;               // block fine-tuning after quantizing each block (vq, crvq)
+    crvq_ft_params ft;          // its settings (seed: qp.seed)
     const char *checkpoint;     // path of the per-block checkpoint, or NULL for none
     int resume;                 // continue from `checkpoint` if it exists
     void (*progress)(void *ctx, const crvq_progress *p);
@@ -47,6 +50,8 @@ typedef struct crvq_pipeline_report {
     double seconds;
     double linear_bits;          // bits per weight over all linear layers
     double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
+    double ft_seconds;           // time spent in block fine-tuning
+    double ft_mse_ratio;         // mean over tuned blocks of validation MSE after / before
     size_t n_calib_text_tokens;
 } crvq_pipeline_report;
 
