@@ -1,13 +1,10 @@
 // block_ft.c — block fine-tuning with Adam, keep-best and early stopping
 // (see block_ft.h).
 //
-// The trainable parameters live in one flat vector: for each VQ projection
-// in block order its codebooks then its scales, then attn_norm, ffn_norm.
-// The block is run through a copy of the layer (`view`) whose VQ projections
-// point at shadow runtime weights and whose norms point into that vector,
-// so an Adam step changes what the next forward computes with no copying
-// (only the transposed codebooks the look-up kernels read are refreshed).
-// The model itself is only written at the end.
+// The trainable parameters live in one flat vector run through a view of
+// the block (train/block_params.h), so an Adam step changes what the next
+// forward computes with no copying. The model itself is only written at the
+// end.
 #include "train/block_ft.h"
 
 #include <math.h>
@@ -15,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/vq_weights.h"
-#include "model/storage.h"
 #include "quant/rng.h"
 #include "train/adam.h"
 #include "train/block_grad.h"
+#include "train/block_params.h"
 
 // RNG stream of the mini-batch order (seed, stream + block index)
 #define FT_RNG_STREAM 0x46540000u
@@ -32,43 +28,13 @@ void crvq_ft_params_default(crvq_ft_params *p) {
 typedef struct ft_ctx {
     const crvq_config *c;
     int T, B;                                        // tokens per sequence, sequences per batch
-    crvq_layer view;                                 // the block as trained
-    crvq_vq_weights shadow[CRVQ_N_LIN];     // VQ projections' trained weights
-    int is_vq[CRVQ_N_LIN];
-    size_t off_cb[CRVQ_N_LIN][CRVQ_MAX_CODEBOOKS], off_sc[CRVQ_N_LIN];
-    size_t off_attn, off_ffn, n;                     // offsets into the flat vector, its length
+    crvq_block_params bp;                            // layout and view of the block
+    size_t n;                                        // length of the flat vector
     float *params, *grad, *saved, *best;             // (n) each
-    float *cbt;                                      // transposed codebooks of the shadows
+    float *cbt;                                      // transposed codebooks of the view
     float *xb, *yb, *yo;                             // (B, T, dim) batch inputs, targets, outputs
     crvq_ft_ws *ws;
 } ft_ctx;
-
-// Rewrite the shadows' transposed codebooks from the flat vector.
-static void sync_cbt(ft_ctx *f) {
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        if (!f->is_vq[i]) continue;
-        const crvq_vq_weights *W = &f->shadow[i];
-        for (int k = 0; k < W->M; k++) {
-            const int K = 1 << W->e[k], d = W->d;
-            const float *cb = f->params + f->off_cb[i][k];
-            float *ct = (float *)W->cb_t[k]; // points into f->cbt
-            for (int c = 0; c < K; c++)
-                for (int j = 0; j < d; j++) ct[(size_t)j * K + c] = cb[(size_t)c * d + j];
-        }
-    }
-}
-
-// Round the codebooks and scales of the flat vector to fp16 in place (the
-// norms are stored as float32 and stay as they are).
-static void round_fp16(ft_ctx *f) {
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        if (!f->is_vq[i]) continue;
-        // codebooks and scales of projection i are contiguous
-        size_t a = f->off_cb[i][0], b = f->off_sc[i] + (size_t)f->shadow[i].m_out;
-        for (size_t j = a; j < b; j++) f->params[j] = crvq_f16_to_f32(crvq_f32_to_f16(f->params[j]));
-    }
-    sync_cbt(f);
-}
 
 // Σ (y - y_ref)² over n_seq sequences run in batches of B; y_ref (n_seq, T, dim).
 static double sum_sq_err(ft_ctx *f, const float *x, const float *y_ref, int n_seq) {
@@ -76,7 +42,7 @@ static double sum_sq_err(ft_ctx *f, const float *x, const float *y_ref, int n_se
     double sse = 0.0;
     for (int s0 = 0; s0 < n_seq; s0 += f->B) {
         const int nb = n_seq - s0 < f->B ? n_seq - s0 : f->B;
-        crvq_ft_forward(f->c, &f->view, f->ws, x + s0 * per_seq, nb, f->yo);
+        crvq_ft_forward(f->c, &f->bp.view, f->ws, x + s0 * per_seq, nb, f->yo);
         const float *yr = y_ref + s0 * per_seq;
         const size_t len = nb * per_seq;
 #pragma omp parallel for schedule(static) reduction(+ : sse) if (len >= (1 << 18))
@@ -102,12 +68,8 @@ static double train_epoch(ft_ctx *f, crvq_adam *opt, crvq_rng *rng, int *order, 
         order[i] = order[j];
         order[j] = t;
     }
-    crvq_ft_grad g = {.attn_norm = f->grad + f->off_attn, .ffn_norm = f->grad + f->off_ffn};
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        if (!f->is_vq[i]) continue;
-        for (int k = 0; k < f->shadow[i].M; k++) g.lin[i].cb[k] = f->grad + f->off_cb[i][k];
-        g.lin[i].scales = f->grad + f->off_sc[i];
-    }
+    crvq_ft_grad g;
+    crvq_block_params_grad(&f->bp, f->grad, &g);
     double sse = 0.0;
     for (int s0 = 0; s0 < n_train; s0 += f->B) {
         const int nb = n_train - s0 < f->B ? n_train - s0 : f->B;
@@ -115,7 +77,7 @@ static double train_epoch(ft_ctx *f, crvq_adam *opt, crvq_rng *rng, int *order, 
             memcpy(f->xb + b * per_seq, x_in + order[s0 + b] * per_seq, per_seq * sizeof(float));
             memcpy(f->yb + b * per_seq, y_ref + order[s0 + b] * per_seq, per_seq * sizeof(float));
         }
-        crvq_ft_forward(f->c, &f->view, f->ws, f->xb, nb, f->yo);
+        crvq_ft_forward(f->c, &f->bp.view, f->ws, f->xb, nb, f->yo);
         // loss = mean (y - y_ref)², dL/dy = 2 (y - y_ref) / len, into yo
         const size_t len = nb * per_seq;
         const float two_over = (float)(2.0 / (double)len);
@@ -128,9 +90,9 @@ static double train_epoch(ft_ctx *f, crvq_adam *opt, crvq_rng *rng, int *order, 
         }
         sse += batch_sse;
         memset(f->grad, 0, f->n * sizeof *f->grad);
-        crvq_ft_backward(f->c, &f->view, f->ws, f->yo, &g, NULL);
+        crvq_ft_backward(f->c, &f->bp.view, f->ws, f->yo, &g, NULL);
         crvq_adam_step(opt, f->params, f->grad);
-        sync_cbt(f);
+        crvq_block_params_sync(&f->bp, f->params);
     }
     return sse / ((double)n_train * per_seq);
 }
@@ -177,24 +139,9 @@ static crvq_status ctx_init(ft_ctx *f, crvq_model *m, int l, int seqlen, int max
     f->c = c;
     f->T = seqlen;
     f->B = max_seqs;
-    f->view = *L;
-    size_t n = 0, n_cbt = 0;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        const crvq_linear *lin = crvq_block_linear(L, i);
-        if (lin->kind != CRVQ_LINEAR_VQ) continue;
-        const crvq_vq_weights *W = lin->vq;
-        f->is_vq[i] = 1;
-        for (int k = 0; k < W->M; k++) {
-            f->off_cb[i][k] = n;
-            n += ((size_t)1 << W->e[k]) * W->d;
-        }
-        n_cbt += n - f->off_cb[i][0];
-        f->off_sc[i] = n;
-        n += W->m_out;
-    }
-    f->off_attn = n;
-    f->off_ffn = n + c->dim;
-    f->n = n + 2 * (size_t)c->dim;
+    crvq_block_params_layout(&f->bp, c, L, 0);
+    f->n = f->bp.end;
+    const size_t n_cbt = f->bp.n_cbt;
 
     const size_t batch = (size_t)max_seqs * seqlen * c->dim;
     f->params = malloc(f->n * sizeof(float));
@@ -215,53 +162,7 @@ static crvq_status ctx_init(ft_ctx *f, crvq_model *m, int l, int seqlen, int max
         return st;
     }
 
-    float *ct = f->cbt;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        if (!f->is_vq[i]) continue;
-        const crvq_vq_weights *W = crvq_block_linear(L, i)->vq;
-        // a shallow copy sharing the codes and permutation; never freed
-        crvq_vq_weights *S = &f->shadow[i];
-        *S = *W;
-        S->own_codes = NULL;
-        for (int k = 0; k < W->M; k++) {
-            const size_t nk = ((size_t)1 << W->e[k]) * W->d;
-            memcpy(f->params + f->off_cb[i][k], W->cb[k], nk * sizeof(float));
-            S->cb[k] = f->params + f->off_cb[i][k];
-            S->cb_t[k] = ct;
-            ct += nk;
-        }
-        memcpy(f->params + f->off_sc[i], W->scales, (size_t)W->m_out * sizeof(float));
-        S->scales = f->params + f->off_sc[i];
-        crvq_block_linear(&f->view, i)->vq = S;
-    }
-    memcpy(f->params + f->off_attn, L->attn_norm, (size_t)c->dim * sizeof(float));
-    memcpy(f->params + f->off_ffn, L->ffn_norm, (size_t)c->dim * sizeof(float));
-    f->view.attn_norm = f->params + f->off_attn;
-    f->view.ffn_norm = f->params + f->off_ffn;
-    sync_cbt(f);
-    return CRVQ_OK;
-}
-
-// Write the kept parameters into the model: norms into new storage-owned
-// buffers first (the only step that can fail), then the VQ weights.
-static crvq_status write_back(ft_ctx *f, crvq_model *m, int l) {
-    const int dim = m->cfg.dim;
-    crvq_layer *L = &m->layers[l];
-    float *norms;
-    crvq_status st = crvq_storage_alloc(m->storage, 2 * (size_t)dim * sizeof(float), (void **)&norms);
-    if (st) return st;
-    memcpy(norms, f->best + f->off_attn, (size_t)dim * sizeof(float));
-    memcpy(norms + dim, f->best + f->off_ffn, (size_t)dim * sizeof(float));
-    L->attn_norm = norms;
-    L->ffn_norm = norms + dim;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        if (!f->is_vq[i]) continue;
-        // the model holds its runtime weights through const pointers, but owns
-        // them (heap blocks, never mapped memory): writing is safe
-        crvq_vq_weights *W = (crvq_vq_weights *)crvq_block_linear(L, i)->vq;
-        for (int k = 0; k < W->M; k++) crvq_vq_weights_set(W, k, f->best + f->off_cb[i][k], NULL);
-        crvq_vq_weights_set(W, 0, NULL, f->best + f->off_sc[i]);
-    }
+    crvq_block_params_bind(&f->bp, L, f->params, f->cbt);
     return CRVQ_OK;
 }
 
@@ -306,7 +207,7 @@ crvq_status crvq_block_finetune(crvq_model *m, int l, const float *x_in, const f
         rep->epochs_run = epoch;
         // judge the parameters as they will be stored: fp16 codebooks and scales
         memcpy(f.saved, f.params, f.n * sizeof(float));
-        round_fp16(&f);
+        crvq_block_params_round_fp16(&f.bp, f.params);
         const double val = mse(&f, x_val, y_val, n_eval);
         if (val < rep->val_mse_best) {
             rep->val_mse_best = val;
@@ -317,12 +218,12 @@ crvq_status crvq_block_finetune(crvq_model *m, int l, const float *x_in, const f
             stale++;
         }
         memcpy(f.params, f.saved, f.n * sizeof(float));
-        sync_cbt(&f);
+        crvq_block_params_sync(&f.bp, f.params);
         if (p->progress) p->progress(p->progress_user, epoch, train, val);
         if (!isfinite(train)) break; // diverged: nothing later can be kept
     }
 
-    if (rep->best_epoch > 0) st = write_back(&f, m, l);
+    if (rep->best_epoch > 0) st = crvq_block_params_write(&f.bp, m, l, f.best);
     crvq_adam_free(&opt);
     free(order);
     ctx_free(&f);
