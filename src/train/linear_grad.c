@@ -5,13 +5,13 @@
 // rows at a time (the inference kernels' own dequantization, then the
 // permutation undone), and multiplied with one sgemm per tile. A tile is
 // 16 MiB, so a pg-dev-sized projection is one tile: one OpenMP region and
-// one sgemm per product. That matters: every switch between an OpenMP region
-// and a multi-threaded BLAS call leaves OpenMP's workers spinning while BLAS
-// wants the cores, which on a busy machine cost 5x in time (measured on a
-// pg-dev block; the inference kernels' 64-row tiles switch 8-24 times per
-// product). For a VQ layer each tile also gets its slice of dŴ = dyᵀ x by
-// sgemm, which is then reduced by the frozen codes into codebook and scale
-// gradients.
+// one sgemm per product. That matters: after every OpenMP region OpenMP's
+// workers spin while the next multi-threaded BLAS call wants the cores; the
+// inference kernels' 64-row tiles switch 8-24 times per product, and a
+// pg-dev training step took 3.0-4.4 s with them against 1.4-1.9 s this way
+// on the shared 2-core machine (docs/finetune.md). For a VQ layer each tile
+// also gets its slice of dŴ = dyᵀ x by sgemm, which is then reduced by the
+// frozen codes into codebook and scale gradients.
 #include "train/block_grad.h"
 
 #include <assert.h>
