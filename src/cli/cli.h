@@ -17,6 +17,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_quantize_matrix(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
 
 // True if `arg` is the short or the long spelling of a flag (short may be NULL).
 int cli_is(const char *arg, const char *short_name, const char *long_name);

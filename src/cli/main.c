@@ -17,6 +17,7 @@ static const command commands[] = {
     {"generate", cmd_generate, "continue a prompt (greedy or top-p sampling)"},
     {"bench", cmd_bench, "prefill and decode speed of the forward pass"},
     {"quantize", cmd_quantize, "quantize a whole model into one compressed GGUF file"},
+    {"finetune", cmd_finetune, "distil the original model into a quantized one (codes frozen)"},
     {"quantize-matrix", cmd_quantize_matrix, "quantize one layer (synthetic or .npy) and report bits, loss, time"},
 };
 

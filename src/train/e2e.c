@@ -1,0 +1,478 @@
+// e2e.c — end-to-end distillation (see e2e.h).
+#include "train/e2e.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/atomic.h"
+#include "model/storage.h"
+#include "quant/rng.h"
+#include "train/adam.h"
+#include "train/block_grad.h"
+#include "util/threads.h"
+
+// RNG stream of the mini-batch order (seed, stream + epoch)
+#define E2E_RNG_STREAM 0x45324500u
+#define E2E_CKPT_MAGIC "CRVQE2E1"
+
+struct crvq_e2e {
+    const crvq_model *s, *t;      // student, teacher
+    const crvq_config *c;
+    int T, B, V, train_emb, tied;
+    crvq_block_params *bp;        // (n_layers)
+    size_t off_onorm, off_emb, off_head, n;
+    float *params, *cbt;
+    crvq_ft_ws *ws;               // one block's workspace, shared by all blocks
+    crvq_state *tst;              // the teacher's KV cache
+    float *xs;                    // (n_layers + 1, B·T, dim): block inputs, then the last block's output
+    float *xn, *inv;              // (B·T, dim), (B·T): final norm output and 1/rms
+    float *dx, *dx2, *ytmp, *dxn; // (B·T, dim)
+    float *slog, *tlog;           // (T, V) student, teacher logits of one sequence
+    double *row_kl, *row_nll;     // (T)
+};
+
+size_t crvq_e2e_n_params(const crvq_e2e *e) { return e->n; }
+float *crvq_e2e_vector(crvq_e2e *e) { return e->params; }
+const crvq_block_params *crvq_e2e_block(const crvq_e2e *e, int l) { return &e->bp[l]; }
+size_t crvq_e2e_off_out_norm(const crvq_e2e *e) { return e->off_onorm; }
+size_t crvq_e2e_off_embed(const crvq_e2e *e) { return e->train_emb ? e->off_emb : SIZE_MAX; }
+
+void crvq_e2e_sync(crvq_e2e *e) {
+    for (int l = 0; l < e->c->n_layers; l++) crvq_block_params_sync(&e->bp[l], e->params);
+}
+
+void crvq_e2e_round_fp16(crvq_e2e *e) {
+    for (int l = 0; l < e->c->n_layers; l++) crvq_block_params_round_fp16(&e->bp[l], e->params);
+    if (e->train_emb)
+        for (size_t i = e->off_emb; i < e->n; i++) e->params[i] = crvq_f16_to_f32(crvq_f32_to_f16(e->params[i]));
+}
+
+// The embedding and head the student computes with now.
+static const float *cur_emb(const crvq_e2e *e) { return e->train_emb ? e->params + e->off_emb : e->s->tok_embd; }
+static const float *cur_head(const crvq_e2e *e) { return e->train_emb ? e->params + e->off_head : e->s->output.w; }
+
+void crvq_e2e_free(crvq_e2e *e) {
+    if (!e) return;
+    crvq_ft_ws_free(e->ws);
+    crvq_state_free(e->tst);
+    free(e->bp);
+    free(e->params);
+    free(e->cbt);
+    free(e->xs);
+    free(e->xn);
+    free(e->inv);
+    free(e->dx);
+    free(e->dx2);
+    free(e->ytmp);
+    free(e->dxn);
+    free(e->slog);
+    free(e->tlog);
+    free(e->row_kl);
+    free(e->row_nll);
+    free(e);
+}
+
+crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, int train_embeddings,
+                          int max_seqs, int seqlen, crvq_e2e **out) {
+    *out = NULL;
+    const crvq_config *c = &student->cfg;
+    if (teacher->cfg.vocab_size != c->vocab_size)
+        return crvq_fail(CRVQ_ERR_INVALID, "distillation: the teacher has %d tokens in its vocabulary, the student %d",
+                         teacher->cfg.vocab_size, c->vocab_size);
+    if (student->output.kind != CRVQ_LINEAR_DENSE || student->output.bias)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "distillation: the student's output head must be dense without bias");
+    if (max_seqs < 1 || seqlen < 2)
+        return crvq_fail(CRVQ_ERR_INVALID, "distillation: %d sequences of %d tokens", max_seqs, seqlen);
+    crvq_e2e *e = calloc(1, sizeof *e);
+    if (!e) return crvq_fail(CRVQ_ERR_NOMEM, "distillation: out of memory");
+    e->s = student;
+    e->t = teacher;
+    e->c = c;
+    e->T = seqlen;
+    e->B = max_seqs;
+    e->V = c->vocab_size;
+    e->train_emb = train_embeddings;
+    e->tied = student->output.w == student->tok_embd;
+    const int L = c->n_layers;
+    const size_t dim = c->dim, N = (size_t)max_seqs * seqlen, emb = (size_t)e->V * dim;
+
+    crvq_status st = CRVQ_OK;
+    if (!(e->bp = calloc((size_t)L, sizeof *e->bp))) goto nomem;
+    size_t n = 0, n_cbt = 0, most = 0;
+    int widest = 0; // the block whose projections need the most training scratch sizes the shared workspace
+    for (int l = 0; l < L; l++) {
+        crvq_block_params_layout(&e->bp[l], c, &student->layers[l], n);
+        n = e->bp[l].end;
+        n_cbt += e->bp[l].n_cbt;
+        for (int i = 0; i < CRVQ_N_LIN; i++) {
+            size_t s = crvq_linear_train_scratch(crvq_block_linear(&((crvq_model *)student)->layers[l], i));
+            if (s > most) most = s, widest = l;
+        }
+    }
+    e->off_onorm = n;
+    n += dim;
+    e->off_emb = e->off_head = n;
+    if (train_embeddings) {
+        n += emb;
+        if (!e->tied) e->off_head = n, n += emb;
+    }
+    e->n = n;
+    e->params = malloc(n * sizeof(float));
+    e->cbt = malloc((n_cbt ? n_cbt : 1) * sizeof(float));
+    e->xs = malloc(((size_t)L + 1) * N * dim * sizeof(float));
+    e->xn = malloc(N * dim * sizeof(float));
+    e->inv = malloc(N * sizeof(float));
+    e->dx = malloc(N * dim * sizeof(float));
+    e->dx2 = malloc(N * dim * sizeof(float));
+    e->ytmp = malloc(N * dim * sizeof(float));
+    e->dxn = malloc(N * dim * sizeof(float));
+    e->slog = malloc((size_t)seqlen * e->V * sizeof(float));
+    e->tlog = malloc((size_t)seqlen * e->V * sizeof(float));
+    e->row_kl = malloc((size_t)seqlen * sizeof(double));
+    e->row_nll = malloc((size_t)seqlen * sizeof(double));
+    if (!e->params || !e->cbt || !e->xs || !e->xn || !e->inv || !e->dx || !e->dx2 || !e->ytmp || !e->dxn ||
+        !e->slog || !e->tlog || !e->row_kl || !e->row_nll)
+        goto nomem;
+    if ((st = crvq_ft_ws_init(c, &student->layers[widest], max_seqs, seqlen, &e->ws)) ||
+        (st = crvq_state_init(teacher, seqlen, seqlen, &e->tst)))
+        goto fail;
+    float *ct = e->cbt;
+    for (int l = 0; l < L; l++) {
+        crvq_block_params_bind(&e->bp[l], &student->layers[l], e->params, ct);
+        ct += e->bp[l].n_cbt;
+    }
+    memcpy(e->params + e->off_onorm, student->out_norm, dim * sizeof(float));
+    if (train_embeddings) {
+        memcpy(e->params + e->off_emb, student->tok_embd, emb * sizeof(float));
+        if (!e->tied) memcpy(e->params + e->off_head, student->output.w, emb * sizeof(float));
+    }
+    *out = e;
+    return CRVQ_OK;
+nomem:
+    st = crvq_fail(CRVQ_ERR_NOMEM, "distillation: out of memory (%d sequences of %d tokens)", max_seqs, seqlen);
+fail:
+    crvq_e2e_free(e);
+    return st;
+}
+
+// KL(p ‖ q) of row t of the teacher's and student's logits, the student's
+// NLL of `target` (< 0: none), and dL/dlogits = (q - p)·coef into slog.
+static void kl_row(float *slog, const float *tlog, int V, int target, float coef, int want_grad, double *kl,
+                   double *nll) {
+    float ms = -INFINITY, mt = -INFINITY;
+    for (int v = 0; v < V; v++) {
+        ms = slog[v] > ms ? slog[v] : ms;
+        mt = tlog[v] > mt ? tlog[v] : mt;
+    }
+    double zs = 0, zt = 0;
+    for (int v = 0; v < V; v++) {
+        zs += exp((double)slog[v] - ms);
+        zt += exp((double)tlog[v] - mt);
+    }
+    const double lzs = ms + log(zs), lzt = mt + log(zt); // log-normalisers
+    double acc = 0;
+    for (int v = 0; v < V; v++) {
+        const double lp = tlog[v] - lzt, lq = slog[v] - lzs, p = exp(lp);
+        acc += p * (lp - lq);
+    }
+    *kl = acc;
+    *nll = target >= 0 ? lzs - slog[target] : 0.0;
+    if (want_grad)
+        for (int v = 0; v < V; v++) slog[v] = (float)((exp(slog[v] - lzs) - exp(tlog[v] - lzt)) * coef);
+}
+
+double crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, float scale, double *nll) {
+    const crvq_config *c = e->c;
+    const int T = e->T, V = e->V, dim = c->dim, L = c->n_layers, N = n_seq * T;
+    const size_t plane = (size_t)e->B * T * dim; // stride of the block inputs
+    const float *emb = cur_emb(e), *head = cur_head(e);
+    for (int i = 0; i < N; i++) memcpy(e->xs + (size_t)i * dim, emb + (size_t)tokens[i] * dim, dim * sizeof(float));
+    for (int l = 0; l < L; l++) crvq_ft_forward(c, &e->bp[l].view, e->ws, e->xs + l * plane, n_seq, e->xs + (l + 1) * plane);
+    const float *xL = e->xs + L * plane;
+    crvq_rmsnorm_fwd(xL, e->params + e->off_onorm, N, dim, c->norm_eps, e->xn, e->inv);
+
+    const float coef = scale / (float)N;
+    double kl_sum = 0, nll_sum = 0;
+    for (int s = 0; s < n_seq; s++) {
+        const int *tok = tokens + (size_t)s * T;
+        const float *xn = e->xn + (size_t)s * T * dim;
+        // the teacher runs on its own cache from position 0 (crvq_forward handles its threads)
+        crvq_forward(e->t, e->tst, tok, T, 0, 1, e->tlog);
+        // slog (T, V) = xn (T, dim) headᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, V, dim, 1.0f, xn, dim, head, dim, 0.0f, e->slog, V);
+#pragma omp parallel for schedule(static) if ((size_t)T * V >= CRVQ_PAR_MIN_WORK)
+        for (int t = 0; t < T; t++)
+            kl_row(e->slog + (size_t)t * V, e->tlog + (size_t)t * V, V, t + 1 < T ? tok[t + 1] : -1, coef, grad != NULL,
+                   &e->row_kl[t], &e->row_nll[t]);
+        for (int t = 0; t < T; t++) { // serial sums: the same for any thread count
+            kl_sum += e->row_kl[t];
+            nll_sum += e->row_nll[t];
+        }
+        if (!grad) continue;
+        // dxn (T, dim) = dlogits (T, V) head (V, dim)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dim, V, 1.0f, e->slog, V, head, dim, 0.0f,
+                    e->dxn + (size_t)s * T * dim, dim);
+        // dhead (V, dim) += dlogitsᵀ (V, T) xn (T, dim)
+        if (e->train_emb)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, dim, T, 1.0f, e->slog, V, xn, dim, 1.0f,
+                        grad + e->off_head, dim);
+    }
+    if (nll) *nll = nll_sum;
+    if (!grad) return kl_sum / N;
+
+    memset(e->dx, 0, (size_t)N * dim * sizeof(float));
+    crvq_rmsnorm_backward(xL, e->params + e->off_onorm, e->inv, e->dxn, N, dim, e->dx, grad + e->off_onorm);
+    for (int l = L - 1; l >= 0; l--) {
+        // recompute the block's saved activations, then go back through it
+        crvq_ft_forward(c, &e->bp[l].view, e->ws, e->xs + l * plane, n_seq, e->ytmp);
+        crvq_ft_grad g;
+        crvq_block_params_grad(&e->bp[l], grad, &g);
+        crvq_ft_backward(c, &e->bp[l].view, e->ws, e->dx, &g, e->dx2);
+        float *t = e->dx;
+        e->dx = e->dx2;
+        e->dx2 = t;
+    }
+    if (e->train_emb) { // serial: tokens repeat, rows would collide
+        float *ge = grad + e->off_emb;
+        for (int i = 0; i < N; i++) {
+            float *row = ge + (size_t)tokens[i] * dim;
+            const float *d = e->dx + (size_t)i * dim;
+            for (int j = 0; j < dim; j++) row[j] += d[j];
+        }
+    }
+    return kl_sum / N;
+}
+
+crvq_status crvq_e2e_write(crvq_e2e *e, crvq_model *m) {
+    const size_t dim = m->cfg.dim, emb = (size_t)e->V * dim;
+    if (m != e->s || !m->storage)
+        return crvq_fail(CRVQ_ERR_INVALID, "distillation: write into another model or one without storage");
+    float *buf;
+    const size_t nbuf = dim + (e->train_emb ? (e->tied ? 1 : 2) * emb : 0);
+    crvq_status st = crvq_storage_alloc(m->storage, nbuf * sizeof(float), (void **)&buf);
+    if (st) return st;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        if ((st = crvq_block_params_write(&e->bp[l], m, l, e->params))) return st;
+    memcpy(buf, e->params + e->off_onorm, dim * sizeof(float));
+    m->out_norm = buf;
+    if (e->train_emb) {
+        memcpy(buf + dim, e->params + e->off_emb, emb * sizeof(float));
+        m->tok_embd = buf + dim;
+        if (e->tied) {
+            m->output.w = m->tok_embd;
+        } else {
+            memcpy(buf + dim + emb, e->params + e->off_head, emb * sizeof(float));
+            m->output.w = buf + dim + emb;
+        }
+    }
+    return CRVQ_OK;
+}
+
+// ----------------------------------------------------------- training ---
+
+void crvq_e2e_params_default(crvq_e2e_params *p) {
+    *p = (crvq_e2e_params){.lr = 1e-4, .min_lr = 1e-5, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .warmup = 10,
+                           .epochs = 1, .batch = 4, .accum = 1, .seed = 0};
+}
+
+// Mean KL and perplexity over n windows (tokens (n, T)) in batches.
+static void evaluate(crvq_e2e *e, const int *tokens, int n, double *kl, double *ppl) {
+    double kl_sum = 0, nll_sum = 0;
+    for (int s0 = 0; s0 < n; s0 += e->B) {
+        const int nb = n - s0 < e->B ? n - s0 : e->B;
+        double nll;
+        kl_sum += crvq_e2e_loss(e, tokens + (size_t)s0 * e->T, nb, NULL, 0, &nll) * nb * e->T;
+        nll_sum += nll;
+    }
+    *kl = kl_sum / ((double)n * e->T);
+    *ppl = exp(nll_sum / ((double)n * (e->T - 1)));
+}
+
+// The training state a checkpoint keeps (plus the vector, the Adam moments
+// and the best vector).
+typedef struct ckpt_head {
+    char magic[8];
+    uint64_t hash, n;
+    int32_t epochs_done, best_epoch;
+    int64_t step, adam_t;
+    double best_kl, best_ppl, kl0, ppl0;
+} ckpt_head;
+
+// FNV-1a over everything that changes the run: a checkpoint of another run is refused.
+static uint64_t run_hash(const crvq_e2e *e, const int *tokens, int n_tok, const crvq_e2e_params *p) {
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(ptr, len)                                                                                    \
+    for (size_t i_ = 0; i_ < (len); i_++) h = (h ^ ((const unsigned char *)(ptr))[i_]) * 0x100000001b3ull;
+    double d[5] = {p->lr, p->min_lr, p->beta1, p->beta2, p->eps};
+    int64_t k[9] = {(int64_t)e->n, p->warmup, p->epochs, e->B, p->accum, p->train_embeddings, (int64_t)p->seed,
+                    e->T, n_tok};
+    MIX(d, sizeof d);
+    MIX(k, sizeof k);
+    MIX(tokens, (size_t)n_tok * sizeof *tokens);
+#undef MIX
+    return h;
+}
+
+static crvq_status ckpt_write(const char *path, const ckpt_head *h, const float *params, const crvq_adam *a,
+                              const float *best) {
+    crvq_atomic_file af;
+    crvq_status st = crvq_atomic_open(path, &af);
+    if (st) return st;
+    fwrite(h, sizeof *h, 1, af.f);
+    fwrite(params, sizeof(float), h->n, af.f);
+    fwrite(a->m, sizeof(float), h->n, af.f);
+    fwrite(a->v, sizeof(float), h->n, af.f);
+    fwrite(best, sizeof(float), h->n, af.f);
+    return crvq_atomic_commit(&af);
+}
+
+static crvq_status ckpt_read(const char *path, ckpt_head *h, float *params, crvq_adam *a, float *best) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return crvq_fail(CRVQ_ERR_IO, "%s: cannot open the checkpoint", path);
+    const uint64_t want_hash = h->hash, want_n = h->n;
+    int ok = fread(h, sizeof *h, 1, f) == 1 && memcmp(h->magic, E2E_CKPT_MAGIC, 8) == 0;
+    if (ok && (h->hash != want_hash || h->n != want_n)) {
+        fclose(f);
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: a checkpoint of another run (other data, model or settings)", path);
+    }
+    ok = ok && fread(params, sizeof(float), h->n, f) == h->n && fread(a->m, sizeof(float), h->n, f) == h->n &&
+         fread(a->v, sizeof(float), h->n, f) == h->n && fread(best, sizeof(float), h->n, f) == h->n;
+    fclose(f);
+    if (!ok) return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a distillation checkpoint, or truncated", path);
+    a->t = h->adam_t;
+    return CRVQ_OK;
+}
+
+// Warm-up from lr/warmup to lr, then cosine decay to min_lr at the last step.
+static double lr_at(const crvq_e2e_params *p, int64_t step, int64_t steps) {
+    if (step <= p->warmup) return p->lr * (double)step / p->warmup;
+    const double f = steps > p->warmup ? (double)(step - p->warmup) / (double)(steps - p->warmup) : 1.0;
+    return p->min_lr + 0.5 * (p->lr - p->min_lr) * (1.0 + cos(M_PI * f));
+}
+
+crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
+                              int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
+                              crvq_e2e_report *rep) {
+    const double t0 = omp_get_wtime();
+    memset(rep, 0, sizeof *rep);
+    if (n_train < 1 || n_val < 0 || p->epochs < 0 || p->batch < 1 || p->accum < 1 || p->warmup < 0 ||
+        !(p->lr > 0) || !(p->min_lr >= 0 && p->min_lr <= p->lr) || !(p->beta1 >= 0 && p->beta1 < 1) ||
+        !(p->beta2 >= 0 && p->beta2 < 1) || !(p->eps > 0))
+        return crvq_fail(CRVQ_ERR_INVALID,
+                         "distillation: need >= 1 training window, epochs >= 0, batch and accum >= 1, warmup >= 0, "
+                         "0 <= min_lr <= lr, betas in [0, 1), eps > 0");
+    if (!student->storage) return crvq_fail(CRVQ_ERR_INVALID, "distillation: the student has no storage");
+    for (size_t i = 0; i < (size_t)(n_train + n_val) * seqlen; i++)
+        if (tokens[i] < 0 || tokens[i] >= student->cfg.vocab_size)
+            return crvq_fail(CRVQ_ERR_INVALID, "distillation: token id %d out of the vocabulary", tokens[i]);
+    const int most = n_train > n_val ? n_train : n_val, B = p->batch < most ? p->batch : most;
+    crvq_e2e *e;
+    crvq_status st = crvq_e2e_init(student, teacher, p->train_embeddings, B, seqlen, &e);
+    if (st) return st;
+    const size_t n = e->n;
+    float *grad = malloc(n * sizeof(float)), *saved = malloc(n * sizeof(float)), *best = malloc(n * sizeof(float));
+    int *order = malloc((size_t)n_train * sizeof *order), *tb = malloc((size_t)B * seqlen * sizeof *tb);
+    crvq_adam opt = {0};
+    if (!grad || !saved || !best || !order || !tb) {
+        st = crvq_fail(CRVQ_ERR_NOMEM, "distillation: out of memory");
+        goto done;
+    }
+    if ((st = crvq_adam_init(&opt, n, p->lr, p->beta1, p->beta2, p->eps))) goto done;
+    rep->n_params = n;
+
+    const int *val = n_val ? tokens + (size_t)n_train * seqlen : tokens;
+    const int n_eval = n_val ? n_val : n_train;
+    const int n_mb = (n_train + B - 1) / B;                    // mini-batches per epoch
+    const int64_t per_epoch = (n_mb + p->accum - 1) / p->accum, steps = per_epoch * p->epochs;
+    ckpt_head h = {.magic = E2E_CKPT_MAGIC, .n = n};
+    h.hash = run_hash(e, tokens, (n_train + n_val) * seqlen, p);
+    if (p->checkpoint && p->resume && access(p->checkpoint, F_OK) == 0) {
+        if ((st = ckpt_read(p->checkpoint, &h, e->params, &opt, best))) goto done;
+        crvq_e2e_sync(e);
+        rep->epochs_resumed = h.epochs_done;
+    } else {
+        // the student as given is fp16-exact already: it is the epoch-0 candidate
+        evaluate(e, val, n_eval, &h.kl0, &h.ppl0);
+        h.best_kl = h.kl0;
+        h.best_ppl = h.ppl0;
+        memcpy(best, e->params, n * sizeof(float));
+    }
+    rep->val_kl_before = h.kl0;
+    rep->val_ppl_before = h.ppl0;
+
+    for (int epoch = h.epochs_done + 1; epoch <= p->epochs; epoch++) {
+        crvq_rng rng;
+        crvq_rng_init(&rng, p->seed, E2E_RNG_STREAM + (uint64_t)epoch);
+        for (int i = 0; i < n_train; i++) order[i] = i;
+        for (int i = n_train - 1; i > 0; i--) { // Fisher-Yates
+            int j = (int)crvq_rng_below(&rng, (uint64_t)i + 1), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        for (int mb0 = 0; mb0 < n_mb; mb0 += p->accum) {
+            const int n_acc = n_mb - mb0 < p->accum ? n_mb - mb0 : p->accum;
+            memset(grad, 0, n * sizeof(float));
+            double kl = 0;
+            for (int a = 0; a < n_acc; a++) {
+                const int s0 = (mb0 + a) * B, nb = n_train - s0 < B ? n_train - s0 : B;
+                for (int b = 0; b < nb; b++)
+                    memcpy(tb + (size_t)b * seqlen, tokens + (size_t)order[s0 + b] * seqlen, seqlen * sizeof *tb);
+                kl += crvq_e2e_loss(e, tb, nb, grad, 1.0f / n_acc, NULL) / n_acc;
+            }
+            h.step++;
+            opt.lr = lr_at(p, h.step, steps);
+            crvq_adam_step(&opt, e->params, grad);
+            crvq_e2e_sync(e);
+            if (p->progress) {
+                crvq_e2e_progress pr = {.epoch = epoch, .epochs = p->epochs, .step = h.step, .steps = steps,
+                                        .train_kl = kl, .lr = opt.lr};
+                p->progress(p->progress_user, &pr);
+            }
+        }
+        // judge the parameters as they will be stored
+        memcpy(saved, e->params, n * sizeof(float));
+        crvq_e2e_round_fp16(e);
+        double vkl, vppl;
+        evaluate(e, val, n_eval, &vkl, &vppl);
+        if (vkl < h.best_kl) {
+            h.best_kl = vkl;
+            h.best_ppl = vppl;
+            h.best_epoch = epoch;
+            memcpy(best, e->params, n * sizeof(float));
+        }
+        memcpy(e->params, saved, n * sizeof(float));
+        crvq_e2e_sync(e);
+        h.epochs_done = epoch;
+        h.adam_t = opt.t;
+        if (p->checkpoint && (st = ckpt_write(p->checkpoint, &h, e->params, &opt, best))) goto done;
+        if (p->progress) {
+            crvq_e2e_progress pr = {.epoch = epoch, .epochs = p->epochs, .step = h.step, .steps = steps,
+                                    .lr = opt.lr, .epoch_done = 1, .val_kl = vkl, .val_ppl = vppl};
+            p->progress(p->progress_user, &pr);
+        }
+    }
+    rep->epochs_run = h.epochs_done;
+    rep->best_epoch = h.best_epoch;
+    rep->steps = h.step;
+    rep->val_kl_after = h.best_kl;
+    rep->val_ppl_after = h.best_ppl;
+    if (h.best_epoch > 0) {
+        memcpy(e->params, best, n * sizeof(float));
+        st = crvq_e2e_write(e, student);
+    }
+done:
+    crvq_adam_free(&opt);
+    free(grad);
+    free(saved);
+    free(best);
+    free(order);
+    free(tb);
+    crvq_e2e_free(e);
+    rep->seconds = omp_get_wtime() - t0;
+    return st;
+}
