@@ -16,7 +16,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-resume.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 args=(quantize -m "$model" --calib "$calib" --method crvq -e 5 --max-rounds 2 --kmeans-iters 3
-      --nsamples 4 --nval 0 --seqlen 128 --seed 7 --quiet --no-finetune --threads 2)
+      --nsamples 4 --nval 2 --seqlen 128 --seed 7 --quiet --ft-epochs 1 --threads 2)
 
 "$crvq" "${args[@]}" -o "$tmp/full.gguf" >/dev/null || { echo "FAIL: uninterrupted run"; fail=1; }
 
