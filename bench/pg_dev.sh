@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # pg_dev.sh — the whole-model results table: quantize ../shared/models/pg-dev
-# with every method (calibration from pg-calib.txt) and measure bits/weight,
-# perplexity on WikiText-2 and C4 (stream protocol, ctx 1024), KL divergence
-# to the original and top-1 agreement (WikiText-2), quantization time and
-# decode speed. Writes bench/results/pg_dev.md.
+# with every method (calibration from pg-calib.txt), optionally fine-tune,
+# and measure bits/weight, perplexity on WikiText-2 and C4 (stream protocol,
+# ctx 1024), KL divergence to the original and top-1 agreement (WikiText-2),
+# the time of each stage and decode speed. Rewrites bench/results/pg_dev.md
+# after every configuration, so an interrupted run still leaves a table.
 #
-#   bench/pg_dev.sh                       # defaults below
-#   WINDOWS=0 bench/pg_dev.sh             # every window (slow on 2 cores)
-#   CONFIGS="crvq-default vq-1" bench/pg_dev.sh
+#   bench/pg_dev.sh                          # every configuration below
+#   CONFIGS="crvq vq-1" bench/pg_dev.sh      # a subset, by name
+#   WINDOWS=0 bench/pg_dev.sh                # every evaluation window (slow on 2 cores)
 #
-# Environment: CRVQ (binary), SHARED (../shared), NSAMPLES (64), SEQLEN (512),
-# WINDOWS (evaluation windows per file, 0 = all; default 100), FINETUNE
-# (0/1, default 0), CONFIGS (names below), WORK (scratch dir), OUT.
+# Environment: CRVQ (binary), SHARED (../shared), NSAMPLES (32), NVAL (8),
+# SEQLEN (512), WINDOWS (evaluation windows per file, 0 = all; default 40),
+# E2E_SAMPLES (64), CONFIGS, WORK (scratch dir), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CRVQ=${CRVQ:-build/crvq}
 SHARED=${SHARED:-../shared}
-NSAMPLES=${NSAMPLES:-64}
+NSAMPLES=${NSAMPLES:-32}
+NVAL=${NVAL:-8}
 SEQLEN=${SEQLEN:-512}
-WINDOWS=${WINDOWS:-100}
-FINETUNE=${FINETUNE:-0}
+WINDOWS=${WINDOWS:-40}
+E2E_SAMPLES=${E2E_SAMPLES:-64}
 WORK=${WORK:-/tmp/crvq-pg-dev}
 OUT=${OUT:-bench/results/pg_dev.md}
 model=$SHARED/models/pg-dev
@@ -32,24 +34,25 @@ done
 [ -x "$CRVQ" ] || { echo "pg_dev.sh: $CRVQ not found; build first" >&2; exit 1; }
 mkdir -p "$WORK" "$(dirname "$OUT")"
 
-# name | quantize flags
+# name | quantize flags ("e2e:BASE" = end-to-end distillation of config BASE), most important first
 all=(
+  "crvq|--method crvq --no-finetune"
+  "vq-1|--method vq -M 1 -e 8 --no-finetune"
   "rtn-2bit|--method rtn --bits 2 --group-size 128"
   "gptq-2bit|--method gptq --bits 2 --group-size 128"
-  "vq-1|--method vq -M 1 -e 8"
-  "vq-2|--method vq -M 2 -e 8"
-  "crvq-default|--method crvq"
-  "crvq-M2|--method crvq -M 2"
-  "crvq-lambda0.05|--method crvq --lambda 0.05"
-  "crvq-lambda0.1|--method crvq --lambda 0.1"
+  "crvq+block-ft|--method crvq"
+  "crvq+block-ft+e2e|e2e:crvq+block-ft"
+  "vq-1+block-ft|--method vq -M 1 -e 8"
+  "vq-2|--method vq -M 2 -e 8 --no-finetune"
+  "crvq-M2|--method crvq -M 2 --no-finetune"
+  "crvq-lambda0.1|--method crvq --lambda 0.1 --no-finetune"
+  "crvq-sort|--method crvq --channel-order sort --no-finetune"
 )
 CONFIGS=${CONFIGS:-$(for c in "${all[@]}"; do printf '%s ' "${c%%|*}"; done)}
-ft=(--no-finetune)
-[ "$FINETUNE" = 1 ] && ft=()
 wflag=()
 [ "$WINDOWS" != 0 ] && wflag=(--max-windows "$WINDOWS")
 
-j() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])[sys.argv[2]])' "$1" "$2"; }
+j() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1]).get(sys.argv[2], "nan"))' "$1" "$2"; }
 
 measure() { # name path
     "$CRVQ" perplexity -m "$2" -f "$wiki" --ctx 1024 "${wflag[@]}" --kl-base "$model" --json 2>/dev/null >"$WORK/$1.wiki.json"
@@ -57,44 +60,68 @@ measure() { # name path
     "$CRVQ" bench -m "$2" --prompt-len 128 --gen 64 --reps 3 --json 2>/dev/null >"$WORK/$1.bench.json"
 }
 
-echo "pg_dev.sh: original model" >&2
-"$CRVQ" perplexity -m "$model" -f "$wiki" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/original.wiki.json"
-"$CRVQ" perplexity -m "$model" -f "$c4" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/original.c4.json"
-"$CRVQ" bench -m "$model" --prompt-len 128 --gen 64 --reps 3 --json 2>/dev/null >"$WORK/original.bench.json"
+table() {
+    {
+        echo "# pg-dev: whole-model results"
+        echo
+        echo "Written by \`bench/pg_dev.sh\` on $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
+        echo "load average when written: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: times are upper bounds)."
+        echo "Calibration: $NSAMPLES windows of $SEQLEN tokens from pg-calib.txt (+ $NVAL validation windows for block fine-tuning), seed 0."
+        echo "End-to-end distillation: \`crvq finetune\`, 1 epoch over $E2E_SAMPLES windows of $SEQLEN tokens of pg-calib.txt, lr 1e-4."
+        echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
+        echo "KLD: mean KL(original ‖ quantized) per scored token on those WikiText-2 windows; top-1: argmax agreement."
+        echo "Bits: linear layers, method page formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
+        echo "Decode: \`crvq bench\`, 64 tokens after a 128-token prompt."
+        echo
+        echo "| model | bits/weight | WikiText-2 | C4 | KLD | top-1 | time s | decode tok/s |"
+        echo "|---|---|---|---|---|---|---|---|"
+        printf '| original (bf16 weights, f32 compute) | 16 | %.2f | %.2f | 0 | 1 | – | %.1f |\n' \
+            "$(j "$WORK/original.wiki.json" ppl)" "$(j "$WORK/original.c4.json" ppl)" "$(j "$WORK/original.bench.json" decode_tps)"
+        for c in "${all[@]}"; do
+            name=${c%%|*}
+            [ -f "$WORK/$name.bench.json" ] || continue
+            printf '| %s (`%s`) | %.3f | %.2f | %.2f | %.4f | %.3f | %.0f | %.1f |\n' "$name" "${c#*|}" \
+                "$(j "$WORK/$name.quant.json" linear_bpw)" "$(j "$WORK/$name.wiki.json" ppl)" "$(j "$WORK/$name.c4.json" ppl)" \
+                "$(j "$WORK/$name.wiki.json" kld)" "$(j "$WORK/$name.wiki.json" top1_agree)" \
+                "$(j "$WORK/$name.quant.json" seconds)" "$(j "$WORK/$name.bench.json" decode_tps)"
+        done
+    } >"$OUT"
+}
+
+if [ ! -f "$WORK/original.bench.json" ]; then
+    echo "pg_dev.sh: original model" >&2
+    "$CRVQ" perplexity -m "$model" -f "$wiki" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/original.wiki.json"
+    "$CRVQ" perplexity -m "$model" -f "$c4" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/original.c4.json"
+    "$CRVQ" bench -m "$model" --prompt-len 128 --gen 64 --reps 3 --json 2>/dev/null >"$WORK/original.bench.json"
+fi
 
 for c in "${all[@]}"; do
     name=${c%%|*}
     flags=${c#*|}
     case " $CONFIGS " in *" $name "*) ;; *) continue ;; esac
+    [ -f "$WORK/$name.bench.json" ] && continue # measured by an earlier run
     echo "pg_dev.sh: $name" >&2
-    # shellcheck disable=SC2086
-    "$CRVQ" quantize -m "$model" --calib "$calib" -o "$WORK/$name.gguf" $flags --nsamples "$NSAMPLES" \
-        --seqlen "$SEQLEN" "${ft[@]}" --quiet --json >"$WORK/$name.quant.json"
+    case $flags in
+    e2e:*)
+        base=${flags#e2e:}
+        "$CRVQ" finetune -m "$WORK/$base.gguf" --teacher "$model" --data "$calib" -o "$WORK/$name.gguf" \
+            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$SEQLEN" --epochs 1 --quiet --json >"$WORK/$name.ft.json"
+        # bits as the base; time = base quantization + distillation
+        python3 - "$WORK/$base.quant.json" "$WORK/$name.ft.json" >"$WORK/$name.quant.json" <<'PY'
+import json, sys
+q = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+f = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+print(json.dumps({"linear_bpw": q["linear_bpw"], "seconds": q["seconds"] + f["seconds"]}))
+PY
+        ;;
+    *)
+        # shellcheck disable=SC2086
+        "$CRVQ" quantize -m "$model" --calib "$calib" -o "$WORK/$name.gguf" $flags --nsamples "$NSAMPLES" \
+            --nval "$NVAL" --seqlen "$SEQLEN" --quiet --json >"$WORK/$name.quant.json"
+        ;;
+    esac
     measure "$name" "$WORK/$name.gguf"
+    table
 done
-
-{
-    echo "# pg-dev: whole-model results"
-    echo
-    echo "Measured $(date -u +%Y-%m-%d) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(nproc) cores),"
-    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). Calibration: $NSAMPLES windows of $SEQLEN tokens"
-    echo "from pg-calib.txt (seed 0), fine-tuning $( [ "$FINETUNE" = 1 ] && echo on || echo off)."
-    echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
-    echo "KLD: mean KL(original ‖ quantized) per token on the same WikiText-2 windows; top-1: argmax agreement."
-    echo "Bits: linear layers, method page formula (permutation counted). Decode: \`crvq bench\`, 64 tokens after 128."
-    echo
-    echo "| method | bits/weight | WikiText-2 | C4 | KLD | top-1 | quantize s | decode tok/s |"
-    echo "|---|---|---|---|---|---|---|---|"
-    printf '| original (bf16 weights, f32 compute) | 16 | %.2f | %.2f | – | – | – | %.1f |\n' \
-        "$(j "$WORK/original.wiki.json" ppl)" "$(j "$WORK/original.c4.json" ppl)" "$(j "$WORK/original.bench.json" decode_tps)"
-    for c in "${all[@]}"; do
-        name=${c%%|*}
-        [ -f "$WORK/$name.quant.json" ] || continue
-        case " $CONFIGS " in *" $name "*) ;; *) continue ;; esac
-        printf '| %s (`%s`) | %.3f | %.2f | %.2f | %.4f | %.3f | %.0f | %.1f |\n' "$name" "${c#*|}" \
-            "$(j "$WORK/$name.quant.json" linear_bpw)" "$(j "$WORK/$name.wiki.json" ppl)" "$(j "$WORK/$name.c4.json" ppl)" \
-            "$(j "$WORK/$name.wiki.json" kld)" "$(j "$WORK/$name.wiki.json" top1_agree)" \
-            "$(j "$WORK/$name.quant.json" seconds)" "$(j "$WORK/$name.bench.json" decode_tps)"
-    done
-} >"$OUT"
+table
 cat "$OUT"
