@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int cli_is(const char *arg, const char *short_name, const char *long_name) {
@@ -73,6 +74,11 @@ void cli_print_json(cJSON *obj) {
     fflush(stdout);
     free(s);
     cJSON_Delete(obj);
+}
+
+int cli_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 double cli_seconds(void) {

@@ -37,6 +37,10 @@ crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *
 // Print `obj` as one line on stdout and free it.
 void cli_print_json(cJSON *obj);
 
+// True if both paths exist and name the same file (so an output never
+// replaces an input, whatever the spelling of the paths).
+int cli_same_file(const char *a, const char *b);
+
 double cli_seconds(void); // monotonic clock
 int64_t cli_peak_rss_bytes(void);
 

@@ -62,11 +62,6 @@ static void on_progress(void *vctx, const crvq_e2e_progress *p) {
                 (long long)p->step, (long long)p->steps, p->epoch, p->train_kl, p->lr, el, eta);
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 // What the input file records about its quantization, carried over into the
 // output (the loader binds the layers but keeps none of the crvq.* keys).
 typedef struct quant_record {
@@ -163,7 +158,7 @@ int cmd_finetune(int argc, char **argv) {
         return cli_error(cmd, "-m QUANTIZED.gguf, --teacher ORIGINAL, --data TEXT and -o OUT.gguf are required");
     if (p.min_lr > p.lr) p.min_lr = p.lr; // a floor above the peak means a constant rate
     if (threads >= 0) crvq_set_threads(threads);
-    if (same_file(out, model) || same_file(out, teacher_path))
+    if (cli_same_file(out, model) || cli_same_file(out, teacher_path))
         return cli_error(cmd, "the output would replace an input model");
 
     const double t0 = cli_seconds();

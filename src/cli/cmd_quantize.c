@@ -127,11 +127,6 @@ static int plan(const crvq_model *m, const crvq_quant_params *qp, int print, dou
     return 0;
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static long long file_size(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
@@ -180,7 +175,7 @@ int cmd_quantize(int argc, char **argv) {
     int rc = cli_quant_params(cmd, &qf, seed, &o.qp);
     if (rc) return rc;
     if (threads >= 0) crvq_set_threads(threads);
-    if (out && same_file(out, model)) return cli_error(cmd, "the output would replace the input model");
+    if (out && cli_same_file(out, model)) return cli_error(cmd, "the output would replace the input model");
 
     crvq_model *m = cli_load_model(cmd, model, tokenizer);
     if (!m) return 1;
