@@ -17,7 +17,7 @@ if [ -f "$shared/models/pg-dev/model.safetensors" ] && [ -f "$shared/data/pg-cal
     calib=$shared/data/pg-calib.txt
     evalf=$shared/data/wikitext2-test.txt
     ppl_args=(--ctx 1024 --max-windows 40)
-    quant_args=(--nsamples 32 --seqlen 256)
+    quant_args=(--nsamples 32 --nval 8 --seqlen 256 --ft-epochs 3)
     echo "demo: using the shared development model $model"
     echo "      calibration: $calib; evaluation: the first 40 windows of 1024 tokens of $evalf"
 else
@@ -35,13 +35,13 @@ else
     evalf=demo-out/eval.txt
     ppl_args=(--ctx 512 --max-windows 100)
     # stories260K's hidden size 172 is not a multiple of 8: vectors of 4
-    quant_args=(-d 4 --nsamples 64 --seqlen 256)
+    quant_args=(-d 4 --nsamples 64 --nval 8 --seqlen 256 --ft-epochs 3)
     echo "      calibration: the first 3 MB, evaluation: the last 1 MB of TinyStoriesV2-GPT4-valid.txt"
 fi
 
 out=demo-out/model-crvq.gguf
 echo
-echo "== quantizing with CRVQ defaults (d 8, M 4, e 8, lambda 0.02, block fine-tuning)"
+echo "== quantizing with CRVQ defaults (d 8, M 4, e 8, lambda 0.02) and 3 epochs of block fine-tuning"
 $crvq quantize -m "$model" --calib "$calib" -o "$out" "${quant_args[@]}" --json | tail -n 1 >demo-out/quantize.json
 
 measure() { # name model -> one JSON line per measurement
