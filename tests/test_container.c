@@ -5,6 +5,7 @@
 // its q/k rows interleaved on the way out). Corrupt codes, truncation and a
 // checkpoint of another run are refused.
 #include "check.h"
+#include "model_util.h"
 
 #include "crvq.h"
 #include "io/container.h"
@@ -14,27 +15,6 @@
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/crvq-container.XXXXXX";
-
-static crvq_model *load(const char *path, const char *tok) {
-    crvq_load_opts o = {.tokenizer_path = tok};
-    crvq_model *m = NULL;
-    crvq_status st = crvq_model_load(path, &o, &m);
-    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
-    return m;
-}
-
-// logits (n, vocab) of a fixed token sequence
-static float *logits_of(const crvq_model *m, int n) {
-    int *tok = malloc((size_t)n * sizeof *tok);
-    for (int i = 0; i < n; i++) tok[i] = (i * 37 + 11) % m->cfg.vocab_size;
-    float *out = malloc((size_t)n * m->cfg.vocab_size * sizeof *out);
-    crvq_state *s;
-    CHECK(crvq_state_init(m, n, n, &s) == CRVQ_OK);
-    CHECK(crvq_forward(m, s, tok, n, 0, 1, out) == CRVQ_OK);
-    crvq_state_free(s);
-    free(tok);
-    return out;
-}
 
 static double max_rel_diff(const float *a, const float *b, size_t n) {
     double num = 0, den = 0;
@@ -93,7 +73,7 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
     char out[200], ckpt[256];
     snprintf(out, sizeof out, "%s/%s%s.gguf", tmpdir, crvq_method_name(method), finetune ? "-ft" : "");
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
-    crvq_model *m = load(model, tok);
+    crvq_model *m = test_load(model, tok);
     if (!m) return;
     float *emb = round_embeddings(m);
     quantize(m, method, finetune, calib, ckpt);
@@ -102,12 +82,12 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
         crvq_container_info info = {.params = NULL, .calib_file = calib};
         crvq_status st = crvq_container_write(m, &info, out);
         CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
-        crvq_model *q = load(out, NULL);
+        crvq_model *q = test_load(out, NULL);
         if (!q) continue;
         CHECK(q->cfg.rope_style == CRVQ_ROPE_INTERLEAVED);
         CHECK(q->layers[0].wq.kind == (method >= CRVQ_METHOD_VQ ? CRVQ_LINEAR_VQ : CRVQ_LINEAR_SCALAR));
         int n = 24;
-        float *a = logits_of(m, n), *b = logits_of(q, n);
+        float *a = test_logits(m, n), *b = test_logits(q, n);
         double err = max_rel_diff(b, a, (size_t)n * m->cfg.vocab_size);
         CHECK_MSG(err < 2e-6, "%s rope %d: file vs memory logits differ by %g", crvq_method_name(method), style, err);
         free(a);
@@ -117,7 +97,7 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
 
     // The checkpoint holds every block: binding it into a fresh model gives
     // the quantized model again, bit for bit (same row order, same kernels).
-    crvq_model *fresh = load(model, tok);
+    crvq_model *fresh = test_load(model, tok);
     if (fresh) {
         fresh->cfg.rope_style = m->cfg.rope_style;
         float *fresh_emb = round_embeddings(fresh);
@@ -128,7 +108,7 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
         CHECK(st == CRVQ_OK);
         st = crvq_checkpoint_load(fresh, 42, ckpt, &done);
         CHECK_MSG(st == CRVQ_OK && done == m->cfg.n_layers, "%s", crvq_last_error());
-        float *a = logits_of(m, 8), *b = logits_of(fresh, 8);
+        float *a = test_logits(m, 8), *b = test_logits(fresh, 8);
         CHECK(memcmp(a, b, (size_t)8 * m->cfg.vocab_size * sizeof *a) == 0);
         free(a);
         free(b);

@@ -3,6 +3,7 @@
 // central finite differences, training lowers the KL, determinism, and the
 // written file computes what the tuned in-memory model computes.
 #include "check.h"
+#include "model_util.h"
 
 #include "crvq.h"
 #include "io/container.h"
@@ -16,29 +17,9 @@ static char tmpdir[] = "/tmp/crvq-e2e.XXXXXX";
 static char q_path[256], ft_path[256], ckpt_path[256];
 static const char *model_path, *calib_path;
 
-static crvq_model *load(const char *path) {
-    crvq_model *m = NULL;
-    crvq_status st = crvq_model_load(path, NULL, &m);
-    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
-    return m;
-}
-
-// logits (n, vocab) of a fixed token sequence
-static float *logits_of(const crvq_model *m, int n) {
-    int *tok = malloc((size_t)n * sizeof *tok);
-    for (int i = 0; i < n; i++) tok[i] = (i * 37 + 11) % m->cfg.vocab_size;
-    float *out = malloc((size_t)n * m->cfg.vocab_size * sizeof *out);
-    crvq_state *s;
-    CHECK(crvq_state_init(m, n, n, &s) == CRVQ_OK);
-    CHECK(crvq_forward(m, s, tok, n, 0, 1, out) == CRVQ_OK);
-    crvq_state_free(s);
-    free(tok);
-    return out;
-}
-
 // logits_of into an existing buffer (n, vocab); returns it
 static float *logits_of_keep(const crvq_model *m, int n, float *buf) {
-    float *l = logits_of(m, n);
+    float *l = test_logits(m, n);
     memcpy(buf, l, (size_t)n * m->cfg.vocab_size * sizeof *l);
     free(l);
     return buf;
@@ -46,7 +27,7 @@ static float *logits_of_keep(const crvq_model *m, int n, float *buf) {
 
 // A small CRVQ quantization of the teacher, written to q_path.
 static void make_student(void) {
-    crvq_model *m = load(model_path);
+    crvq_model *m = test_load(model_path, NULL);
     crvq_pipeline_opts o;
     crvq_pipeline_opts_default(&o, CRVQ_METHOD_CRVQ);
     o.finetune = 0;
@@ -71,7 +52,7 @@ static void make_student(void) {
 
 // (a) dKL/dθ of the whole model against central differences of the loss.
 static void gradient_check(const crvq_model *teacher) {
-    crvq_model *s = load(q_path);
+    crvq_model *s = test_load(q_path, NULL);
     crvq_e2e *e;
     const int n_seq = 2, T = 12;
     crvq_status st = crvq_e2e_init(s, teacher, 1, n_seq, T, &e);
@@ -122,7 +103,7 @@ static void gradient_check(const crvq_model *teacher) {
 // Tune a fresh copy of the student; returns it (tuned in memory).
 static crvq_model *tune(const crvq_model *teacher, const crvq_calib *cal, int epochs, const char *ckpt,
                         crvq_e2e_report *rep) {
-    crvq_model *s = load(q_path);
+    crvq_model *s = test_load(q_path, NULL);
     crvq_e2e_params p;
     crvq_e2e_params_default(&p);
     p.lr = 2e-3;
@@ -155,7 +136,7 @@ int main(void) {
     snprintf(ckpt_path, sizeof ckpt_path, "%s/ft.ckpt", tmpdir);
     crvq_set_threads(2);
     make_student();
-    crvq_model *teacher = load(model_path);
+    crvq_model *teacher = test_load(model_path, NULL);
 
     gradient_check(teacher);
 
@@ -175,9 +156,9 @@ int main(void) {
     CHECK(r2.val_kl_after == r1.val_kl_after && r2.val_ppl_after == r1.val_ppl_after);
     const int n = 16;
     const size_t nl = (size_t)n * teacher->cfg.vocab_size;
-    float *a = logits_of(s1, n), *b = logits_of(s2, n);
+    float *a = test_logits(s1, n), *b = test_logits(s2, n);
     CHECK(memcmp(a, b, nl * sizeof *a) == 0);
-    crvq_model *s3 = load(q_path);
+    crvq_model *s3 = test_load(q_path, NULL);
     crvq_e2e_params p;
     crvq_e2e_params_default(&p);
     p.lr = 2e-3, p.min_lr = 2e-4, p.warmup = 2, p.epochs = 3, p.batch = 2, p.accum = 2, p.train_embeddings = 1;
@@ -191,8 +172,8 @@ int main(void) {
     // (d) the written file computes what the tuned model computes
     crvq_container_info info = {0};
     CHECK(crvq_container_write(s1, &info, ft_path) == CRVQ_OK);
-    crvq_model *re = load(ft_path);
-    float *c = logits_of(re, n);
+    crvq_model *re = test_load(ft_path, NULL);
+    float *c = test_logits(re, n);
     double num = 0, den = 0;
     for (size_t i = 0; i < nl; i++) {
         num = fmax(num, fabs((double)c[i] - a[i]));
@@ -201,8 +182,8 @@ int main(void) {
     printf("reloaded tuned model: max logit difference %.3g (of %.3g)\n", num, den);
     CHECK(num <= 1e-5 * den);
     CHECK(memcmp(logits_of_keep(s3, n, c), a, nl * sizeof *a) == 0); // the resumed run kept the same parameters
-    crvq_model *s0 = load(q_path);
-    float *q = logits_of(s0, n); // the untuned student differs
+    crvq_model *s0 = test_load(q_path, NULL);
+    float *q = test_logits(s0, n); // the untuned student differs
     CHECK(memcmp(q, a, nl * sizeof *a) != 0);
     crvq_model_free(s0);
 

@@ -1,0 +1,31 @@
+// model_util.h — helpers shared by tests that run whole models: load one
+// (failing the test with the library's message), and the logits of a fixed
+// token sequence. Include after check.h.
+#ifndef CRVQ_TEST_MODEL_UTIL_H
+#define CRVQ_TEST_MODEL_UTIL_H
+
+#include "crvq.h"
+
+// The model at path (tokenizer from tok, or found beside it), NULL on failure.
+static inline crvq_model *test_load(const char *path, const char *tok) {
+    crvq_load_opts o = {.tokenizer_path = tok};
+    crvq_model *m = NULL;
+    crvq_status st = crvq_model_load(path, &o, &m);
+    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    return m;
+}
+
+// logits (n, vocab) of the tokens (i * 37 + 11) % vocab, i = 0..n-1; malloc'd
+static inline float *test_logits(const crvq_model *m, int n) {
+    int *tok = malloc((size_t)n * sizeof *tok);
+    for (int i = 0; i < n; i++) tok[i] = (i * 37 + 11) % m->cfg.vocab_size;
+    float *out = malloc((size_t)n * m->cfg.vocab_size * sizeof *out);
+    crvq_state *s;
+    CHECK(crvq_state_init(m, n, n, &s) == CRVQ_OK);
+    CHECK(crvq_forward(m, s, tok, n, 0, 1, out) == CRVQ_OK);
+    crvq_state_free(s);
+    free(tok);
+    return out;
+}
+
+#endif
