@@ -4,6 +4,7 @@
 // the n rows (sgemm; sgemv when n = 1), and attention for n > 1 is two
 // sgemms per head. BLAS runs its own threads, so BLAS is only ever called
 // from serial code; OpenMP parallelizes the cheap per-row work in between.
+#include "model/config.h"
 #include "model/forward.h"
 
 #include "kernels/ops.h"
@@ -83,6 +84,21 @@ static void rope_inv_freq(const crvq_config *c, double *inv_freq) {
     }
 }
 
+void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos_t, float *sin_t) {
+    int half = c->head_dim / 2;
+    double inv_freq[CRVQ_MAX_HEAD_DIM / 2];
+    assert(half <= CRVQ_MAX_HEAD_DIM / 2); // configs are validated against it
+    rope_inv_freq(c, inv_freq);
+    // angles in double: p * inv_freq reaches ~1e3 rad, where float has only
+    // ~1e-4 rad of resolution
+    for (int p = 0; p < n_pos; p++)
+        for (int i = 0; i < half; i++) {
+            double a = p * inv_freq[i];
+            cos_t[(size_t)p * half + i] = (float)cos(a);
+            sin_t[(size_t)p * half + i] = (float)sin(a);
+        }
+}
+
 static crvq_status check_config(const crvq_config *c) {
     if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
         c->n_kv_heads <= 0 || c->head_dim <= 0 || c->vocab_size <= 0)
@@ -144,22 +160,7 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
         }
     }
 
-    int half = c->head_dim / 2;
-    double *inv_freq = malloc((size_t)half * sizeof *inv_freq);
-    if (!inv_freq) {
-        crvq_state_free(s);
-        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
-    }
-    rope_inv_freq(c, inv_freq);
-    // angles in double: p * inv_freq reaches ~1e3 rad, where float has only
-    // ~1e-4 rad of resolution
-    for (int p = 0; p < max_seq_len; p++)
-        for (int i = 0; i < half; i++) {
-            double a = p * inv_freq[i];
-            s->rope_cos[(size_t)p * half + i] = (float)cos(a);
-            s->rope_sin[(size_t)p * half + i] = (float)sin(a);
-        }
-    free(inv_freq);
+    crvq_rope_tables(c, max_seq_len, s->rope_cos, s->rope_sin);
     *out = s;
     return CRVQ_OK;
 }

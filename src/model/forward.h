@@ -14,6 +14,11 @@ enum {
     CRVQ_N_TAPS
 };
 
+// The rotary angles of positions 0..n_pos-1 with the config's scaling:
+// cos, sin (n_pos, head_dim/2). The forward pass and the training code
+// (src/train/) both use these tables.
+void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos, float *sin);
+
 typedef void (*crvq_tap_fn)(void *ctx, int tap, const float *x, int n, int width);
 
 // The residual stream of the state: (max_batch, dim). crvq_block_forward

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "crvq.h"
+#include "model/forward.h"
 #include "quant/pipeline.h" // CRVQ_LIN_* order of a block's projections, crvq_block_linear
 
 // ------------------------------------------------------------ the pieces ---
@@ -38,9 +39,7 @@ void crvq_rmsnorm_fwd(const float *x, const float *w, int n, int dim, float eps,
 void crvq_rmsnorm_backward(const float *x, const float *w, const float *inv_rms, const float *dy,
                            int n, int dim, float *dx, float *dw);
 
-// The rotary angles of positions 0..n_pos-1 as forward.c computes them (with
-// the config's RoPE scaling): cos, sin (n_pos, head_dim/2).
-void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos, float *sin);
+// The rotary tables: crvq_rope_tables() in model/forward.h.
 
 // RoPE backward for one position: the forward rotates each pair by +angle,
 // so the gradient rotates back by -angle. dx (n_heads, head_dim) in place.

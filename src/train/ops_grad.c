@@ -62,37 +62,6 @@ void crvq_rmsnorm_backward(const float *x, const float *w, const float *inv_rms,
 
 // ---------------------------------------------------------------- RoPE ---
 
-// Inverse frequencies of the rotary embedding with the config's scaling, as
-// Hugging Face's rope initialisation (and forward.c) computes them.
-static double rope_inv_freq(const crvq_config *c, int i) {
-    double f = pow((double)c->rope_theta, -2.0 * i / c->head_dim);
-    if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR) return f / c->rope_factor;
-    if (c->rope_scaling != CRVQ_ROPE_SCALING_LLAMA3) return f;
-    // Llama 3.1: long wavelengths slowed down by `factor`, short ones kept,
-    // the band in between interpolated
-    const double old_len = c->rope_original_max_pos;
-    const double low_wavelen = old_len / c->rope_low_freq_factor;
-    const double high_wavelen = old_len / c->rope_high_freq_factor;
-    const double wavelen = 2.0 * M_PI / f;
-    if (wavelen > low_wavelen) return f / c->rope_factor;
-    if (wavelen < high_wavelen) return f;
-    const double smooth = (old_len / wavelen - c->rope_low_freq_factor) /
-                          (c->rope_high_freq_factor - c->rope_low_freq_factor);
-    return (1.0 - smooth) * f / c->rope_factor + smooth * f;
-}
-
-void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos_t, float *sin_t) {
-    const int half = c->head_dim / 2;
-    for (int i = 0; i < half; i++) {
-        const double f = rope_inv_freq(c, i);
-        // angles in double: p·f reaches ~1e3 rad, where float resolves only ~1e-4
-        for (int p = 0; p < n_pos; p++) {
-            cos_t[(size_t)p * half + i] = (float)cos(p * f);
-            sin_t[(size_t)p * half + i] = (float)sin(p * f);
-        }
-    }
-}
-
 // Forward, per pair (a, b): y_a = x_a cos - x_b sin, y_b = x_a sin + x_b cos.
 // Its transpose: dx_a = dy_a cos + dy_b sin, dx_b = -dy_a sin + dy_b cos.
 void crvq_rope_backward(float *dx, int n_heads, int head_dim, const float *cos_t,
