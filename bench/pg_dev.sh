@@ -4,7 +4,8 @@
 # and measure bits/weight, perplexity on WikiText-2 and C4 (stream protocol,
 # ctx 1024), KL divergence to the original and top-1 agreement (WikiText-2),
 # the time of each stage and decode speed. Rewrites bench/results/pg_dev.md
-# after every configuration, so an interrupted run still leaves a table.
+# after every configuration, so an interrupted run still leaves a table, and
+# skips every step whose result file exists (rerunning continues a run).
 #
 #   bench/pg_dev.sh                          # every configuration below
 #   CONFIGS="crvq vq-1" bench/pg_dev.sh      # a subset, by name
@@ -43,10 +44,12 @@ all=(
   "crvq+block-ft|--method crvq --ft-epochs 3"
   "crvq+block-ft+e2e|e2e:crvq+block-ft"
   "vq-1+block-ft|--method vq -M 1 -e 8 --ft-epochs 3"
+  "vq-1+block-ft+e2e|e2e:vq-1+block-ft"
   "vq-2|--method vq -M 2 -e 8 --no-finetune"
   "crvq-M2|--method crvq -M 2 --no-finetune"
   "crvq-lambda0.1|--method crvq --lambda 0.1 --no-finetune"
   "crvq-sort|--method crvq --channel-order sort --no-finetune"
+  "vq-1+block-ft-lr1e-4|--method vq -M 1 -e 8 --ft-epochs 3 --ft-lr 1e-4"
 )
 CONFIGS=${CONFIGS:-$(for c in "${all[@]}"; do printf '%s ' "${c%%|*}"; done)}
 wflag=()
@@ -54,10 +57,16 @@ wflag=()
 
 j() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1]).get(sys.argv[2], "nan"))' "$1" "$2"; }
 
+# Each measurement is skipped when its result file exists, so an interrupted
+# run continues where it stopped.
 measure() { # name path
-    "$CRVQ" perplexity -m "$2" -f "$wiki" --ctx 1024 "${wflag[@]}" --kl-base "$model" --json 2>/dev/null >"$WORK/$1.wiki.json"
-    "$CRVQ" perplexity -m "$2" -f "$c4" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/$1.c4.json"
-    "$CRVQ" bench -m "$2" --prompt-len 128 --gen 64 --reps 3 --json 2>/dev/null >"$WORK/$1.bench.json"
+    [ -s "$WORK/$1.wiki.json" ] ||
+        "$CRVQ" perplexity -m "$2" -f "$wiki" --ctx 1024 "${wflag[@]}" --kl-base "$model" --json 2>/dev/null >"$WORK/$1.wiki.json"
+    [ -s "$WORK/$1.c4.json" ] ||
+        "$CRVQ" perplexity -m "$2" -f "$c4" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/$1.c4.json"
+    # one core, timed in its CPU time: other jobs on the machine do not distort it
+    [ -s "$WORK/$1.bench.json" ] ||
+        "$CRVQ" bench -m "$2" --prompt-len 128 --gen 64 --reps 3 --threads 1 --json 2>/dev/null >"$WORK/$1.bench.json"
 }
 
 table() {
@@ -72,7 +81,7 @@ table() {
         echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
         echo "KLD: mean KL(original ‖ quantized) per scored token on those WikiText-2 windows; top-1: argmax agreement."
         echo "Bits: linear layers, method page formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
-        echo "Decode: \`crvq bench\`, 64 tokens after a 128-token prompt."
+        echo "Decode: \`crvq bench --threads 1\`, 64 tokens after a 128-token prompt, one core timed in its CPU time."
         echo
         echo "| model | bits/weight | WikiText-2 | C4 | KLD | top-1 | time s | decode tok/s |"
         echo "|---|---|---|---|---|---|---|---|"
@@ -89,19 +98,20 @@ table() {
     } >"$OUT"
 }
 
-if [ ! -f "$WORK/original.bench.json" ]; then
-    echo "pg_dev.sh: original model" >&2
+echo "pg_dev.sh: original model" >&2
+[ -s "$WORK/original.wiki.json" ] ||
     "$CRVQ" perplexity -m "$model" -f "$wiki" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/original.wiki.json"
+[ -s "$WORK/original.c4.json" ] ||
     "$CRVQ" perplexity -m "$model" -f "$c4" --ctx 1024 "${wflag[@]}" --json 2>/dev/null >"$WORK/original.c4.json"
-    "$CRVQ" bench -m "$model" --prompt-len 128 --gen 64 --reps 3 --json 2>/dev/null >"$WORK/original.bench.json"
-fi
+[ -s "$WORK/original.bench.json" ] ||
+    "$CRVQ" bench -m "$model" --prompt-len 128 --gen 64 --reps 3 --threads 1 --json 2>/dev/null >"$WORK/original.bench.json"
 
 for c in "${all[@]}"; do
     name=${c%%|*}
     flags=${c#*|}
     case " $CONFIGS " in *" $name "*) ;; *) continue ;; esac
-    [ -f "$WORK/$name.bench.json" ] && continue # measured by an earlier run
     echo "pg_dev.sh: $name" >&2
+    if [ ! -s "$WORK/$name.quant.json" ]; then
     case $flags in
     e2e:*)
         base=${flags#e2e:}
@@ -121,6 +131,7 @@ PY
             --nval "$NVAL" --seqlen "$SEQLEN" --quiet --json >"$WORK/$name.quant.json"
         ;;
     esac
+    fi
     measure "$name" "$WORK/$name.gguf"
     table
 done
