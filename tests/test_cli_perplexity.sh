@@ -16,20 +16,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-ppl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 
-# json FILE PYTHON-EXPR: the expression over d (the last stdout line) must hold
-json() {
-    python3 -c "import json,math,sys; d=json.loads(open(sys.argv[1]).read().splitlines()[-1]); sys.exit(0 if ($2) else 1)" "$1" ||
-        { echo "FAIL: $2 on $(tail -n1 "$1")"; fail=1; }
-}
-
-# expect CODE ARGS...: exit status CODE
-expect() {
-    local code=$1
-    shift
-    "$crvq" "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    [ "$rc" = "$code" ] || { echo "FAIL: crvq $* -> exit $rc (want $code)"; cat "$tmp/err"; fail=1; }
-}
+# json FILE EXPR and expect CODE ARGS...
+source "$(dirname "$0")/cli_lib.sh"
 
 # docs protocol: 3 documents, empty and blank pieces skipped, whitespace stripped
 printf '\n  One day, a cat sat on a mat.  \n<|endoftext|><|endoftext|>  \n <|endoftext|>The dog ran.<|endoftext|>Lily was happy. She smiled.\n' >"$tmp/docs.txt"

@@ -20,20 +20,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-kl.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 
-# json FILE PYTHON-EXPR: the expression over d (the last stdout line) must hold
-json() {
-    python3 -c "import json,math,sys; d=json.loads(open(sys.argv[1]).read().splitlines()[-1]); sys.exit(0 if ($2) else 1)" "$1" ||
-        { echo "FAIL: $2 on $(tail -n1 "$1")"; fail=1; }
-}
-
-# expect CODE ARGS...: exit status CODE, stdout in $tmp/out
-expect() {
-    local code=$1
-    shift
-    "$crvq" "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    [ "$rc" = "$code" ] || { echo "FAIL: crvq $* -> exit $rc (want $code)"; cat "$tmp/err"; fail=1; }
-}
+# json FILE EXPR and expect CODE ARGS...
+source "$(dirname "$0")/cli_lib.sh"
 
 ppl=(perplexity -f "$text" --ctx 32 --max-windows 3 --json)
 
