@@ -1,5 +1,6 @@
-# test_tokenizer_oracle.sh CRVQ — `crvq tokenize` against SentencePiece itself
-# (quick mode of tokenizer_oracle.py).
+# test_tokenizer_oracle.sh CRVQ [quick|full] — `crvq tokenize` against
+# SentencePiece itself (quick mode of tokenizer_oracle.py by default;
+# slow_tokenizer_oracle.sh runs the full mode through this script).
 # Edge cases against python3-sentencepiece for both tokenizer.model files and
 # the llama2.c export tokenizer.bin, evaluation.md's counts for two data files,
 # tok512.bin against llama2.c's encoder on a few documents. The whole-file
@@ -18,4 +19,4 @@ if ! "$PY" -c "import sentencepiece" 2>/dev/null; then
     exit 77
 fi
 
-exec "$PY" "$(dirname "$0")/tokenizer_oracle.py" quick "$CRVQ" "$SHARED"
+exec "$PY" "$(dirname "$0")/tokenizer_oracle.py" "${2:-quick}" "$CRVQ" "$SHARED"
