@@ -89,7 +89,11 @@ static int is_file(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+// Every tensor of a file is checked once, here, for NaN and Inf: nothing
+// downstream can tell a poisoned weight from a real one.
 static crvq_status add_source(loader *ld, const char *file, const crvq_tensor_view *t, int n) {
+    crvq_status st = crvq_tensors_check_finite(t, n, file);
+    if (st) return st;
     source *s = realloc(ld->src, (size_t)(ld->n_src + 1) * sizeof *s);
     if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", file);
     ld->src = s;

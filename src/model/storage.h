@@ -21,6 +21,11 @@ typedef struct crvq_tensor_view {
 
 int64_t crvq_tensor_numel(const crvq_tensor_view *t);
 
+// Refuse NaN and Inf: the first non-finite element of the n tensors is
+// CRVQ_ERR_FORMAT naming `file`, the tensor and the element. One pass over
+// the stored bytes (util/finite.h); integer tensors pass.
+crvq_status crvq_tensors_check_finite(const crvq_tensor_view *t, int n, const char *file);
+
 // What a dense tensor the loader bound is to the model, for bit accounting.
 typedef enum crvq_tensor_role {
     CRVQ_ROLE_EMBED = 0, // token embedding
