@@ -1,6 +1,7 @@
 // test_ops.c — the per-row kernels against float64 formulas: softmax (its
 // vectorized exp over the whole float range that matters, ties, huge
-// spreads), rmsnorm, SwiGLU, and RoPE's two pairings.
+// spreads, NaN and Inf that must not vanish), rmsnorm, SwiGLU, and RoPE's
+// two pairings.
 #include "check.h"
 #include "kernels/ops.h"
 
@@ -36,6 +37,22 @@ int main(void) {
     int ok = 1;
     for (int i = 0; i < 100; i++) ok &= i == 50 ? fabsf(x[i] - 1.0f) < 1e-6f : x[i] >= 0 && x[i] < 1e-30f;
     CHECK(ok);
+    // A NaN score, or +Inf (Inf - Inf is NaN), anywhere in a row makes every
+    // probability NaN: an overflow upstream must show in the logits, not turn
+    // into uniform or one-hot attention. -Inf alone is a zero probability.
+    for (int bad = 0; bad < 3; bad++)
+        for (int at = 0; at < 37; at += 12) {
+            for (int i = 0; i < 37; i++) x[i] = 0.1f * i;
+            x[at] = bad == 0 ? NAN : bad == 1 ? -NAN : INFINITY;
+            crvq_softmax(x, 37);
+            int all_nan = 1;
+            for (int i = 0; i < 37; i++) all_nan &= isnan(x[i]);
+            CHECK_MSG(all_nan, "softmax with %s at %d: x[%d] = %g", bad == 2 ? "+Inf" : "NaN", at, (at + 1) % 37,
+                      x[(at + 1) % 37]);
+        }
+    for (int i = 0; i < 37; i++) x[i] = i == 5 ? -INFINITY : 0.0f;
+    crvq_softmax(x, 37);
+    CHECK(x[5] >= 0 && x[5] < 1e-30f && fabsf(x[0] - 1.0f / 36) < 1e-6f);
 
     float w[8], y[8], g[8], u[8];
     double ss = 0;

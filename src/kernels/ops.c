@@ -21,11 +21,15 @@ void crvq_rmsnorm(float *out, const float *x, const float *w, int n, float eps) 
 // expf polynomial; 2^k put into the exponent bits. Relative error below
 // 1e-7 (expf: 6e-8). |x| is capped at 87 with integer operations on the bits
 // (a float compare would keep the loop scalar under -ftrapping-math), so 2^k
-// stays a normal float: exp of anything below -87 (NaN too) is 1.6e-38,
-// and positive x is taken as -x.
+// stays a normal float: exp of anything below -87 is 1.6e-38, and positive
+// x is taken as -x. NaN stays NaN (an integer test and an OR, no branch, so
+// the loop still vectorizes): a NaN score from an overflow upstream must
+// reach the logits, where crvq_forward catches it, instead of becoming a
+// tiny weight that softmax normalizes into uniform attention.
 static inline float exp_nonpositive(float x) {
     union { float f; uint32_t u; } v = {x};
     uint32_t mag = v.u & 0x7fffffffu;
+    uint32_t nan = mag > 0x7f800000u;
     mag = mag < 0x42ae0000u ? mag : 0x42ae0000u; // 87.0f
     v.u = mag | 0x80000000u;
     x = v.f;
@@ -41,7 +45,9 @@ static inline float exp_nonpositive(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
     union { uint32_t u; float f; } scale = {.u = (uint32_t)((int32_t)k + 127) << 23}; // 2^k
-    return p * scale.f;
+    union { float f; uint32_t u; } y = {p * scale.f};
+    y.u |= (0u - nan) & 0x7fc00000u; // all-ones exponent and the quiet bit: NaN
+    return y.f;
 }
 
 void crvq_softmax(float *x, int n) {

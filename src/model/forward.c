@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "model/linear.h"
+#include "util/finite.h"
 #include "util/threads.h"
 
 #include <assert.h>
@@ -352,5 +353,14 @@ crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, 
         crvq_linear_forward(&m->output, s->xb, 1, logits); // (vocab)
     }
     if (blas_threads) crvq_blas_threads_swap(blas_threads);
+    // The weights are finite (checked at load), so a NaN or Inf here is an
+    // overflow of the activations: no number computed from it means anything.
+    const int rows = all_logits ? n : 1, V = c->vocab_size;
+    const int64_t bad = crvq_first_nonfinite(CRVQ_F32, logits, (int64_t)rows * V);
+    if (bad >= 0)
+        return crvq_fail(CRVQ_ERR_INVALID,
+                         "forward: the logits are not finite (%s at position %d, token %lld): the activations "
+                         "overflowed", crvq_nonfinite_name(CRVQ_F32, logits, bad),
+                         pos + (all_logits ? (int)(bad / V) : n - 1), (long long)(bad % V));
     return CRVQ_OK;
 }

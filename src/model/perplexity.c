@@ -4,6 +4,7 @@
 #include "util/threads.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +66,16 @@ static double kl_row(const float *lb, const float *lm, int V, int target, double
     return kl;
 }
 
+// A failure while scoring window or document k (1-based), with its place.
+static crvq_status failed_at(crvq_status st, const char *unit, int k) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", crvq_last_error());
+    return crvq_fail(st, "perplexity: %s %d: %s", unit, k, msg);
+}
+
 // Run one window or document tok (n) from an empty cache and add the NLL of
-// tokens 1..n-1, each given the tokens before it.
+// tokens 1..n-1, each given the tokens before it. Non-finite logits (an
+// overflow) fail in crvq_forward, so every NLL added is finite.
 static crvq_status score_sequence(ppl_run *r, const int *tok, int n) {
     int V = r->m->cfg.vocab_size;
     for (int c0 = 0; c0 < n; c0 += r->max_batch) {
@@ -88,7 +97,11 @@ static crvq_status score_sequence(ppl_run *r, const int *tok, int n) {
         r->scored += rows;
         if (!r->base) continue;
         st = crvq_forward(r->base, r->base_state, tok + c0, len, c0, 1, r->base_logits);
-        if (st) return st;
+        if (st) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", crvq_last_error());
+            return crvq_fail(st, "the KL base model: %s", msg);
+        }
 #pragma omp parallel for schedule(static) if ((size_t)rows * V >= CRVQ_PAR_MIN_WORK)
         for (int i = 0; i < rows; i++)
             r->kl[i] = kl_row(r->base_logits + (size_t)i * V, r->logits + (size_t)i * V, V,
@@ -141,7 +154,10 @@ static crvq_status run_stream(ppl_run *r, const char *text, size_t len, const cr
     out->n_total = (int)total;
     for (int w = 0; w < n_eval; w++) {
         st = score_sequence(r, ids + (size_t)w * o->ctx, o->ctx);
-        if (st) break;
+        if (st) {
+            st = failed_at(st, "window", w + 1);
+            break;
+        }
         out->n_windows = w + 1;
         out->evaluated += o->ctx;
         if (o->progress) o->progress(o->progress_user, w + 1, n_eval, r->nll_sum, r->scored);
@@ -167,7 +183,7 @@ static crvq_status run_docs(ppl_run *r, const char *text, size_t len, const crvq
         int n = n_ids < (size_t)o->ctx ? (int)n_ids : o->ctx;
         st = score_sequence(r, ids, n);
         free(ids);
-        if (st) return st;
+        if (st) return failed_at(st, "document", d + 1);
         out->tokens += (int64_t)n_ids;
         out->evaluated += n;
         out->n_windows = d + 1;

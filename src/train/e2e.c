@@ -348,6 +348,17 @@ static crvq_status ckpt_read(const char *path, ckpt_head *h, float *params, crvq
     return CRVQ_OK;
 }
 
+// A loss that is NaN or Inf: the teacher's or the student's activations
+// overflowed, or training diverged. Nothing after it can be kept.
+static crvq_status not_finite(const char *what, double v, int epoch, int64_t step) {
+    char where[64] = "before training";
+    if (epoch && step) snprintf(where, sizeof where, "at epoch %d, step %lld", epoch, (long long)step);
+    else if (epoch) snprintf(where, sizeof where, "after epoch %d", epoch);
+    return crvq_fail(CRVQ_ERR_INVALID,
+                     "distillation: the %s %s is %g (not finite): the teacher's or the student's activations "
+                     "overflow, or training diverged (a lower --lr may help)", what, where, v);
+}
+
 // Warm-up from lr/warmup to lr, then cosine decay to min_lr at the last step.
 static double lr_at(const crvq_e2e_params *p, int64_t step, int64_t steps) {
     if (step <= p->warmup) return p->lr * (double)step / p->warmup;
@@ -398,6 +409,10 @@ crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, co
     } else {
         // the student as given is fp16-exact already: it is the epoch-0 candidate
         evaluate(e, val, n_eval, &h.kl0, &h.ppl0);
+        if (!isfinite(h.kl0) || !isfinite(h.ppl0)) {
+            st = not_finite("validation KL", h.kl0, 0, 0);
+            goto done;
+        }
         h.best_kl = h.kl0;
         h.best_ppl = h.ppl0;
         memcpy(best, e->params, n * sizeof(float));
@@ -425,6 +440,10 @@ crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, co
                 kl += crvq_e2e_loss(e, tb, nb, grad, 1.0f / n_acc, NULL) / n_acc;
             }
             h.step++;
+            if (!isfinite(kl)) {
+                st = not_finite("training KL", kl, epoch, h.step);
+                goto done;
+            }
             opt.lr = lr_at(p, h.step, steps);
             crvq_adam_step(&opt, e->params, grad);
             crvq_e2e_sync(e);
@@ -439,6 +458,10 @@ crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, co
         crvq_e2e_round_fp16(e);
         double vkl, vppl;
         evaluate(e, val, n_eval, &vkl, &vppl);
+        if (!isfinite(vkl) || !isfinite(vppl)) {
+            st = not_finite("validation KL", vkl, epoch, 0);
+            goto done;
+        }
         if (vkl < h.best_kl) {
             h.best_kl = vkl;
             h.best_ppl = vppl;
