@@ -49,6 +49,20 @@ expect 1 "huge-dim.bin" info -m "$tmp/huge-dim.bin"
 expect 1 "truncated.bin" info -m "$tmp/truncated.bin"
 expect 1 "bad-heads.bin" info -m "$tmp/bad-heads.bin"
 
+# The format is detected from the magic; an unknown file says what it is not,
+# the format its name suggests first.
+{ printf 'XXXX'; le32 3; le64 0; le64 0; head -c 64 /dev/zero; } >"$tmp/m.gguf"
+cp "$tmp/m.gguf" "$tmp/m.bin"
+{ le64 2; printf '{}'; } >"$tmp/model.safetensors"
+expect 1 "m.gguf: not a GGUF file (bad magic 'XXXX'), not a llama2.c checkpoint (dim = 1482184792 is out of range" \
+    info -m "$tmp/m.gguf"
+expect 1 "m.bin: not a llama2.c checkpoint (dim = 1482184792 is out of range [1, " info -m "$tmp/m.bin"
+expect 1 "), not a GGUF file (bad magic 'XXXX')" info -m "$tmp/m.bin"
+expect 1 "text.bin: not a llama2.c checkpoint (" info -m "$tmp/text.bin"
+expect 1 "empty.bin: empty file (not a GGUF file, not a llama2.c checkpoint)" info -m "$tmp/empty.bin"
+expect 1 "model.safetensors: a safetensors file: give the model's directory (with config.json)" \
+    info -m "$tmp/model.safetensors"
+
 # --- Hugging Face directories ---------------------------------------------------
 config='{"architectures": ["LlamaForCausalLM"], "hidden_size": 8, "intermediate_size": 12,
  "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 16}'

@@ -7,6 +7,8 @@
 #include "io/safetensors.h"
 #include "model/config.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -349,6 +351,26 @@ static void test_sharded(void) {
     if (m) check_model(m, ts, n, 0, 0);
     crvq_model_free(m);
 
+    // A tensor in both shards (the index names one of them), and an index
+    // that lists a tensor twice.
+    buf b2 = build_st(ts + half - 1, n - half + 1);
+    write_file(shard[1], b2.p, b2.n);
+    free(b2.p);
+    char both[256];
+    snprintf(both, sizeof both, "tensor %s is in both", ts[half - 1].name);
+    expect_fail("tensor in two shards", both);
+    b2 = build_st(ts + half, n - half);
+    write_file(shard[1], b2.p, b2.n);
+    free(b2.p);
+    buf ix2 = {0};
+    putf(&ix2, "{\"weight_map\": {\"%s\": \"%s\", ", ts[0].name, shard[0]);
+    const char *entries = strstr(ix.p, "\"weight_map\": {") + strlen("\"weight_map\": {");
+    put(&ix2, entries, strlen(entries));
+    write_file("model.safetensors.index.json", ix2.p, ix2.n);
+    free(ix2.p);
+    snprintf(both, sizeof both, "duplicate key \"%s\"", ts[0].name);
+    expect_fail("index lists a tensor twice", both);
+
     // The index names a tensor in the wrong shard, a missing shard, a path.
     char *p = strstr(ix.p, shard[1]);
     memcpy(p, "model-00001", 11);
@@ -374,6 +396,26 @@ static void test_sharded(void) {
 
 // ------------------------------------------------------------ malformed ---
 
+// The config text with the keys of the JSON object body `extra` ("k": v, ...)
+// set to their values there (duplicate keys are refused, so they are
+// replaced, not repeated); malloc'd.
+static char *config_override(const char *base, const char *extra) {
+    cJSON *cfg = cJSON_Parse(base);
+    if (extra) {
+        char body[1024];
+        snprintf(body, sizeof body, "{%s}", extra);
+        cJSON *ex = cJSON_Parse(body);
+        for (cJSON *e = ex ? ex->child : NULL; e; e = e->next) {
+            cJSON_DeleteItemFromObjectCaseSensitive(cfg, e->string);
+            cJSON_AddItemToObject(cfg, e->string, cJSON_Duplicate(e, 1));
+        }
+        cJSON_Delete(ex);
+    }
+    char *text = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+    return text;
+}
+
 static void test_bad_config(void) {
     tensor ts[64];
     int n = model_tensors(ts, 1, 0);
@@ -397,12 +439,9 @@ static void test_bad_config(void) {
         {"newline in the architecture", "Llama\\nX", NULL, "unsupported architecture Llama?X"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        // Later duplicate keys lose in cJSON, so the overrides go first.
-        char cfg[4200];
-        const char *base = config_json(cases[i].arch, 1, NULL);
-        if (cases[i].extra) snprintf(cfg, sizeof cfg, "{%s, %s", cases[i].extra, base + 1);
-        else snprintf(cfg, sizeof cfg, "%s", base);
+        char *cfg = config_override(config_json(cases[i].arch, 1, NULL), cases[i].extra);
         write_model(cfg, ts, n);
+        free(cfg);
         expect_fail(cases[i].label, cases[i].what);
     }
     const char *bad_json[] = {"", "{", "{\"hidden_size\": 8,}", "[1, 2]", "nul", "{\"a\": 1} x"};
@@ -410,6 +449,18 @@ static void test_bad_config(void) {
         write_model(bad_json[i], ts, n);
         expect_fail(bad_json[i], "config.json");
     }
+    // Duplicate keys, top-level and nested: cJSON would keep the first.
+    const char *dups[] = {"\"hidden_size\": 16", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2, \"factor\": 4}"};
+    const char *dup_keys[] = {"duplicate key \"hidden_size\"", "duplicate key \"factor\""};
+    for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+        char cfg[4200];
+        const char *base = config_json("LlamaForCausalLM", 1, i ? NULL : "\"pad\": 0");
+        snprintf(cfg, sizeof cfg, "{%s, %s", dups[i], base + 1);
+        write_model(cfg, ts, n);
+        expect_fail(dups[i], dup_keys[i]);
+    }
+    write_model(config_json("LlamaForCausalLM\\u0000GPT", 1, NULL), ts, n);
+    expect_fail("NUL in config.json", "NUL");
     // Missing required keys.
     const char *keys[] = {"\"hidden_size\"", "\"vocab_size\"", "\"num_hidden_layers\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -510,6 +561,24 @@ static void test_bad_headers(void) {
          "holds 4 bytes, its shape and dtype need 8", 8},
         {"huge offset", "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [1e300, 1e300]}}",
          "data_offsets", 4},
+        // Ambiguities a lenient parser resolves silently, each in its own way.
+        {"duplicate tensor", "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
+                             " \"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}",
+         "duplicate key \"a\"", 8},
+        {"duplicate dtype", "{\"a\": {\"dtype\": \"F32\", \"dtype\": \"F16\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "duplicate key \"dtype\"", 4},
+        {"duplicate metadata", "{\"__metadata__\": {\"format\": \"pt\", \"format\": \"np\"}}", "duplicate key \"format\"", 0},
+        {"overlapping data", "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+                             " \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}",
+         "tensors a and b overlap", 12},
+        {"same data twice", "{\"b\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [0, 4]},"
+                            " \"c\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]},"
+                            " \"a\": {\"dtype\": \"I32\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "overlap", 12},
+        {"NUL in a name", "{\"a\\u0000b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "NUL", 4},
+        {"NUL in a dtype", "{\"a\": {\"dtype\": \"F32\\u0000x\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "NUL", 4},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_raw(cases[i].header, cases[i].data, -1);
@@ -559,6 +628,36 @@ static void test_parse_direct(void) {
     if (t) memcpy(got, t->data, 16);
     CHECK(t && t->dtype == CRVQ_I64 && got[0] == -5 && got[1] == 7);
     CHECK(crvq_safetensors_find(&st, "nope") == NULL);
+    crvq_safetensors_free(&st);
+    free(b.p);
+
+    // An escaped backslash before "u0000" is not a NUL: the name is x\u0000.
+    const char *esc = "{\"x\\\\u0000\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}";
+    b = (buf){0};
+    len = strlen(esc);
+    put(&b, &len, 8);
+    put(&b, esc, len);
+    put(&b, "z", 1);
+    CHECK_MSG(crvq_safetensors_parse("esc.safetensors", (const uint8_t *)b.p, b.n, &st) == CRVQ_OK, "%s",
+              crvq_last_error());
+    CHECK(st.n_tensors == 1 && strcmp(st.tensors[0].name, "x\\u0000") == 0);
+    crvq_safetensors_free(&st);
+    // A raw NUL byte inside a header string.
+    b.p[8 + 2] = 0;
+    CHECK(crvq_safetensors_parse("raw.safetensors", (const uint8_t *)b.p, b.n, &st) != CRVQ_OK &&
+          strstr(crvq_last_error(), "raw.safetensors") && strstr(crvq_last_error(), "NUL"));
+    free(b.p);
+    // Touching ranges and empty tensors anywhere do not overlap.
+    const char *touch = "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+                        "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[1,1]},"
+                        "\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2,3]}}";
+    b = (buf){0};
+    len = strlen(touch);
+    put(&b, &len, 8);
+    put(&b, touch, len);
+    put(&b, "xyz", 3);
+    CHECK_MSG(crvq_safetensors_parse("touch.safetensors", (const uint8_t *)b.p, b.n, &st) == CRVQ_OK, "%s",
+              crvq_last_error());
     crvq_safetensors_free(&st);
     free(b.p);
 }

@@ -10,7 +10,9 @@
 // Parse len bytes of text (need not be NUL-terminated) holding exactly one
 // JSON value, optionally surrounded by whitespace. Errors:
 // "WHAT: bad JSON near byte N" with N counted from `base` bytes before
-// text (so a safetensors header error points into the file).
+// text (so a safetensors header error points into the file). Also refused,
+// since a lenient parser resolves them silently: a NUL anywhere (raw or
+// \u0000, which would cut a C string short) and a key repeated in an object.
 crvq_status crvq_json_parse(const char *text, size_t len, const char *what, size_t base, cJSON **out);
 
 #endif

@@ -83,6 +83,34 @@ static crvq_status parse_tensor(const char *path, const cJSON *e, const uint8_t 
     return CRVQ_OK;
 }
 
+static int by_data(const void *a, const void *b) {
+    const crvq_tensor_view *x = *(const crvq_tensor_view *const *)a, *y = *(const crvq_tensor_view *const *)b;
+    const uint8_t *px = x->data, *py = y->data;
+    return px < py ? -1 : px > py;
+}
+
+// No byte of the data section belongs to two tensors: one byte range read as
+// two tensors (of perhaps different types) is no checkpoint anyone saved.
+// Empty tensors hold no bytes and overlap nothing.
+static crvq_status check_overlap(const char *path, const crvq_tensor_view *t, int n, const uint8_t *base) {
+    const crvq_tensor_view **order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", path);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (t[i].nbytes) order[k++] = &t[i];
+    qsort(order, (size_t)k, sizeof *order, by_data);
+    crvq_status st = CRVQ_OK;
+    for (int i = 1; i < k && !st; i++) {
+        const crvq_tensor_view *a = order[i - 1], *b = order[i];
+        size_t a0 = (size_t)((const uint8_t *)a->data - base), b0 = (size_t)((const uint8_t *)b->data - base);
+        if (a0 + a->nbytes > b0)
+            st = crvq_fail(CRVQ_ERR_FORMAT, "%s: tensors %s and %s overlap in the data section ([%zu, %zu] and [%zu, %zu])",
+                           path, a->name, b->name, a0, a0 + a->nbytes, b0, b0 + b->nbytes);
+    }
+    free(order);
+    return st;
+}
+
 crvq_status crvq_safetensors_parse(const char *path, const uint8_t *data, size_t size, crvq_safetensors *out) {
     memset(out, 0, sizeof *out);
     if (size < 8) return crvq_fail(CRVQ_ERR_FORMAT, "%s: %zu bytes is too short for a safetensors file", path, size);
@@ -116,6 +144,7 @@ crvq_status crvq_safetensors_parse(const char *path, const uint8_t *data, size_t
         if ((st = parse_tensor(path, e, base, data_size, &out->tensors[out->n_tensors]))) goto fail;
         out->n_tensors++;
     }
+    if ((st = check_overlap(path, out->tensors, out->n_tensors, base))) goto fail;
     return CRVQ_OK;
 fail:
     crvq_safetensors_free(out);

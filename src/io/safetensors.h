@@ -20,7 +20,8 @@ typedef struct crvq_safetensors {
 // Parses a file held in memory (data, size bytes; typically a mapped file
 // that outlives the result). Every tensor is validated: known dtype, at most
 // 4 dimensions, data_offsets inside the data section and matching
-// shape x dtype size. Dtypes F32, F16, BF16 (and the integer/F64 types, so
+// shape x dtype size, no two tensors sharing a byte; no name twice and no
+// NUL in the header (crvq_json_parse). Dtypes F32, F16, BF16 (and the integer/F64 types, so
 // that checkpoints carrying integer buffers still open); others are
 // CRVQ_ERR_UNSUPPORTED. Errors name `path`.
 crvq_status crvq_safetensors_parse(const char *path, const uint8_t *data, size_t size, crvq_safetensors *out);

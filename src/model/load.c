@@ -11,6 +11,7 @@
 #include "model/config.h"
 #include "model/storage.h"
 #include "tokenizer/tokenizer.h"
+#include "util/printable.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -228,9 +229,48 @@ static crvq_status bind_model(loader *ld, int output_optional) {
 
 // ------------------------------------------------------------- llama2.c ---
 
+static int has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+// A file that is neither GGUF (no magic) nor llama2.c (`why`, the llama2.c
+// reader's complaint, which names the file): say what it is not, the format
+// its name suggests first. llama2.c has no magic of its own, so a bad GGUF
+// file would otherwise be reported as an implausible llama2.c header.
+static crvq_status unknown_format(const char *path, const crvq_mapfile *f, const char *why) {
+    size_t plen = strlen(path);
+    if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0) why += plen + 2;
+    const char *l2c = "not a llama2.c checkpoint: ";
+    if (strncmp(why, l2c, strlen(l2c)) == 0) why += strlen(l2c);
+    if (f->size == 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: empty file (not a GGUF file, not a llama2.c checkpoint)", path);
+    char magic[8];
+    crvq_printable(magic, sizeof magic, (const char *)f->data, f->size < 4 ? f->size : 4);
+    if (has_suffix(path, ".gguf"))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a GGUF file (bad magic '%s'), not a llama2.c checkpoint (%s)", path,
+                         magic, why);
+    return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint (%s), not a GGUF file (bad magic '%s')", path, why,
+                     magic);
+}
+
+// A safetensors file given where its directory belongs: by name, or by its
+// header (a length that fits the file, then a JSON object).
+static int looks_safetensors(const char *path, const crvq_mapfile *f) {
+    if (has_suffix(path, ".safetensors")) return 1;
+    uint64_t hlen;
+    if (f->size < 9) return 0;
+    memcpy(&hlen, f->data, 8);
+    return hlen >= 2 && hlen <= f->size - 8 && f->data[8] == '{';
+}
+
 static crvq_status load_llama2c(loader *ld, const crvq_mapfile *f) {
     crvq_llama2c ck;
     crvq_status st = crvq_llama2c_parse(ld->m->path, f->data, f->size, &ck);
+    if (st == CRVQ_ERR_FORMAT) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", crvq_last_error());
+        return unknown_format(ld->m->path, f, why);
+    }
     if (st) return st;
     ld->m->cfg = ck.cfg;
     ld->names = &gguf_names;
@@ -380,6 +420,36 @@ static crvq_status hf_open_shard(loader *ld, hf_files *h, char *path) {
     return add_source(ld, path, s->tensors, s->n_tensors);
 }
 
+typedef struct named {
+    const char *name;
+    int shard;
+} named;
+
+static int by_name(const void *a, const void *b) { return strcmp(((const named *)a)->name, ((const named *)b)->name); }
+
+// No tensor name in two shards: which copy a reader takes would be its own
+// choice (each shard's header already has unique names).
+static crvq_status hf_check_unique(const hf_files *h) {
+    size_t n = 0;
+    for (int i = 0; i < h->n; i++) n += (size_t)h->shards[i].n_tensors;
+    named *all = malloc((n ? n : 1) * sizeof *all);
+    if (!all) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (int i = 0; i < h->n; i++)
+        for (int j = 0; j < h->shards[i].n_tensors; j++) all[k++] = (named){h->shards[i].tensors[j].name, i};
+    qsort(all, n, sizeof *all, by_name);
+    crvq_status st = CRVQ_OK;
+    for (size_t i = 1; i < n && !st; i++)
+        if (strcmp(all[i - 1].name, all[i].name) == 0) {
+            int a = all[i - 1].shard < all[i].shard ? all[i - 1].shard : all[i].shard;
+            int b = all[i - 1].shard + all[i].shard - a;
+            st = crvq_fail(CRVQ_ERR_FORMAT, "%s: tensor %s is in both this shard and %s", h->paths[b], all[i].name,
+                           h->paths[a]);
+        }
+    free(all);
+    return st;
+}
+
 // Every weight_map entry must be in the shard the index names.
 static crvq_status hf_check_index(const hf_files *h) {
     for (int e = 0; e < h->ix.n_entries; e++) {
@@ -413,6 +483,7 @@ static crvq_status hf_open_weights(loader *ld, const char *dir, hf_files *h, cha
     if (!h->ix.n_shards) return hf_open_shard(ld, h, strdup(*ckpt));
     for (int i = 0; i < h->ix.n_shards; i++)
         if ((st = hf_open_shard(ld, h, path_join(dir, h->ix.shards[i])))) return st;
+    if ((st = hf_check_unique(h))) return st;
     return hf_check_index(h);
 }
 
@@ -469,6 +540,9 @@ static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
         if (f->size >= 4 && memcmp(f->data, "GGUF", 4) == 0) {
             m->format = strdup("gguf");
             st = load_gguf(&ld, f, !(opts && opts->tokenizer_path));
+        } else if (looks_safetensors(m->path, f)) {
+            st = crvq_fail(CRVQ_ERR_FORMAT, "%s: a safetensors file: give the model's directory (with config.json) "
+                           "instead", m->path);
         } else {
             m->format = strdup("llama2c");
             if (!(st = load_llama2c(&ld, f))) tok_path = llama2c_tokenizer_path(m);
