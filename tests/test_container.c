@@ -11,6 +11,7 @@
 #include "io/container.h"
 #include "io/gguf.h"
 #include "quant/pipeline.h"
+#include "quant/run_id.h"
 
 #include <unistd.h>
 
@@ -102,11 +103,13 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
         fresh->cfg.rope_style = m->cfg.rope_style;
         float *fresh_emb = round_embeddings(fresh);
         int done = -1;
-        crvq_status st = crvq_checkpoint_load(fresh, 0, ckpt, &done);
-        CHECK(st == CRVQ_ERR_INVALID); // another run's hash
-        st = crvq_checkpoint_write(m, m->cfg.n_layers, 42, ckpt);
+        crvq_run_id other = {.model = 1, .calib = 2, .options = "method=x"}, run = other;
+        run.model = 42;
+        crvq_status st = crvq_checkpoint_load(fresh, &other, ckpt, &done);
+        CHECK(st == CRVQ_ERR_INVALID); // another run's checkpoint
+        st = crvq_checkpoint_write(m, m->cfg.n_layers, &run, ckpt);
         CHECK(st == CRVQ_OK);
-        st = crvq_checkpoint_load(fresh, 42, ckpt, &done);
+        st = crvq_checkpoint_load(fresh, &run, ckpt, &done);
         CHECK_MSG(st == CRVQ_OK && done == m->cfg.n_layers, "%s", crvq_last_error());
         float *a = test_logits(m, 8), *b = test_logits(fresh, 8);
         CHECK(memcmp(a, b, (size_t)8 * m->cfg.vocab_size * sizeof *a) == 0);

@@ -5,6 +5,7 @@
 #include "io/gguf_write.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "quant/run_id.h"
 #include "tokenizer/tok_internal.h"
 
 #include <stdio.h>
@@ -503,14 +504,17 @@ static crvq_linear *block_lin(crvq_layer *L, int j) {
     return lins[j];
 }
 
-crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, uint64_t run_hash, const char *path) {
+crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const crvq_run_id *id, const char *path) {
     crvq_gguf_writer *w;
     crvq_status st = crvq_gguf_writer_init(&w);
     if (st) return st;
     keep k = {0};
-    crvq_gguf_set_u32(w, "crvq.ckpt.version", CRVQ_FORMAT_VERSION);
+    crvq_gguf_set_u32(w, "crvq.ckpt.version", CRVQ_CKPT_VERSION);
     crvq_gguf_set_u32(w, "crvq.ckpt.blocks_done", (uint32_t)blocks_done);
-    crvq_gguf_set_u64(w, "crvq.ckpt.run_hash", run_hash);
+    crvq_gguf_set_u64(w, "crvq.ckpt.run_hash", crvq_run_id_hash(id));
+    crvq_gguf_set_u64(w, "crvq.ckpt.model_digest", id->model);
+    crvq_gguf_set_u64(w, "crvq.ckpt.calib_digest", id->calib);
+    crvq_gguf_set_str(w, "crvq.ckpt.options", id->options);
     int64_t vec[1] = {m->cfg.dim};
     for (int l = 0; l < blocks_done; l++) {
         crvq_layer *L = &m->layers[l];
@@ -543,22 +547,43 @@ static crvq_status bind_norm(const crvq_gguf *g, const char *name, int dim, cons
     return CRVQ_OK;
 }
 
-crvq_status crvq_checkpoint_load(crvq_model *m, uint64_t run_hash, const char *path, int *blocks_done) {
+// The run a checkpoint of this version belongs to.
+static crvq_status checkpoint_run_id(const crvq_gguf *g, crvq_run_id *id) {
+    crvq_gguf_str opts;
+    crvq_status st;
+    memset(id, 0, sizeof *id);
+    if ((st = crvq_gguf_get_u64(g, "crvq.ckpt.model_digest", &id->model)) ||
+        (st = crvq_gguf_get_u64(g, "crvq.ckpt.calib_digest", &id->calib)) ||
+        (st = crvq_gguf_get_str(g, "crvq.ckpt.options", &opts)))
+        return st;
+    if (opts.len >= sizeof id->options)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: crvq.ckpt.options is %zu bytes long", g->path, opts.len);
+    memcpy(id->options, opts.p, opts.len); // a NUL inside only shortens it: then it differs from ours
+    return CRVQ_OK;
+}
+
+crvq_status crvq_checkpoint_load(crvq_model *m, const crvq_run_id *run, const char *path, int *blocks_done) {
     const crvq_mapfile *f;
     crvq_status st = crvq_storage_map(m->storage, path, &f);
     if (st) return st;
     crvq_gguf *g;
     if ((st = crvq_gguf_parse(path, f->data, f->size, &g))) return st;
-    uint64_t hash = 0;
-    uint32_t done = 0;
-    if ((st = crvq_gguf_get_u64(g, "crvq.ckpt.run_hash", &hash)) ||
-        (st = crvq_gguf_get_u32(g, "crvq.ckpt.blocks_done", &done)))
-        goto out;
-    if (hash != run_hash) {
-        st = crvq_fail(CRVQ_ERR_INVALID, "%s: checkpoint of a run with other settings, model or calibration text "
-                       "(remove it, or run without --resume)", path);
+    uint32_t done = 0, version = 0;
+    crvq_run_id id;
+    if (crvq_gguf_find_key(g, "crvq.ckpt.version") < 0) {
+        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: not a crvq checkpoint (no crvq.ckpt.version)", path);
         goto out;
     }
+    if ((st = crvq_gguf_get_u32(g, "crvq.ckpt.version", &version))) goto out;
+    if (version != CRVQ_CKPT_VERSION) {
+        st = crvq_fail(CRVQ_ERR_INVALID, "%s: checkpoint format version %u, this crvq reads version %d (remove it, "
+                       "or run without --resume)", path, version, CRVQ_CKPT_VERSION);
+        goto out;
+    }
+    if ((st = checkpoint_run_id(g, &id)) || (st = crvq_run_id_compare(&id, run, path)) ||
+        (st = crvq_gguf_get_u32(g, "crvq.ckpt.blocks_done", &done)) ||
+        (st = crvq_tensors_check_finite(g->tensors, (int)g->n_tensors, path)))
+        goto out;
     if (done > (uint32_t)m->cfg.n_layers) {
         st = crvq_fail(CRVQ_ERR_FORMAT, "%s: checkpoint has %u blocks, the model %d", path, done, m->cfg.n_layers);
         goto out;

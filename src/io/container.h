@@ -39,12 +39,16 @@ crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crv
                                        crvq_linear *lin, int *found);
 
 // The pipeline's per-block checkpoint: the linear layers and norms of blocks
-// 0..blocks_done-1 (model row order, no q/k interleaving) and the hash of the
-// run's settings. Written atomically.
-crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, uint64_t run_hash, const char *path);
-// Bind the checkpoint's blocks into m (which must be the same model, dense);
-// a checkpoint of another run (hash) is refused.
-crvq_status crvq_checkpoint_load(crvq_model *m, uint64_t run_hash, const char *path, int *blocks_done);
+// 0..blocks_done-1 (model row order, no q/k interleaving) and the run's
+// identity (quant/run_id.h: model and calibration digests, settings; also
+// one hash of them, crvq.ckpt.run_hash). Written atomically.
+#define CRVQ_CKPT_VERSION 2 // 1: one run hash of settings, calibration token count and a sample of the weights
+typedef struct crvq_run_id crvq_run_id;
+crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const crvq_run_id *id, const char *path);
+// Bind the checkpoint's blocks into m (which must be the same model, dense).
+// Refused, saying what differs: another checkpoint version, a checkpoint of
+// another run (settings, model, calibration), non-finite numbers.
+crvq_status crvq_checkpoint_load(crvq_model *m, const crvq_run_id *run, const char *path, int *blocks_done);
 
 // Bits per weight of one linear layer as the method page counts them
 // (dense layers: 16, as stored).

@@ -376,6 +376,16 @@ static crvq_status load_gguf(loader *ld, const crvq_mapfile *f, int want_tokeniz
     crvq_gguf *g;
     crvq_status st = crvq_gguf_parse(ld->m->path, f->data, f->size, &g);
     if (st) return st;
+    // crvq's container says which layout of compressed layers it holds
+    uint32_t version = CRVQ_FORMAT_VERSION;
+    if (crvq_gguf_find_key(g, "crvq.format_version") >= 0 &&
+        !(st = crvq_gguf_get_u32(g, "crvq.format_version", &version)) && version != CRVQ_FORMAT_VERSION)
+        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: crvq container format version %u, this crvq reads version %d",
+                       ld->m->path, version, CRVQ_FORMAT_VERSION);
+    if (st) {
+        crvq_gguf_close(g);
+        return st;
+    }
     ld->names = &gguf_names;
     ld->ckpt = ld->m->path;
     if (!(st = crvq_config_from_gguf(g, &ld->m->cfg)) &&

@@ -11,6 +11,7 @@
 #include "model/forward.h"
 #include "model/storage.h"
 #include "quant/calib.h"
+#include "quant/run_id.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -75,37 +76,6 @@ static void hessian_finish(double *H, int n, long long rows) {
             H[(size_t)i * n + j] = v;
             H[(size_t)j * n + i] = v;
         }
-}
-
-// ------------------------------------------------------------ run hash ---
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-#define FNV(h, v) ((h) = fnv((h), &(v), sizeof(v)))
-
-// Everything a checkpoint's blocks depend on. A checkpoint made with other
-// settings, another model or other calibration text is refused on resume.
-static uint64_t run_hash(const crvq_model *m, const crvq_pipeline_opts *o, size_t calib_tokens) {
-    const crvq_quant_params *p = &o->qp;
-    uint64_t h = 0xcbf29ce484222325ull;
-    int ints[] = {p->method, p->bits, p->group_size, p->act_order, p->block_size, p->d, p->M, p->importance, p->order,
-                  p->beam, p->max_rounds, p->kmeans_iters, o->nsamples, o->nval, o->seqlen, o->finetune,
-                  m->cfg.dim, m->cfg.hidden_dim, m->cfg.n_layers, m->cfg.vocab_size};
-    double dbl[] = {p->damp, p->lambda, p->tol, o->ft.lr, o->ft.beta1, o->ft.beta2, o->ft.eps};
-    int ft_ints[] = {o->ft.max_epochs, o->ft.patience, o->ft.batch_seqs};
-    h = fnv(h, ft_ints, sizeof ft_ints);
-    h = fnv(h, ints, sizeof ints);
-    h = fnv(h, dbl, sizeof dbl);
-    h = fnv(h, p->e, sizeof p->e);
-    FNV(h, p->seed);
-    FNV(h, calib_tokens);
-    h = fnv(h, m->path, strlen(m->path));
-    // a sample of the weights, so that a different checkpoint at the same path is noticed
-    h = fnv(h, m->tok_embd, (size_t)m->cfg.dim * sizeof(float));
-    return h;
 }
 
 // ------------------------------------------------------------- quantize ---
@@ -249,11 +219,13 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
             memcpy(r->X + ((size_t)i * r->seqlen + t) * c->dim,
                    m->tok_embd + (size_t)cal->tokens[(size_t)i * r->seqlen + t] * c->dim, (size_t)c->dim * sizeof(float));
 
-    uint64_t hash = run_hash(m, o, cal->n_text_tokens);
+    // what the checkpoint's blocks depend on, taken while the model is as loaded
+    crvq_run_id id;
+    if (o->checkpoint && (st = crvq_run_id_make(m, o, cal, &id))) return st;
     int start = 0;
     struct stat sb;
     if (o->resume && o->checkpoint && stat(o->checkpoint, &sb) == 0) {
-        if ((st = crvq_checkpoint_load(m, hash, o->checkpoint, &start))) return st;
+        if ((st = crvq_checkpoint_load(m, &id, o->checkpoint, &start))) return st;
         for (int l = 0; l < start; l++) {
             run_block(r, l, NULL, 0);
             report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 1});
@@ -278,7 +250,7 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
 
     for (int l = start; l < c->n_layers && !st; l++) {
         if ((st = quantize_block(r, l, &h))) break;
-        if (o->checkpoint && (st = crvq_checkpoint_write(m, l + 1, hash, o->checkpoint))) break;
+        if (o->checkpoint && (st = crvq_checkpoint_write(m, l + 1, &id, o->checkpoint))) break;
         report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 0});
     }
     for (int t = 0; t < CRVQ_N_TAPS; t++) free(h.H[t]);

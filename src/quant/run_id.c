@@ -1,0 +1,160 @@
+// run_id.c — checkpoint run identities (see run_id.h).
+#include "quant/run_id.h"
+
+#include "util/hash.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+// ---------------------------------------------------------------- make ---
+
+typedef struct opt_buf {
+    char *p;
+    size_t len, cap;
+    int overflow;
+} opt_buf;
+
+static void opt(opt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void opt(opt_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->cap - b->len) b->overflow = 1;
+    else b->len += (size_t)n;
+}
+
+// Every setting that changes the blocks, in a fixed order. Doubles are
+// printed exactly (%.17g). A new field of crvq_quant_params or
+// crvq_ft_params that changes results belongs here.
+static crvq_status options(const crvq_pipeline_opts *o, char *buf, size_t cap) {
+    const crvq_quant_params *p = &o->qp;
+    opt_buf b = {buf, 0, cap, 0};
+    buf[0] = 0;
+    opt(&b, "method=%s", crvq_method_name(p->method));
+    if (p->method == CRVQ_METHOD_VQ || p->method == CRVQ_METHOD_CRVQ) {
+        opt(&b, " d=%d M=%d e=", p->d, p->M);
+        for (int k = 0; k < p->M && k < CRVQ_MAX_CODEBOOKS; k++) opt(&b, "%s%d", k ? "," : "", p->e[k]);
+        opt(&b, " lambda=%.17g importance=%s order=%s beam=%d tol=%.17g max_rounds=%d kmeans_iters=%d", p->lambda,
+            crvq_importance_name(p->importance), crvq_channel_order_name(p->order), p->beam, p->tol, p->max_rounds,
+            p->kmeans_iters);
+    } else {
+        opt(&b, " bits=%d group_size=%d", p->bits, p->group_size);
+        if (p->method == CRVQ_METHOD_GPTQ)
+            opt(&b, " damp=%.17g act_order=%d block_size=%d", p->damp, p->act_order, p->block_size);
+    }
+    opt(&b, " seed=%llu nsamples=%d nval=%d seqlen=%d finetune=%d", (unsigned long long)p->seed, o->nsamples, o->nval,
+        o->seqlen, o->finetune);
+    if (o->finetune)
+        opt(&b, " ft.lr=%.17g ft.beta1=%.17g ft.beta2=%.17g ft.eps=%.17g ft.epochs=%d ft.patience=%d ft.batch=%d",
+            o->ft.lr, o->ft.beta1, o->ft.beta2, o->ft.eps, o->ft.max_epochs, o->ft.patience, o->ft.batch_seqs);
+    return b.overflow ? crvq_fail(CRVQ_ERR_INVALID, "checkpoint: the settings do not fit in %zu bytes", cap) : CRVQ_OK;
+}
+
+static uint64_t floats(uint64_t h, const float *x, size_t n) { return x ? crvq_digest(x, n * sizeof *x, h) : h ^ 1; }
+
+static uint64_t linear(uint64_t h, const crvq_linear *lin) {
+    int64_t shape[3] = {lin->kind, lin->n_out, lin->n_in};
+    h = crvq_xxh64(shape, sizeof shape, h);
+    if (lin->kind == CRVQ_LINEAR_DENSE) h = floats(h, lin->w, (size_t)lin->n_out * lin->n_in);
+    // a compressed layer cannot be quantized (the pipeline refuses it): its kind is enough
+    return lin->bias ? floats(h, lin->bias, (size_t)lin->n_out) : h;
+}
+
+// The forward pass's inputs: the configuration fields it reads, then every
+// tensor in a fixed order. Not the path: a moved copy is the same model.
+static uint64_t model_digest(const crvq_model *m) {
+    const crvq_config *c = &m->cfg;
+    double cfg[] = {c->arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
+                    c->vocab_size, c->norm_eps, c->rope_theta, c->rope_style, c->rope_scaling, c->rope_factor,
+                    c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_pos,
+                    c->tied_embeddings, c->qkv_bias};
+    uint64_t h = crvq_xxh64(cfg, sizeof cfg, 0);
+    h = floats(h, m->tok_embd, (size_t)c->vocab_size * c->dim);
+    h = floats(h, m->out_norm, (size_t)c->dim);
+    if (!c->tied_embeddings) h = linear(h, &m->output);
+    for (int l = 0; l < c->n_layers; l++) {
+        crvq_layer *L = &m->layers[l];
+        h = floats(h, L->attn_norm, (size_t)c->dim);
+        h = floats(h, L->ffn_norm, (size_t)c->dim);
+        for (int j = 0; j < CRVQ_N_LIN; j++) h = linear(h, crvq_block_linear(L, j));
+    }
+    return h;
+}
+
+crvq_status crvq_run_id_make(const crvq_model *m, const crvq_pipeline_opts *o, const crvq_calib *cal,
+                             crvq_run_id *id) {
+    memset(id, 0, sizeof *id);
+    id->model = model_digest(m);
+    size_t n_tok = (size_t)(cal->n_train + cal->n_val) * cal->seqlen;
+    uint64_t count = cal->n_text_tokens;
+    id->calib = crvq_digest(cal->tokens, n_tok * sizeof *cal->tokens, crvq_xxh64(&count, sizeof count, 0));
+    return options(o, id->options, sizeof id->options);
+}
+
+uint64_t crvq_run_id_hash(const crvq_run_id *id) {
+    uint64_t h = crvq_xxh64(&id->model, 8, id->calib);
+    return crvq_xxh64(id->options, strlen(id->options), h);
+}
+
+// ------------------------------------------------------------- compare ---
+
+// The value of `key` in an options string ("key=value ..."): its length, or
+// -1 when absent; *at points at the value.
+static int value_of(const char *opts, const char *key, size_t key_len, const char **at) {
+    for (const char *p = opts; *p;) {
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > key_len && p[key_len] == '=' && memcmp(p, key, key_len) == 0) {
+            *at = p + key_len + 1;
+            return (int)(len - key_len - 1);
+        }
+        p += len + (end != NULL);
+    }
+    return -1;
+}
+
+// "bits=3 here, bits=4 in this run; ..." for the keys whose values differ
+// (either side's keys; up to three), into buf.
+static void describe(const char *ckpt, const char *run, char *buf, size_t cap) {
+    size_t len = 0;
+    int shown = 0;
+    const char *sides[2] = {ckpt, run};
+    for (int side = 0; side < 2; side++)
+        for (const char *p = sides[side]; *p && shown < 3;) {
+            const char *end = strchr(p, ' '), *eq = strchr(p, '=');
+            size_t item = end ? (size_t)(end - p) : strlen(p);
+            size_t key_len = eq && eq < p + item ? (size_t)(eq - p) : item;
+            const char *mine = "", *theirs = "";
+            int nm = value_of(sides[side], p, key_len, &mine), nt = value_of(sides[!side], p, key_len, &theirs);
+            // a differing key shows once: from the checkpoint's side, or the run's when the checkpoint lacks it
+            int differs = nt < 0 || nm != nt || memcmp(mine, theirs, (size_t)nm) != 0;
+            if (differs && (side == 0 || nt < 0)) {
+                const char *cv = side == 0 ? mine : theirs, *rv = side == 0 ? theirs : mine;
+                int nc = side == 0 ? nm : nt, nr = side == 0 ? nt : nm;
+                int n = snprintf(buf + len, cap - len, "%s%.*s=%.*s in the checkpoint, %.*s=%.*s in this run",
+                                 shown ? "; " : "", (int)key_len, p, nc < 0 ? 6 : nc, nc < 0 ? "(none)" : cv,
+                                 (int)key_len, p, nr < 0 ? 6 : nr, nr < 0 ? "(none)" : rv);
+                if (n > 0 && (size_t)n < cap - len) len += (size_t)n;
+                shown++;
+            }
+            p += item + (end != NULL);
+        }
+}
+
+crvq_status crvq_run_id_compare(const crvq_run_id *ckpt, const crvq_run_id *run, const char *path) {
+    if (strcmp(ckpt->options, run->options) != 0) {
+        char diff[512] = "";
+        describe(ckpt->options, run->options, diff, sizeof diff);
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: checkpoint of a run with other settings (%s; remove it, or run "
+                         "without --resume)", path, diff);
+    }
+    if (ckpt->model != run->model)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: checkpoint of another model (its tensors or configuration differ "
+                         "from this one's; remove it, or run without --resume)", path);
+    if (ckpt->calib != run->calib)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: checkpoint made with other calibration windows (another "
+                         "calibration text or tokenizer; remove it, or run without --resume)", path);
+    return CRVQ_OK;
+}

@@ -1,0 +1,247 @@
+// test_checkpoint_identity.c — `--resume` takes a checkpoint only from the
+// same run: the same model bytes (even at the same path), the same
+// calibration windows (even from a text of the same token count), the same
+// settings, the same checkpoint format; a refusal says which part differs.
+// Also: a moved model still resumes, NaN in a checkpoint and a container of
+// another format version are refused. stories260K, RTN (seconds).
+#include "check.h"
+#include "crvq.h"
+#include "io/container.h"
+#include "io/gguf.h"
+#include "io/gguf_write.h"
+#include "quant/pipeline.h"
+
+#include <stdarg.h>
+#include <unistd.h>
+
+static char dir[64], model[128], calib[128], ckpt[128];
+static const char *shared_model, *tok;
+
+static void copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) {
+        fprintf(stderr, "cannot copy %s to %s\n", from, to);
+        exit(1);
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+}
+
+static void write_text(const char *path, const char *s, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(s, 1, n, f) != n) exit(1);
+    fclose(f);
+}
+
+// Overwrite bytes [at, at + n) of a file in place.
+static void poke(const char *path, long at, const void *bytes, size_t n) {
+    FILE *f = fopen(path, "r+b");
+    if (!f || fseek(f, at, SEEK_SET) || fwrite(bytes, 1, n, f) != n) exit(1);
+    fclose(f);
+}
+
+// File offset of a GGUF file's tensor data, or of the value of a u32 key.
+static long gguf_tensor_at(const char *path, const char *name) {
+    crvq_gguf *g;
+    if (crvq_gguf_open(path, &g)) return -1;
+    const crvq_tensor_view *t = crvq_gguf_find_tensor(g, name);
+    long at = t ? (long)((const uint8_t *)t->data - g->data) : -1;
+    crvq_gguf_close(g);
+    return at;
+}
+
+static long gguf_u32_at(const char *path, const char *key) {
+    crvq_gguf *g;
+    if (crvq_gguf_open(path, &g)) return -1;
+    int64_t i = crvq_gguf_find_key(g, key);
+    long at = i >= 0 && g->kv[i].type == CRVQ_GGUF_U32 ? (long)(g->kv[i].raw - g->data) : -1;
+    crvq_gguf_close(g);
+    return at;
+}
+
+static void opts_default(crvq_pipeline_opts *o) {
+    crvq_pipeline_opts_default(o, CRVQ_METHOD_RTN);
+    o->qp.bits = 3;
+    o->qp.group_size = 4;
+    o->calib_path = calib;
+    o->nsamples = 2;
+    o->nval = 0;
+    o->seqlen = 32;
+    o->finetune = 0;
+    o->checkpoint = ckpt;
+}
+
+// Quantize `path` with o; the status, *resumed the blocks taken from the
+// checkpoint; the quantized model into *out when out is not NULL.
+static crvq_status run(const char *path, const crvq_pipeline_opts *o, int *resumed, crvq_model **out) {
+    crvq_load_opts lo = {.tokenizer_path = tok};
+    crvq_model *m;
+    crvq_status st = crvq_model_load(path, &lo, &m);
+    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    if (st) return st;
+    crvq_pipeline_report rep;
+    st = crvq_quantize_model(m, o, &rep);
+    *resumed = rep.blocks_resumed;
+    if (out && !st) *out = m;
+    else crvq_model_free(m);
+    return st;
+}
+
+// Resuming with o fails, and the message contains every needle (NULL-ended).
+static void expect_refused(const char *label, const char *path, const crvq_pipeline_opts *o, ...) {
+    crvq_pipeline_opts r = *o;
+    r.resume = 1;
+    int resumed;
+    crvq_status st = run(path, &r, &resumed, NULL);
+    const char *e = crvq_last_error();
+    CHECK_MSG(st != CRVQ_OK, "%s: resumed %d blocks", label, resumed);
+    CHECK_MSG(strstr(e, ckpt) != NULL, "%s: '%s' does not name the checkpoint", label, e);
+    va_list ap;
+    va_start(ap, o);
+    for (const char *n; (n = va_arg(ap, const char *));)
+        CHECK_MSG(strstr(e, n) != NULL, "%s: '%s' lacks '%s'", label, e, n);
+    va_end(ap);
+}
+
+static void expect_resumed(const char *label, const char *path, const crvq_pipeline_opts *o, int blocks) {
+    crvq_pipeline_opts r = *o;
+    r.resume = 1;
+    int resumed = -1;
+    crvq_status st = run(path, &r, &resumed, NULL);
+    CHECK_MSG(st == CRVQ_OK && resumed == blocks, "%s: status %d, %d blocks resumed: %s", label, (int)st, resumed,
+              st ? crvq_last_error() : "");
+}
+
+static size_t n_tokens(const char *text, size_t n) {
+    crvq_tokenizer *t;
+    if (crvq_tokenizer_load(tok, &t)) return 0;
+    int *ids;
+    size_t k = 0;
+    if (crvq_tokenize(t, text, n, 0, &ids, &k) == CRVQ_OK) free(ids);
+    crvq_tokenizer_free(t);
+    return k;
+}
+
+int main(void) {
+    shared_model = check_shared("models/stories260K/stories260K.bin");
+    tok = check_shared("models/stories260K/tok512.bin");
+    const char *story = check_shared("data/tinystories-val-1k.txt");
+    snprintf(dir, sizeof dir, "%s/crvq-ckid-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) return 1;
+    snprintf(model, sizeof model, "%s/m.bin", dir);
+    snprintf(calib, sizeof calib, "%s/a.txt", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/m.ckpt", dir);
+    copy_file(shared_model, model);
+
+    // calibration text A: whole lines of the stories; B: line 0, then the
+    // others in reverse order (line 0 stays first: only the text's start gets
+    // the tokenizer's dummy space), so the windows differ, the count does not
+    FILE *f = fopen(story, "rb");
+    static char text[24000], rev[24000];
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    while (n && text[n - 1] != '\n') n--;
+    size_t first_end = 0;
+    while (first_end < n && text[first_end++] != '\n') {}
+    memcpy(rev, text, first_end);
+    size_t r = first_end;
+    for (size_t end = n; end > first_end;) {
+        size_t begin = end - 1;
+        while (begin > first_end && text[begin - 1] != '\n') begin--;
+        memcpy(rev + r, text + begin, end - begin);
+        r += end - begin;
+        end = begin;
+    }
+    const size_t na = n_tokens(text, n), nb = n_tokens(rev, r);
+    write_text(calib, text, n);
+
+    crvq_pipeline_opts o;
+    opts_default(&o);
+    int resumed;
+    crvq_model *first = NULL;
+    CHECK_MSG(run(model, &o, &resumed, &first) == CRVQ_OK && resumed == 0, "%s", crvq_last_error());
+    CHECK(access(ckpt, F_OK) == 0);
+    expect_resumed("the same run", model, &o, 5);
+
+    // the same bytes at another path resume; one float changed at the same path does not
+    char moved[160];
+    snprintf(moved, sizeof moved, "%s/moved.bin", dir);
+    copy_file(model, moved);
+    expect_resumed("moved model", moved, &o, 5);
+    long w_up4 = 28 + 4L * (512 * 64 + 5 * 64 + 5 * 64 * 64 + 10 * 32 * 64 + 5 * 64 * 64 + 5 * 64 + 5 * 172 * 64 +
+                            5 * 64 * 172 + 4 * 172 * 64 + 1000); // an element of blk.4.ffn_up
+    float v = 0.125f;
+    poke(model, w_up4, &v, 4);
+    expect_refused("model changed in place", model, &o, "model", "tensors", (char *)NULL);
+    copy_file(shared_model, model);
+
+    // other windows from a text of the same token count
+    CHECK_MSG(na == nb && na > 0, "the reversed text has %zu tokens, the text %zu", nb, na);
+    write_text(calib, rev, r);
+    expect_refused("other calibration text", model, &o, "calibration", (char *)NULL);
+    write_text(calib, text, n);
+
+    // settings: the message names the option and both values
+    crvq_pipeline_opts o2 = o;
+    o2.qp.bits = 4;
+    expect_refused("other bits", model, &o2, "bits=3", "bits=4", (char *)NULL);
+    o2 = o;
+    o2.seqlen = 48;
+    expect_refused("other seqlen", model, &o2, "seqlen=32", "seqlen=48", (char *)NULL);
+    expect_resumed("settings back", model, &o, 5);
+
+    // NaN in a checkpoint tensor
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/m.ckpt.good", dir);
+    copy_file(ckpt, bad);
+    long at = gguf_tensor_at(ckpt, "blk.2.attn_q.qscale");
+    CHECK(at > 0);
+    uint16_t nan16 = 0x7e00;
+    poke(ckpt, at + 6, &nan16, 2);
+    expect_refused("NaN in the checkpoint", model, &o, "blk.2.attn_q.qscale", "NaN", (char *)NULL);
+    copy_file(bad, ckpt);
+
+    // a checkpoint of an older crvq: version 1 held one combined hash
+    crvq_gguf_writer *w;
+    CHECK(crvq_gguf_writer_init(&w) == CRVQ_OK);
+    crvq_gguf_set_u32(w, "crvq.ckpt.version", 1);
+    crvq_gguf_set_u32(w, "crvq.ckpt.blocks_done", 0);
+    crvq_gguf_set_u64(w, "crvq.ckpt.run_hash", 12345);
+    CHECK(crvq_gguf_write(w, ckpt) == CRVQ_OK);
+    crvq_gguf_writer_free(w);
+    expect_refused("version 1 checkpoint", model, &o, "version 1", (char *)NULL);
+    copy_file(bad, ckpt);
+    expect_resumed("restored checkpoint", model, &o, 5);
+
+    // a container of a newer format version is refused on load
+    if (first) {
+        char q[160];
+        snprintf(q, sizeof q, "%s/q.gguf", dir);
+        crvq_container_info info = {.params = &o.qp, .calib_nsamples = 2, .calib_seqlen = 32};
+        CHECK_MSG(crvq_container_write(first, &info, q) == CRVQ_OK, "%s", crvq_last_error());
+        crvq_model *m = NULL;
+        CHECK_MSG(crvq_model_load(q, NULL, &m) == CRVQ_OK, "%s", crvq_last_error());
+        crvq_model_free(m);
+        long fv = gguf_u32_at(q, "crvq.format_version");
+        CHECK(fv > 0);
+        uint32_t two = CRVQ_FORMAT_VERSION + 1;
+        poke(q, fv, &two, 4);
+        m = NULL;
+        CHECK(crvq_model_load(q, NULL, &m) != CRVQ_OK && m == NULL);
+        CHECK_MSG(strstr(crvq_last_error(), "q.gguf") && strstr(crvq_last_error(), "format version 2"), "'%s'",
+                  crvq_last_error());
+        unlink(q);
+        crvq_model_free(first);
+    }
+
+    unlink(ckpt);
+    unlink(bad);
+    unlink(moved);
+    unlink(model);
+    unlink(calib);
+    rmdir(dir);
+    return check_done();
+}
