@@ -59,23 +59,33 @@ float crvq_bf16_to_f32(uint16_t b);
 
 typedef struct crvq_tokenizer crvq_tokenizer;
 
-// Load a tokenizer file: SentencePiece `tokenizer.model` (protobuf) or a
-// llama2.c `tokenizer.bin`; the format is detected from the content.
+// Load a tokenizer file: SentencePiece `tokenizer.model` (protobuf), a
+// llama2.c `tokenizer.bin`, a Hugging Face `tokenizer.json` of a byte-level
+// BPE model (GPT-2, Llama 3, Qwen2/3; a tokenizer_config.json beside it sets
+// BOS and EOS), or the vocabulary of a GGUF file; the format is detected
+// from the content.
 crvq_status crvq_tokenizer_load(const char *path, crvq_tokenizer **out);
+// A tokenizer.json held in memory (len bytes, need not be NUL-terminated);
+// `what` names it in errors.
+crvq_status crvq_tokenizer_from_json(const char *json, size_t len, const char *what, crvq_tokenizer **out);
 void crvq_tokenizer_free(crvq_tokenizer *tok);
 
 int crvq_tokenizer_n_vocab(const crvq_tokenizer *tok);
 int crvq_tokenizer_bos(const crvq_tokenizer *tok);
 int crvq_tokenizer_eos(const crvq_tokenizer *tok);
 
-// Encode `len` bytes of UTF-8 text, as SentencePiece encodes one string.
-// BOS is put in front when add_bos. *ids is malloc'd; the caller frees it.
+// Encode `len` bytes of UTF-8 text, as SentencePiece (or, for a
+// tokenizer.json, Hugging Face's tokenizers with special tokens not added)
+// encodes one string. BOS is put in front when add_bos and the tokenizer has
+// one. *ids is malloc'd; the caller frees it.
 crvq_status crvq_tokenize(const crvq_tokenizer *tok, const char *text, size_t len,
                           int add_bos, int **ids, size_t *n_ids);
 
 // The bytes token `id` stands for when it follows token `prev` (SentencePiece
 // decoding: '\xe2\x96\x81' -> ' ', byte pieces -> raw bytes, the dummy-prefix
-// space dropped after BOS). Returns the length written to buf (<= cap).
+// space dropped after BOS; byte-level BPE: the token's bytes, which may be
+// part of a UTF-8 character; special tokens: nothing). Returns the length
+// written to buf (<= cap).
 size_t crvq_detokenize(const crvq_tokenizer *tok, int prev, int id, char *buf, size_t cap);
 
 // ----------------------------------------------------------------- model ---
@@ -263,8 +273,21 @@ typedef enum crvq_channel_order {
     CRVQ_ORDER_PARTITION,    // critical channels by importance, then the rest in original order
 } crvq_channel_order;
 
+// Where a quantizer runs (docs/cuda.md). The CPU runs every method; CUDA
+// runs VQ and CRVQ when crvq was built with nvcc and a GPU is present.
+typedef enum crvq_device {
+    CRVQ_DEVICE_CPU = 0,
+    CRVQ_DEVICE_CUDA,
+} crvq_device;
+
+const char *crvq_device_name(crvq_device dev);
+// 1 if `dev` can run here; else 0 and a one-line reason in errbuf (cap bytes),
+// e.g. "crvq was built without CUDA" or "no CUDA GPU found".
+int crvq_backend_available(crvq_device dev, char *errbuf, size_t cap);
+
 typedef struct crvq_quant_params {
     crvq_method method;
+    crvq_device device;  // vq, crvq: CRVQ_DEVICE_CPU (default) or CRVQ_DEVICE_CUDA
     // scalar methods (rtn, gptq)
     int bits;            // 1..8
     int group_size;      // columns per scale/zero group; divides n_in
@@ -282,6 +305,7 @@ typedef struct crvq_quant_params {
     double tol;          // stop when a round improves L by less than this (relative)
     int max_rounds;
     int kmeans_iters;
+    int cg_iters;        // vq, crvq: conjugate-gradient iterations per continuous step (0: default)
     uint64_t seed;
 } crvq_quant_params;
 
@@ -315,8 +339,22 @@ typedef struct crvq_scalar_layer {
     float *zero;     // (m_out, n_in / group_size)
 } crvq_scalar_layer;
 
+// Where a vector method's time went, and L round by round. The arrays hold
+// rounds + 1 (loss) and rounds (seconds) entries; all NULL for scalar methods.
+typedef struct crvq_vq_trace {
+    double seconds_prepare;    // permuted copies of W and H (cuda: device set-up and upload too)
+    double seconds_importance; // crvq: pre-quantization k-means and channel importance
+    double seconds_kmeans;     // initial codebooks (residual k-means)
+    double seconds_setup;      // working state: W·H, U·H
+    double *loss;              // L after the initialisation and after each round (the
+                               // quantizer's own float64 bookkeeping, before fp16 rounding)
+    double *seconds_continuous;// per round: scales and codebooks
+    double *seconds_discrete;  // per round: the code search
+} crvq_vq_trace;
+
 typedef struct crvq_quant_result {
     crvq_method method;
+    crvq_vq_trace trace;      // vq, crvq
     crvq_vq_layer vq;         // vq, crvq
     crvq_scalar_layer scalar; // rtn, gptq
     float *w_hat;             // (m_out, n_in) reconstruction, original column order

@@ -32,6 +32,8 @@ static void usage(FILE *f) {
             );
     cli_quant_usage(f);
     fprintf(f,
+            "  --device cpu|cuda      where vq and crvq run (default cpu; cuda: docs/cuda.md)\n"
+            "  --cg-iters N           vq, crvq: CG iterations per continuous step (default 1)\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores)\n"
             "  --json                 also print one JSON object as the last line of stdout\n"
             "  -h, --help             this help\n");
@@ -76,9 +78,41 @@ static int load_npy(const char *w_path, const char *h_path, float **W, double **
     return 0;
 }
 
+// Stage times and L/L(0) round by round (vector methods).
+static void print_trace(const crvq_quant_result *r, crvq_device dev) {
+    const crvq_vq_trace *t = &r->trace;
+    printf("device         %s\n", crvq_device_name(dev));
+    printf("stages         prepare %.3f s, importance %.3f s, k-means %.3f s, set-up %.3f s\n", t->seconds_prepare,
+           t->seconds_importance, t->seconds_kmeans, t->seconds_setup);
+    if (!t->loss || !(r->loss0 > 0)) return;
+    printf("initialised    L/L(0) %.6f\n", t->loss[0] / r->loss0);
+    for (int i = 0; i < r->rounds; i++)
+        printf("  round %-3d    continuous %.3f s, discrete %.3f s, L/L(0) %.6f\n", i + 1, t->seconds_continuous[i],
+               t->seconds_discrete[i], t->loss[i + 1] / r->loss0);
+}
+
+static cJSON *trace_json(const crvq_quant_result *r) {
+    const crvq_vq_trace *t = &r->trace;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "prepare_s", t->seconds_prepare);
+    cJSON_AddNumberToObject(j, "importance_s", t->seconds_importance);
+    cJSON_AddNumberToObject(j, "kmeans_s", t->seconds_kmeans);
+    cJSON_AddNumberToObject(j, "setup_s", t->seconds_setup);
+    cJSON *loss = cJSON_AddArrayToObject(j, "rel_loss"), *cs = cJSON_AddArrayToObject(j, "continuous_s"),
+          *ds = cJSON_AddArrayToObject(j, "discrete_s");
+    for (int i = 0; t->loss && i <= r->rounds; i++) {
+        cJSON_AddItemToArray(loss, cJSON_CreateNumber(r->loss0 > 0 ? t->loss[i] / r->loss0 : NAN));
+        if (i == r->rounds) break;
+        cJSON_AddItemToArray(cs, cJSON_CreateNumber(t->seconds_continuous[i]));
+        cJSON_AddItemToArray(ds, cJSON_CreateNumber(t->seconds_discrete[i]));
+    }
+    return j;
+}
+
 int cmd_quantize_matrix(int argc, char **argv) {
     const char *synthetic = NULL, *w_path = NULL, *h_path = NULL, *save_w = NULL, *save_h = NULL, *save_rec = NULL;
-    int json = 0, threads = -1;
+    int json = 0, threads = -1, cg_iters = -1;
+    crvq_device device = CRVQ_DEVICE_CPU;
     uint64_t seed = 0;
     cli_quant_flags qf;
     cli_quant_flags_init(&qf);
@@ -104,6 +138,12 @@ int cmd_quantize_matrix(int argc, char **argv) {
         } else if (cli_quant_flag(cmd, &qf, argc, argv, &i)) {
         } else if (cli_is(a, NULL, "--threads")) {
             threads = (int)cli_int(a, cli_value(argc, argv, &i), 0, 4096);
+        } else if (cli_is(a, NULL, "--device")) {
+            const char *v = cli_value(argc, argv, &i);
+            if (strcmp(v, "cpu") && strcmp(v, "cuda")) return usage_error("--device expects cpu or cuda, got", v);
+            device = strcmp(v, "cpu") ? CRVQ_DEVICE_CUDA : CRVQ_DEVICE_CPU;
+        } else if (cli_is(a, NULL, "--cg-iters")) {
+            cg_iters = (int)cli_int(a, cli_value(argc, argv, &i), 0, 1000);
         } else if (cli_is(a, NULL, "--json")) {
             json = 1;
         } else {
@@ -120,6 +160,16 @@ int cmd_quantize_matrix(int argc, char **argv) {
     crvq_quant_params p;
     int rc = cli_quant_params(cmd, &qf, seed, &p);
     if (rc) return rc;
+    if ((device != CRVQ_DEVICE_CPU || cg_iters >= 0) && cli_quant_is_scalar(method))
+        return usage_error(device != CRVQ_DEVICE_CPU ? "--device" : "--cg-iters", "applies to vq and crvq only");
+    p.device = device;
+    if (cg_iters >= 0) p.cg_iters = cg_iters;
+    char why[256];
+    if (!crvq_backend_available(device, why, sizeof why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(device), why);
+        return cli_error(cmd, msg);
+    }
     if (threads >= 0) crvq_set_threads(threads);
 
     float *W = NULL;
@@ -170,7 +220,10 @@ int cmd_quantize_matrix(int argc, char **argv) {
     printf("bits/weight    %.4f\n", res.bits);
     printf("relative loss  %.6g   (L = %.6g, L(0) = %.6g)\n", rel, res.loss, res.loss0);
     printf("seconds        %.3f\n", res.seconds);
-    if (!cli_quant_is_scalar(method)) printf("rounds         %d\n", res.rounds);
+    if (!cli_quant_is_scalar(method)) {
+        printf("rounds         %d\n", res.rounds);
+        print_trace(&res, device);
+    }
     printf("threads        %d\n", crvq_get_threads());
     if (res.damp_added > 0)
         printf("note           H was not positive semi-definite: added %g x mean diag(H) to its diagonal\n",
@@ -191,6 +244,11 @@ int cmd_quantize_matrix(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
         cJSON_AddNumberToObject(j, "damp_added", res.damp_added);
         cJSON_AddItemToObject(j, "params", cli_quant_params_json(&p));
+        if (!cli_quant_is_scalar(method)) {
+            cJSON_AddStringToObject(j, "device", crvq_device_name(device));
+            cJSON_AddNumberToObject(j, "cg_iters", p.cg_iters);
+            cJSON_AddItemToObject(j, "trace", trace_json(&res));
+        }
         cli_print_json(j);
     }
     rc = 0;

@@ -3,6 +3,7 @@
 #include "model/config.h"
 
 #include "io/json.h"
+#include "util/hash.h"
 #include "util/printable.h"
 
 #include <math.h>
@@ -368,4 +369,12 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: partial rotary embeddings (rope dimension %d, head_dim %d)", what,
                          rope_dim, c->head_dim);
     return CRVQ_OK;
+}
+
+uint64_t crvq_config_digest(const crvq_config *c, uint64_t seed) {
+    const double f[] = {c->arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
+                        c->vocab_size, c->norm_eps, c->rope_theta, c->rope_style, c->rope_scaling, c->rope_factor,
+                        c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_pos,
+                        c->tied_embeddings, c->qkv_bias};
+    return crvq_xxh64(f, sizeof f, seed);
 }

@@ -39,6 +39,10 @@ crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *w
 // CRVQ_ERR_UNSUPPORTED.
 crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c);
 
+// A hash of every field the forward pass reads (not the context length or
+// bos/eos, which change no computed number), for run identities.
+uint64_t crvq_config_digest(const crvq_config *c, uint64_t seed);
+
 const char *crvq_arch_name(crvq_arch a);
 const char *crvq_rope_scaling_name(crvq_rope_scaling s);
 

@@ -2,6 +2,7 @@
 #include "model/storage.h"
 
 #include "util/finite.h"
+#include "util/hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,12 @@ crvq_status crvq_storage_map(crvq_model_storage *s, const char *path, const crvq
     if (st) return st;
     *out = &s->maps[s->n_maps++];
     return CRVQ_OK;
+}
+
+uint64_t crvq_storage_digest(const crvq_model_storage *s, uint64_t seed) {
+    uint64_t h = seed;
+    for (int i = 0; i < s->n_maps; i++) h = crvq_digest(s->maps[i].data, s->maps[i].size, h);
+    return h;
 }
 
 crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out) {

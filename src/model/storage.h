@@ -52,6 +52,9 @@ crvq_status crvq_storage_init(crvq_model_storage **out);
 void crvq_storage_free(crvq_model_storage *s);
 // Map a file and keep it mapped for the life of the storage.
 crvq_status crvq_storage_map(crvq_model_storage *s, const char *path, const crvq_mapfile **out);
+// A digest of the bytes of every file the storage maps, in mapping order
+// (crvq_digest): what a model loaded from files was read from.
+uint64_t crvq_storage_digest(const crvq_model_storage *s, uint64_t seed);
 // Allocate a 64-byte aligned buffer owned by the storage (zeroed).
 crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out);
 

@@ -88,37 +88,37 @@ static crvq_status partition(int n, int nc, int32_t *perm) {
     return CRVQ_OK;
 }
 
+crvq_status crvq_channel_perm_from_importance(const double *imp, int n_in, const crvq_quant_params *p,
+                                              int n_crit_channels, int32_t *perm) {
+    assert(imp && p && perm && n_crit_channels >= 0 && n_crit_channels <= n_in);
+    keyed *ks = malloc((size_t)n_in * sizeof *ks);
+    if (!ks) return crvq_fail(CRVQ_ERR_NOMEM, "crvq: out of memory for %d channel importances", n_in);
+    for (int j = 0; j < n_in; j++) ks[j] = (keyed){imp[j], j};
+    qsort(ks, (size_t)n_in, sizeof *ks, by_importance);
+    for (int j = 0; j < n_in; j++) perm[j] = ks[j].index;
+    free(ks);
+    return p->order == CRVQ_ORDER_PARTITION ? partition(n_in, n_crit_channels, perm) : CRVQ_OK;
+}
+
 crvq_status crvq_channel_perm(const float *W, int m_out, int n_in, const double *H,
                               const crvq_quant_params *p, int n_crit_channels, int32_t *perm) {
     assert(W && H && p && perm && n_crit_channels >= 0 && n_crit_channels <= n_in);
-    for (int j = 0; j < n_in; j++) perm[j] = j;
-    crvq_status st = CRVQ_OK;
-    if (p->importance == CRVQ_IMPORTANCE_RANDOM) {
-        crvq_rng g;
-        crvq_rng_init(&g, p->seed, CRVQ_STREAM_RANDOM_PERM);
-        for (int j = n_in - 1; j > 0; j--) { // Fisher-Yates
-            int k = (int)crvq_rng_below(&g, (uint64_t)j + 1);
-            int32_t t = perm[j];
-            perm[j] = perm[k];
-            perm[k] = t;
-        }
-    } else {
+    if (p->importance != CRVQ_IMPORTANCE_RANDOM) {
         double *imp = malloc((size_t)n_in * sizeof *imp);
-        keyed *ks = malloc((size_t)n_in * sizeof *ks);
-        if (!imp || !ks) {
-            free(imp);
-            free(ks);
-            return crvq_fail(CRVQ_ERR_NOMEM, "crvq: out of memory for %d channel importances", n_in);
-        }
-        st = crvq_channel_importance(W, m_out, n_in, H, p, imp);
-        if (st == CRVQ_OK) {
-            for (int j = 0; j < n_in; j++) ks[j] = (keyed){imp[j], j};
-            qsort(ks, (size_t)n_in, sizeof *ks, by_importance);
-            for (int j = 0; j < n_in; j++) perm[j] = ks[j].index;
-        }
+        if (!imp) return crvq_fail(CRVQ_ERR_NOMEM, "crvq: out of memory for %d channel importances", n_in);
+        crvq_status st = crvq_channel_importance(W, m_out, n_in, H, p, imp);
+        if (st == CRVQ_OK) st = crvq_channel_perm_from_importance(imp, n_in, p, n_crit_channels, perm);
         free(imp);
-        free(ks);
+        return st;
     }
-    if (st == CRVQ_OK && p->order == CRVQ_ORDER_PARTITION) st = partition(n_in, n_crit_channels, perm);
-    return st;
+    for (int j = 0; j < n_in; j++) perm[j] = j;
+    crvq_rng g;
+    crvq_rng_init(&g, p->seed, CRVQ_STREAM_RANDOM_PERM);
+    for (int j = n_in - 1; j > 0; j--) { // Fisher-Yates
+        int k = (int)crvq_rng_below(&g, (uint64_t)j + 1);
+        int32_t t = perm[j];
+        perm[j] = perm[k];
+        perm[k] = t;
+    }
+    return p->order == CRVQ_ORDER_PARTITION ? partition(n_in, n_crit_channels, perm) : CRVQ_OK;
 }

@@ -22,4 +22,10 @@ crvq_status crvq_channel_importance(const float *W, int m_out, int n_in, const d
 crvq_status crvq_channel_perm(const float *W, int m_out, int n_in, const double *H,
                               const crvq_quant_params *p, int n_crit_channels, int32_t *perm);
 
+// The permutation from importances imp (n_in) that crvq_channel_perm
+// computes (not for CRVQ_IMPORTANCE_RANDOM): for a backend that computes
+// the importances elsewhere.
+crvq_status crvq_channel_perm_from_importance(const double *imp, int n_in, const crvq_quant_params *p,
+                                              int n_crit_channels, int32_t *perm);
+
 #endif

@@ -15,10 +15,7 @@
 #include "kernels/vq_score.h"
 #include "quant/rng.h"
 
-#define CRVQ_KMEANS_SEED_PER_CENTROID 16
-
-// ct (d, K): C transposed, the layout of the scoring kernel; qn (K) = ‖c_j‖².
-static void transpose(const float *C, int K, int d, float *ct, float *qn) {
+void crvq_kmeans_tables(const float *C, int K, int d, float *ct, float *qn) {
     for (int j = 0; j < K; j++) {
         double s = 0;
         for (int t = 0; t < d; t++) {
@@ -63,7 +60,7 @@ crvq_status crvq_kmeans_assign(const float *X, size_t n, int d, const float *C, 
         free(vbuf);
         return crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for %d centroids of dimension %d", K, d);
     }
-    transpose(C, K, d, ct, qn);
+    crvq_kmeans_tables(C, K, d, ct, qn);
     assign_all(X, n, d, ct, qn, K, vbuf, assign, dist);
     free(ct);
     free(qn);
@@ -84,7 +81,7 @@ static double sqdist(const float *a, const float *b, int d) {
 // proportional to its squared distance to the nearest centroid so far.
 // Sequential on purpose: K rounds of parallel updates would mean K barriers,
 // which cost more than the work (n·d per round) on a busy two-core machine.
-static void init_plusplus(const float *X, size_t n, int d, int K, crvq_rng *g, double *D2, float *C) {
+void crvq_kmeans_plusplus(const float *X, size_t n, int d, int K, crvq_rng *g, double *D2, float *C) {
     size_t first = (size_t)crvq_rng_below(g, n);
     memcpy(C, X + first * d, (size_t)d * sizeof *C);
     double total = 0;
@@ -146,7 +143,7 @@ static int update_means(const float *X, size_t n, int d, int K, const uint16_t *
 
 // Each empty cluster, in index order, moves to the point farthest from its
 // centroid (the first such point on ties); that point is then not reused.
-static void reseed_empty(const float *X, size_t n, int d, int K, const size_t *count, float *dist, float *C) {
+void crvq_kmeans_reseed_empty(const float *X, size_t n, int d, int K, const size_t *count, float *dist, float *C) {
     for (int j = 0; j < K; j++) {
         if (count[j]) continue;
         size_t far = 0;
@@ -157,6 +154,26 @@ static void reseed_empty(const float *X, size_t n, int d, int K, const size_t *c
     }
 }
 
+size_t crvq_kmeans_fit_count(size_t n, const crvq_kmeans_opts *o) {
+    size_t max_fit = o->max_fit ? (o->max_fit < (size_t)o->K ? (size_t)o->K : o->max_fit) : n;
+    return n < max_fit ? n : max_fit;
+}
+
+crvq_status crvq_kmeans_sample(size_t n, size_t nf, crvq_rng *g, size_t *sample) {
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx) return crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for a sample of %zu of %zu points", nf, n);
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    for (size_t i = 0; i < nf; i++) {
+        size_t k = i + (size_t)crvq_rng_below(g, n - i);
+        size_t tmp = idx[i];
+        idx[i] = idx[k];
+        idx[k] = tmp;
+        sample[i] = idx[i];
+    }
+    free(idx);
+    return CRVQ_OK;
+}
+
 crvq_status crvq_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts *o, float *C,
                         uint16_t *assign) {
     assert(X && o && C && n > 0 && d > 0 && o->K >= 1 && o->K <= 65536 && o->iters >= 0);
@@ -164,27 +181,19 @@ crvq_status crvq_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts 
     crvq_rng g;
     crvq_rng_init(&g, o->seed, o->stream);
 
-    // The fitting sample: a seeded partial Fisher-Yates shuffle of the indices.
-    size_t max_fit = o->max_fit ? (o->max_fit < (size_t)K ? (size_t)K : o->max_fit) : n;
-    size_t nf = n < max_fit ? n : max_fit;
+    size_t nf = crvq_kmeans_fit_count(n, o);
     float *Xs = NULL;
-    size_t *idx = NULL;
     if (nf < n) {
         Xs = malloc(nf * d * sizeof *Xs);
-        idx = malloc(n * sizeof *idx);
-        if (!Xs || !idx) {
+        size_t *idx = malloc(nf * sizeof *idx);
+        crvq_status st = Xs && idx ? crvq_kmeans_sample(n, nf, &g, idx)
+                                   : crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for a sample of %zu points", nf);
+        if (st != CRVQ_OK) {
             free(Xs);
             free(idx);
-            return crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for a sample of %zu points", nf);
+            return st;
         }
-        for (size_t i = 0; i < n; i++) idx[i] = i;
-        for (size_t i = 0; i < nf; i++) {
-            size_t k = i + (size_t)crvq_rng_below(&g, n - i);
-            size_t tmp = idx[i];
-            idx[i] = idx[k];
-            idx[k] = tmp;
-            memcpy(Xs + i * d, X + idx[i] * d, (size_t)d * sizeof *Xs);
-        }
+        for (size_t i = 0; i < nf; i++) memcpy(Xs + i * d, X + idx[i] * d, (size_t)d * sizeof *Xs);
         free(idx);
     }
     const float *F = Xs ? Xs : X;
@@ -207,13 +216,13 @@ crvq_status crvq_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts 
             // the (random) sample only: its cost is sequential n·K·d, and Lloyd's
             // iterations on the whole sample correct what a smaller seed set misses.
             size_t ns = (size_t)CRVQ_KMEANS_SEED_PER_CENTROID * K;
-            init_plusplus(F, nf < ns ? nf : ns, d, K, &g, D2, C);
+            crvq_kmeans_plusplus(F, nf < ns ? nf : ns, d, K, &g, D2, C);
             for (int it = 0; it < o->iters; it++) {
-                transpose(C, K, d, ct, qn);
+                crvq_kmeans_tables(C, K, d, ct, qn);
                 if (it > 0) memcpy(prev, a, nf * sizeof *a);
                 assign_all(F, nf, d, ct, qn, K, vbuf, a, dist);
                 if (it > 0 && !memcmp(prev, a, nf * sizeof *a)) break;
-                if (update_means(F, nf, d, K, a, sum, count, C)) reseed_empty(F, nf, d, K, count, dist, C);
+                if (update_means(F, nf, d, K, a, sum, count, C)) crvq_kmeans_reseed_empty(F, nf, d, K, count, dist, C);
             }
         }
         free(D2);

@@ -4,6 +4,9 @@
 // baselines and CRVQ are compared on identical terms.
 #include "quant/quant_internal.h"
 
+#include "backend/backend.h"
+#include "quant/vq.h"
+
 #include <assert.h>
 #include <cblas.h>
 #include <float.h>
@@ -46,6 +49,7 @@ void crvq_quant_params_default(crvq_quant_params *p, crvq_method method) {
     // 20 Lloyd iterations: initial codebooks only seed the alternating
     // rounds, which keep refining them, so more buys little.
     p->kmeans_iters = 20;
+    p->cg_iters = CRVQ_VQ_CG_ITERS;
     p->seed = 0;
 }
 
@@ -76,6 +80,11 @@ static int is_vector_method(crvq_method m) { return m == CRVQ_METHOD_VQ || m == 
 
 static crvq_status check_params(const crvq_quant_params *p, int n_in) {
     const char *name = crvq_method_name(p->method);
+    if (p->device != CRVQ_DEVICE_CPU && p->device != CRVQ_DEVICE_CUDA)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: unknown device %d", name, (int)p->device);
+    if (p->device != CRVQ_DEVICE_CPU && !is_vector_method(p->method))
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: runs on the cpu only (--device %s runs vq and crvq)", name,
+                         crvq_device_name(p->device));
     switch (p->method) {
     case CRVQ_METHOD_RTN:
     case CRVQ_METHOD_GPTQ:
@@ -117,6 +126,8 @@ static crvq_status check_params(const crvq_quant_params *p, int n_in) {
         if (p->kmeans_iters < 1)
             return crvq_fail(CRVQ_ERR_INVALID, "%s: k-means iterations must be >= 1, got %d", name,
                              p->kmeans_iters);
+        if (p->cg_iters < 0)
+            return crvq_fail(CRVQ_ERR_INVALID, "%s: CG iterations must be >= 0, got %d", name, p->cg_iters);
         return CRVQ_OK;
     }
     return crvq_fail(CRVQ_ERR_INVALID, "unknown quantization method %d", (int)p->method);
@@ -248,6 +259,9 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
         return crvq_fail(CRVQ_ERR_INVALID, "W has shape (%d, %d); both dimensions must be positive", m_out,
                          n_in);
     crvq_status st = check_params(p, n_in);
+    char why[256];
+    if (st == CRVQ_OK && !crvq_backend_available(p->device, why, sizeof why))
+        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "--device %s: %s", crvq_device_name(p->device), why);
     if (st == CRVQ_OK) st = check_inputs(W, m_out, n_in, H);
     const double *H_used = NULL;
     double *H_owned = NULL;
@@ -266,7 +280,9 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
     case CRVQ_METHOD_RTN: st = crvq_rtn_quantize(W, m_out, n_in, p, &r.scalar); break;
     case CRVQ_METHOD_GPTQ: st = crvq_gptq_quantize(W, m_out, n_in, H_used, p, &r.scalar); break;
     case CRVQ_METHOD_VQ:
-    case CRVQ_METHOD_CRVQ: st = crvq_vq_quantize(W, m_out, n_in, H_used, p, &r.vq, &r.rounds); break;
+    case CRVQ_METHOD_CRVQ:
+        st = crvq_backend_vq_quantize(W, m_out, n_in, H_used, p, &r.vq, &r.rounds, &r.trace);
+        break;
     }
     if (st != CRVQ_OK) {
         free(r.w_hat);
@@ -295,9 +311,10 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
 
 void crvq_quant_result_free(crvq_quant_result *r) {
     if (!r) return;
-    if (is_vector_method(r->method))
+    if (is_vector_method(r->method)) {
         crvq_vq_layer_free(&r->vq);
-    else
+        crvq_vq_trace_free(&r->trace);
+    } else
         crvq_scalar_layer_free(&r->scalar);
     free(r->w_hat);
     memset(r, 0, sizeof *r);

@@ -1,6 +1,7 @@
 // run_id.c — checkpoint run identities (see run_id.h).
 #include "quant/run_id.h"
 
+#include "model/config.h"
 #include "util/hash.h"
 
 #include <stdarg.h>
@@ -66,11 +67,7 @@ static uint64_t linear(uint64_t h, const crvq_linear *lin) {
 // tensor in a fixed order. Not the path: a moved copy is the same model.
 static uint64_t model_digest(const crvq_model *m) {
     const crvq_config *c = &m->cfg;
-    double cfg[] = {c->arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
-                    c->vocab_size, c->norm_eps, c->rope_theta, c->rope_style, c->rope_scaling, c->rope_factor,
-                    c->rope_low_freq_factor, c->rope_high_freq_factor, c->rope_original_max_pos,
-                    c->tied_embeddings, c->qkv_bias};
-    uint64_t h = crvq_xxh64(cfg, sizeof cfg, 0);
+    uint64_t h = crvq_config_digest(c, 0);
     h = floats(h, m->tok_embd, (size_t)c->vocab_size * c->dim);
     h = floats(h, m->out_norm, (size_t)c->dim);
     if (!c->tied_embeddings) h = linear(h, &m->output);

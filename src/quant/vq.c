@@ -41,6 +41,30 @@ void crvq_vq_opts_default(crvq_vq_opts *o) {
     o->cg_iters = CRVQ_VQ_CG_ITERS;
 }
 
+void crvq_vq_opts_from_params(crvq_vq_opts *o, const crvq_quant_params *p) {
+    crvq_vq_opts_default(o);
+    if (p->cg_iters > 0) o->cg_iters = p->cg_iters;
+}
+
+crvq_status crvq_vq_trace_alloc(crvq_vq_trace *t, int max_rounds) {
+    memset(t, 0, sizeof *t);
+    size_t n = (size_t)max_rounds + 1;
+    t->loss = calloc(n, sizeof *t->loss);
+    t->seconds_continuous = calloc(n, sizeof *t->seconds_continuous);
+    t->seconds_discrete = calloc(n, sizeof *t->seconds_discrete);
+    if (t->loss && t->seconds_continuous && t->seconds_discrete) return CRVQ_OK;
+    crvq_vq_trace_free(t);
+    return crvq_fail(CRVQ_ERR_NOMEM, "vq: out of memory for a trace of %d rounds", max_rounds);
+}
+
+void crvq_vq_trace_free(crvq_vq_trace *t) {
+    if (!t) return;
+    free(t->loss);
+    free(t->seconds_continuous);
+    free(t->seconds_discrete);
+    memset(t, 0, sizeof *t);
+}
+
 static crvq_status check(const float *W, int m, int n, const double *H, const crvq_quant_params *p) {
     const char *name = crvq_method_name(p->method);
     if (p->method != CRVQ_METHOD_VQ && p->method != CRVQ_METHOD_CRVQ)
@@ -82,6 +106,13 @@ static float round_fp16(float x) {
     if (x > 65504.0f) x = 65504.0f;
     if (x < -65504.0f) x = -65504.0f;
     return crvq_f16_to_f32(crvq_f32_to_f16(x));
+}
+
+// Step 6.
+void crvq_vq_round_storage(crvq_vq_layer *L) {
+    for (int k = 0; k < L->M; k++)
+        for (size_t i = 0; i < ((size_t)L->d << L->e[k]); i++) L->codebooks[k][i] = round_fp16(L->codebooks[k][i]);
+    for (int r = 0; r < L->m_out; r++) L->scales[r] = round_fp16(L->scales[r]);
 }
 
 // Scales and the initial codebooks and codes (steps 3 and 4).
@@ -146,6 +177,7 @@ static crvq_status run_rounds(crvq_vq_work *w, const crvq_quant_params *p, const
     double L = crvq_vq_work_loss(w, NULL), dl, L0 = 0;
     for (int r = 0; r < w->m; r++) L0 += w->wHw[r];
     if (o->losses) o->losses[0] = L;
+    if (o->stats) o->stats->loss[0] = L;
     if (o->trace) fprintf(o->trace, "vq: initial L/L0 %.6f\n", L / L0);
     *rounds = 0;
     for (int it = 0; it < p->max_rounds && L > 0; it++) {
@@ -159,6 +191,11 @@ static crvq_status run_rounds(crvq_vq_work *w, const crvq_quant_params *p, const
         double L1 = crvq_vq_work_loss(w, NULL);
         ++*rounds;
         if (o->losses) o->losses[*rounds] = L1;
+        if (o->stats) {
+            o->stats->loss[*rounds] = L1;
+            o->stats->seconds_continuous[*rounds - 1] = t1 - t0;
+            o->stats->seconds_discrete[*rounds - 1] = omp_get_wtime() - t1;
+        }
         if (o->trace)
             fprintf(o->trace, "vq: round %d: continuous %.2fs, discrete %.2fs, L/L0 %.6f\n", *rounds, t1 - t0,
                     omp_get_wtime() - t1, L1 / L0);
@@ -196,11 +233,21 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
     crvq_vq_layer L;
     st = crvq_vq_layer_alloc(&L, m_out, n_in, d, M, p->e, n_crit, relax);
     if (st != CRVQ_OK) return st;
+    crvq_vq_trace *tr = o->stats;
+    if (tr && (st = crvq_vq_trace_alloc(tr, p->max_rounds)) != CRVQ_OK) {
+        crvq_vq_layer_free(&L);
+        return st;
+    }
 
+    // Step 2: the permutation, then permuted copies of W (only when
+    // permuted) and of H (float32).
     double t0 = omp_get_wtime();
-    // Step 2: permuted copies of W (only when permuted) and of H (float32).
+    if (relax) st = crvq_channel_perm(W, m_out, n_in, H, p, n_crit * d, L.perm);
+    double t_perm = omp_get_wtime();
     size_t n = (size_t)n_in;
-    float *Wp = NULL, *Hf = malloc(n * n * sizeof *Hf);
+    float *Wp = NULL, *Hf = NULL;
+    if (st != CRVQ_OK) goto done;
+    Hf = malloc(n * n * sizeof *Hf);
     if (relax) Wp = malloc((size_t)m_out * n * sizeof *Wp);
     if (!Hf || (relax && !Wp)) {
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory for a %d x %d layer", crvq_method_name(p->method), m_out,
@@ -208,8 +255,6 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
         goto done;
     }
     if (relax) {
-        st = crvq_channel_perm(W, m_out, n_in, H, p, n_crit * d, L.perm);
-        if (st != CRVQ_OK) goto done;
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < m_out; r++)
             for (size_t j = 0; j < n; j++) Wp[(size_t)r * n + j] = W[(size_t)r * n + L.perm[j]];
@@ -228,23 +273,27 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
     crvq_vq_work w;
     st = crvq_vq_work_init(&w, &L, Wuse, Hf);
     if (st != CRVQ_OK) goto done;
+    if (tr) {
+        tr->seconds_importance = t_perm - t0;
+        tr->seconds_prepare = t1 - t_perm;
+        tr->seconds_kmeans = t2 - t1;
+        tr->seconds_setup = omp_get_wtime() - t2;
+    }
     if (o->trace)
-        fprintf(o->trace, "vq: %s%s %.2fs, k-means init %.2fs, work set-up %.2fs\n", relax ? "importance + " : "",
-                "permute", t1 - t0, t2 - t1, omp_get_wtime() - t2);
+        fprintf(o->trace, "vq: importance %.2fs, permute %.2fs, k-means init %.2fs, work set-up %.2fs\n",
+                t_perm - t0, t1 - t_perm, t2 - t1, omp_get_wtime() - t2);
     if (o->block_groups) w.block_groups = o->block_groups;
     st = run_rounds(&w, p, o, rounds);
     crvq_vq_work_free(&w);
     if (st != CRVQ_OK) goto done;
 
-    // Step 6.
-    for (int k = 0; k < L.M; k++)
-        for (size_t i = 0; i < ((size_t)d << L.e[k]); i++) L.codebooks[k][i] = round_fp16(L.codebooks[k][i]);
-    for (int r = 0; r < m_out; r++) L.scales[r] = round_fp16(L.scales[r]);
+    crvq_vq_round_storage(&L);
 done:
     free(Wp);
     free(Hf);
     if (st != CRVQ_OK) {
         crvq_vq_layer_free(&L);
+        crvq_vq_trace_free(tr);
         *rounds = 0;
         return st;
     }
@@ -255,6 +304,6 @@ done:
 crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *H,
                              const crvq_quant_params *p, crvq_vq_layer *out, int *rounds) {
     crvq_vq_opts o;
-    crvq_vq_opts_default(&o);
+    crvq_vq_opts_from_params(&o, p);
     return crvq_vq_quantize_ex(W, m_out, n_in, H, p, &o, out, rounds);
 }

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "io/atomic.h"
+#include "model/config.h"
 #include "model/storage.h"
 #include "quant/rng.h"
 #include "train/adam.h"
 #include "train/block_grad.h"
+#include "util/hash.h"
 #include "util/threads.h"
 
 // RNG stream of the mini-batch order (seed, stream + epoch)
@@ -303,18 +305,22 @@ typedef struct ckpt_head {
     double best_kl, best_ppl, kl0, ppl0;
 } ckpt_head;
 
-// FNV-1a over everything that changes the run: a checkpoint of another run is refused.
+// Everything that changes the run: the settings, the windows' tokens, and
+// both models as loaded (configuration, and the bytes of every file they were
+// read from: the teacher's weights, the student's frozen codes too). A
+// checkpoint of another run is refused.
 static uint64_t run_hash(const crvq_e2e *e, const int *tokens, int n_tok, const crvq_e2e_params *p) {
-    uint64_t h = 0xcbf29ce484222325ull;
-#define MIX(ptr, len)                                                                                    \
-    for (size_t i_ = 0; i_ < (len); i_++) h = (h ^ ((const unsigned char *)(ptr))[i_]) * 0x100000001b3ull;
     double d[5] = {p->lr, p->min_lr, p->beta1, p->beta2, p->eps};
     int64_t k[9] = {(int64_t)e->n, p->warmup, p->epochs, e->B, p->accum, p->train_embeddings, (int64_t)p->seed,
                     e->T, n_tok};
-    MIX(d, sizeof d);
-    MIX(k, sizeof k);
-    MIX(tokens, (size_t)n_tok * sizeof *tokens);
-#undef MIX
+    uint64_t h = crvq_xxh64(d, sizeof d, 0);
+    h = crvq_xxh64(k, sizeof k, h);
+    h = crvq_digest(tokens, (size_t)n_tok * sizeof *tokens, h);
+    const crvq_model *models[2] = {e->s, e->t};
+    for (int i = 0; i < 2; i++) {
+        h = crvq_config_digest(&models[i]->cfg, h);
+        if (models[i]->storage) h = crvq_storage_digest(models[i]->storage, h);
+    }
     return h;
 }
 

@@ -1,0 +1,156 @@
+// cuda_device.c — the GPU, cuBLAS (loaded at run time) and errors (see cuda_device.h).
+#include "cuda/cuda_device.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cuda/cuda_vq.h"
+
+// Set by CMake from the toolkit found at configure time.
+#ifndef CRVQ_CUBLAS_SONAME
+#define CRVQ_CUBLAS_SONAME "libcublas.so"
+#endif
+#ifndef CRVQ_CUDA_LIBDIR
+#define CRVQ_CUDA_LIBDIR "/usr/local/cuda/lib64"
+#endif
+
+typedef cublasStatus_t (*create_fn)(cublasHandle_t *);
+typedef cublasStatus_t (*destroy_fn)(cublasHandle_t);
+typedef cublasStatus_t (*math_fn)(cublasHandle_t, cublasMath_t);
+typedef cublasStatus_t (*sgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                   const float *, const float *, int, const float *, int, const float *, float *,
+                                   int);
+
+static struct {
+    int tried;
+    void *lib;
+    char why[256];
+    create_fn create;
+    destroy_fn destroy;
+    math_fn math;
+    sgemm_fn sgemm;
+} blas;
+
+// Load cuBLAS once: by its soname (LD_LIBRARY_PATH, the loader's cache),
+// then from the toolkit crvq was built against.
+static int load_cublas(void) {
+    if (blas.tried) return blas.lib != NULL;
+    blas.tried = 1;
+    blas.lib = dlopen(CRVQ_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!blas.lib) blas.lib = dlopen(CRVQ_CUDA_LIBDIR "/" CRVQ_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!blas.lib) {
+        const char *e = dlerror();
+        snprintf(blas.why, sizeof blas.why, "cannot load cuBLAS (%s): %s", CRVQ_CUBLAS_SONAME, e ? e : "not found");
+        return 0;
+    }
+    blas.create = (create_fn)dlsym(blas.lib, "cublasCreate_v2");
+    blas.destroy = (destroy_fn)dlsym(blas.lib, "cublasDestroy_v2");
+    blas.math = (math_fn)dlsym(blas.lib, "cublasSetMathMode");
+    blas.sgemm = (sgemm_fn)dlsym(blas.lib, "cublasSgemm_v2");
+    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm) {
+        snprintf(blas.why, sizeof blas.why, "%s lacks the cuBLAS functions crvq needs", CRVQ_CUBLAS_SONAME);
+        dlclose(blas.lib);
+        blas.lib = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+int crvq_cuda_available(char *errbuf, size_t cap) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    const char *why = NULL;
+    char buf[256];
+    if (e == cudaErrorInsufficientDriver) {
+        why = "no CUDA GPU found (no NVIDIA driver, or one too old for this CUDA runtime)";
+    } else if (e != cudaSuccess) {
+        snprintf(buf, sizeof buf, "no CUDA GPU found (%s)", cudaGetErrorString(e));
+        why = buf;
+    } else if (count < 1) {
+        why = "no CUDA GPU found";
+    } else if (!load_cublas()) {
+        why = blas.why;
+    }
+    if (why && errbuf && cap) snprintf(errbuf, cap, "%s", why);
+    return why == NULL;
+}
+
+crvq_status crvq_cu_check(int err, const char *what) {
+    if (err == 0) return CRVQ_OK;
+    cudaError_t e = (cudaError_t)err;
+    if (e == cudaErrorMemoryAllocation)
+        return crvq_fail(CRVQ_ERR_NOMEM, "cuda: %s: out of GPU memory", what);
+    return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+crvq_status crvq_cu_open(crvq_cu *cu) {
+    memset(cu, 0, sizeof *cu);
+    char why[256];
+    if (!crvq_cuda_available(why, sizeof why)) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "--device cuda: %s", why);
+    crvq_status st = crvq_cu_check(cudaSetDevice(0), "selecting the GPU");
+    if (st != CRVQ_OK) return st;
+    cublasHandle_t h;
+    if (blas.create(&h) != CUBLAS_STATUS_SUCCESS) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasCreate failed");
+    // FP32 products in FP32 arithmetic (cuBLAS's default mode; TF32 only
+    // when asked for): TF32's 10-bit mantissa would cost the accuracy the
+    // CPU comparison relies on.
+    if (blas.math(h, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
+        blas.destroy(h);
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasSetMathMode failed");
+    }
+    cu->blas = h;
+    return CRVQ_OK;
+}
+
+void crvq_cu_close(crvq_cu *cu) {
+    if (cu->blas) blas.destroy((cublasHandle_t)cu->blas);
+    cu->blas = NULL;
+}
+
+crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, const float *B, float beta, float *C) {
+    // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ.
+    const float one = 1.0f;
+    cublasStatus_t s = blas.sgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
+                                  &beta, C, n);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasSgemm (%d x %d x %d) failed with status %d", m, n, k,
+                         (int)s);
+    return CRVQ_OK;
+}
+
+crvq_status crvq_cu_alloc(void *p, size_t bytes, const char *what) {
+    void **pp = p;
+    *pp = NULL;
+    if (bytes == 0) return CRVQ_OK;
+    cudaError_t e = cudaMalloc(pp, bytes);
+    if (e != cudaSuccess) {
+        *pp = NULL;
+        (void)cudaGetLastError(); // clear it: the failure is reported here
+        return crvq_fail(CRVQ_ERR_NOMEM, "cuda: out of GPU memory for %s (%.1f MiB)", what, bytes / 1048576.0);
+    }
+    return CRVQ_OK;
+}
+
+void crvq_cu_free(void *p) {
+    if (p) cudaFree(p);
+}
+
+crvq_status crvq_cu_upload(void *dst, const void *src, size_t bytes) {
+    return bytes ? crvq_cu_check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU") : CRVQ_OK;
+}
+
+crvq_status crvq_cu_download(void *dst, const void *src, size_t bytes) {
+    return bytes ? crvq_cu_check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU") : CRVQ_OK;
+}
+
+crvq_status crvq_cu_sync(void) { return crvq_cu_check(cudaDeviceSynchronize(), "running kernels"); }
+
+double crvq_cu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}

@@ -1,0 +1,39 @@
+// cuda_device.h — the GPU, cuBLAS and error handling for the CUDA backend's
+// host code (src/cuda/*.c).
+//
+// cuBLAS is loaded with dlopen on first use instead of being linked: linking
+// it makes every start of the crvq binary load ~570 MB of libraries (about a
+// second warm, five cold, measured on the development machine), also for
+// commands that never touch the GPU.
+#ifndef CRVQ_CUDA_DEVICE_H
+#define CRVQ_CUDA_DEVICE_H
+
+#include <stddef.h>
+
+#include "crvq.h"
+
+typedef struct crvq_cu {
+    void *blas; // cublasHandle_t
+} crvq_cu;
+
+// Pick the GPU, create a cuBLAS handle (FP32 math, no TF32).
+crvq_status crvq_cu_open(crvq_cu *cu);
+void crvq_cu_close(crvq_cu *cu);
+
+// err (a cudaError_t) as a crvq status: CRVQ_OK for 0, else a message
+// naming `what` and CUDA's description.
+crvq_status crvq_cu_check(int err, const char *what);
+
+// C (m, n) = A (m, k)·B (k, n) + beta·C, row-major, FP32 (cuBLAS).
+crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, const float *B, float beta, float *C);
+
+// cudaMalloc of `bytes` (0 allowed: *p = NULL), message naming `what`.
+crvq_status crvq_cu_alloc(void *p, size_t bytes, const char *what);
+void crvq_cu_free(void *p);
+crvq_status crvq_cu_upload(void *dst, const void *src, size_t bytes);
+crvq_status crvq_cu_download(void *dst, const void *src, size_t bytes);
+// Wait for the device; seconds of the host clock.
+crvq_status crvq_cu_sync(void);
+double crvq_cu_seconds(void);
+
+#endif

@@ -1,0 +1,148 @@
+// test_e2e_resume_identity.c — a distillation checkpoint resumes only the
+// run it was written by: a teacher or a student whose file changed (one
+// weight of the teacher, one frozen code of the student) is refused.
+// stories260K, a tiny CRVQ student, one epoch (seconds).
+#include "check.h"
+#include "crvq.h"
+#include "io/container.h"
+#include "io/gguf.h"
+#include "quant/calib.h"
+#include "quant/pipeline.h"
+#include "train/e2e.h"
+
+#include <unistd.h>
+
+static char dir[64], teacher[128], student[128], ckpt[128];
+static const char *tok;
+
+static void copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) exit(1);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+}
+
+static void poke(const char *path, long at, const void *bytes, size_t n) {
+    FILE *f = fopen(path, "r+b");
+    if (!f || fseek(f, at, SEEK_SET) || fwrite(bytes, 1, n, f) != n) exit(1);
+    fclose(f);
+}
+
+static crvq_model *load(const char *path, const char *tokenizer) {
+    crvq_load_opts lo = {.tokenizer_path = tokenizer};
+    crvq_model *m = NULL;
+    CHECK_MSG(crvq_model_load(path, &lo, &m) == CRVQ_OK, "%s", crvq_last_error());
+    return m;
+}
+
+// Distil (resume or not); the status and the epochs taken from the checkpoint.
+static crvq_status distil(const crvq_calib *cal, int resume, int *resumed) {
+    crvq_model *s = load(student, NULL), *t = load(teacher, tok);
+    if (!s || !t) exit(1);
+    crvq_e2e_params p;
+    crvq_e2e_params_default(&p);
+    p.epochs = 1;
+    p.batch = 2;
+    p.warmup = 1;
+    p.checkpoint = ckpt;
+    p.resume = resume;
+    crvq_e2e_report rep;
+    crvq_status st = crvq_e2e_finetune(s, t, cal->tokens, cal->n_train, cal->n_val, cal->seqlen, &p, &rep);
+    *resumed = rep.epochs_resumed;
+    crvq_model_free(s);
+    crvq_model_free(t);
+    return st;
+}
+
+static void expect_refused(const char *label, const crvq_calib *cal) {
+    int resumed = -1;
+    crvq_status st = distil(cal, 1, &resumed);
+    CHECK_MSG(st == CRVQ_ERR_INVALID, "%s: status %d, resumed %d epochs", label, (int)st, resumed);
+    CHECK_MSG(strstr(crvq_last_error(), ckpt) && strstr(crvq_last_error(), "another run"), "%s: '%s'", label,
+              crvq_last_error());
+}
+
+int main(void) {
+    const char *shared_model = check_shared("models/stories260K/stories260K.bin");
+    tok = check_shared("models/stories260K/tok512.bin");
+    const char *text = check_shared("data/tinystories-val-1k.txt");
+    snprintf(dir, sizeof dir, "%s/crvq-e2eid-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) return 1;
+    snprintf(teacher, sizeof teacher, "%s/t.bin", dir);
+    snprintf(student, sizeof student, "%s/s.gguf", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/s.e2e", dir);
+    copy_file(shared_model, teacher);
+
+    // the student: a tiny CRVQ quantization of the teacher, as a file
+    crvq_model *m = load(teacher, tok);
+    if (!m) return 1;
+    crvq_pipeline_opts o;
+    crvq_pipeline_opts_default(&o, CRVQ_METHOD_CRVQ);
+    o.qp.d = 4;
+    o.qp.M = 2;
+    o.qp.e[0] = 6;
+    o.qp.e[1] = 4;
+    o.qp.lambda = 0.25;
+    o.calib_path = text;
+    o.nsamples = 2;
+    o.nval = 0;
+    o.seqlen = 32;
+    o.finetune = 0;
+    crvq_pipeline_report prep;
+    CHECK_MSG(crvq_quantize_model(m, &o, &prep) == CRVQ_OK, "%s", crvq_last_error());
+    crvq_container_info info = {.params = &o.qp};
+    CHECK_MSG(crvq_container_write(m, &info, student) == CRVQ_OK, "%s", crvq_last_error());
+    crvq_calib cal;
+    CHECK(crvq_calib_sample(m->tok, text, 4, 2, 32, 0, &cal) == CRVQ_OK);
+    crvq_model_free(m);
+
+    int resumed = -1;
+    CHECK_MSG(distil(&cal, 0, &resumed) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK(access(ckpt, F_OK) == 0);
+    CHECK_MSG(distil(&cal, 1, &resumed) == CRVQ_OK && resumed == 1, "same run: resumed %d: %s", resumed,
+              crvq_last_error());
+
+    // one weight of the teacher, in place
+    char saved[160];
+    snprintf(saved, sizeof saved, "%s/t.orig", dir);
+    copy_file(teacher, saved);
+    float v = 0.5f;
+    poke(teacher, 28 + 4L * (512 * 64 + 3000), &v, 4); // an element of blk.0.attn_q
+    expect_refused("teacher changed", &cal);
+    copy_file(saved, teacher);
+
+    // one frozen code of the student (not among the tuned parameters)
+    crvq_gguf *g;
+    long at = -1;
+    if (crvq_gguf_open(student, &g) == CRVQ_OK) {
+        const crvq_tensor_view *t = crvq_gguf_find_tensor(g, "blk.2.ffn_down.codes");
+        if (t) at = (long)((const uint8_t *)t->data - g->data);
+        crvq_gguf_close(g);
+    }
+    CHECK(at > 0);
+    snprintf(saved, sizeof saved, "%s/s.orig", dir);
+    copy_file(student, saved);
+    uint8_t code;
+    FILE *f = fopen(student, "rb");
+    if (!f || fseek(f, at, SEEK_SET) || fread(&code, 1, 1, f) != 1) return 1;
+    fclose(f);
+    code ^= 1;
+    poke(student, at, &code, 1);
+    expect_refused("student's codes changed", &cal);
+    copy_file(saved, student);
+    CHECK_MSG(distil(&cal, 1, &resumed) == CRVQ_OK && resumed == 1, "restored: resumed %d: %s", resumed,
+              crvq_last_error());
+
+    crvq_calib_free(&cal);
+    unlink(ckpt);
+    unlink(saved);
+    snprintf(saved, sizeof saved, "%s/t.orig", dir);
+    unlink(saved);
+    unlink(teacher);
+    unlink(student);
+    rmdir(dir);
+    return check_done();
+}
