@@ -1,14 +1,16 @@
 // cli.c — argument helpers shared by every subcommand.
 #include "cli/cli.h"
+#include "util/fileguard.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int cli_is(const char *arg, const char *short_name, const char *long_name) {
     return (short_name && strcmp(arg, short_name) == 0) || (long_name && strcmp(arg, long_name) == 0);
@@ -65,6 +67,13 @@ crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *
         cli_error(cmd, NULL);
         return NULL;
     }
+    // the files the model is made of (shards, config.json, a tokenizer found
+    // beside it) are known now: none may be an output
+    if (crvq_guard_check() != CRVQ_OK) {
+        cli_error(cmd, NULL);
+        crvq_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -76,9 +85,28 @@ void cli_print_json(cJSON *obj) {
     cJSON_Delete(obj);
 }
 
-int cli_same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+int cli_threads(const char *cmd, const char *value) {
+    int n = (int)cli_int("--threads", value, 1, INT_MAX);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int cap = cores > 0 && cores < INT_MAX / 4 ? 4 * (int)cores : 4;
+    if (n > cap) {
+        fprintf(stderr, "crvq %s: warning: --threads %d is more than 4 x the %ld online cores: using %d\n", cmd, n,
+                cores, cap);
+        n = cap;
+    }
+    return n;
+}
+
+int cli_files(const char *cmd, const cli_file *files, int n) {
+    crvq_status st = CRVQ_OK;
+    for (int i = 0; i < n && !st; i++) {
+        const cli_file *f = &files[i];
+        if (!f->path) continue;
+        if (f->role == CLI_INPUT || f->role == CLI_MODEL) st = crvq_guard_input(f->flag, f->path, f->role == CLI_MODEL);
+        else st = crvq_guard_output(f->flag, f->path, f->role == CLI_CHECKPOINT ? f->probe : NULL);
+    }
+    if (!st) st = crvq_guard_check();
+    return st ? cli_error(cmd, NULL) : 0;
 }
 
 double cli_seconds(void) {

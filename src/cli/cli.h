@@ -37,9 +37,23 @@ crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *
 // Print `obj` as one line on stdout and free it.
 void cli_print_json(cJSON *obj);
 
-// True if both paths exist and name the same file (so an output never
-// replaces an input, whatever the spelling of the paths).
-int cli_same_file(const char *a, const char *b);
+// --threads N: at least 1; more than 4 x the online cores is clamped to that
+// with a warning (oversubscribed OpenMP barriers cost far more than they
+// give: 4096 threads made a 0.3 s job take a minute). Exits 2 on a bad value.
+int cli_threads(const char *cmd, const char *value);
+
+// The files a command reads and writes (util/fileguard.h). A NULL path is
+// skipped; probe: for CLI_CHECKPOINT, what a crvq checkpoint looks like.
+enum { CLI_INPUT, CLI_MODEL /* a file or an HF directory */, CLI_OUTPUT, CLI_CHECKPOINT };
+typedef struct cli_file {
+    const char *flag, *path;
+    int role;
+    int (*probe)(const char *path);
+} cli_file;
+// Register and validate them (outputs locked until exit) before any work;
+// on a problem print it and return 1. cli_load_model checks the outputs
+// again against the files the model turned out to read.
+int cli_files(const char *cmd, const cli_file *files, int n);
 
 double cli_seconds(void); // monotonic clock
 int64_t cli_peak_rss_bytes(void);

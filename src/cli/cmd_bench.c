@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "  --gen G              decoded tokens (default 128)\n"
             "  --reps R             repetitions (default 3)\n"
             "  --seed S             seed of the random tokens (default 1)\n"
-            "  --threads N          threads for OpenMP and BLAS (default: all cores)\n"
+            "  --threads N          threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
@@ -118,7 +118,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (cli_is(a, NULL, "--seed")) {
             seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, INT64_MAX);
         } else if (cli_is(a, NULL, "--threads")) {
-            threads = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1024);
+            threads = cli_threads("bench", cli_value(argc, argv, &i));
         } else if (cli_is(a, NULL, "--json")) {
             json = 1;
         } else {

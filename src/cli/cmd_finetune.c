@@ -5,6 +5,7 @@
 #include "io/gguf.h"
 #include "quant/calib.h"
 #include "train/e2e.h"
+#include "util/fileguard.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -36,10 +37,11 @@ static void usage(FILE *f) {
             "  --accum N              mini-batches per optimizer step (default 1)\n"
             "  --train-embeddings     also tune the token embedding / output head (tied: one matrix)\n"
             "  --seed S               window sampling and mini-batch order (default 0)\n"
-            "  --checkpoint FILE      written after each epoch (default OUT.gguf.e2e; removed on success)\n"
+            "  --checkpoint FILE      written after each epoch (default OUT.gguf.e2e; removed on success;\n"
+            "                         an existing FILE must be a crvq distillation checkpoint)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
             "  --quiet                no progress output\n"
-            "  --threads N            threads for OpenMP and BLAS (default: all cores)\n"
+            "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --json                 also print one JSON object as the last line of stdout\n"
             "  -h, --help             this help\n");
 }
@@ -124,7 +126,7 @@ static void read_record(const char *path, quant_record *r) {
 
 int cmd_finetune(int argc, char **argv) {
     const char *model = NULL, *teacher_path = NULL, *data = NULL, *out = NULL, *ckpt = NULL;
-    int json = 0, threads = -1, quiet = 0, nsamples = 128, nval = 16, seqlen = 512;
+    int json = 0, threads = 0, quiet = 0, nsamples = 128, nval = 16, seqlen = 512;
     crvq_e2e_params p;
     crvq_e2e_params_default(&p);
     for (int i = 1; i < argc; i++) {
@@ -150,16 +152,26 @@ int cmd_finetune(int argc, char **argv) {
         else if (cli_is(a, NULL, "--checkpoint")) ckpt = cli_value(argc, argv, &i);
         else if (cli_is(a, NULL, "--resume")) p.resume = 1;
         else if (cli_is(a, NULL, "--quiet")) quiet = 1;
-        else if (cli_is(a, NULL, "--threads")) threads = (int)cli_int(a, cli_value(argc, argv, &i), 0, 4096);
+        else if (cli_is(a, NULL, "--threads")) threads = cli_threads(cmd, cli_value(argc, argv, &i));
         else if (cli_is(a, NULL, "--json")) json = 1;
         else return cli_unknown(cmd, a);
     }
     if (!model || !teacher_path || !data || !out)
         return cli_error(cmd, "-m QUANTIZED.gguf, --teacher ORIGINAL, --data TEXT and -o OUT.gguf are required");
     if (p.min_lr > p.lr) p.min_lr = p.lr; // a floor above the peak means a constant rate
-    if (threads >= 0) crvq_set_threads(threads);
-    if (cli_same_file(out, model) || cli_same_file(out, teacher_path))
-        return cli_error(cmd, "the output would replace an input model");
+    if (threads) crvq_set_threads(threads);
+    char ckpt_buf[4096];
+    if (!ckpt) {
+        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.e2e", out);
+        ckpt = ckpt_buf;
+    }
+    const cli_file files[] = {{"-m", model, CLI_MODEL, NULL},
+                              {"--teacher", teacher_path, CLI_MODEL, NULL},
+                              {"--data", data, CLI_INPUT, NULL},
+                              {"-o", out, CLI_OUTPUT, NULL},
+                              {ckpt == ckpt_buf ? "checkpoint" : "--checkpoint", ckpt, CLI_CHECKPOINT,
+                               crvq_e2e_checkpoint_probe}};
+    if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
 
     const double t0 = cli_seconds();
     int rc = 1;
@@ -181,11 +193,6 @@ int cmd_finetune(int argc, char **argv) {
         cli_error(cmd, NULL);
         goto done;
     }
-    char ckpt_buf[4096];
-    if (!ckpt) {
-        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.e2e", out);
-        ckpt = ckpt_buf;
-    }
     p.checkpoint = ckpt;
     progress_ctx pc = {quiet, cli_seconds()};
     p.progress = on_progress;
@@ -206,7 +213,7 @@ int cmd_finetune(int argc, char **argv) {
         cli_error(cmd, NULL);
         goto done;
     }
-    unlink(ckpt); // the output is complete: the checkpoint has served
+    crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
     const double secs = cli_seconds() - t0;
     const int64_t rss = cli_peak_rss_bytes();
     printf("wrote %s: %zu parameters tuned, best epoch %d of %d\n", out, rep.n_params, rep.best_epoch, rep.epochs_run);

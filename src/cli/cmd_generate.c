@@ -22,7 +22,7 @@ static void usage(FILE *f) {
             "                     above P (default 0.9); 1 = the whole distribution\n"
             "  --seed S           seed of the sampler's PRNG (xorshift64* seeded by splitmix64;\n"
             "                     default: from the clock, printed with --json)\n"
-            "  --threads N        threads for OpenMP and BLAS (default: all cores)\n"
+            "  --threads N        threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --tokenizer PATH   tokenizer file instead of the one found with the model\n"
             "  --json             print only one JSON line: text, ids, n_prompt (incl. BOS),\n"
             "                     n_generated, prefill_tps, decode_tps, seed\n"
@@ -79,7 +79,7 @@ int cmd_generate(int argc, char **argv) {
             seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, 1LL << 53);
             have_seed = 1;
         } else if (cli_is(a, NULL, "--threads")) {
-            threads = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1024);
+            threads = cli_threads("generate", cli_value(argc, argv, &i));
         } else if (cli_is(a, NULL, "--tokenizer")) {
             tok_path = cli_value(argc, argv, &i);
         } else if (cli_is(a, NULL, "--json")) {

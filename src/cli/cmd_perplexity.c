@@ -27,7 +27,7 @@ static void usage(FILE *f) {
             "  --doc-sep STR        use the docs protocol with this separator\n"
             "  --max-windows N      evaluate only the first N windows or documents\n"
             "  --batch N            tokens per forward call (default: as many as fit 64 MiB of logits)\n"
-            "  --threads N          threads for OpenMP and BLAS (default: all cores)\n"
+            "  --threads N          threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --tokenizer PATH     tokenizer file instead of the one found with the model\n"
             "  --kl-base PATH       base model (usually the original of a quantized MODEL);\n"
             "                       its vocabulary size must equal MODEL's\n"
@@ -80,7 +80,7 @@ int cmd_perplexity(int argc, char **argv) {
         } else if (cli_is(a, NULL, "--batch")) {
             batch = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
         } else if (cli_is(a, NULL, "--threads")) {
-            threads = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1024);
+            threads = cli_threads("perplexity", cli_value(argc, argv, &i));
         } else if (cli_is(a, NULL, "--tokenizer")) {
             tok_path = cli_value(argc, argv, &i);
         } else if (cli_is(a, NULL, "--kl-base")) {

@@ -4,6 +4,7 @@
 #include "io/container.h"
 #include "quant/pipeline.h"
 #include "quant/quant_internal.h"
+#include "util/fileguard.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -34,11 +35,12 @@ static void usage(FILE *f) {
             "  --ft-epochs N          fine-tuning: at most N epochs (default 10)\n"
             "  --ft-patience N        fine-tuning: stop after N epochs without improvement (default 3)\n"
             "  --ft-batch N           fine-tuning: sequences per mini-batch (default 4)\n"
-            "  --checkpoint FILE      per-block checkpoint (default OUT.gguf.ckpt; removed on success)\n"
+            "  --checkpoint FILE      per-block checkpoint (default OUT.gguf.ckpt; removed on success;\n"
+            "                         an existing FILE must be a crvq checkpoint)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
             "  --quiet                no progress output\n"
-            "  --threads N            threads for OpenMP and BLAS (default: all cores)\n"
+            "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --json                 also print one JSON object as the last line of stdout\n"
             "  -h, --help             this help\n\n"
             "Method defaults: crvq (d 8, M 4, e 8, lambda 0.02); vq has M 1; rtn/gptq 2 bits, group 128.\n\n");
@@ -134,7 +136,7 @@ static long long file_size(const char *path) {
 
 int cmd_quantize(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL, *calib = NULL, *out = NULL, *ckpt = NULL;
-    int json = 0, threads = -1, dry_run = 0, quiet = 0, resume = 0, no_finetune = 0;
+    int json = 0, threads = 0, dry_run = 0, quiet = 0, resume = 0, no_finetune = 0;
     int nsamples = 128, nval = 16, seqlen = 512;
     double ft_lr = -1;
     int ft_epochs = -1, ft_patience = -1, ft_batch = -1;
@@ -164,7 +166,7 @@ int cmd_quantize(int argc, char **argv) {
         else if (cli_is(a, NULL, "--resume")) resume = 1;
         else if (cli_is(a, NULL, "--dry-run")) dry_run = 1;
         else if (cli_is(a, NULL, "--quiet")) quiet = 1;
-        else if (cli_is(a, NULL, "--threads")) threads = (int)cli_int(a, cli_value(argc, argv, &i), 0, 4096);
+        else if (cli_is(a, NULL, "--threads")) threads = cli_threads(cmd, cli_value(argc, argv, &i));
         else if (cli_is(a, NULL, "--json")) json = 1;
         else if (!cli_quant_flag(cmd, &qf, argc, argv, &i)) return cli_unknown(cmd, a);
     }
@@ -174,8 +176,20 @@ int cmd_quantize(int argc, char **argv) {
     crvq_pipeline_opts_default(&o, qf.method);
     int rc = cli_quant_params(cmd, &qf, seed, &o.qp);
     if (rc) return rc;
-    if (threads >= 0) crvq_set_threads(threads);
-    if (out && cli_same_file(out, model)) return cli_error(cmd, "the output would replace the input model");
+    if (threads) crvq_set_threads(threads);
+    char ckpt_buf[4096];
+    if (!ckpt && out) {
+        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
+        ckpt = ckpt_buf;
+    }
+    // a dry run writes nothing
+    const cli_file files[] = {{"-m", model, CLI_MODEL, NULL},
+                              {"--tokenizer", tokenizer, CLI_INPUT, NULL},
+                              {"--calib", calib, CLI_INPUT, NULL},
+                              {"-o", dry_run ? NULL : out, CLI_OUTPUT, NULL},
+                              {ckpt == ckpt_buf ? "checkpoint" : "--checkpoint", dry_run ? NULL : ckpt, CLI_CHECKPOINT,
+                               crvq_checkpoint_probe}};
+    if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
 
     crvq_model *m = cli_load_model(cmd, model, tokenizer);
     if (!m) return 1;
@@ -209,11 +223,6 @@ int cmd_quantize(int argc, char **argv) {
         goto done;
     }
 
-    char ckpt_buf[4096];
-    if (!ckpt) {
-        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
-        ckpt = ckpt_buf;
-    }
     if (resume && access(ckpt, F_OK) != 0 && !quiet)
         fprintf(stderr, "crvq %s: no checkpoint %s: starting from the first block\n", cmd, ckpt);
     if (!resume && access(ckpt, F_OK) == 0 && !quiet)
@@ -241,7 +250,7 @@ int cmd_quantize(int argc, char **argv) {
         cli_error(cmd, NULL);
         goto done;
     }
-    unlink(ckpt); // the output is complete: the checkpoint has served
+    crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
     long long bytes = file_size(out);
     double total_bpw = bytes > 0 ? 8.0 * (double)bytes / (double)crvq_model_n_params(m) : 0;
     int64_t rss = cli_peak_rss_bytes();

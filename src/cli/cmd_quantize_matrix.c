@@ -34,7 +34,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "  --device cpu|cuda      where vq and crvq run (default cpu; cuda: docs/cuda.md)\n"
             "  --cg-iters N           vq, crvq: CG iterations per continuous step (default 1)\n"
-            "  --threads N            threads for OpenMP and BLAS (default: all cores)\n"
+            "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --json                 also print one JSON object as the last line of stdout\n"
             "  -h, --help             this help\n");
 }
@@ -111,7 +111,7 @@ static cJSON *trace_json(const crvq_quant_result *r) {
 
 int cmd_quantize_matrix(int argc, char **argv) {
     const char *synthetic = NULL, *w_path = NULL, *h_path = NULL, *save_w = NULL, *save_h = NULL, *save_rec = NULL;
-    int json = 0, threads = -1, cg_iters = -1;
+    int json = 0, threads = 0, cg_iters = -1;
     crvq_device device = CRVQ_DEVICE_CPU;
     uint64_t seed = 0;
     cli_quant_flags qf;
@@ -137,7 +137,7 @@ int cmd_quantize_matrix(int argc, char **argv) {
             save_rec = cli_value(argc, argv, &i);
         } else if (cli_quant_flag(cmd, &qf, argc, argv, &i)) {
         } else if (cli_is(a, NULL, "--threads")) {
-            threads = (int)cli_int(a, cli_value(argc, argv, &i), 0, 4096);
+            threads = cli_threads(cmd, cli_value(argc, argv, &i));
         } else if (cli_is(a, NULL, "--device")) {
             const char *v = cli_value(argc, argv, &i);
             if (strcmp(v, "cpu") && strcmp(v, "cuda")) return usage_error("--device expects cpu or cuda, got", v);
@@ -170,7 +170,13 @@ int cmd_quantize_matrix(int argc, char **argv) {
         snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(device), why);
         return cli_error(cmd, msg);
     }
-    if (threads >= 0) crvq_set_threads(threads);
+    if (threads) crvq_set_threads(threads);
+    const cli_file files[] = {{"--weight", w_path, CLI_INPUT, NULL},
+                              {"--hessian", h_path, CLI_INPUT, NULL},
+                              {"--save-weight", save_w, CLI_OUTPUT, NULL},
+                              {"--save-hessian", save_h, CLI_OUTPUT, NULL},
+                              {"--save-reconstruction", save_rec, CLI_OUTPUT, NULL}};
+    if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
 
     float *W = NULL;
     double *H = NULL;

@@ -562,6 +562,14 @@ static crvq_status checkpoint_run_id(const crvq_gguf *g, crvq_run_id *id) {
     return CRVQ_OK;
 }
 
+int crvq_checkpoint_probe(const char *path) {
+    crvq_gguf *g;
+    if (crvq_gguf_open(path, &g) != CRVQ_OK) return 0;
+    int ours = crvq_gguf_find_key(g, "crvq.ckpt.run_hash") >= 0;
+    crvq_gguf_close(g);
+    return ours;
+}
+
 crvq_status crvq_checkpoint_load(crvq_model *m, const crvq_run_id *run, const char *path, int *blocks_done) {
     const crvq_mapfile *f;
     crvq_status st = crvq_storage_map(m->storage, path, &f);

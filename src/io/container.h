@@ -50,6 +50,10 @@ crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const cr
 // another run (settings, model, calibration), non-finite numbers.
 crvq_status crvq_checkpoint_load(crvq_model *m, const crvq_run_id *run, const char *path, int *blocks_done);
 
+// Whether the file at `path` is a checkpoint crvq_checkpoint_write made
+// (a GGUF file with the crvq.ckpt.run_hash key), of whatever run.
+int crvq_checkpoint_probe(const char *path);
+
 // Bits per weight of one linear layer as the method page counts them
 // (dense layers: 16, as stored).
 double crvq_linear_bits(const crvq_linear *lin);

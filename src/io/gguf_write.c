@@ -176,9 +176,9 @@ void crvq_gguf_add_tensor(crvq_gguf_writer *w, const char *name, crvq_dtype type
 
 static size_t pad_to(size_t n) { return (n + GGUF_ALIGNMENT - 1) / GGUF_ALIGNMENT * GGUF_ALIGNMENT; }
 
-static int write_zeros(FILE *f, size_t n) {
+static void write_zeros(crvq_atomic_file *af, size_t n) {
     static const uint8_t zeros[GGUF_ALIGNMENT];
-    return n == 0 || fwrite(zeros, 1, n, f) == n;
+    crvq_atomic_write(af, zeros, n);
 }
 
 crvq_status crvq_gguf_write(const crvq_gguf_writer *w, const char *path) {
@@ -186,34 +186,35 @@ crvq_status crvq_gguf_write(const crvq_gguf_writer *w, const char *path) {
     crvq_atomic_file af;
     crvq_status st = crvq_atomic_open(path, &af);
     if (st) return st;
-    FILE *f = af.f;
     uint32_t magic_version[2] = {0x46554747u /* "GGUF" */, 3};
     uint64_t counts[2] = {(uint64_t)w->n_tensors, w->n_kv};
-    int ok = fwrite(magic_version, 4, 2, f) == 2 && fwrite(counts, 8, 2, f) == 2;
-    ok = ok && (w->kv_len == 0 || fwrite(w->kv, 1, w->kv_len, f) == w->kv_len);
+    // a failed write makes every later one a no-op; commit() reports its errno
+    crvq_atomic_write(&af, magic_version, sizeof magic_version);
+    crvq_atomic_write(&af, counts, sizeof counts);
+    crvq_atomic_write(&af, w->kv, w->kv_len);
     size_t header = 24 + w->kv_len;
     uint64_t offset = 0;
-    for (int i = 0; ok && i < w->n_tensors; i++) {
+    for (int i = 0; i < w->n_tensors; i++) {
         const wtensor *t = &w->tensors[i];
         uint64_t len = strlen(t->name);
         uint32_t nd = (uint32_t)t->ndim, type = (uint32_t)t->type;
-        ok = fwrite(&len, 8, 1, f) == 1 && fwrite(t->name, 1, len, f) == len && fwrite(&nd, 4, 1, f) == 1;
-        for (int d = t->ndim - 1; ok && d >= 0; d--) {
+        crvq_atomic_write(&af, &len, 8);
+        crvq_atomic_write(&af, t->name, len);
+        crvq_atomic_write(&af, &nd, 4);
+        for (int d = t->ndim - 1; d >= 0; d--) {
             uint64_t ne = (uint64_t)t->shape[d];
-            ok = fwrite(&ne, 8, 1, f) == 1;
+            crvq_atomic_write(&af, &ne, 8);
         }
-        ok = ok && fwrite(&type, 4, 1, f) == 1 && fwrite(&offset, 8, 1, f) == 1;
+        crvq_atomic_write(&af, &type, 4);
+        crvq_atomic_write(&af, &offset, 8);
         header += 8 + len + 4 + 8 * (size_t)t->ndim + 4 + 8;
         offset = pad_to(offset + t->nbytes);
     }
-    ok = ok && write_zeros(f, pad_to(header) - header);
-    for (int i = 0; ok && i < w->n_tensors; i++) {
+    write_zeros(&af, pad_to(header) - header);
+    for (int i = 0; i < w->n_tensors && !af.err; i++) {
         const wtensor *t = &w->tensors[i];
-        ok = fwrite(t->data, 1, t->nbytes, f) == t->nbytes && write_zeros(f, pad_to(t->nbytes) - t->nbytes);
-    }
-    if (!ok) {
-        crvq_atomic_abort(&af);
-        return crvq_fail(CRVQ_ERR_IO, "%s: write failed", path);
+        crvq_atomic_write(&af, t->data, t->nbytes);
+        write_zeros(&af, pad_to(t->nbytes) - t->nbytes);
     }
     return crvq_atomic_commit(&af);
 }

@@ -1,5 +1,6 @@
 // mapfile.c — read-only memory-mapped files and whole-file reads.
 #include "io/mapfile.h"
+#include "util/fileguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +14,20 @@
 crvq_status crvq_mapfile_open(const char *path, crvq_mapfile *f) {
     f->data = NULL;
     f->size = 0;
-    int fd = open(path, O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return crvq_fail(CRVQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        crvq_status r = crvq_fail(CRVQ_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
-        return crvq_fail(CRVQ_ERR_IO, "%s: not a regular file", path);
+        return r;
     }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return crvq_fail(CRVQ_ERR_IO, "%s: not a regular file (%s)", path, crvq_guard_kind(st.st_mode));
+    }
+    crvq_guard_note_read(path, &st); // never to be replaced by this process's outputs
     if (st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {

@@ -242,7 +242,7 @@ crvq_status crvq_npy_write(const char *path, crvq_dtype dtype, const void *data,
     crvq_status st = crvq_atomic_open(path, &af);
     if (st) return st;
     size_t nbytes = (size_t)rows * (size_t)cols * (dtype == CRVQ_F32 ? 4 : 8);
-    fwrite(header, 1, total, af.f);
-    fwrite(data, 1, nbytes, af.f);
+    crvq_atomic_write(&af, header, total);
+    crvq_atomic_write(&af, data, nbytes);
     return crvq_atomic_commit(&af);
 }

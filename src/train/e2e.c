@@ -329,12 +329,21 @@ static crvq_status ckpt_write(const char *path, const ckpt_head *h, const float 
     crvq_atomic_file af;
     crvq_status st = crvq_atomic_open(path, &af);
     if (st) return st;
-    fwrite(h, sizeof *h, 1, af.f);
-    fwrite(params, sizeof(float), h->n, af.f);
-    fwrite(a->m, sizeof(float), h->n, af.f);
-    fwrite(a->v, sizeof(float), h->n, af.f);
-    fwrite(best, sizeof(float), h->n, af.f);
+    crvq_atomic_write(&af, h, sizeof *h);
+    crvq_atomic_write(&af, params, h->n * sizeof(float));
+    crvq_atomic_write(&af, a->m, h->n * sizeof(float));
+    crvq_atomic_write(&af, a->v, h->n * sizeof(float));
+    crvq_atomic_write(&af, best, h->n * sizeof(float));
     return crvq_atomic_commit(&af);
+}
+
+int crvq_e2e_checkpoint_probe(const char *path) {
+    char magic[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ours = fread(magic, 1, 8, f) == 8 && memcmp(magic, E2E_CKPT_MAGIC, 8) == 0;
+    fclose(f);
+    return ours;
 }
 
 static crvq_status ckpt_read(const char *path, ckpt_head *h, float *params, crvq_adam *a, float *best) {

@@ -98,6 +98,9 @@ typedef struct crvq_e2e_params {
 // batch 4, accum 1, no embeddings, seed 0, no checkpoint.
 void crvq_e2e_params_default(crvq_e2e_params *p);
 
+// Whether the file at `path` is a distillation checkpoint (its magic), of whatever run.
+int crvq_e2e_checkpoint_probe(const char *path);
+
 typedef struct crvq_e2e_report {
     double val_kl_before, val_ppl_before; // as given (epoch 0)
     double val_kl_after, val_ppl_after;   // of the kept parameters

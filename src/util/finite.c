@@ -1,10 +1,11 @@
 // finite.c — the non-finite scan (see finite.h).
 //
-// Each chunk is reduced to the largest magnitude bit pattern (sign bit
-// cleared) with a max over unsigned integers, which compilers vectorize
-// (no float compare, so -ftrapping-math does not keep it scalar); only a
-// chunk whose maximum reaches the all-ones exponent is searched element by
-// element for the first offender.
+// A magnitude m (sign bit cleared) is not finite when m >= inf, the pattern
+// of +Inf; m + (sign - inf) then reaches the sign bit. Each chunk is reduced
+// with an OR of those sums, integer adds and ORs that compilers vectorize on
+// any x86-64 (no float compare, which -ftrapping-math keeps scalar; no
+// unsigned max, which SSE2 lacks); only a chunk whose OR has the sign bit is
+// searched element by element for the first offender.
 #include "util/finite.h"
 
 #include "util/threads.h"
@@ -13,44 +14,27 @@
 
 #define CHUNK 4096 // elements per reduction: small enough to stay in L1 when rescanned
 
-// The largest |bit pattern| of chunk [i0, i0 + len) of `width`-byte elements,
-// masked to clear the sign bit, compared with `limit`, the pattern of +Inf.
-static int chunk_bad(const uint8_t *p, int width, int64_t stride, int64_t len, uint64_t limit) {
-    switch (width) {
-    case 2: {
-        uint16_t mx = 0;
-#pragma omp simd reduction(max : mx)
-        for (int64_t i = 0; i < len; i++) {
-            uint16_t u;
-            memcpy(&u, p + i * stride, 2);
-            u &= 0x7fff;
-            mx = u > mx ? u : mx;
-        }
-        return mx >= limit;
+// chunk_bad_W(p, stride, len, inf): whether chunk [0, len) of W-bit elements
+// `stride` bytes apart holds a magnitude >= inf. One body for the three widths.
+#define CHUNK_BAD(W)                                                                           \
+    static int chunk_bad_##W(const uint8_t *p, int64_t stride, int64_t len, uint64_t inf) {   \
+        const uint##W##_t sign = (uint##W##_t)1 << (W - 1), add = (uint##W##_t)(sign - inf);  \
+        uint##W##_t acc = 0;                                                                   \
+        _Pragma("omp simd reduction(| : acc)") for (int64_t i = 0; i < len; i++) {             \
+            uint##W##_t u;                                                                     \
+            memcpy(&u, p + i * stride, sizeof u);                                              \
+            acc |= (uint##W##_t)((u & (uint##W##_t)(sign - 1)) + add);                         \
+        }                                                                                      \
+        return (acc & sign) != 0;                                                              \
     }
-    case 4: {
-        uint32_t mx = 0;
-#pragma omp simd reduction(max : mx)
-        for (int64_t i = 0; i < len; i++) {
-            uint32_t u;
-            memcpy(&u, p + i * stride, 4);
-            u &= 0x7fffffffu;
-            mx = u > mx ? u : mx;
-        }
-        return mx >= limit;
-    }
-    default: {
-        uint64_t mx = 0;
-#pragma omp simd reduction(max : mx)
-        for (int64_t i = 0; i < len; i++) {
-            uint64_t u;
-            memcpy(&u, p + i * stride, 8);
-            u &= 0x7fffffffffffffffull;
-            mx = u > mx ? u : mx;
-        }
-        return mx >= limit;
-    }
-    }
+CHUNK_BAD(16)
+CHUNK_BAD(32)
+CHUNK_BAD(64)
+
+static int chunk_bad(const uint8_t *p, int width, int64_t stride, int64_t len, uint64_t inf) {
+    return width == 2 ? chunk_bad_16(p, stride, len, inf)
+           : width == 4 ? chunk_bad_32(p, stride, len, inf)
+                        : chunk_bad_64(p, stride, len, inf);
 }
 
 // Bits of element i (sign bit cleared).
