@@ -5,6 +5,7 @@
 // Also: a moved model still resumes, NaN in a checkpoint and a container of
 // another format version are refused. stories260K, RTN (seconds).
 #include "check.h"
+#include "file_util.h"
 #include "crvq.h"
 #include "io/container.h"
 #include "io/gguf.h"
@@ -16,51 +17,6 @@
 
 static char dir[64], model[128], calib[128], ckpt[128];
 static const char *shared_model, *tok;
-
-static void copy_file(const char *from, const char *to) {
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    if (!in || !out) {
-        fprintf(stderr, "cannot copy %s to %s\n", from, to);
-        exit(1);
-    }
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
-}
-
-static void write_text(const char *path, const char *s, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(s, 1, n, f) != n) exit(1);
-    fclose(f);
-}
-
-// Overwrite bytes [at, at + n) of a file in place.
-static void poke(const char *path, long at, const void *bytes, size_t n) {
-    FILE *f = fopen(path, "r+b");
-    if (!f || fseek(f, at, SEEK_SET) || fwrite(bytes, 1, n, f) != n) exit(1);
-    fclose(f);
-}
-
-// File offset of a GGUF file's tensor data, or of the value of a u32 key.
-static long gguf_tensor_at(const char *path, const char *name) {
-    crvq_gguf *g;
-    if (crvq_gguf_open(path, &g)) return -1;
-    const crvq_tensor_view *t = crvq_gguf_find_tensor(g, name);
-    long at = t ? (long)((const uint8_t *)t->data - g->data) : -1;
-    crvq_gguf_close(g);
-    return at;
-}
-
-static long gguf_u32_at(const char *path, const char *key) {
-    crvq_gguf *g;
-    if (crvq_gguf_open(path, &g)) return -1;
-    int64_t i = crvq_gguf_find_key(g, key);
-    long at = i >= 0 && g->kv[i].type == CRVQ_GGUF_U32 ? (long)(g->kv[i].raw - g->data) : -1;
-    crvq_gguf_close(g);
-    return at;
-}
 
 static void opts_default(crvq_pipeline_opts *o) {
     crvq_pipeline_opts_default(o, CRVQ_METHOD_RTN);
@@ -129,12 +85,11 @@ int main(void) {
     shared_model = check_shared("models/stories260K/stories260K.bin");
     tok = check_shared("models/stories260K/tok512.bin");
     const char *story = check_shared("data/tinystories-val-1k.txt");
-    snprintf(dir, sizeof dir, "%s/crvq-ckid-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) return 1;
+    test_tmpdir(dir, sizeof dir, "ckid");
     snprintf(model, sizeof model, "%s/m.bin", dir);
     snprintf(calib, sizeof calib, "%s/a.txt", dir);
     snprintf(ckpt, sizeof ckpt, "%s/m.ckpt", dir);
-    copy_file(shared_model, model);
+    test_copy_file(shared_model, model);
 
     // calibration text A: whole lines of the stories; B: line 0, then the
     // others in reverse order (line 0 stays first: only the text's start gets
@@ -156,7 +111,7 @@ int main(void) {
         end = begin;
     }
     const size_t na = n_tokens(text, n), nb = n_tokens(rev, r);
-    write_text(calib, text, n);
+    test_write_file(calib, text, n);
 
     crvq_pipeline_opts o;
     opts_default(&o);
@@ -169,20 +124,20 @@ int main(void) {
     // the same bytes at another path resume; one float changed at the same path does not
     char moved[160];
     snprintf(moved, sizeof moved, "%s/moved.bin", dir);
-    copy_file(model, moved);
+    test_copy_file(model, moved);
     expect_resumed("moved model", moved, &o, 5);
     long w_up4 = 28 + 4L * (512 * 64 + 5 * 64 + 5 * 64 * 64 + 10 * 32 * 64 + 5 * 64 * 64 + 5 * 64 + 5 * 172 * 64 +
                             5 * 64 * 172 + 4 * 172 * 64 + 1000); // an element of blk.4.ffn_up
     float v = 0.125f;
-    poke(model, w_up4, &v, 4);
+    test_poke(model, w_up4, &v, 4);
     expect_refused("model changed in place", model, &o, "model", "tensors", (char *)NULL);
-    copy_file(shared_model, model);
+    test_copy_file(shared_model, model);
 
     // other windows from a text of the same token count
     CHECK_MSG(na == nb && na > 0, "the reversed text has %zu tokens, the text %zu", nb, na);
-    write_text(calib, rev, r);
+    test_write_file(calib, rev, r);
     expect_refused("other calibration text", model, &o, "calibration", (char *)NULL);
-    write_text(calib, text, n);
+    test_write_file(calib, text, n);
 
     // settings: the message names the option and both values
     crvq_pipeline_opts o2 = o;
@@ -196,13 +151,13 @@ int main(void) {
     // NaN in a checkpoint tensor
     char bad[160];
     snprintf(bad, sizeof bad, "%s/m.ckpt.good", dir);
-    copy_file(ckpt, bad);
-    long at = gguf_tensor_at(ckpt, "blk.2.attn_q.qscale");
+    test_copy_file(ckpt, bad);
+    long at = test_gguf_tensor_at(ckpt, "blk.2.attn_q.qscale");
     CHECK(at > 0);
     uint16_t nan16 = 0x7e00;
-    poke(ckpt, at + 6, &nan16, 2);
+    test_poke(ckpt, at + 6, &nan16, 2);
     expect_refused("NaN in the checkpoint", model, &o, "blk.2.attn_q.qscale", "NaN", (char *)NULL);
-    copy_file(bad, ckpt);
+    test_copy_file(bad, ckpt);
 
     // a checkpoint of an older crvq: version 1 held one combined hash
     crvq_gguf_writer *w;
@@ -213,7 +168,7 @@ int main(void) {
     CHECK(crvq_gguf_write(w, ckpt) == CRVQ_OK);
     crvq_gguf_writer_free(w);
     expect_refused("version 1 checkpoint", model, &o, "version 1", (char *)NULL);
-    copy_file(bad, ckpt);
+    test_copy_file(bad, ckpt);
     expect_resumed("restored checkpoint", model, &o, 5);
 
     // a container of a newer format version is refused on load
@@ -225,10 +180,10 @@ int main(void) {
         crvq_model *m = NULL;
         CHECK_MSG(crvq_model_load(q, NULL, &m) == CRVQ_OK, "%s", crvq_last_error());
         crvq_model_free(m);
-        long fv = gguf_u32_at(q, "crvq.format_version");
+        long fv = test_gguf_u32_at(q, "crvq.format_version");
         CHECK(fv > 0);
         uint32_t two = CRVQ_FORMAT_VERSION + 1;
-        poke(q, fv, &two, 4);
+        test_poke(q, fv, &two, 4);
         m = NULL;
         CHECK(crvq_model_load(q, NULL, &m) != CRVQ_OK && m == NULL);
         CHECK_MSG(strstr(crvq_last_error(), "q.gguf") && strstr(crvq_last_error(), "format version 2"), "'%s'",

@@ -3,9 +3,9 @@
 // weight of the teacher, one frozen code of the student) is refused.
 // stories260K, a tiny CRVQ student, one epoch (seconds).
 #include "check.h"
+#include "file_util.h"
 #include "crvq.h"
 #include "io/container.h"
-#include "io/gguf.h"
 #include "quant/calib.h"
 #include "quant/pipeline.h"
 #include "train/e2e.h"
@@ -14,22 +14,6 @@
 
 static char dir[64], teacher[128], student[128], ckpt[128];
 static const char *tok;
-
-static void copy_file(const char *from, const char *to) {
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    if (!in || !out) exit(1);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
-}
-
-static void poke(const char *path, long at, const void *bytes, size_t n) {
-    FILE *f = fopen(path, "r+b");
-    if (!f || fseek(f, at, SEEK_SET) || fwrite(bytes, 1, n, f) != n) exit(1);
-    fclose(f);
-}
 
 static crvq_model *load(const char *path, const char *tokenizer) {
     crvq_load_opts lo = {.tokenizer_path = tokenizer};
@@ -69,12 +53,11 @@ int main(void) {
     const char *shared_model = check_shared("models/stories260K/stories260K.bin");
     tok = check_shared("models/stories260K/tok512.bin");
     const char *text = check_shared("data/tinystories-val-1k.txt");
-    snprintf(dir, sizeof dir, "%s/crvq-e2eid-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) return 1;
+    test_tmpdir(dir, sizeof dir, "e2eid");
     snprintf(teacher, sizeof teacher, "%s/t.bin", dir);
     snprintf(student, sizeof student, "%s/s.gguf", dir);
     snprintf(ckpt, sizeof ckpt, "%s/s.e2e", dir);
-    copy_file(shared_model, teacher);
+    test_copy_file(shared_model, teacher);
 
     // the student: a tiny CRVQ quantization of the teacher, as a file
     crvq_model *m = load(teacher, tok);
@@ -108,31 +91,25 @@ int main(void) {
     // one weight of the teacher, in place
     char saved[160];
     snprintf(saved, sizeof saved, "%s/t.orig", dir);
-    copy_file(teacher, saved);
+    test_copy_file(teacher, saved);
     float v = 0.5f;
-    poke(teacher, 28 + 4L * (512 * 64 + 3000), &v, 4); // an element of blk.0.attn_q
+    test_poke(teacher, 28 + 4L * (512 * 64 + 3000), &v, 4); // an element of blk.0.attn_q
     expect_refused("teacher changed", &cal);
-    copy_file(saved, teacher);
+    test_copy_file(saved, teacher);
 
     // one frozen code of the student (not among the tuned parameters)
-    crvq_gguf *g;
-    long at = -1;
-    if (crvq_gguf_open(student, &g) == CRVQ_OK) {
-        const crvq_tensor_view *t = crvq_gguf_find_tensor(g, "blk.2.ffn_down.codes");
-        if (t) at = (long)((const uint8_t *)t->data - g->data);
-        crvq_gguf_close(g);
-    }
+    long at = test_gguf_tensor_at(student, "blk.2.ffn_down.codes");
     CHECK(at > 0);
     snprintf(saved, sizeof saved, "%s/s.orig", dir);
-    copy_file(student, saved);
+    test_copy_file(student, saved);
     uint8_t code;
     FILE *f = fopen(student, "rb");
     if (!f || fseek(f, at, SEEK_SET) || fread(&code, 1, 1, f) != 1) return 1;
     fclose(f);
     code ^= 1;
-    poke(student, at, &code, 1);
+    test_poke(student, at, &code, 1);
     expect_refused("student's codes changed", &cal);
-    copy_file(saved, student);
+    test_copy_file(saved, student);
     CHECK_MSG(distil(&cal, 1, &resumed) == CRVQ_OK && resumed == 1, "restored: resumed %d: %s", resumed,
               crvq_last_error());
 

@@ -604,18 +604,26 @@ static void test_bad_headers(void) {
     expect_fail("integer weights", "cannot be used as float weights");
 }
 
+// A safetensors file in memory: the header's length, the header, the data.
+static buf st_file(const char *header, const void *data, size_t n) {
+    buf b = {0};
+    uint64_t len = strlen(header);
+    put(&b, &len, 8);
+    put(&b, header, len);
+    put(&b, data, n);
+    return b;
+}
+
 // The parser alone: integer dtypes are accepted, views point at the data.
 static void test_parse_direct(void) {
     const char *h = "{\"i\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]},"
                     "\"u\":{\"dtype\":\"U8\",\"shape\":[3,1],\"data_offsets\":[16,19]},"
                     "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[19,19]}}";
-    buf b = {0};
-    uint64_t len = strlen(h);
-    put(&b, &len, 8);
-    put(&b, h, len);
+    uint8_t data[19] = {0};
     int64_t v[2] = {-5, 7};
-    put(&b, v, 16);
-    put(&b, "xyz", 3);
+    memcpy(data, v, 16);
+    memcpy(data + 16, "xyz", 3);
+    buf b = st_file(h, data, sizeof data);
     crvq_safetensors st;
     CHECK_MSG(crvq_safetensors_parse("direct.safetensors", (const uint8_t *)b.p, b.n, &st) == CRVQ_OK, "%s",
               crvq_last_error());
@@ -633,11 +641,7 @@ static void test_parse_direct(void) {
 
     // An escaped backslash before "u0000" is not a NUL: the name is x\u0000.
     const char *esc = "{\"x\\\\u0000\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}";
-    b = (buf){0};
-    len = strlen(esc);
-    put(&b, &len, 8);
-    put(&b, esc, len);
-    put(&b, "z", 1);
+    b = st_file(esc, "z", 1);
     CHECK_MSG(crvq_safetensors_parse("esc.safetensors", (const uint8_t *)b.p, b.n, &st) == CRVQ_OK, "%s",
               crvq_last_error());
     CHECK(st.n_tensors == 1 && strcmp(st.tensors[0].name, "x\\u0000") == 0);
@@ -651,11 +655,7 @@ static void test_parse_direct(void) {
     const char *touch = "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
                         "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[1,1]},"
                         "\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2,3]}}";
-    b = (buf){0};
-    len = strlen(touch);
-    put(&b, &len, 8);
-    put(&b, touch, len);
-    put(&b, "xyz", 3);
+    b = st_file(touch, "xyz", 3);
     CHECK_MSG(crvq_safetensors_parse("touch.safetensors", (const uint8_t *)b.p, b.n, &st) == CRVQ_OK, "%s",
               crvq_last_error());
     crvq_safetensors_free(&st);
