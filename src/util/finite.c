@@ -14,27 +14,28 @@
 
 #define CHUNK 4096 // elements per reduction: small enough to stay in L1 when rescanned
 
-// chunk_bad_W(p, stride, len, inf): whether chunk [0, len) of W-bit elements
-// `stride` bytes apart holds a magnitude >= inf. One body for the three widths.
-#define CHUNK_BAD(W)                                                                           \
-    static int chunk_bad_##W(const uint8_t *p, int64_t stride, int64_t len, uint64_t inf) {   \
+// NAME(p, len, inf): whether chunk [0, len) of W-bit values STRIDE bytes
+// apart holds a magnitude >= inf. The stride is a constant, so contiguous
+// data is read with whole-vector loads (a run-time stride makes a gather).
+#define CHUNK_BAD(NAME, W, STRIDE)                                                             \
+    static int NAME(const uint8_t *p, int64_t len, uint64_t inf) {                             \
         const uint##W##_t sign = (uint##W##_t)1 << (W - 1), add = (uint##W##_t)(sign - inf);  \
         uint##W##_t acc = 0;                                                                   \
         _Pragma("omp simd reduction(| : acc)") for (int64_t i = 0; i < len; i++) {             \
             uint##W##_t u;                                                                     \
-            memcpy(&u, p + i * stride, sizeof u);                                              \
+            memcpy(&u, p + i * (STRIDE), sizeof u);                                            \
             acc |= (uint##W##_t)((u & (uint##W##_t)(sign - 1)) + add);                         \
         }                                                                                      \
         return (acc & sign) != 0;                                                              \
     }
-CHUNK_BAD(16)
-CHUNK_BAD(32)
-CHUNK_BAD(64)
+CHUNK_BAD(chunk_bad_16, 16, 2)
+CHUNK_BAD(chunk_bad_32, 32, 4)
+CHUNK_BAD(chunk_bad_64, 64, 8)
+CHUNK_BAD(chunk_bad_q8_0, 16, 34) // the f16 scale of each 34-byte block
 
 static int chunk_bad(const uint8_t *p, int width, int64_t stride, int64_t len, uint64_t inf) {
-    return width == 2 ? chunk_bad_16(p, stride, len, inf)
-           : width == 4 ? chunk_bad_32(p, stride, len, inf)
-                        : chunk_bad_64(p, stride, len, inf);
+    if (stride == 34) return chunk_bad_q8_0(p, len, inf);
+    return width == 2 ? chunk_bad_16(p, len, inf) : width == 4 ? chunk_bad_32(p, len, inf) : chunk_bad_64(p, len, inf);
 }
 
 // Bits of element i (sign bit cleared).
