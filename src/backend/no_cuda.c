@@ -4,7 +4,7 @@
 
 #include "cuda/cuda_vq.h"
 
-static const char *why = "crvq was built without CUDA (nvcc was not found when it was configured)";
+static const char *why = "crvq was built without CUDA (no nvcc when it was configured, or -DCRVQ_CUDA=OFF)";
 
 int crvq_cuda_available(char *errbuf, size_t cap) {
     if (errbuf && cap) snprintf(errbuf, cap, "%s", why);
