@@ -1,0 +1,35 @@
+// fuzz.h — what the libFuzzer harnesses of tests/fuzz share (docs/fuzzing.md).
+//
+// Each fuzz_NAME.c defines LLVMFuzzerTestOneInput: it feeds one input to one
+// reader and checks, beyond "no crash, no sanitizer report", the promises the
+// reader's header makes about what it accepted (views inside the buffer,
+// ids inside the vocabulary, a configuration that validates). The same file
+// links with libFuzzer (CRVQ_FUZZ=ON) or with replay.c, which runs saved
+// inputs through it in the normal test suite.
+#ifndef CRVQ_FUZZ_H
+#define CRVQ_FUZZ_H
+
+#include "crvq.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+// Once per process: one thread (a fuzzer's throughput comes from running
+// inputs, not from threads), quiet library.
+void fuzz_init(void);
+
+// A broken promise is a crash for the fuzzer: print it and abort.
+_Noreturn void fuzz_fail(const char *file, int line, const char *cond);
+#define FUZZ_CHECK(cond) ((cond) ? (void)0 : fuzz_fail(__FILE__, __LINE__, #cond))
+
+// p[0..n) lies inside data[0..size).
+int fuzz_inside(const void *p, size_t n, const uint8_t *data, size_t size);
+
+// Encodes a fixed set of texts (ASCII, spaces, multi-byte and invalid UTF-8,
+// special-token lookalikes) and decodes every id it got: ids must lie in the
+// vocabulary and decoding must stay inside its buffer.
+void fuzz_tokenizer_exercise(const crvq_tokenizer *t);
+
+#endif

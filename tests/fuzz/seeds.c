@@ -1,0 +1,474 @@
+// seeds.c — fuzz_seeds writes the seed corpus of every harness: small valid files
+// of each format, made here or with crvq's own writers, so that the fuzzers
+// start from inputs that get past the magic numbers and lengths.
+//
+//   fuzz_seeds OUTDIR    writes OUTDIR/HARNESS/NAME for every harness
+//
+// Every seed is read back with the reader its harness fuzzes: a seed that
+// does not parse is a bug here and fails the build step. The real files of
+// ../shared are added by tests/fuzz/run.sh at run time, not copied.
+#include "crvq.h"
+#include "io/container.h"
+#include "io/gguf_write.h"
+#include "io/llama2c.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "quant/pipeline.h"
+#include "tokenizer/pretok.h"
+#include "tokenizer/tok_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *outdir;
+
+static void die(const char *what) {
+    fprintf(stderr, "fuzz_seeds: %s: %s\n", what, crvq_last_error());
+    exit(1);
+}
+
+static void ok(crvq_status st, const char *what) {
+    if (st) die(what);
+}
+
+// OUTDIR/harness (created) / name; a static buffer, valid until the next call.
+static const char *seed_path(const char *harness, const char *name) {
+    static char p[4096];
+    snprintf(p, sizeof p, "%s/%s", outdir, harness);
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "fuzz_seeds: cannot create %s: %s\n", p, strerror(errno));
+        exit(1);
+    }
+    snprintf(p, sizeof p, "%s/%s/%s", outdir, harness, name);
+    return p;
+}
+
+static void write_seed(const char *harness, const char *name, const void *data, size_t n) {
+    const char *p = seed_path(harness, name);
+    FILE *f = fopen(p, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "fuzz_seeds: cannot write %s\n", p);
+        exit(1);
+    }
+}
+
+static uint8_t *read_seed(const char *path, size_t *n) {
+    char *text;
+    ok(crvq_read_file(path, &text, n), path);
+    return (uint8_t *)text;
+}
+
+// A growable byte buffer.
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const void *data, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = 2 * (b->n + n) + 64;
+        if (!(b->p = realloc(b->p, b->cap))) die("out of memory");
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(buf *b, const char *fmt, ...) {
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    put(b, tmp, (size_t)n);
+}
+
+static void put_i32(buf *b, int32_t v) { put(b, &v, 4); }
+static void put_f32(buf *b, float v) { put(b, &v, 4); }
+
+// ------------------------------------------------------------ safetensors ---
+
+static void seeds_safetensors(void) {
+    // dtype, shape, bytes per element: one tensor of each kind the reader knows
+    static const struct { const char *name, *dtype, *shape; int numel, size; } ts[] = {
+        {"model.embed_tokens.weight", "F32", "[2, 3]", 6, 4}, {"model.norm.weight", "F16", "[4]", 4, 2},
+        {"lm_head.weight", "BF16", "[1, 2, 1, 2]", 4, 2},     {"position_ids", "I64", "[1, 2]", 2, 8},
+        {"mask", "U8", "[3]", 3, 1},                          {"empty", "F32", "[0, 4]", 0, 4},
+    };
+    buf h = {0}, data = {0};
+    putf(&h, "{\"__metadata__\": {\"format\": \"pt\"}");
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        size_t begin = data.n, bytes = (size_t)ts[i].numel * ts[i].size;
+        for (size_t k = 0; k < bytes; k++) put(&data, &(uint8_t){(uint8_t)(k * 37 % 61)}, 1); // finite in every dtype
+        putf(&h, ", \"%s\": {\"dtype\": \"%s\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}", ts[i].name,
+             ts[i].dtype, ts[i].shape, begin, data.n);
+    }
+    putf(&h, "}");
+    buf f = {0};
+    uint64_t hlen = h.n;
+    put(&f, &hlen, 8);
+    put(&f, h.p, h.n);
+    put(&f, data.p, data.n);
+    crvq_safetensors st;
+    ok(crvq_safetensors_parse("seed", f.p, f.n, &st), "safetensors seed");
+    crvq_safetensors_free(&st);
+    write_seed("safetensors", "tensors.safetensors", f.p, f.n);
+    free(h.p);
+    free(data.p);
+    free(f.p);
+
+    const char *index = "{\"metadata\": {\"total_size\": 1234},\n \"weight_map\": {\n"
+                        "  \"lm_head.weight\": \"model-00002-of-00002.safetensors\",\n"
+                        "  \"model.embed_tokens.weight\": \"model-00001-of-00002.safetensors\",\n"
+                        "  \"model.layers.0.self_attn.q_proj.weight\": \"model-00001-of-00002.safetensors\",\n"
+                        "  \"model.norm.weight\": \"model-00002-of-00002.safetensors\"}}\n";
+    crvq_safetensors_index ix;
+    ok(crvq_safetensors_index_parse("seed", index, strlen(index), &ix), "index seed");
+    crvq_safetensors_index_free(&ix);
+    write_seed("safetensors_index", "model.safetensors.index.json", index, strlen(index));
+}
+
+// ------------------------------------------------------------ config.json ---
+
+static void seeds_config(void) {
+    static const struct { const char *name, *json; } cs[] = {
+        {"llama.json", "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 64,"
+                       " \"intermediate_size\": 172, \"num_hidden_layers\": 2, \"num_attention_heads\": 8,"
+                       " \"num_key_value_heads\": 4, \"vocab_size\": 512, \"max_position_embeddings\": 256,"
+                       " \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0, \"tie_word_embeddings\": false,"
+                       " \"bos_token_id\": 1, \"eos_token_id\": 2, \"torch_dtype\": \"bfloat16\"}"},
+        {"llama3.json", "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 128, \"intermediate_size\": 256,"
+                        " \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"num_key_value_heads\": 1,"
+                        " \"head_dim\": 32, \"vocab_size\": 1000, \"max_position_embeddings\": 8192,"
+                        " \"rms_norm_eps\": 1e-05, \"rope_theta\": 500000.0, \"tie_word_embeddings\": true,"
+                        " \"bos_token_id\": 0, \"eos_token_id\": [1, 2], \"rope_scaling\": {\"rope_type\": \"llama3\","
+                        " \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0,"
+                        " \"original_max_position_embeddings\": 8192}}"},
+        {"qwen2.json", "{\"architectures\": [\"Qwen2ForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 128,"
+                       " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+                       " \"vocab_size\": 300, \"max_position_embeddings\": 1024, \"rms_norm_eps\": 1e-06,"
+                       " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true, \"use_sliding_window\": false,"
+                       " \"bos_token_id\": null, \"eos_token_id\": 7}"},
+        {"mistral.json", "{\"architectures\": [\"MistralForCausalLM\"], \"hidden_size\": 32, \"intermediate_size\": 64,"
+                         " \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"num_key_value_heads\": 2,"
+                         " \"vocab_size\": 64, \"max_position_embeddings\": 128, \"sliding_window\": null,"
+                         " \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}"},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        crvq_config c;
+        ok(crvq_config_from_hf_json(cs[i].json, strlen(cs[i].json), cs[i].name, &c), cs[i].name);
+        write_seed("config", cs[i].name, cs[i].json, strlen(cs[i].json));
+    }
+}
+
+// ------------------------------------------------------------ tokenizers ---
+
+// A SentencePiece vocabulary: specials, a few byte pieces, then words.
+static const char *const sp_pieces[] = {
+    "<unk>", "<s>", "</s>", "<0x0A>", "<0x41>", "<0xC3>", "<0xBC>", "\xe2\x96\x81", "a", "b", "c", "e", "h",
+    "l", "o", "n", "t", "\xe2\x96\x81t", "he", "\xe2\x96\x81the", "ll", "llo", "\xe2\x96\x81\x61", "an", "\xe2\x96\x81\x61n",
+};
+enum { N_SP = sizeof sp_pieces / sizeof sp_pieces[0] };
+
+static int sp_type(int i) {
+    if (i == 0) return CRVQ_PIECE_UNKNOWN;
+    if (i <= 2) return CRVQ_PIECE_CONTROL;
+    if (strncmp(sp_pieces[i], "<0x", 3) == 0) return CRVQ_PIECE_BYTE;
+    return CRVQ_PIECE_NORMAL;
+}
+
+static void pb_varint(buf *b, uint64_t v) {
+    do {
+        uint8_t c = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) c |= 0x80;
+        put(b, &c, 1);
+    } while (v);
+}
+
+static void pb_len(buf *b, int field, const void *data, size_t n) {
+    pb_varint(b, (uint64_t)field << 3 | 2);
+    pb_varint(b, n);
+    put(b, data, n);
+}
+
+static void pb_int(buf *b, int field, int v) {
+    pb_varint(b, (uint64_t)field << 3 | 0);
+    pb_varint(b, (uint64_t)(int64_t)v);
+}
+
+// ModelProto: pieces, TrainerSpec (model_type, byte_fallback, ids, unk
+// surface), NormalizerSpec (identity, dummy prefix).
+static void sp_model(buf *m, int model_type, int byte_fallback, int dummy_prefix) {
+    for (int i = 0; i < N_SP; i++) {
+        buf p = {0};
+        pb_len(&p, 1, sp_pieces[i], strlen(sp_pieces[i]));
+        pb_varint(&p, 2 << 3 | 5);
+        put_f32(&p, i < 8 ? 0.0f : -(float)i);
+        if (sp_type(i) != CRVQ_PIECE_NORMAL) pb_int(&p, 3, sp_type(i));
+        pb_len(m, 1, p.p, p.n);
+        free(p.p);
+    }
+    buf t = {0};
+    pb_int(&t, 3, model_type);
+    pb_int(&t, 35, byte_fallback);
+    pb_int(&t, 40, 0); // unk_id (not read: unk is the UNKNOWN piece)
+    pb_int(&t, 41, 1);
+    pb_int(&t, 42, 2);
+    pb_int(&t, 43, -1); // pad_id: a negative varint is ten bytes
+    pb_len(&t, 44, " \xe2\x81\x87 ", 5);
+    pb_len(m, 2, t.p, t.n);
+    free(t.p);
+    buf n = {0};
+    pb_len(&n, 1, "identity", 8);
+    pb_int(&n, 3, dummy_prefix);
+    pb_int(&n, 4, 1);
+    pb_int(&n, 5, 1);
+    pb_len(m, 3, n.p, n.n);
+    free(n.p);
+}
+
+static void seeds_sp_model(void) {
+    static const struct { const char *name; int type, byte_fallback, dummy; } v[] = {
+        {"bpe.model", CRVQ_TOK_BPE, 1, 1},
+        {"unigram.model", CRVQ_TOK_UNIGRAM, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        buf m = {0};
+        sp_model(&m, v[i].type, v[i].byte_fallback, v[i].dummy);
+        crvq_tokenizer *t;
+        ok(crvq_sp_model_parse(m.p, m.n, v[i].name, &t), v[i].name);
+        crvq_tokenizer_free(t);
+        write_seed("sp_model", v[i].name, m.p, m.n);
+        free(m.p);
+    }
+}
+
+// llama2.c's tokenizer.bin: the same vocabulary as its export writes it
+// (U+2581 as ' ', BOS/EOS as "\n<s>\n" and "\n</s>\n").
+static void seeds_llama2c_tok(void) {
+    buf b = {0};
+    put_i32(&b, 16);
+    for (int i = 0; i < N_SP; i++) {
+        char piece[64];
+        const char *s = sp_pieces[i];
+        if (i == 1) s = "\n<s>\n";
+        else if (i == 2) s = "\n</s>\n";
+        size_t n = 0;
+        for (const char *p = s; *p && n + 1 < sizeof piece;) {
+            if (strncmp(p, "\xe2\x96\x81", 3) == 0) piece[n++] = ' ', p += 3;
+            else piece[n++] = *p++;
+        }
+        put_f32(&b, -(float)i);
+        put_i32(&b, (int32_t)n);
+        put(&b, piece, n);
+    }
+    crvq_tokenizer *t;
+    ok(crvq_llama2c_tok_parse(b.p, b.n, "tokenizer.bin", &t), "llama2c tokenizer seed");
+    crvq_tokenizer_free(t);
+    write_seed("llama2c_tok", "tokenizer.bin", b.p, b.n);
+    free(b.p);
+}
+
+// A JSON string body (the regexes hold backslashes and quotes).
+static void put_json_str(buf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') put(b, "\\", 1);
+        put(b, s, 1);
+    }
+}
+
+// Byte-level BPE: the printable ASCII bytes keep their character, the space
+// is U+0120 ("Ġ"); a few merges; an added special token.
+static void tokenizer_json(buf *b, int llama3) {
+    // ids: the 94 printable characters, 8 words, then the special token
+    putf(b, "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": [{\"id\": 102, "
+            "\"content\": \"<|endoftext|>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
+            "\"normalized\": false, \"special\": true}], \"normalizer\": %s, \"pre_tokenizer\": ",
+         llama3 ? "null" : "{\"type\": \"NFC\"}");
+    if (llama3) {
+        putf(b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"");
+        put_json_str(b, crvq_pretok_regex_llama3);
+        putf(b, "\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", "
+                "\"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]}");
+    } else {
+        putf(b, "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}");
+    }
+    putf(b, ", \"post_processor\": null, \"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
+            "\"dropout\": null, \"unk_token\": null, \"ignore_merges\": %s, \"vocab\": {", llama3 ? "true" : "false");
+    int id = 0;
+    for (int c = '!'; c <= '~'; c++) {
+        char s[3] = {'\\', (char)c, 0};
+        putf(b, "%s\"%s\": %d", id ? ", " : "", c == '"' || c == '\\' ? s : s + 1, id);
+        id++;
+    }
+    static const char *const words[] = {"\xc4\xa0", "he", "ll", "hell", "hello", "\xc4\xa0w", "or", "\xc4\xa0wor"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) putf(b, ", \"%s\": %d", words[i], id++);
+    putf(b, "}, \"merges\": [\"h e\", \"l l\", \"he ll\", \"hell o\", \"\xc4\xa0 w\", \"o r\", \"\xc4\xa0w or\"]}}");
+}
+
+static void seeds_tokenizer_json(void) {
+    for (int llama3 = 0; llama3 < 2; llama3++) {
+        buf b = {0};
+        tokenizer_json(&b, llama3);
+        const char *name = llama3 ? "llama3-style.json" : "gpt2-style.json";
+        crvq_tokenizer *t;
+        ok(crvq_tokenizer_from_json((const char *)b.p, b.n, name, &t), name);
+        crvq_tokenizer_free(t);
+        write_seed("tokenizer_json", name, b.p, b.n);
+        free(b.p);
+    }
+}
+
+// --------------------------------------------------- llama2.c and GGUF ---
+
+// A tiny llama2.c checkpoint; vocabulary the SentencePiece seed's size, so
+// that tokenizer fits it.
+enum { DIM = 16, HID = 32, NL = 2, NH = 2, NKV = 1, VOCAB = N_SP, SEQ = 16 };
+
+static buf llama2c_checkpoint(int tied) {
+    int hd = DIM / NH, kv = NKV * hd;
+    size_t n = (size_t)VOCAB * DIM + NL * (2 * DIM + 2 * DIM * DIM + 2 * kv * DIM + 3 * HID * DIM) + DIM +
+               SEQ * hd + (tied ? 0 : (size_t)VOCAB * DIM);
+    buf b = {0};
+    int32_t h[7] = {DIM, HID, NL, NH, NKV, tied ? VOCAB : -VOCAB, SEQ};
+    put(&b, h, sizeof h);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) { // xorshift: small weights of both signs
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        put_f32(&b, (float)((int)(x % 2001) - 1000) / 4000.0f);
+    }
+    return b;
+}
+
+// The GGUF getters' seed: one key of every metadata type, arrays of each.
+static void seed_gguf_metadata(void) {
+    crvq_gguf_writer *w;
+    ok(crvq_gguf_writer_init(&w), "gguf writer");
+    crvq_gguf_set_str(w, "general.architecture", "llama");
+    crvq_gguf_set_u32(w, "general.alignment", 64);
+    crvq_gguf_set_i32(w, "test.i32", -7);
+    crvq_gguf_set_u64(w, "test.u64", 1ull << 40);
+    crvq_gguf_set_f32(w, "test.f32", 0.5f);
+    crvq_gguf_set_bool(w, "test.bool", 1);
+    const char *strs[] = {"a", "", "\xe2\x96\x81\x62"};
+    size_t lens[] = {1, 0, 4};
+    crvq_gguf_set_arr_str(w, "test.arr_str", strs, lens, 3);
+    float fs[] = {1, -2, 3.5f};
+    crvq_gguf_set_arr_f32(w, "test.arr_f32", fs, 3);
+    int32_t is[] = {1, -2, 1 << 20};
+    crvq_gguf_set_arr_i32(w, "test.arr_i32", is, 3);
+    float t0[6] = {1, 2, 3, 4, 5, 6};
+    uint16_t t1[4] = {0x3c00, 0xbc00, 0x0001, 0x7bff};
+    int64_t s0[2] = {2, 3}, s1[1] = {4};
+    crvq_gguf_add_tensor(w, "a.weight", CRVQ_F32, 2, s0, t0);
+    crvq_gguf_add_tensor(w, "b.weight", CRVQ_F16, 1, s1, t1);
+    const char *p = seed_path("gguf", "metadata.gguf");
+    ok(crvq_gguf_write(w, p), p);
+    crvq_gguf_writer_free(w);
+}
+
+static void copy_seed(const char *from, const char *harness, const char *name) {
+    size_t n;
+    uint8_t *d = read_seed(from, &n);
+    write_seed(harness, name, d, n);
+    free(d);
+}
+
+static void quantize(crvq_model *m, crvq_method method, const char *calib) {
+    crvq_pipeline_opts o;
+    crvq_pipeline_opts_default(&o, method);
+    o.calib_path = calib;
+    o.nsamples = 2;
+    o.nval = 0;
+    o.seqlen = 8;
+    if (method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ) {
+        o.qp.d = 4;
+        o.qp.M = 2;
+        o.qp.e[0] = 4;
+        o.qp.e[1] = 3;
+        o.qp.lambda = 0.25;
+        o.qp.max_rounds = 2;
+        o.qp.kmeans_iters = 2;
+    } else {
+        o.qp.bits = 3;
+        o.qp.group_size = 8;
+    }
+    crvq_pipeline_report rep;
+    ok(crvq_quantize_model(m, &o, &rep), crvq_method_name(method));
+}
+
+// llama2.c checkpoints, and GGUF files made from them by crvq's container
+// writer: dense, and compressed with each method (tokenizer included).
+static void seeds_models(void) {
+    char tok[4096], bin[4096];
+    snprintf(tok, sizeof tok, "%s", seed_path("sp_model", "bpe.model"));
+    char calib[4096];
+    snprintf(calib, sizeof calib, "%s/calib.txt", outdir);
+    FILE *f = fopen(calib, "w");
+    if (!f) die("calibration text");
+    for (int i = 0; i < 8; i++) fputs("the llama ate an apple. hello there, the hall was tall and lean.\n", f);
+    fclose(f);
+    for (int tied = 0; tied < 2; tied++) {
+        buf b = llama2c_checkpoint(tied);
+        const char *name = tied ? "tied.bin" : "untied.bin";
+        crvq_llama2c ck;
+        ok(crvq_llama2c_parse(name, b.p, b.n, &ck), name);
+        crvq_llama2c_free(&ck);
+        write_seed("llama2c", name, b.p, b.n);
+        write_seed("model", name, b.p, b.n);
+        free(b.p);
+    }
+    snprintf(bin, sizeof bin, "%s", seed_path("llama2c", "untied.bin"));
+    static const struct { const char *name; int quantized; crvq_method method; } gg[] = {
+        {"dense.gguf", 0, 0},
+        {"crvq.gguf", 1, CRVQ_METHOD_CRVQ},
+        {"vq.gguf", 1, CRVQ_METHOD_VQ},
+        {"rtn.gguf", 1, CRVQ_METHOD_RTN},
+        {"gptq.gguf", 1, CRVQ_METHOD_GPTQ},
+    };
+    for (size_t i = 0; i < sizeof gg / sizeof gg[0]; i++) {
+        crvq_load_opts lo = {.tokenizer_path = tok};
+        crvq_model *m;
+        ok(crvq_model_load(bin, &lo, &m), bin);
+        crvq_quant_params qp;
+        if (gg[i].quantized) {
+            quantize(m, gg[i].method, calib);
+            crvq_quant_params_default(&qp, gg[i].method);
+        }
+        crvq_container_info info = {.params = gg[i].quantized ? &qp : NULL};
+        const char *p = seed_path("model", gg[i].name);
+        ok(crvq_container_write(m, &info, p), p);
+        crvq_model_free(m);
+        crvq_model *back;
+        ok(crvq_model_load(p, NULL, &back), p); // the seed loads
+        crvq_model_free(back);
+        copy_seed(p, "gguf", gg[i].name);
+    }
+    seed_gguf_metadata();
+    remove(calib);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_seeds OUTDIR\n");
+        return 2;
+    }
+    outdir = argv[1];
+    if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "fuzz_seeds: cannot create %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+    crvq_set_threads(1);
+    seeds_safetensors();
+    seeds_config();
+    seeds_sp_model();
+    seeds_llama2c_tok();
+    seeds_tokenizer_json();
+    seeds_models();
+    return 0;
+}
