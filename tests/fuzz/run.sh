@@ -74,7 +74,7 @@ summary=$out/summary.md
   echo "| harness | executions | exec/s | seconds | coverage (edges) | features | corpus | result |"
   echo "|---|---:|---:|---:|---:|---:|---:|---|"
 } >"$summary"
-failed=0
+failed=0 n_ok=0 n_failed=0
 for h in $harnesses; do
   mkdir -p "$out/corpus/$h"
   dirs=("$out/corpus/$h" "$out/seeds/$h")
@@ -95,9 +95,12 @@ for h in $harnesses; do
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   corp=$(ls "$out/corpus/$h" | wc -l)
   result=ok
-  if [ $rc -ne 0 ]; then
+  if [ $rc -eq 0 ]; then
+    n_ok=$((n_ok + 1))
+  else
     result="FAILED (exit $rc)"
     failed=1
+    n_failed=$((n_failed + 1))
     echo "fuzz_$h: FAILED (exit $rc); the log's end:" >&2
     grep -v '^#[0-9]' "$log" | tail -40 >&2
   fi
@@ -105,4 +108,5 @@ for h in $harnesses; do
   echo "fuzz_$h: ${execs:-?} executions, ${rate:-?}/s, ${secs} s, cov ${cov:-?}: $result"
 done
 cat "$summary"
+echo "fuzz: $n_ok passed, $n_failed failed"
 exit $failed
