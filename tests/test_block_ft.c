@@ -16,6 +16,7 @@
 #include "crvq.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "model/storage.h"
 #include "train/block_ft.h"
 #include "train/block_grad.h"
@@ -62,12 +63,13 @@ static crvq_model *tiny_model(uint64_t seed, crvq_rope_style style, crvq_rope_sc
     crvq_layer *L = &m->layers[0];
     L->attn_norm = store(m, DIM, 0.2, 1.0);
     L->ffn_norm = store(m, DIM, 0.2, 1.0);
-    const int shape[CRVQ_N_LIN][2] = {{32, DIM}, {16, DIM}, {16, DIM}, {DIM, 32}, {HID, DIM}, {HID, DIM}, {DIM, HID}};
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        crvq_linear *lin = crvq_block_linear(L, i);
-        *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = shape[i][0], .n_in = shape[i][1]};
-        lin->w = store(m, (size_t)shape[i][0] * shape[i][1], 1.7 / sqrt(shape[i][1]), 0.0);
-        if (bias && i <= CRVQ_LIN_V) lin->bias = store(m, shape[i][0], 0.3, 0.0);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+        crvq_linear *lin = crvq_block_proj(L, i);
+        int n_out, n_in;
+        crvq_proj_shape(&m->cfg, i, &n_out, &n_in);
+        *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in};
+        lin->w = store(m, (size_t)n_out * n_in, 1.7 / sqrt(n_in), 0.0);
+        if (bias && crvq_proj_table[i].qkv_bias) lin->bias = store(m, n_out, 0.3, 0.0);
     }
     return m;
 }
@@ -123,17 +125,17 @@ static double mse(const float *a, const float *b, size_t n) {
 // the channels critical) everywhere but w_up, which gets 2-bit RTN. H = I.
 static void quantize_block(crvq_model *m) {
     crvq_layer *L = &m->layers[0];
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        crvq_linear *lin = crvq_block_linear(L, i);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+        crvq_linear *lin = crvq_block_proj(L, i);
         const int no = lin->n_out, ni = lin->n_in;
         double *H = calloc((size_t)ni * ni, sizeof *H);
         for (int j = 0; j < ni; j++) H[(size_t)j * ni + j] = 1.0;
         crvq_quant_params qp;
-        crvq_quant_params_default(&qp, i == CRVQ_LIN_UP ? CRVQ_METHOD_RTN : CRVQ_METHOD_CRVQ);
+        crvq_quant_params_default(&qp, i == CRVQ_PROJ_UP ? CRVQ_METHOD_RTN : CRVQ_METHOD_CRVQ);
         qp.d = 4, qp.M = 2, qp.e[0] = qp.e[1] = 4, qp.lambda = 0.25, qp.max_rounds = 4, qp.group_size = 16;
         crvq_quant_result res;
         CHECK_MSG(crvq_quantize_matrix(lin->w, no, ni, H, &qp, &res) == CRVQ_OK, "%s", crvq_last_error());
-        if (i == CRVQ_LIN_UP) {
+        if (i == CRVQ_PROJ_UP) {
             crvq_scalar_weights *W = NULL;
             CHECK(crvq_scalar_weights_from_layer(&res.scalar, "up", &W) == CRVQ_OK);
             CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free) == CRVQ_OK);
@@ -153,8 +155,8 @@ static void quantize_block(crvq_model *m) {
 static size_t snapshot(const crvq_model *m, float *out) {
     const crvq_layer *L = &m->layers[0];
     size_t n = 0;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        const crvq_linear *lin = crvq_block_linear((crvq_layer *)L, i);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+        const crvq_linear *lin = crvq_block_proj_c(L, i);
         if (lin->kind != CRVQ_LINEAR_VQ) continue;
         const crvq_vq_weights *W = lin->vq;
         for (int k = 0; k < W->M; k++) {

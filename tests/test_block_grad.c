@@ -591,7 +591,7 @@ static void test_linear_tiles(void) {
 typedef struct {
     const crvq_config *c;
     int n_seq, T;
-    ref_lin lin[CRVQ_N_LIN];
+    ref_lin lin[CRVQ_PROJ_COUNT];
     double *attn_norm, *ffn_norm;
     const float *cs, *sn; // the RoPE tables the float block uses
     double *x, *R, *y;
@@ -655,7 +655,7 @@ static double blk_loss(void *vc) {
 
 static void blk_rebuild(void *vc) {
     blk_ctx *b = vc;
-    for (int i = 0; i < CRVQ_N_LIN; i++) ref_lin_rebuild(&b->lin[i]);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_rebuild(&b->lin[i]);
 }
 
 static void test_block(crvq_rope_style style, int bias) {
@@ -664,8 +664,8 @@ static void test_block(crvq_rope_style style, int bias) {
     const int n_seq = 2, T = 5, N = n_seq * T, dim = 16;
     const int e2[2] = {3, 3}, e1[1] = {3};
     // q: CRVQ (permuted), k: VQ M=1, v: dense, o: CRVQ, gate: CRVQ, up: scalar, down: CRVQ
-    crvq_vq_layer vl[CRVQ_N_LIN];
-    int is_vq[CRVQ_N_LIN] = {1, 1, 0, 1, 1, 0, 1};
+    crvq_vq_layer vl[CRVQ_PROJ_COUNT];
+    int is_vq[CRVQ_PROJ_COUNT] = {1, 1, 0, 1, 1, 0, 1};
     crvq_layer L = {0};
     L.attn_norm = rand_f(dim, 0.3, 1.0);
     L.ffn_norm = rand_f(dim, 0.3, 1.0);
@@ -685,9 +685,9 @@ static void test_block(crvq_rope_style style, int bias) {
     float *x = rand_f((size_t)N * dim, 1.0, 0.0), *R = rand_f((size_t)N * dim, 1.0, 0.0);
     float *y = malloc((size_t)N * dim * 4), *dx = malloc((size_t)N * dim * 4);
     crvq_ft_grad g = {.attn_norm = calloc(dim, 4), .ffn_norm = calloc(dim, 4)};
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!is_vq[i]) continue;
-        const crvq_vq_weights *W = crvq_block_linear(&L, i)->vq;
+        const crvq_vq_weights *W = crvq_block_proj(&L, i)->vq;
         for (int k = 0; k < W->M; k++) g.lin[i].cb[k] = calloc(((size_t)1 << W->e[k]) * W->d, 4);
         g.lin[i].scales = calloc(W->m_out, 4);
     }
@@ -701,7 +701,7 @@ static void test_block(crvq_rope_style style, int bias) {
     blk_ctx b = {.c = &c, .n_seq = n_seq, .T = T, .attn_norm = to_d(L.attn_norm, dim), .ffn_norm = to_d(L.ffn_norm, dim),
                  .cs = cs, .sn = sn, .x = to_d(x, (size_t)N * dim), .R = to_d(R, (size_t)N * dim),
                  .y = malloc((size_t)N * dim * 8)};
-    for (int i = 0; i < CRVQ_N_LIN; i++) ref_lin_init(&b.lin[i], crvq_block_linear(&L, i), is_vq[i] ? &vl[i] : NULL);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.lin[i], crvq_block_proj(&L, i), is_vq[i] ? &vl[i] : NULL);
     ref_block(&b);
     CHECK_MSG(rel_err(y, b.y, (size_t)N * dim) < 1e-5, "block forward against float64");
 
@@ -719,9 +719,9 @@ static void test_block(crvq_rope_style style, int bias) {
     snprintf(what, sizeof what, "block (%s%s) dL/d ffn_norm", sname, bias ? ", bias" : "");
     report(what, rel_err(g.ffn_norm, num, dim));
     double worst_cb = 0, worst_s = 0;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!is_vq[i]) continue;
-        const crvq_vq_weights *W = crvq_block_linear(&L, i)->vq;
+        const crvq_vq_weights *W = crvq_block_proj(&L, i)->vq;
         for (int k = 0; k < W->M; k++) {
             const size_t nk = ((size_t)1 << W->e[k]) * W->d;
             double *nc = malloc(nk * 8);
@@ -749,11 +749,11 @@ static void test_block(crvq_rope_style style, int bias) {
     crvq_ft_ws_free(ws);
     free(x), free(R), free(y), free(dx), free(num), free(b.attn_norm), free(b.ffn_norm), free(b.x), free(b.R), free(b.y);
     free(g.attn_norm), free(g.ffn_norm);
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         ref_lin_free(&b.lin[i]);
         for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) free(g.lin[i].cb[k]);
         free(g.lin[i].scales);
-        crvq_linear *lin = crvq_block_linear(&L, i);
+        crvq_linear *lin = crvq_block_proj(&L, i);
         free((void *)lin->bias);
         if (lin->kind == CRVQ_LINEAR_VQ) {
             crvq_vq_weights_free((crvq_vq_weights *)lin->vq);

@@ -66,12 +66,12 @@ static void gradient_check(const crvq_model *teacher) {
 
     const crvq_block_params *b0 = crvq_e2e_block(e, 0), *bl = crvq_e2e_block(e, s->cfg.n_layers - 1);
     struct { const char *what; size_t i; } probe[] = {
-        {"block 0 q codebook 0", b0->off_cb[CRVQ_LIN_Q][0] + 5},
-        {"block 0 q codebook 0", b0->off_cb[CRVQ_LIN_Q][0] + 41},
-        {"block 0 down codebook 1", b0->off_cb[CRVQ_LIN_DOWN][1] + 3},
-        {"last block gate codebook 0", bl->off_cb[CRVQ_LIN_GATE][0] + 17},
-        {"block 0 v scale", b0->off_sc[CRVQ_LIN_V] + 2},
-        {"last block o scale", bl->off_sc[CRVQ_LIN_O] + 9},
+        {"block 0 q codebook 0", b0->off_cb[CRVQ_PROJ_Q][0] + 5},
+        {"block 0 q codebook 0", b0->off_cb[CRVQ_PROJ_Q][0] + 41},
+        {"block 0 down codebook 1", b0->off_cb[CRVQ_PROJ_DOWN][1] + 3},
+        {"last block gate codebook 0", bl->off_cb[CRVQ_PROJ_GATE][0] + 17},
+        {"block 0 v scale", b0->off_sc[CRVQ_PROJ_V] + 2},
+        {"last block o scale", bl->off_sc[CRVQ_PROJ_O] + 9},
         {"block 0 attn_norm", b0->off_attn + 4},
         {"last block ffn_norm", bl->off_ffn + 30},
         {"final norm", crvq_e2e_off_out_norm(e) + 11},

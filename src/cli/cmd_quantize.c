@@ -74,9 +74,9 @@ static void on_progress(void *vctx, const crvq_progress *p) {
     case CRVQ_STAGE_HESSIAN: snprintf(what, sizeof what, "calibration pass"); break;
     case CRVQ_STAGE_QUANTIZE:
         if (done_layer)
-            snprintf(what, sizeof what, "%-11s rel loss %.4f, %.3f bits", crvq_lin_names[p->layer], p->rel_loss, p->bits);
+            snprintf(what, sizeof what, "%-11s rel loss %.4f, %.3f bits", crvq_proj_table[p->layer].gguf, p->rel_loss, p->bits);
         else
-            snprintf(what, sizeof what, "%-11s quantizing", crvq_lin_names[p->layer]);
+            snprintf(what, sizeof what, "%-11s quantizing", crvq_proj_table[p->layer].gguf);
         break;
     case CRVQ_STAGE_FINETUNE:
         if (p->rel_loss > 0)
@@ -105,22 +105,22 @@ static void on_progress(void *vctx, const crvq_progress *p) {
 static int plan(const crvq_model *m, const crvq_quant_params *qp, int print, double *linear_bits) {
     const crvq_config *c = &m->cfg;
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-    int shapes[CRVQ_N_LIN][2] = {{q_dim, c->dim}, {kv_dim, c->dim}, {kv_dim, c->dim}, {c->dim, q_dim},
+    int shapes[CRVQ_PROJ_COUNT][2] = {{q_dim, c->dim}, {kv_dim, c->dim}, {kv_dim, c->dim}, {c->dim, q_dim},
                                  {c->hidden_dim, c->dim}, {c->hidden_dim, c->dim}, {c->dim, c->hidden_dim}};
     int scalar = cli_quant_is_scalar(qp->method);
     int div = scalar ? qp->group_size : qp->d;
     double bits = 0, params = 0;
     if (print) printf("%-12s %12s %10s\n", "layer", "shape", "bits/w");
-    for (int j = 0; j < CRVQ_N_LIN; j++) {
+    for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
         int n_out = shapes[j][0], n_in = shapes[j][1];
         if (n_in % div) {
             char msg[256];
-            snprintf(msg, sizeof msg, "%s has %d inputs, not a multiple of the %s %d", crvq_lin_names[j], n_in,
+            snprintf(msg, sizeof msg, "%s has %d inputs, not a multiple of the %s %d", crvq_proj_table[j].gguf, n_in,
                      scalar ? "group size" : "vector dimension d", div);
             return cli_error(cmd, msg);
         }
         double b = crvq_planned_bits(qp, n_out, n_in);
-        if (print) printf("%-12s %5d x %-5d %10.4f\n", crvq_lin_names[j], n_out, n_in, b);
+        if (print) printf("%-12s %5d x %-5d %10.4f\n", crvq_proj_table[j].gguf, n_out, n_in, b);
         bits += b * n_out * n_in;
         params += (double)n_out * n_in;
     }
@@ -238,7 +238,7 @@ int cmd_quantize(int argc, char **argv) {
     o.progress_ctx = &pc;
     if (!quiet)
         fprintf(stderr, "crvq %s: %s (%s), %d layers, %.4f bits per linear weight\n", cmd,
-                crvq_method_name(o.qp.method), desc, m->cfg.n_layers * CRVQ_N_LIN, planned_bits);
+                crvq_method_name(o.qp.method), desc, m->cfg.n_layers * CRVQ_PROJ_COUNT, planned_bits);
     crvq_pipeline_report rep;
     if (crvq_quantize_model(m, &o, &rep) != CRVQ_OK) {
         cli_error(cmd, NULL);

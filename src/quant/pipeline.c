@@ -20,24 +20,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-const char *const crvq_lin_names[CRVQ_N_LIN] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                "ffn_gate", "ffn_up", "ffn_down"};
-
-crvq_linear *crvq_block_linear(crvq_layer *L, int which) {
-    crvq_linear *lins[CRVQ_N_LIN] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    return lins[which];
-}
-
-// Which proxy Hessian a layer is quantized against: the inputs it sees.
-static int tap_of(int which) {
-    switch (which) {
-    case CRVQ_LIN_Q: case CRVQ_LIN_K: case CRVQ_LIN_V: return CRVQ_TAP_ATTN_IN;
-    case CRVQ_LIN_O: return CRVQ_TAP_ATTN_OUT;
-    case CRVQ_LIN_GATE: case CRVQ_LIN_UP: return CRVQ_TAP_FFN_IN;
-    default: return CRVQ_TAP_FFN_ACT;
-    }
-}
-
 void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method) {
     memset(o, 0, sizeof *o);
     crvq_quant_params_default(&o->qp, method);
@@ -83,9 +65,9 @@ static void hessian_finish(double *H, int n, long long rows) {
 // Quantize one linear layer against H and swap in its compressed form.
 static crvq_status quantize_linear(crvq_model *m, int l, int which, const double *H, const crvq_quant_params *qp,
                                    double *rel_loss, double *bits) {
-    crvq_linear *lin = crvq_block_linear(&m->layers[l], which);
+    crvq_linear *lin = crvq_block_proj(&m->layers[l], which);
     char what[64];
-    snprintf(what, sizeof what, "blk.%d.%s", l, crvq_lin_names[which]);
+    snprintf(what, sizeof what, "blk.%d.%s", l, crvq_proj_table[which].gguf);
     if (lin->kind != CRVQ_LINEAR_DENSE)
         return crvq_fail(CRVQ_ERR_INVALID, "%s: layer is already quantized", what);
     crvq_quant_result r;
@@ -136,7 +118,7 @@ typedef struct run {
     int n_rel;
     double ft_seconds, sum_ft_ratio;
     int n_ft;
-    double layer_share[CRVQ_N_LIN]; // each layer's fraction of a block's parameters
+    double layer_share[CRVQ_PROJ_COUNT]; // each layer's fraction of a block's parameters
 } run;
 
 static void report(const run *r, crvq_progress p) {
@@ -178,10 +160,10 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
 
     double within = 0.1;
     crvq_status st = CRVQ_OK;
-    for (int j = 0; j < CRVQ_N_LIN && !st; j++) {
+    for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
         report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, 0, 0, fraction(r, l, within), 0});
         double rel = 0, bits = 0;
-        if ((st = quantize_linear(r->m, l, j, h->H[tap_of(j)], &r->o->qp, &rel, &bits))) break;
+        if ((st = quantize_linear(r->m, l, j, h->H[crvq_proj_table[j].tap], &r->o->qp, &rel, &bits))) break;
         r->sum_rel += rel;
         r->n_rel++;
         within += 0.8 * r->layer_share[j];
@@ -234,13 +216,11 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
     }
 
     hessians h = {0};
-    int q_dim = c->n_heads * c->head_dim;
-    h.width[CRVQ_TAP_ATTN_IN] = c->dim;
-    h.width[CRVQ_TAP_ATTN_OUT] = q_dim;
-    h.width[CRVQ_TAP_FFN_IN] = c->dim;
-    h.width[CRVQ_TAP_FFN_ACT] = c->hidden_dim;
-    int max_w = c->dim > q_dim ? c->dim : q_dim;
-    max_w = max_w > c->hidden_dim ? max_w : c->hidden_dim;
+    int max_w = 0;
+    for (int t = 0; t < CRVQ_N_TAPS; t++) {
+        h.width[t] = crvq_tap_width(c, t);
+        if (h.width[t] > max_w) max_w = h.width[t];
+    }
     st = CRVQ_OK;
     for (int t = 0; t < CRVQ_N_TAPS && !st; t++)
         if (!(h.H[t] = malloc((size_t)h.width[t] * h.width[t] * sizeof(double))))
@@ -272,11 +252,11 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     run r = {.m = m, .o = o, .n_seq = o->nsamples + o->nval, .seqlen = o->seqlen};
     double total = 0;
     crvq_layer *L0 = &m->layers[0];
-    for (int j = 0; j < CRVQ_N_LIN; j++) {
-        const crvq_linear *lin = crvq_block_linear(L0, j);
+    for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+        const crvq_linear *lin = crvq_block_proj(L0, j);
         total += r.layer_share[j] = (double)lin->n_out * lin->n_in;
     }
-    for (int j = 0; j < CRVQ_N_LIN; j++) r.layer_share[j] /= total;
+    for (int j = 0; j < CRVQ_PROJ_COUNT; j++) r.layer_share[j] /= total;
     r.X = malloc((size_t)r.n_seq * r.seqlen * m->cfg.dim * sizeof(float));
     if (!r.X) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for %d x %d calibration activations", r.n_seq, r.seqlen);
     if (!st) st = crvq_state_init(m, r.seqlen, r.seqlen, &r.s);
@@ -284,8 +264,8 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     if (!st) {
         double bits = 0, params = 0;
         for (int l = 0; l < m->cfg.n_layers; l++)
-            for (int j = 0; j < CRVQ_N_LIN; j++) {
-                const crvq_linear *lin = crvq_block_linear(&m->layers[l], j);
+            for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+                const crvq_linear *lin = crvq_block_proj(&m->layers[l], j);
                 double P = (double)lin->n_out * lin->n_in;
                 bits += crvq_linear_bits(lin) * P;
                 params += P;

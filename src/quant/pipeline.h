@@ -7,12 +7,8 @@
 #define CRVQ_QUANT_PIPELINE_H
 
 #include "crvq.h"
+#include "model/block_proj.h"
 #include "train/block_ft.h"
-
-// The seven linear layers of a block, in the order they are quantized.
-enum { CRVQ_LIN_Q, CRVQ_LIN_K, CRVQ_LIN_V, CRVQ_LIN_O, CRVQ_LIN_GATE, CRVQ_LIN_UP, CRVQ_LIN_DOWN, CRVQ_N_LIN };
-extern const char *const crvq_lin_names[CRVQ_N_LIN]; // GGUF names: attn_q ... ffn_down
-crvq_linear *crvq_block_linear(crvq_layer *L, int which);
 
 typedef enum crvq_stage {
     CRVQ_STAGE_HESSIAN,   // running calibration data through a block
@@ -25,7 +21,7 @@ typedef enum crvq_stage {
 typedef struct crvq_progress {
     crvq_stage stage;
     int block, n_blocks;
-    int layer;            // CRVQ_LIN_* for QUANTIZE, else -1
+    int layer;            // crvq_proj for QUANTIZE, else -1
     double rel_loss;      // QUANTIZE when done: L(Ŵ)/L(0) of the layer;
                           // FINETUNE when done: validation MSE after / before tuning; else 0
     double bits;          // QUANTIZE when done: bits per weight of the layer

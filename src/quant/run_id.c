@@ -75,7 +75,7 @@ static uint64_t model_digest(const crvq_model *m) {
         crvq_layer *L = &m->layers[l];
         h = floats(h, L->attn_norm, (size_t)c->dim);
         h = floats(h, L->ffn_norm, (size_t)c->dim);
-        for (int j = 0; j < CRVQ_N_LIN; j++) h = linear(h, crvq_block_linear(L, j));
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) h = linear(h, crvq_block_proj(L, j));
     }
     return h;
 }

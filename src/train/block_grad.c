@@ -48,9 +48,8 @@ crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_s
     const size_t dim = c->dim, hid = c->hidden_dim;
     const size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t lin = 0;
-    crvq_layer *Lm = (crvq_layer *)L; // only read: crvq_block_linear takes the mutable form
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        size_t s = crvq_linear_train_scratch(crvq_block_linear(Lm, i));
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+        size_t s = crvq_linear_train_scratch(crvq_block_proj_c(L, i));
         lin = s > lin ? s : lin;
     }
     crvq_ft_ws *ws = calloc(1, sizeof *ws);
@@ -148,17 +147,17 @@ void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
 
     // y = h + down(a): dh = dy, da = dy Ŵ_down
     memcpy(ws->dh, dy, (size_t)N * dim * sizeof(float));
-    crvq_linear_backward(&L->w_down, ws->a, dy, N, ws->dg, 0, lin_grad(g, CRVQ_LIN_DOWN), ws->lin);
+    crvq_linear_backward(&L->w_down, ws->a, dy, N, ws->dg, 0, lin_grad(g, CRVQ_PROJ_DOWN), ws->lin);
 #pragma omp parallel for schedule(static) if ((size_t)N * hid >= CRVQ_PAR_MIN_WORK)
     for (int t = 0; t < N; t++)
         crvq_swiglu_backward(ws->g + t * hid, ws->u + t * hid, ws->dg + t * hid, ws->dg + t * hid,
                              ws->du + t * hid, (int)hid);
-    crvq_linear_backward(&L->w_gate, ws->xn2, ws->dg, N, ws->dxn, 0, lin_grad(g, CRVQ_LIN_GATE), ws->lin);
-    crvq_linear_backward(&L->w_up, ws->xn2, ws->du, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_UP), ws->lin);
+    crvq_linear_backward(&L->w_gate, ws->xn2, ws->dg, N, ws->dxn, 0, lin_grad(g, CRVQ_PROJ_GATE), ws->lin);
+    crvq_linear_backward(&L->w_up, ws->xn2, ws->du, N, ws->dxn, 1, lin_grad(g, CRVQ_PROJ_UP), ws->lin);
     crvq_rmsnorm_backward(ws->h, L->ffn_norm, ws->inv2, ws->dxn, N, dim, ws->dh, g ? g->ffn_norm : NULL);
 
     // h = x + o(ao): dx = dh (+ the norm path below), dao = dh Ŵ_o
-    crvq_linear_backward(&L->wo, ws->ao, ws->dh, N, ws->dao, 0, lin_grad(g, CRVQ_LIN_O), ws->lin);
+    crvq_linear_backward(&L->wo, ws->ao, ws->dh, N, ws->dao, 0, lin_grad(g, CRVQ_PROJ_O), ws->lin);
     for (int s = 0; s < ws->n_seq; s++) {
         const size_t t0 = (size_t)s * T;
         crvq_attn_backward(c, ws->q + t0 * qd, ws->k + t0 * kvd, ws->v + t0 * kvd, ws->dao + t0 * qd, T,
@@ -170,9 +169,9 @@ void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
         crvq_rope_backward(ws->dq + t * qd, c->n_heads, hd, cs, sn, interleaved);
         crvq_rope_backward(ws->dk + t * kvd, c->n_kv_heads, hd, cs, sn, interleaved);
     }
-    crvq_linear_backward(&L->wq, ws->xn1, ws->dq, N, ws->dxn, 0, lin_grad(g, CRVQ_LIN_Q), ws->lin);
-    crvq_linear_backward(&L->wk, ws->xn1, ws->dk, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_K), ws->lin);
-    crvq_linear_backward(&L->wv, ws->xn1, ws->dv, N, ws->dxn, 1, lin_grad(g, CRVQ_LIN_V), ws->lin);
+    crvq_linear_backward(&L->wq, ws->xn1, ws->dq, N, ws->dxn, 0, lin_grad(g, CRVQ_PROJ_Q), ws->lin);
+    crvq_linear_backward(&L->wk, ws->xn1, ws->dk, N, ws->dxn, 1, lin_grad(g, CRVQ_PROJ_K), ws->lin);
+    crvq_linear_backward(&L->wv, ws->xn1, ws->dv, N, ws->dxn, 1, lin_grad(g, CRVQ_PROJ_V), ws->lin);
     if (dx) memcpy(dx, ws->dh, (size_t)N * dim * sizeof(float));
     crvq_rmsnorm_backward(ws->x, L->attn_norm, ws->inv1, ws->dxn, N, dim, dx, g ? g->attn_norm : NULL);
 }

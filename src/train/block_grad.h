@@ -23,7 +23,7 @@
 
 #include "crvq.h"
 #include "model/forward.h"
-#include "quant/pipeline.h" // CRVQ_LIN_* order of a block's projections, crvq_block_linear
+#include "model/block_proj.h"
 
 // ------------------------------------------------------------ the pieces ---
 // Each backward pass takes the gradient of the loss with respect to the
@@ -107,7 +107,7 @@ void crvq_linear_backward(const crvq_linear *L, const float *x, const float *dy,
 typedef struct crvq_ft_grad {
     float *attn_norm; // (dim)
     float *ffn_norm;  // (dim)
-    crvq_linear_grad lin[CRVQ_N_LIN]; // indexed by CRVQ_LIN_*
+    crvq_linear_grad lin[CRVQ_PROJ_COUNT]; // indexed by crvq_proj
 } crvq_ft_grad;
 
 // Saved activations and scratch for up to max_seqs sequences of seqlen

@@ -9,10 +9,9 @@
 void crvq_block_params_layout(crvq_block_params *bp, const crvq_config *c, const crvq_layer *L,
                               size_t begin) {
     memset(bp, 0, sizeof *bp);
-    crvq_layer *Lm = (crvq_layer *)L; // only read: crvq_block_linear takes the mutable form
     size_t n = begin;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
-        const crvq_linear *lin = crvq_block_linear(Lm, i);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+        const crvq_linear *lin = crvq_block_proj_c(L, i);
         if (lin->kind != CRVQ_LINEAR_VQ) continue;
         const crvq_vq_weights *W = lin->vq;
         bp->is_vq[i] = 1;
@@ -34,9 +33,9 @@ void crvq_block_params_bind(crvq_block_params *bp, const crvq_layer *L, float *p
     const int dim = (int)(bp->off_ffn - bp->off_attn);
     bp->view = *L;
     float *ct = cbt;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
-        const crvq_vq_weights *W = crvq_block_linear((crvq_layer *)L, i)->vq;
+        const crvq_vq_weights *W = crvq_block_proj_c(L, i)->vq;
         // a shallow copy sharing the codes and permutation; never freed
         crvq_vq_weights *S = &bp->shadow[i];
         *S = *W;
@@ -50,7 +49,7 @@ void crvq_block_params_bind(crvq_block_params *bp, const crvq_layer *L, float *p
         }
         memcpy(params + bp->off_sc[i], W->scales, (size_t)W->m_out * sizeof(float));
         S->scales = params + bp->off_sc[i];
-        crvq_block_linear(&bp->view, i)->vq = S;
+        crvq_block_proj(&bp->view, i)->vq = S;
     }
     memcpy(params + bp->off_attn, L->attn_norm, (size_t)dim * sizeof(float));
     memcpy(params + bp->off_ffn, L->ffn_norm, (size_t)dim * sizeof(float));
@@ -60,7 +59,7 @@ void crvq_block_params_bind(crvq_block_params *bp, const crvq_layer *L, float *p
 }
 
 void crvq_block_params_sync(crvq_block_params *bp, const float *params) {
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
         const crvq_vq_weights *W = &bp->shadow[i];
         for (int k = 0; k < W->M; k++) {
@@ -74,7 +73,7 @@ void crvq_block_params_sync(crvq_block_params *bp, const float *params) {
 }
 
 void crvq_block_params_round_fp16(crvq_block_params *bp, float *params) {
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
         // codebooks and scales of projection i are contiguous
         size_t a = bp->off_cb[i][0], b = bp->off_sc[i] + (size_t)bp->shadow[i].m_out;
@@ -87,7 +86,7 @@ void crvq_block_params_grad(const crvq_block_params *bp, float *grad, crvq_ft_gr
     memset(g, 0, sizeof *g);
     g->attn_norm = grad + bp->off_attn;
     g->ffn_norm = grad + bp->off_ffn;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
         for (int k = 0; k < bp->shadow[i].M; k++) g->lin[i].cb[k] = grad + bp->off_cb[i][k];
         g->lin[i].scales = grad + bp->off_sc[i];
@@ -104,11 +103,11 @@ crvq_status crvq_block_params_write(const crvq_block_params *bp, crvq_model *m, 
     memcpy(norms + dim, params + bp->off_ffn, (size_t)dim * sizeof(float));
     L->attn_norm = norms;
     L->ffn_norm = norms + dim;
-    for (int i = 0; i < CRVQ_N_LIN; i++) {
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
         // the model holds its runtime weights through const pointers, but owns
         // them (heap blocks, never mapped memory): writing is safe
-        crvq_vq_weights *W = (crvq_vq_weights *)crvq_block_linear(L, i)->vq;
+        crvq_vq_weights *W = (crvq_vq_weights *)crvq_block_proj(L, i)->vq;
         for (int k = 0; k < W->M; k++) crvq_vq_weights_set(W, k, params + bp->off_cb[i][k], NULL);
         crvq_vq_weights_set(W, 0, NULL, params + bp->off_sc[i]);
     }

@@ -22,9 +22,9 @@
 
 typedef struct crvq_block_params {
     crvq_layer view;                     // the block as trained
-    crvq_vq_weights shadow[CRVQ_N_LIN];  // VQ projections' trained weights (shallow copies)
-    int is_vq[CRVQ_N_LIN];
-    size_t off_cb[CRVQ_N_LIN][CRVQ_MAX_CODEBOOKS], off_sc[CRVQ_N_LIN];
+    crvq_vq_weights shadow[CRVQ_PROJ_COUNT];  // VQ projections' trained weights (shallow copies)
+    int is_vq[CRVQ_PROJ_COUNT];
+    size_t off_cb[CRVQ_PROJ_COUNT][CRVQ_MAX_CODEBOOKS], off_sc[CRVQ_PROJ_COUNT];
     size_t off_attn, off_ffn;            // offsets into the flat vector
     size_t begin, end;                   // the block's range [begin, end) of the vector
     size_t n_cbt;                        // floats of transposed codebooks the view needs

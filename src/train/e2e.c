@@ -111,8 +111,8 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
         crvq_block_params_layout(&e->bp[l], c, &student->layers[l], n);
         n = e->bp[l].end;
         n_cbt += e->bp[l].n_cbt;
-        for (int i = 0; i < CRVQ_N_LIN; i++) {
-            size_t s = crvq_linear_train_scratch(crvq_block_linear(&((crvq_model *)student)->layers[l], i));
+        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+            size_t s = crvq_linear_train_scratch(crvq_block_proj_c(&student->layers[l], i));
             if (s > most) most = s, widest = l;
         }
     }
