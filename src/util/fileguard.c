@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -216,17 +217,12 @@ crvq_status crvq_guard_output(const char *flag, const char *path, crvq_probe_fn 
     return CRVQ_OK;
 }
 
-// The directory part of path, malloc'd: "." when there is none.
+// The directory part of path (dirname), malloc'd.
 static char *parent_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = 0;
-    }
-    return d;
+    char *copy = strdup(path);
+    char *dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    return dir;
 }
 
 static const char *base_of(const char *path) {
