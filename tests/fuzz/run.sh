@@ -10,6 +10,9 @@
 #                    the corpus under BUILD/fuzz/corpus/ is kept between runs
 #   FUZZ_ONLY="a b"  only these harnesses (names without fuzz_)
 #   FUZZ_NICE=N      nice level of the fuzzers (default 0; long runs: 19)
+#   FUZZ_WORKERS=N   N processes per harness sharing its corpus, FUZZ_RUNS/N
+#                    executions each (default 1)
+#   FUZZ_BUILD=0     use the harnesses already in BUILD_DIR (built elsewhere)
 #
 # Seeds: the generated corpus (fuzz_seeds) plus, when ../shared is there,
 # links to its small real files (never copied into the repository). The
@@ -21,17 +24,20 @@ case $build in /*) ;; *) build=$PWD/$build ;; esac
 shared=${CRVQ_SHARED:-$src/../shared}
 jobs=$(nproc)
 
-if ! command -v clang >/dev/null; then
+if [ "${FUZZ_BUILD:-1}" != 0 ] && ! command -v clang >/dev/null; then
   echo "fuzz: clang is missing (scripts/install-deps.sh installs it)" >&2
   exit 1
 fi
-cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCRVQ_SANITIZE=ON \
-  -DCRVQ_FUZZ=ON -DCRVQ_CUDA=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target fuzz >/dev/null
+if [ "${FUZZ_BUILD:-1}" != 0 ]; then
+  cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DCRVQ_SANITIZE=ON \
+    -DCRVQ_FUZZ=ON -DCRVQ_CUDA=OFF >/dev/null
+  cmake --build "$build" -j "$jobs" --target fuzz >/dev/null
+fi
 
 out=$build/fuzz
 bin=$build/tests/fuzz
 rm -rf "$out/seeds" "$out/shared"
+rm -rf "$out/logs"
 mkdir -p "$out/corpus" "$out/crashes" "$out/logs"
 "$bin/fuzz_seeds" "$out/seeds"
 
@@ -61,8 +67,9 @@ max_len() {
 }
 
 harnesses=${FUZZ_ONLY:-$(cd "$bin" && ls fuzz_* | grep -v '^fuzz_seeds$' | sed 's/^fuzz_//')}
+workers=${FUZZ_WORKERS:-1}
 if [ -n "${FUZZ_RUNS:-}" ]; then
-  limit=(-runs="$FUZZ_RUNS")
+  limit=(-runs=$(((FUZZ_RUNS + workers - 1) / workers)))
 else
   rm -rf "$out/corpus"
   mkdir -p "$out/corpus"
@@ -79,20 +86,28 @@ for h in $harnesses; do
   mkdir -p "$out/corpus/$h"
   dirs=("$out/corpus/$h" "$out/seeds/$h")
   [ -d "$out/shared/$h" ] && [ -n "$(ls "$out/shared/$h")" ] && dirs+=("$out/shared/$h")
-  log=$out/logs/$h.log
   start=$(date +%s)
-  set +e
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    nice -n "${FUZZ_NICE:-0}" "$bin/fuzz_$h" "${limit[@]}" -max_len="$(max_len "$h")" -timeout=20 \
-    -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$out/crashes/$h-" \
-    "${dirs[@]}" >"$log" 2>&1
-  rc=$?
-  set -e
+  pids=()
+  for w in $(seq "$workers"); do
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      nice -n "${FUZZ_NICE:-0}" "$bin/fuzz_$h" "${limit[@]}" -max_len="$(max_len "$h")" -timeout=20 \
+      -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$out/crashes/$h-" \
+      "${dirs[@]}" >"$out/logs/$h.$w.log" 2>&1 &
+    pids+=($!)
+  done
+  rc=0
+  for p in "${pids[@]}"; do
+    wait "$p" || rc=$?
+  done
   secs=$(($(date +%s) - start))
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  logs=("$out/logs/$h".*.log)
+  log=${logs[0]}
+  for l in "${logs[@]}"; do grep -q '^SUMMARY\|ERROR: libFuzzer' "$l" && log=$l; done
+  # totals over the workers: executions summed, coverage the largest one's
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "${logs[@]}" | awk '{s += $1} END {print s}')
+  rate=$((secs > 0 ? ${execs:-0} / secs : 0))
+  cov=$(for l in "${logs[@]}"; do grep -o 'cov: [0-9]*' "$l" | tail -1 | cut -d' ' -f2; done | sort -n | tail -1)
+  ft=$(for l in "${logs[@]}"; do grep -o 'ft: [0-9]*' "$l" | tail -1 | cut -d' ' -f2; done | sort -n | tail -1)
   corp=$(ls "$out/corpus/$h" | wc -l)
   result=ok
   if [ $rc -eq 0 ]; then
