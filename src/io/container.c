@@ -193,31 +193,6 @@ static void write_linear(crvq_gguf_writer *w, keep *k, const char *prefix, const
     }
 }
 
-static void write_tokenizer(crvq_gguf_writer *w, const crvq_tokenizer *t) {
-    const char **pieces = malloc((size_t)t->n * sizeof *pieces);
-    size_t *lens = malloc((size_t)t->n * sizeof *lens);
-    int32_t *types = malloc((size_t)t->n * sizeof *types);
-    if (pieces && lens && types) {
-        for (int i = 0; i < t->n; i++) {
-            pieces[i] = t->blob + t->off[i];
-            lens[i] = t->len[i];
-            types[i] = t->type[i];
-        }
-        crvq_gguf_set_str(w, "tokenizer.ggml.model", "llama");
-        crvq_gguf_set_arr_str(w, "tokenizer.ggml.tokens", pieces, lens, (size_t)t->n);
-        crvq_gguf_set_arr_f32(w, "tokenizer.ggml.scores", t->score, (size_t)t->n);
-        crvq_gguf_set_arr_i32(w, "tokenizer.ggml.token_type", types, (size_t)t->n);
-        if (t->bos >= 0) crvq_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos);
-        if (t->eos >= 0) crvq_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos);
-        if (t->unk >= 0) crvq_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk);
-        crvq_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 1);
-        crvq_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", t->add_dummy_prefix);
-    }
-    free(pieces);
-    free(lens);
-    free(types);
-}
-
 static void write_config(crvq_gguf_writer *w, const crvq_model *m) {
     const crvq_config *c = &m->cfg;
     const char *base = strrchr(m->path, '/');
@@ -321,7 +296,10 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
     int permute = c->rope_style == CRVQ_ROPE_HALF, hd = c->head_dim;
 
     write_config(w, m);
-    write_tokenizer(w, m->tok);
+    if ((st = crvq_tokenizer_to_gguf(m->tok, w))) {
+        crvq_gguf_writer_free(w);
+        return st;
+    }
     write_crvq_keys(w, m, info);
 
     int64_t emb[2] = {c->vocab_size, c->dim}, vec[1] = {c->dim};

@@ -8,6 +8,7 @@
 #include "io/gguf.h"
 #include "io/llama2c.h"
 #include "io/safetensors.h"
+#include "model/block_proj.h"
 #include "model/config.h"
 #include "model/storage.h"
 #include "tokenizer/tokenizer.h"
@@ -19,32 +20,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
-// Tensor names of one file family; per-layer names take the layer index.
-enum {
-    T_ATTN_NORM, T_FFN_NORM, T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_Q_BIAS, T_K_BIAS, T_V_BIAS, N_LAYER_T
-};
-
+// Tensor names of one file family. The norms' names take the layer index;
+// `proj` takes the layer index, the projection's name in this family
+// (crvq_proj_table's .hf when `hf`, else .gguf) and "weight" or "bias".
 typedef struct naming {
     const char *tok_embd, *out_norm, *output;
-    const char *layer[N_LAYER_T];
+    const char *attn_norm, *ffn_norm;
+    const char *proj;
+    int hf;
 } naming;
 
 // GGUF llama names; the llama2.c reader names its tensors the same way.
 static const naming gguf_names = {
     "token_embd.weight", "output_norm.weight", "output.weight",
-    {"blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.attn_q.weight", "blk.%d.attn_k.weight",
-     "blk.%d.attn_v.weight", "blk.%d.attn_output.weight", "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight",
-     "blk.%d.ffn_down.weight", "blk.%d.attn_q.bias", "blk.%d.attn_k.bias", "blk.%d.attn_v.bias"},
+    "blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.%s.%s", 0,
 };
 
 static const naming hf_names = {
     "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
-    {"model.layers.%d.input_layernorm.weight", "model.layers.%d.post_attention_layernorm.weight",
-     "model.layers.%d.self_attn.q_proj.weight", "model.layers.%d.self_attn.k_proj.weight",
-     "model.layers.%d.self_attn.v_proj.weight", "model.layers.%d.self_attn.o_proj.weight",
-     "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
-     "model.layers.%d.mlp.down_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
-     "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias"},
+    "model.layers.%d.input_layernorm.weight", "model.layers.%d.post_attention_layernorm.weight",
+    "model.layers.%d.%s.%s", 1,
 };
 
 // The tensors of one file.
@@ -183,21 +178,23 @@ static crvq_status bind_linear(loader *ld, const char *name, const char *bias_na
 static crvq_status bind_layer(loader *ld, int l) {
     const crvq_config *c = &ld->m->cfg;
     crvq_layer *L = &ld->m->layers[l];
-    char n[N_LAYER_T][160];
-    for (int k = 0; k < N_LAYER_T; k++) snprintf(n[k], sizeof n[k], ld->names->layer[k], l);
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-    int bias = c->qkv_bias;
+    const naming *nm = ld->names;
+    char name[160], bias[160];
     crvq_status st;
-    if ((st = bind(ld, n[T_ATTN_NORM], 0, c->dim, &L->attn_norm)) ||
-        (st = bind(ld, n[T_FFN_NORM], 0, c->dim, &L->ffn_norm)) ||
-        (st = bind_linear(ld, n[T_Q], bias ? n[T_Q_BIAS] : NULL, q_dim, c->dim, &L->wq)) ||
-        (st = bind_linear(ld, n[T_K], bias ? n[T_K_BIAS] : NULL, kv_dim, c->dim, &L->wk)) ||
-        (st = bind_linear(ld, n[T_V], bias ? n[T_V_BIAS] : NULL, kv_dim, c->dim, &L->wv)) ||
-        (st = bind_linear(ld, n[T_O], NULL, c->dim, q_dim, &L->wo)) ||
-        (st = bind_linear(ld, n[T_GATE], NULL, c->hidden_dim, c->dim, &L->w_gate)) ||
-        (st = bind_linear(ld, n[T_UP], NULL, c->hidden_dim, c->dim, &L->w_up)) ||
-        (st = bind_linear(ld, n[T_DOWN], NULL, c->dim, c->hidden_dim, &L->w_down)))
-        return st;
+    snprintf(name, sizeof name, nm->attn_norm, l);
+    if ((st = bind(ld, name, 0, c->dim, &L->attn_norm))) return st;
+    snprintf(name, sizeof name, nm->ffn_norm, l);
+    if ((st = bind(ld, name, 0, c->dim, &L->ffn_norm))) return st;
+    for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
+        const crvq_proj_info *pi = &crvq_proj_table[p];
+        const char *family_name = nm->hf ? pi->hf : pi->gguf;
+        int n_out, n_in;
+        crvq_proj_shape(c, p, &n_out, &n_in);
+        snprintf(name, sizeof name, nm->proj, l, family_name, "weight");
+        snprintf(bias, sizeof bias, nm->proj, l, family_name, "bias");
+        if ((st = bind_linear(ld, name, c->qkv_bias && pi->bias ? bias : NULL, n_out, n_in, crvq_block_proj(L, p))))
+            return st;
+    }
     return CRVQ_OK;
 }
 
@@ -302,76 +299,6 @@ static char *llama2c_tokenizer_path(const crvq_model *m) {
 
 // ------------------------------------------------------------------ GGUF ---
 
-// The SentencePiece vocabulary in tokenizer.ggml.* (model "llama").
-static crvq_status gguf_tokenizer(const crvq_gguf *g, crvq_tokenizer **out) {
-    const char *what = g->path;
-    crvq_gguf_array tokens;
-    crvq_status st = crvq_gguf_get_arr(g, "tokenizer.ggml.tokens", &tokens);
-    if (st) return st;
-    if (!crvq_gguf_str_is(g, "tokenizer.ggml.model", "llama"))
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED,
-                         "%s: tokenizer.ggml.model is not \"llama\" (only SentencePiece vocabularies are supported; "
-                         "give one with --tokenizer)", what);
-    if (tokens.type != CRVQ_GGUF_STRING || tokens.n == 0 || tokens.n > CRVQ_MAX_VOCAB)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer.ggml.tokens is not a list of 1 to %d strings", what,
-                         CRVQ_MAX_VOCAB);
-    int n = (int)tokens.n;
-    crvq_vocab_spec spec = {.n = n, .bos_id = -1, .eos_id = -1, .unk_id = -1, .add_dummy_prefix = 1};
-    const char **pieces = malloc((size_t)n * sizeof *pieces);
-    size_t *lens = malloc((size_t)n * sizeof *lens);
-    float *scores = NULL;
-    int32_t *types = NULL;
-    if (!pieces || !lens) {
-        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        pieces[i] = tokens.strs[i].p;
-        lens[i] = tokens.strs[i].len;
-        // SentencePiece only has byte pieces when byte fallback is on.
-        if (lens[i] == 6 && memcmp(pieces[i], "<0x00>", 6) == 0) spec.byte_fallback = 1;
-    }
-    spec.pieces = pieces;
-    spec.piece_lens = lens;
-    if (crvq_gguf_find_key(g, "tokenizer.ggml.scores") >= 0) {
-        if (!(scores = malloc((size_t)n * sizeof *scores))) {
-            st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
-            goto done;
-        }
-        if ((st = crvq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, (uint64_t)n))) goto done;
-        spec.scores = scores;
-    }
-    if (crvq_gguf_find_key(g, "tokenizer.ggml.token_type") >= 0) {
-        if (!(types = malloc((size_t)n * sizeof *types))) {
-            st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
-            goto done;
-        }
-        if ((st = crvq_gguf_get_arr_i32(g, "tokenizer.ggml.token_type", types, (uint64_t)n))) goto done;
-        for (int i = 0; i < n; i++)
-            if (types[i] == CRVQ_PIECE_BYTE) spec.byte_fallback = 1;
-        spec.types = (const int *)types;
-    }
-    const struct { const char *key; int *id; } ids[] = {{"tokenizer.ggml.bos_token_id", &spec.bos_id},
-                                                        {"tokenizer.ggml.eos_token_id", &spec.eos_id},
-                                                        {"tokenizer.ggml.unknown_token_id", &spec.unk_id}};
-    for (int k = 0; k < 3; k++) {
-        uint32_t v;
-        if (crvq_gguf_find_key(g, ids[k].key) < 0) continue;
-        if ((st = crvq_gguf_get_u32(g, ids[k].key, &v))) goto done;
-        *ids[k].id = v < (uint32_t)n ? (int)v : -1; // u32 -1 (and other out-of-range ids) mean "none"
-    }
-    if (crvq_gguf_find_key(g, "tokenizer.ggml.add_space_prefix") >= 0 &&
-        (st = crvq_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &spec.add_dummy_prefix)))
-        goto done;
-    st = crvq_tokenizer_from_vocab(&spec, what, out);
-done:
-    free(pieces);
-    free(lens);
-    free(scores);
-    free(types);
-    return st;
-}
-
 static crvq_status load_gguf(loader *ld, const crvq_mapfile *f, int want_tokenizer) {
     crvq_gguf *g;
     crvq_status st = crvq_gguf_parse(ld->m->path, f->data, f->size, &g);
@@ -391,7 +318,7 @@ static crvq_status load_gguf(loader *ld, const crvq_mapfile *f, int want_tokeniz
     if (!(st = crvq_config_from_gguf(g, &ld->m->cfg)) &&
         !(st = add_source(ld, ld->m->path, g->tensors, (int)g->n_tensors)) && !(st = bind_model(ld, 1)) &&
         want_tokenizer && crvq_gguf_find_key(g, "tokenizer.ggml.tokens") >= 0)
-        st = gguf_tokenizer(g, &ld->m->tok);
+        st = crvq_tokenizer_from_gguf(g, &ld->m->tok);
     crvq_gguf_close(g);
     return st;
 }
@@ -528,6 +455,18 @@ static crvq_status load_hf(loader *ld, const char *dir) {
 
 // --------------------------------------------------------------- entry ---
 
+// The tokenizer of a Hugging Face directory: tokenizer.model (SentencePiece)
+// if there is one, else tokenizer.json; NULL if neither.
+static char *hf_tokenizer_path(const char *dir) {
+    static const char *const names[] = {"tokenizer.model", "tokenizer.json"};
+    for (int i = 0; i < 2; i++) {
+        char *p = path_join(dir, names[i]);
+        if (!p || is_file(p)) return p;
+        free(p);
+    }
+    return NULL;
+}
+
 static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
     crvq_status st = crvq_storage_init(&m->storage);
     if (st) return st;
@@ -537,13 +476,7 @@ static crvq_status load(crvq_model *m, const crvq_load_opts *opts) {
     if (stat(m->path, &sb) != 0) return crvq_fail(CRVQ_ERR_IO, "%s: cannot open: %s", m->path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
         m->format = strdup("safetensors");
-        if (!(st = load_hf(&ld, m->path))) {
-            tok_path = path_join(m->path, "tokenizer.model");
-            if (tok_path && !is_file(tok_path)) {
-                free(tok_path);
-                tok_path = NULL;
-            }
-        }
+        if (!(st = load_hf(&ld, m->path))) tok_path = hf_tokenizer_path(m->path);
     } else {
         const crvq_mapfile *f;
         if ((st = crvq_storage_map(m->storage, m->path, &f))) return st;

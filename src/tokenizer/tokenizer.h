@@ -1,5 +1,5 @@
-// tokenizer.h — internal: build a tokenizer from an in-memory vocabulary
-// (used by the GGUF reader, whose tokenizer lives in tokenizer.ggml.* keys).
+// tokenizer.h — internal: build a tokenizer from an in-memory vocabulary, and
+// read and write the tokenizer.ggml.* keys of GGUF files.
 #ifndef CRVQ_TOKENIZER_INTERNAL_H
 #define CRVQ_TOKENIZER_INTERNAL_H
 
@@ -28,5 +28,13 @@ typedef struct crvq_vocab_spec {
 
 // Copies everything it needs from spec; errors name `what` (e.g. the file).
 crvq_status crvq_tokenizer_from_vocab(const crvq_vocab_spec *spec, const char *what, crvq_tokenizer **out);
+
+// The vocabulary in a GGUF file's tokenizer.ggml.* keys: SentencePiece
+// ("llama") or byte-level BPE ("gpt2"); and the same keys written from a
+// tokenizer (gguf_vocab.c).
+struct crvq_gguf;
+struct crvq_gguf_writer;
+crvq_status crvq_tokenizer_from_gguf(const struct crvq_gguf *g, crvq_tokenizer **out);
+crvq_status crvq_tokenizer_to_gguf(const crvq_tokenizer *t, struct crvq_gguf_writer *w);
 
 #endif

@@ -106,6 +106,7 @@ void crvq_tokenizer_free(crvq_tokenizer *t) {
     free(t->unk_surface);
     free(t->joinable);
     free(t->prefixes);
+    crvq_bbpe_free(t->bbpe);
     free(t);
 }
 
@@ -152,7 +153,7 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
     int n = spec->n;
     if (n <= 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has no pieces", what);
     if (n > (1 << 24)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces (too many)", what, n);
-    if (opt->model != CRVQ_TOK_BPE && opt->model != CRVQ_TOK_UNIGRAM)
+    if (opt->model != CRVQ_TOK_BPE && opt->model != CRVQ_TOK_UNIGRAM && opt->model != CRVQ_TOK_BYTE_BPE)
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tokenizer model type %d is not supported (BPE or unigram only)",
                          what, (int)opt->model);
     const int *ids[3] = {&spec->bos_id, &spec->eos_id, &spec->unk_id};
