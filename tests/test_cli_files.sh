@@ -176,6 +176,7 @@ if mknod "$tmp/null" c 1 3 2>/dev/null; then
 fi
 
 # --- FIFOs as inputs: refused at once (they used to block forever) -----------------------
+rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" # in case a check above replaced it
 run 1 "not a regular file" quantize -m "$tmp/fifo" --calib "$tmp/calib.txt" -o "$tmp/o.gguf"
 run 1 "not a regular file" "${q[@]}" --tokenizer "$tmp/fifo" -o "$tmp/o.gguf"
 run 1 "not a regular file" quantize -m "$tmp/m.bin" --calib "$tmp/fifo" -o "$tmp/o.gguf"
