@@ -363,6 +363,8 @@ typedef struct crvq_quant_result {
     double bits;              // bits per weight, everything counted
     int rounds;               // alternating rounds run (vq, crvq)
     double seconds;           // time of the method itself (not validation or loss evaluation)
+    double seconds_checks;    // input checks and the positive-definiteness test of H (Cholesky)
+    double seconds_loss;      // the two loss evaluations, L(Ŵ) and L(0)
     double damp_added;        // H was not PSD: this fraction of mean diag(H) was added to its
                               // diagonal (loss, loss0 are against the damped H); 0 if none
 } crvq_quant_result;

@@ -193,6 +193,37 @@ static void test_refusals(void) {
     free(H);
 }
 
+// The dispatcher's float64 work on the GPU: L(Ŵ) and L(0) equal the CPU's
+// crvq_layer_loss to rounding, and an indefinite H gets the CPU's damping.
+static void test_checks_and_losses(void) {
+    int m = 64, n = 256;
+    float *W = malloc(sizeof(float) * m * n);
+    double *H = malloc(sizeof(double) * n * n);
+    CHECK(crvq_synthetic_layer(m, n, 4, W, H) == CRVQ_OK);
+    crvq_quant_params p;
+    crvq_quant_params_default(&p, CRVQ_METHOD_CRVQ);
+    p.lambda = 0.1;
+    p.device = CRVQ_DEVICE_CUDA;
+    for (int indefinite = 0; indefinite < 2; indefinite++) {
+        if (indefinite) H[5 * n + 5] = -H[5 * n + 5]; // a negative diagonal entry: not PSD
+        crvq_quant_result g, c;
+        p.device = CRVQ_DEVICE_CUDA;
+        CHECK_MSG(crvq_quantize_matrix(W, m, n, H, &p, &g) == CRVQ_OK, "%s", crvq_last_error());
+        p.device = CRVQ_DEVICE_CPU;
+        CHECK(crvq_quantize_matrix(W, m, n, H, &p, &c) == CRVQ_OK);
+        if (!g.w_hat || !c.w_hat) continue;
+        CHECK(g.damp_added == c.damp_added && (g.damp_added > 0) == indefinite);
+        if (!indefinite) {
+            CHECK_NEAR(g.loss, crvq_layer_loss(W, g.w_hat, m, n, H), 1e-10 * g.loss);
+            CHECK_NEAR(g.loss0, crvq_layer_loss(W, NULL, m, n, H), 1e-10 * g.loss0);
+        }
+        crvq_quant_result_free(&g);
+        crvq_quant_result_free(&c);
+    }
+    free(W);
+    free(H);
+}
+
 int main(void) {
     char why[256];
     if (!crvq_backend_available(CRVQ_DEVICE_CUDA, why, sizeof why)) {
@@ -200,6 +231,7 @@ int main(void) {
         return 77;
     }
     test_refusals();
+    test_checks_and_losses();
     test_kmeans();
     test_initial_layer();
     test_first_round();

@@ -18,4 +18,12 @@ crvq_status crvq_backend_vq_quantize(const float *W, int m_out, int n_in, const 
                                      const crvq_quant_params *p, crvq_vq_layer *out, int *rounds,
                                      crvq_vq_trace *trace);
 
+// Whether the Cholesky factorisation of H + shift·I (n, n, float64)
+// succeeds: *ok 1 or 0 (work: n·n host scratch, used by the CPU).
+crvq_status crvq_backend_cholesky_ok(crvq_device dev, const double *H, int n, double shift, double *work, int *ok);
+
+// *loss = L(Ŵ) and *loss0 = L(0) (crvq_layer_loss, float64 throughout).
+crvq_status crvq_backend_layer_losses(crvq_device dev, const float *W, const float *W_hat, int m_out, int n_in,
+                                      const double *H, double *loss, double *loss0);
+
 #endif

@@ -21,3 +21,13 @@ crvq_status crvq_cuda_kmeans(const float *X, size_t n, int d, int K, int iters, 
                              size_t max_fit, float *C, uint16_t *assign) {
     return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda k-means: %s", why);
 }
+
+crvq_status crvq_cuda_cholesky_ok(const double *H, int n, double shift, int *ok) {
+    *ok = 0;
+    return crvq_fail(CRVQ_ERR_UNSUPPORTED, "--device cuda: %s", why);
+}
+
+crvq_status crvq_cuda_layer_losses(const float *W, const float *W_hat, int m_out, int n_in, const double *H,
+                                   double *loss, double *loss0) {
+    return crvq_fail(CRVQ_ERR_UNSUPPORTED, "--device cuda: %s", why);
+}

@@ -165,6 +165,7 @@ int cmd_quantize_matrix(int argc, char **argv) {
     p.device = device;
     if (cg_iters >= 0) p.cg_iters = cg_iters;
     char why[256];
+    double t_start = cli_seconds();
     if (!crvq_backend_available(device, why, sizeof why)) {
         char msg[300];
         snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(device), why);
@@ -205,6 +206,7 @@ int cmd_quantize_matrix(int argc, char **argv) {
         cli_error(cmd, NULL);
         goto done;
     }
+    double t_load = cli_seconds();
     if (crvq_quantize_matrix(W, m_out, n_in, H, &p, &res) != CRVQ_OK) {
         cli_error(cmd, NULL);
         goto done;
@@ -226,6 +228,9 @@ int cmd_quantize_matrix(int argc, char **argv) {
     printf("bits/weight    %.4f\n", res.bits);
     printf("relative loss  %.6g   (L = %.6g, L(0) = %.6g)\n", rel, res.loss, res.loss0);
     printf("seconds        %.3f\n", res.seconds);
+    double wall = cli_seconds() - t_start;
+    printf("wall seconds   %.3f (inputs %.3f, checks %.3f, method %.3f, loss evaluation %.3f)\n", wall,
+           t_load - t_start, res.seconds_checks, res.seconds, res.seconds_loss);
     if (!cli_quant_is_scalar(method)) {
         printf("rounds         %d\n", res.rounds);
         print_trace(&res, device);
@@ -246,6 +251,10 @@ int cmd_quantize_matrix(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "loss", res.loss);
         cJSON_AddNumberToObject(j, "loss0", res.loss0);
         cJSON_AddNumberToObject(j, "seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "wall_seconds", wall);
+        cJSON_AddNumberToObject(j, "inputs_seconds", t_load - t_start);
+        cJSON_AddNumberToObject(j, "checks_seconds", res.seconds_checks);
+        cJSON_AddNumberToObject(j, "loss_seconds", res.seconds_loss);
         cJSON_AddNumberToObject(j, "rounds", res.rounds);
         cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
         cJSON_AddNumberToObject(j, "damp_added", res.damp_added);

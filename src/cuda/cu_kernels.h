@@ -108,6 +108,16 @@ int crvq_cu_precond_factor(size_t nb, int d, double *P, unsigned char *kind);
 // z = P⁻¹ g block by block (vq_update.c precond_apply).
 int crvq_cu_precond_apply(size_t nb, int d, const double *P, const unsigned char *kind, const double *g, double *z);
 
+// ------------------------------------------------------ float64 checks ---
+// (cu_linalg.cu)
+
+// E[i] = (double)A[i] − (double)B[i] (B NULL: 0), i < n.
+int crvq_cu_difference(size_t n, const float *A, const float *B, double *E);
+// A[j, j] += shift.
+int crvq_cu_add_diagonal(int n, double shift, double *A);
+// out[r] = Σ_j X[r,j] Y[r,j] (warp per row, fixed order).
+int crvq_cu_row_dots_f64(int m, int n, const double *X, const double *Y, double *out);
+
 // -------------------------------------------------------- code search ---
 // (cu_search.cu)
 

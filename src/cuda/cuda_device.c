@@ -3,6 +3,7 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cusolverDn.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,22 @@ typedef cublasStatus_t (*math_fn)(cublasHandle_t, cublasMath_t);
 typedef cublasStatus_t (*sgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
                                    const float *, const float *, int, const float *, int, const float *, float *,
                                    int);
+typedef cublasStatus_t (*dgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                   const double *, const double *, int, const double *, int, const double *,
+                                   double *, int);
+typedef cusolverStatus_t (*sv_create_fn)(cusolverDnHandle_t *);
+typedef cusolverStatus_t (*sv_destroy_fn)(cusolverDnHandle_t);
+typedef cusolverStatus_t (*potrf_size_fn)(cusolverDnHandle_t, cublasFillMode_t, int, double *, int, int *);
+typedef cusolverStatus_t (*potrf_fn)(cusolverDnHandle_t, cublasFillMode_t, int, double *, int, double *, int, int *);
+
+static struct {
+    int tried;
+    void *lib;
+    sv_create_fn create;
+    sv_destroy_fn destroy;
+    potrf_size_fn potrf_size;
+    potrf_fn potrf;
+} solver;
 
 static struct {
     int tried;
@@ -33,6 +50,7 @@ static struct {
     destroy_fn destroy;
     math_fn math;
     sgemm_fn sgemm;
+    dgemm_fn dgemm;
 } blas;
 
 // Load cuBLAS once: by its soname (LD_LIBRARY_PATH, the loader's cache),
@@ -51,7 +69,8 @@ static int load_cublas(void) {
     blas.destroy = (destroy_fn)dlsym(blas.lib, "cublasDestroy_v2");
     blas.math = (math_fn)dlsym(blas.lib, "cublasSetMathMode");
     blas.sgemm = (sgemm_fn)dlsym(blas.lib, "cublasSgemm_v2");
-    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm) {
+    blas.dgemm = (dgemm_fn)dlsym(blas.lib, "cublasDgemm_v2");
+    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm || !blas.dgemm) {
         snprintf(blas.why, sizeof blas.why, "%s lacks the cuBLAS functions crvq needs", CRVQ_CUBLAS_SONAME);
         dlclose(blas.lib);
         blas.lib = NULL;
@@ -120,6 +139,61 @@ crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, cons
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasSgemm (%d x %d x %d) failed with status %d", m, n, k,
                          (int)s);
     return CRVQ_OK;
+}
+
+crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C) {
+    const double one = 1.0, zero = 0.0;
+    cublasStatus_t s = blas.dgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
+                                  &zero, C, n);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasDgemm (%d x %d x %d) failed with status %d", m, n, k,
+                         (int)s);
+    return CRVQ_OK;
+}
+
+// cuSOLVER, loaded on first use like cuBLAS (its soname has its own version).
+static crvq_status load_cusolver(void) {
+    static const char *names[] = {"libcusolver.so.12", "libcusolver.so.11", "libcusolver.so",
+                                  CRVQ_CUDA_LIBDIR "/libcusolver.so.12", CRVQ_CUDA_LIBDIR "/libcusolver.so"};
+    if (!solver.tried) {
+        solver.tried = 1;
+        for (size_t i = 0; i < sizeof names / sizeof *names && !solver.lib; i++)
+            solver.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (solver.lib) {
+            solver.create = (sv_create_fn)dlsym(solver.lib, "cusolverDnCreate");
+            solver.destroy = (sv_destroy_fn)dlsym(solver.lib, "cusolverDnDestroy");
+            solver.potrf_size = (potrf_size_fn)dlsym(solver.lib, "cusolverDnDpotrf_bufferSize");
+            solver.potrf = (potrf_fn)dlsym(solver.lib, "cusolverDnDpotrf");
+            if (!solver.create || !solver.destroy || !solver.potrf_size || !solver.potrf) {
+                dlclose(solver.lib);
+                solver.lib = NULL;
+            }
+        }
+    }
+    return solver.lib ? CRVQ_OK : crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cannot load cuSOLVER (libcusolver.so.12)");
+}
+
+crvq_status crvq_cu_potrf_ok(double *A, int n, int *ok) {
+    crvq_status st = load_cusolver();
+    if (st != CRVQ_OK) return st;
+    cusolverDnHandle_t h;
+    if (solver.create(&h) != CUSOLVER_STATUS_SUCCESS)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cusolverDnCreate failed");
+    int lwork = 0, info = 1, *dinfo = NULL;
+    double *work = NULL;
+    if (solver.potrf_size(h, CUBLAS_FILL_MODE_LOWER, n, A, n, &lwork) != CUSOLVER_STATUS_SUCCESS)
+        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cusolverDnDpotrf_bufferSize failed");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&work, (size_t)lwork * sizeof *work + sizeof(double), "Cholesky scratch");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&dinfo, sizeof *dinfo, "Cholesky status");
+    if (st == CRVQ_OK &&
+        solver.potrf(h, CUBLAS_FILL_MODE_LOWER, n, A, n, work, lwork, dinfo) != CUSOLVER_STATUS_SUCCESS)
+        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cusolverDnDpotrf failed");
+    if (st == CRVQ_OK) st = crvq_cu_download(&info, dinfo, sizeof info);
+    *ok = st == CRVQ_OK && info == 0;
+    crvq_cu_free(work);
+    crvq_cu_free(dinfo);
+    solver.destroy(h);
+    return st;
 }
 
 crvq_status crvq_cu_alloc(void *p, size_t bytes, const char *what) {

@@ -27,6 +27,12 @@ crvq_status crvq_cu_check(int err, const char *what);
 // C (m, n) = A (m, k)·B (k, n) + beta·C, row-major, FP32 (cuBLAS).
 crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, const float *B, float beta, float *C);
 
+// C (m, n) = A (m, k)·B (k, n), row-major, FP64 (cuBLAS).
+crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C);
+// Cholesky of the symmetric A (n, n, device) in place (cuSOLVER, loaded on
+// first use): *ok 1 if it succeeded, 0 if A is not positive definite.
+crvq_status crvq_cu_potrf_ok(double *A, int n, int *ok);
+
 // cudaMalloc of `bytes` (0 allowed: *p = NULL), message naming `what`.
 crvq_status crvq_cu_alloc(void *p, size_t bytes, const char *what);
 void crvq_cu_free(void *p);

@@ -24,6 +24,13 @@ crvq_status crvq_cuda_vq_quantize(const float *W, int m_out, int n_in, const dou
 crvq_status crvq_cuda_kmeans(const float *X, size_t n, int d, int K, int iters, uint64_t seed, uint64_t stream,
                              size_t max_fit, float *C, uint16_t *assign);
 
+// Float64 linear algebra of crvq_quantize_matrix on the GPU (cuda_linalg.c):
+// whether Cholesky of H + shift·I succeeds (cuSOLVER), and L(Ŵ), L(0)
+// (cuBLAS DGEMM, rows summed in order on the host).
+crvq_status crvq_cuda_cholesky_ok(const double *H, int n, double shift, int *ok);
+crvq_status crvq_cuda_layer_losses(const float *W, const float *W_hat, int m_out, int n_in, const double *H,
+                                   double *loss, double *loss0);
+
 // The largest vector dimension the GPU code search handles (one lane of a
 // warp per coordinate).
 #define CRVQ_CUDA_MAX_D 32

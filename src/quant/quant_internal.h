@@ -12,6 +12,10 @@ crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *
                              const crvq_quant_params *p, crvq_vq_layer *out, int *rounds);
 void crvq_vq_layer_free(crvq_vq_layer *L);
 
+// quantize.c: whether the Cholesky factorisation of H + shift·I (n, n)
+// succeeds (LAPACK on the CPU; work: n·n scratch).
+int crvq_cholesky_ok(const double *H, int n, double shift, double *work);
+
 // layout.c: the layer's shape from the parameters alone. CRVQ whose
 // relaxation is moot is VQ: G_c = 0 stores M = 1, G_c = n_groups all M,
 // and only a relaxed layer (0 < G_c < n_groups) is permuted.

@@ -148,18 +148,24 @@ static crvq_status check_inputs(const float *W, int m_out, int n_in, const doubl
     for (size_t j = 0; j < n; j++) max_diag = fmax(max_diag, fabs(H[j * n + j]));
     // Symmetric to float32-accumulation accuracy; H built as XᵀX in float64
     // is symmetric to the last bit, so this only catches wrong matrices.
+    // In 64 x 64 tiles: reading H[j, i] down a column of a 11008-wide H
+    // would miss the cache on every entry.
     double tol = 1e-6 * max_diag;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            if (fabs(H[i * n + j] - H[j * n + i]) > tol)
-                return crvq_fail(CRVQ_ERR_INVALID, "H is not symmetric: H[%zu, %zu] = %g but H[%zu, %zu] = %g",
-                                 i, j, H[i * n + j], j, i, H[j * n + i]);
+    enum { TILE = 64 };
+    for (size_t i0 = 0; i0 < n; i0 += TILE)
+        for (size_t j0 = i0; j0 < n; j0 += TILE)
+            for (size_t i = i0; i < i0 + TILE && i < n; i++)
+                for (size_t j = j0 > i + 1 ? j0 : i + 1; j < j0 + TILE && j < n; j++)
+                    if (fabs(H[i * n + j] - H[j * n + i]) > tol)
+                        return crvq_fail(CRVQ_ERR_INVALID,
+                                         "H is not symmetric: H[%zu, %zu] = %g but H[%zu, %zu] = %g", i, j,
+                                         H[i * n + j], j, i, H[j * n + i]);
     return CRVQ_OK;
 }
 
 // Cholesky of H + shift·I succeeds. H is symmetric, so its row-major array
 // is also its column-major one and LAPACK needs no transposed copy.
-static int cholesky_ok(const double *H, int n, double shift, double *work) {
+int crvq_cholesky_ok(const double *H, int n, double shift, double *work) {
     memcpy(work, H, (size_t)n * n * sizeof *work);
     for (int j = 0; j < n; j++) work[(size_t)j * n + j] += shift;
     return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', n, work, n) == 0;
@@ -170,8 +176,8 @@ static int cholesky_ok(const double *H, int n, double shift, double *work) {
 // whose Cholesky fails even with a rounding-level jitter gets damp·mean(diag)
 // added to its diagonal, ten times more until it passes. *H_used is H
 // itself or a damped copy that the caller frees (*owned set).
-static crvq_status make_psd(const double *H, int n_in, double damp, const double **H_used, double **owned,
-                            double *damp_added) {
+static crvq_status make_psd(crvq_device dev, const double *H, int n_in, double damp, const double **H_used,
+                            double **owned, double *damp_added) {
     size_t n = (size_t)n_in;
     double mean_diag = 0, max_diag = 0;
     for (size_t j = 0; j < n; j++) {
@@ -190,13 +196,19 @@ static crvq_status make_psd(const double *H, int n_in, double damp, const double
     // Backward error of Cholesky is about n·eps·max|H|: a PSD matrix that is
     // singular or has rounding-level negative eigenvalues passes with this.
     double jitter = 16.0 * (double)n * DBL_EPSILON * max_diag;
-    if (cholesky_ok(H, n_in, jitter, work)) {
+    int ok;
+    crvq_status st = crvq_backend_cholesky_ok(dev, H, n_in, jitter, work, &ok);
+    if (st != CRVQ_OK || ok) {
         free(work);
-        return CRVQ_OK;
+        return st;
     }
     double step = damp > 0 ? damp : 0.01;
     for (int tries = 0; tries < 12; tries++, step *= 10) {
-        if (cholesky_ok(H, n_in, step * mean_diag + jitter, work)) {
+        if ((st = crvq_backend_cholesky_ok(dev, H, n_in, step * mean_diag + jitter, work, &ok)) != CRVQ_OK) {
+            free(work);
+            return st;
+        }
+        if (ok) {
             // The Cholesky work buffer becomes the damped copy.
             memcpy(work, H, n * n * sizeof *work);
             for (size_t j = 0; j < n; j++) work[j * n + j] += step * mean_diag;
@@ -258,6 +270,7 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
     if (m_out < 1 || n_in < 1)
         return crvq_fail(CRVQ_ERR_INVALID, "W has shape (%d, %d); both dimensions must be positive", m_out,
                          n_in);
+    double t_checks = omp_get_wtime();
     crvq_status st = check_params(p, n_in);
     char why[256];
     if (st == CRVQ_OK && !crvq_backend_available(p->device, why, sizeof why))
@@ -265,10 +278,11 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
     if (st == CRVQ_OK) st = check_inputs(W, m_out, n_in, H);
     const double *H_used = NULL;
     double *H_owned = NULL;
-    if (st == CRVQ_OK) st = make_psd(H, n_in, p->damp, &H_used, &H_owned, &out->damp_added);
+    if (st == CRVQ_OK) st = make_psd(p->device, H, n_in, p->damp, &H_used, &H_owned, &out->damp_added);
     if (st != CRVQ_OK) return st;
 
-    crvq_quant_result r = {.method = p->method, .damp_added = out->damp_added};
+    crvq_quant_result r = {.method = p->method, .damp_added = out->damp_added,
+                           .seconds_checks = omp_get_wtime() - t_checks};
     size_t P = (size_t)m_out * n_in;
     r.w_hat = malloc(P * sizeof *r.w_hat);
     if (!r.w_hat) {
@@ -297,13 +311,17 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
         r.bits = crvq_scalar_bits(&r.scalar);
     }
     r.seconds = omp_get_wtime() - t0;
-    r.loss = crvq_layer_loss(W, r.w_hat, m_out, n_in, H_used);
-    r.loss0 = crvq_layer_loss(W, NULL, m_out, n_in, H_used);
+    double t_loss = omp_get_wtime();
+    st = crvq_backend_layer_losses(is_vector_method(p->method) ? p->device : CRVQ_DEVICE_CPU, W, r.w_hat, m_out,
+                                   n_in, H_used, &r.loss, &r.loss0);
+    r.seconds_loss = omp_get_wtime() - t_loss;
     free(H_owned);
-    if (isnan(r.loss) || isnan(r.loss0)) {
+    if (st == CRVQ_OK && (isnan(r.loss) || isnan(r.loss0)))
+        st = crvq_fail(CRVQ_ERR_NOMEM, "cannot evaluate the layer loss: out of memory, or W and H so "
+                       "large that it overflows");
+    if (st != CRVQ_OK) {
         crvq_quant_result_free(&r);
-        return crvq_fail(CRVQ_ERR_NOMEM, "cannot evaluate the layer loss: out of memory, or W and H so "
-                         "large that it overflows");
+        return st;
     }
     *out = r;
     return CRVQ_OK;
