@@ -453,6 +453,25 @@ static void seeds_models(void) {
     remove(calib);
 }
 
+// fuzz_encode: a selector byte (which tokenizer) and a text.
+static void seeds_encode(void) {
+    static const char *const texts[] = {
+        "Hello world, the hello 123 12345",
+        "  the\n\nthe  t h e   ",
+        "caf\xc3\xa9 cafe\xcc\x81 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x99\x82",
+        "bytes \xff\xfe\x80 <|endoftext|> it's I'll 'S",
+        "\t\r\n 1234567 x=y+z; //\xc2\xa0",
+    };
+    for (int k = 0; k < 5; k++) {
+        char name[32], b[256];
+        b[0] = (char)k;
+        size_t n = strlen(texts[k]);
+        memcpy(b + 1, texts[k], n);
+        snprintf(name, sizeof name, "text%d", k);
+        write_seed("encode", name, b, n + 1);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz_seeds OUTDIR\n");
@@ -470,5 +489,6 @@ int main(int argc, char **argv) {
     seeds_llama2c_tok();
     seeds_tokenizer_json();
     seeds_models();
+    seeds_encode();
     return 0;
 }
