@@ -3,6 +3,7 @@
 // loss (declarations and the CPU code each mirrors: cu_kernels.h).
 #include "cuda/cu_common.cuh"
 #include "cuda/cu_kernels.h"
+#include "quant/vq_precond.h"
 
 __global__ void gather_kernel(crvq_cu_layer L, const float *cb, float *U) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -125,34 +126,9 @@ int crvq_cu_segment_precond(const int *start, const int *end, const uint32_t *it
     return crvq_segment_sum(start, end, items, K, d * d, 0, precond_value{ngk, d, scales, Hgg}, P);
 }
 
-// One thread a block; the arithmetic of vq_update.c precond_build.
 __global__ void precond_factor_kernel(size_t nb, int d, double *P, unsigned char *kind) {
     size_t b = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= nb) return;
-    double *A = P + b * d * d, tr = 0;
-    for (int t = 0; t < d; t++) tr += A[(size_t)t * d + t];
-    if (!(tr > 0)) {
-        kind[b] = 0;
-        return;
-    }
-    double ridge = 1e-6 * tr / d;
-    kind[b] = 1;
-    for (int a = 0; a < d; a++) {
-        double x = A[(size_t)a * d + a] + ridge;
-        for (int c = 0; c < a; c++) x -= A[(size_t)a * d + c] * A[(size_t)a * d + c];
-        if (!(x > 0)) {
-            kind[b] = 2;
-            A[0] = tr / d;
-            return;
-        }
-        x = sqrt(x);
-        A[(size_t)a * d + a] = x;
-        for (int i = a + 1; i < d; i++) {
-            double y = A[(size_t)i * d + a];
-            for (int c = 0; c < a; c++) y -= A[(size_t)i * d + c] * A[(size_t)a * d + c];
-            A[(size_t)i * d + a] = y / x;
-        }
-    }
+    if (b < nb) kind[b] = crvq_precond_factor(P + b * d * d, d);
 }
 
 int crvq_cu_precond_factor(size_t nb, int d, double *P, unsigned char *kind) {
@@ -163,25 +139,7 @@ int crvq_cu_precond_factor(size_t nb, int d, double *P, unsigned char *kind) {
 __global__ void precond_apply_kernel(size_t nb, int d, const double *P, const unsigned char *kind, const double *g,
                                      double *z) {
     size_t b = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= nb) return;
-    const double *A = P + b * d * d, *gb = g + b * d;
-    double *zb = z + b * d;
-    if (kind[b] == 0) {
-        for (int t = 0; t < d; t++) zb[t] = 0;
-    } else if (kind[b] == 2) {
-        for (int t = 0; t < d; t++) zb[t] = gb[t] / A[0];
-    } else {
-        for (int a = 0; a < d; a++) { // L y = g
-            double y = gb[a];
-            for (int c = 0; c < a; c++) y -= A[(size_t)a * d + c] * zb[c];
-            zb[a] = y / A[(size_t)a * d + a];
-        }
-        for (int a = d - 1; a >= 0; a--) { // Lᵀ z = y
-            double y = zb[a];
-            for (int c = a + 1; c < d; c++) y -= A[(size_t)c * d + a] * zb[c];
-            zb[a] = y / A[(size_t)a * d + a];
-        }
-    }
+    if (b < nb) crvq_precond_solve(P + b * d * d, kind[b], d, g + b * d, z + b * d);
 }
 
 int crvq_cu_precond_apply(size_t nb, int d, const double *P, const unsigned char *kind, const double *g,

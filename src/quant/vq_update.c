@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "quant/vq_layer.h"
+#include "quant/vq_precond.h"
 
 size_t crvq_vq_param_offset(const crvq_vq_layer *L, int k) {
     size_t off = 0;
@@ -130,33 +131,7 @@ static void precond_build(crvq_vq_work *w, double *P, unsigned char *kind) {
     }
     size_t nb = crvq_vq_param_count(L) / d;
 #pragma omp parallel for schedule(static) num_threads(w->threads)
-    for (size_t b = 0; b < nb; b++) {
-        double *A = P + b * dd, tr = 0;
-        for (int t = 0; t < d; t++) tr += A[(size_t)t * d + t];
-        if (!(tr > 0)) {
-            kind[b] = 0;
-            continue;
-        }
-        // A small ridge keeps blocks of rarely used codewords (rank < d) invertible.
-        double ridge = 1e-6 * tr / d;
-        kind[b] = 1;
-        for (int a = 0; a < d && kind[b] == 1; a++) {
-            double x = A[(size_t)a * d + a] + ridge;
-            for (int c = 0; c < a; c++) x -= A[(size_t)a * d + c] * A[(size_t)a * d + c];
-            if (!(x > 0)) {
-                kind[b] = 2;
-                break;
-            }
-            x = sqrt(x);
-            A[(size_t)a * d + a] = x;
-            for (int i = a + 1; i < d; i++) {
-                double y = A[(size_t)i * d + a];
-                for (int c = 0; c < a; c++) y -= A[(size_t)i * d + c] * A[(size_t)a * d + c];
-                A[(size_t)i * d + a] = y / x;
-            }
-        }
-        if (kind[b] == 2) A[0] = tr / d; // the mean diagonal, for the fallback
-    }
+    for (size_t b = 0; b < nb; b++) kind[b] = crvq_precond_factor(P + b * dd, d);
 }
 
 // z = P⁻¹ g block by block.
@@ -164,26 +139,7 @@ static void precond_apply(const crvq_vq_work *w, const double *P, const unsigned
                           double *z) {
     int d = w->d;
     size_t dd = (size_t)d * d, nb = crvq_vq_param_count(w->L) / d;
-    for (size_t b = 0; b < nb; b++) {
-        const double *A = P + b * dd, *gb = g + b * d;
-        double *zb = z + b * d;
-        if (kind[b] == 0) {
-            memset(zb, 0, (size_t)d * sizeof *zb);
-        } else if (kind[b] == 2) {
-            for (int t = 0; t < d; t++) zb[t] = gb[t] / A[0];
-        } else {
-            for (int a = 0; a < d; a++) { // L y = g
-                double y = gb[a];
-                for (int c = 0; c < a; c++) y -= A[(size_t)a * d + c] * zb[c];
-                zb[a] = y / A[(size_t)a * d + a];
-            }
-            for (int a = d - 1; a >= 0; a--) { // Lᵀ z = y
-                double y = zb[a];
-                for (int c = a + 1; c < d; c++) y -= A[(size_t)c * d + a] * zb[c];
-                zb[a] = y / A[(size_t)a * d + a];
-            }
-        }
-    }
+    for (size_t b = 0; b < nb; b++) crvq_precond_solve(P + b * dd, kind[b], d, g + b * d, z + b * d);
 }
 
 static double vdot(const double *a, const double *b, size_t n) {
