@@ -356,7 +356,11 @@ crvq_status crvq_guard_check(void) {
                                  b->flag, b->path);
         }
     for (int i = 0; i < g_n_out; i++)
-        if ((r = crvq_guard_may_replace(g_out[i].path))) return r;
+        if ((r = crvq_guard_may_replace(g_out[i].path))) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", crvq_last_error());
+            return crvq_fail(r, "%s %s", g_out[i].flag, msg); // "-o PATH would replace ..."
+        }
     // An existing checkpoint is crvq's or stays untouched: adopt it, or refuse the run.
     for (int i = 0; i < g_n_out; i++) {
         const output *o = &g_out[i];
