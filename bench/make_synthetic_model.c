@@ -24,6 +24,7 @@
 #include "io/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "model/sample.h"
 #include "model/storage.h"
 
@@ -223,23 +224,23 @@ int main(int argc, char **argv) {
         fill_f32(&r, dense_up, up, 1.0f / sqrtf((float)c->dim));
         fill_f32(&r, dense_down, up, 1.0f / sqrtf((float)c->hidden_dim));
     }
-    static const char *names[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     for (int l = 0; l < n_layers; l++) {
         crvq_layer *L = &m->layers[l];
         L->attn_norm = L->ffn_norm = ones;
-        crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int j = 0; j < 7; j++) {
-            int n_out = j == 4 || j == 5 ? c->hidden_dim : c->dim, n_in = j == 6 ? c->hidden_dim : c->dim;
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            crvq_linear *lin = crvq_block_proj(L, j);
+            int n_out, n_in;
+            crvq_proj_shape(c, j, &n_out, &n_in);
             char what[48];
-            snprintf(what, sizeof what, "blk.%d.%s", l, names[j]);
+            snprintf(what, sizeof what, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             crvq_status st = CRVQ_OK;
             switch (k) {
-            case KIND_CRVQ: st = make_vq(m, &r, n_out, n_in, 4, what, lins[j]); break;
-            case KIND_VQ: st = make_vq(m, &r, n_out, n_in, 1, what, lins[j]); break;
-            case KIND_RTN: st = make_rtn(m, &r, n_out, n_in, what, lins[j]); break;
-            case KIND_DENSE:
-                *lins[j] = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in,
-                                         .w = j < 4 ? dense_sq : j < 6 ? dense_up : dense_down};
+            case KIND_CRVQ: st = make_vq(m, &r, n_out, n_in, 4, what, lin); break;
+            case KIND_VQ: st = make_vq(m, &r, n_out, n_in, 1, what, lin); break;
+            case KIND_RTN: st = make_rtn(m, &r, n_out, n_in, what, lin); break;
+            case KIND_DENSE: // attention (dim, dim), gate and up (hidden, dim), down (dim, hidden)
+                *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in,
+                                     .w = j < CRVQ_PROJ_GATE ? dense_sq : j < CRVQ_PROJ_DOWN ? dense_up : dense_down};
                 break;
             }
             if (st) {
@@ -258,11 +259,11 @@ int main(int argc, char **argv) {
         goto done;
     }
     double bits = 0.0;
-    for (int l = 0; l < n_layers; l++) {
-        const crvq_layer *L = &m->layers[l];
-        const crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int j = 0; j < 7; j++) bits += crvq_linear_bits(lins[j]) * lins[j]->n_out * lins[j]->n_in;
-    }
+    for (int l = 0; l < n_layers; l++)
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
+            bits += crvq_linear_bits(lin) * lin->n_out * lin->n_in;
+        }
     printf("wrote %s: Llama-2-7B shapes, %d layers, %s, %.4f bits per linear weight\n", out, n_layers,
            k == KIND_CRVQ ? "crvq d 8 M 4 e 8 lambda 0.02" : k == KIND_VQ ? "vq d 8 M 1 e 8"
            : k == KIND_RTN ? "rtn 2-bit group 128" : "dense fp16",

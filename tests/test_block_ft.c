@@ -69,7 +69,7 @@ static crvq_model *tiny_model(uint64_t seed, crvq_rope_style style, crvq_rope_sc
         crvq_proj_shape(&m->cfg, i, &n_out, &n_in);
         *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in};
         lin->w = store(m, (size_t)n_out * n_in, 1.7 / sqrt(n_in), 0.0);
-        if (bias && crvq_proj_table[i].qkv_bias) lin->bias = store(m, n_out, 0.3, 0.0);
+        if (bias && crvq_proj_table[i].bias) lin->bias = store(m, n_out, 0.3, 0.0);
     }
     return m;
 }

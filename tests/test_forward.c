@@ -7,6 +7,7 @@
 // block-by-block runs with taps (the quantization pipeline's path).
 #include "check.h"
 #include "crvq.h"
+#include "model/block_proj.h"
 #include "model/forward.h"
 
 #include <math.h>
@@ -47,7 +48,6 @@ static crvq_model *tiny_model(const crvq_config *cfg) {
     crvq_model *m = calloc(1, sizeof *m);
     m->cfg = *cfg;
     const crvq_config *c = &m->cfg;
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
     m->tok_embd = rand_vec((size_t)c->vocab_size * c->dim, 1.0, 0.0);
     m->out_norm = rand_vec(c->dim, 0.2, 1.0);
     if (c->tied_embeddings)
@@ -60,13 +60,11 @@ static crvq_model *tiny_model(const crvq_config *cfg) {
         crvq_layer *L = &m->layers[l];
         L->attn_norm = rand_vec(c->dim, 0.2, 1.0);
         L->ffn_norm = rand_vec(c->dim, 0.2, 1.0);
-        L->wq = rand_linear(q_dim, c->dim, c->qkv_bias);
-        L->wk = rand_linear(kv_dim, c->dim, c->qkv_bias);
-        L->wv = rand_linear(kv_dim, c->dim, c->qkv_bias);
-        L->wo = rand_linear(c->dim, q_dim, 0);
-        L->w_gate = rand_linear(c->hidden_dim, c->dim, 0);
-        L->w_up = rand_linear(c->hidden_dim, c->dim, 0);
-        L->w_down = rand_linear(c->dim, c->hidden_dim, 0);
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
+            int n_out, n_in;
+            crvq_proj_shape(c, p, &n_out, &n_in);
+            *crvq_block_proj(L, p) = rand_linear(n_out, n_in, c->qkv_bias && crvq_proj_table[p].bias);
+        }
     }
     return m;
 }
@@ -76,8 +74,7 @@ static void free_tiny_model(crvq_model *m) {
         crvq_layer *L = &m->layers[l];
         free((void *)L->attn_norm);
         free((void *)L->ffn_norm);
-        crvq_linear *lins[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) free_linear(lins[i]);
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) free_linear(crvq_block_proj(L, p));
     }
     if (!m->cfg.tied_embeddings) free_linear(&m->output);
     free((void *)m->tok_embd);

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "model/sample.h"
 
 #include <cblas.h>
@@ -90,11 +91,8 @@ static double linear_bytes(const crvq_linear *l) {
 // form (compressed layers as stored), the output head and one embedding row.
 static double decode_weight_bytes(const crvq_model *m) {
     double b = linear_bytes(&m->output) + 4.0 * m->cfg.dim;
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        const crvq_layer *L = &m->layers[l];
-        const crvq_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) b += linear_bytes(lin[i]);
-    }
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) b += linear_bytes(crvq_block_proj_c(&m->layers[l], p));
     return b;
 }
 

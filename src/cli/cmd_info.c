@@ -7,6 +7,7 @@
 #include "io/gguf.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "model/config.h"
 
 #include <math.h>
@@ -42,19 +43,15 @@ static int list_kinds(const crvq_model *m, tensor_kind *k) {
     if (!c->tied_embeddings) k[n++] = (tensor_kind){"output", m->output.n_out, m->output.n_in, 1};
     k[n++] = (tensor_kind){"output_norm", 0, c->dim, 1};
     k[n++] = (tensor_kind){"attn_norm", 0, c->dim, c->n_layers};
-    k[n++] = (tensor_kind){"wq", L->wq.n_out, L->wq.n_in, c->n_layers};
-    k[n++] = (tensor_kind){"wk", L->wk.n_out, L->wk.n_in, c->n_layers};
-    k[n++] = (tensor_kind){"wv", L->wv.n_out, L->wv.n_in, c->n_layers};
-    k[n++] = (tensor_kind){"wo", L->wo.n_out, L->wo.n_in, c->n_layers};
-    k[n++] = (tensor_kind){"ffn_norm", 0, c->dim, c->n_layers};
-    k[n++] = (tensor_kind){"w_gate", L->w_gate.n_out, L->w_gate.n_in, c->n_layers};
-    k[n++] = (tensor_kind){"w_up", L->w_up.n_out, L->w_up.n_in, c->n_layers};
-    k[n++] = (tensor_kind){"w_down", L->w_down.n_out, L->w_down.n_in, c->n_layers};
-    if (c->qkv_bias) {
-        k[n++] = (tensor_kind){"bq", 0, L->wq.n_out, c->n_layers};
-        k[n++] = (tensor_kind){"bk", 0, L->wk.n_out, c->n_layers};
-        k[n++] = (tensor_kind){"bv", 0, L->wv.n_out, c->n_layers};
+    for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
+        // each norm listed before the projections it feeds
+        if (p == CRVQ_PROJ_GATE) k[n++] = (tensor_kind){"ffn_norm", 0, c->dim, c->n_layers};
+        const crvq_linear *lin = crvq_block_proj_c(L, p);
+        k[n++] = (tensor_kind){crvq_proj_table[p].field, lin->n_out, lin->n_in, c->n_layers};
     }
+    for (int p = 0; p < CRVQ_PROJ_COUNT && c->qkv_bias; p++)
+        if (crvq_proj_table[p].bias)
+            k[n++] = (tensor_kind){crvq_proj_table[p].bias, 0, crvq_block_proj_c(L, p)->n_out, c->n_layers};
     return n;
 }
 
@@ -64,16 +61,8 @@ typedef struct bits_summary {
     double linear_bpw;   // the 7 projections of every block
     double total_bpw;    // every tensor, over all parameters
     double nonembed_bpw; // every tensor but the token embedding and the output head
-    int n_compressed;    // compressed linear layers (of 7 * n_layers)
+    int n_compressed;    // compressed linear layers (of CRVQ_PROJ_COUNT * n_layers)
 } bits_summary;
-
-static const char *const LINEAR_NAMES[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                            "ffn_gate", "ffn_up", "ffn_down"};
-
-static const crvq_linear *layer_linear(const crvq_layer *L, int j) {
-    const crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    return lins[j];
-}
 
 static bits_summary model_bits(const crvq_model *m) {
     const crvq_config *c = &m->cfg;
@@ -81,8 +70,8 @@ static bits_summary model_bits(const crvq_model *m) {
     bits_summary b = {0};
     double lin_bits = dense[CRVQ_ROLE_LINEAR];
     for (int l = 0; l < c->n_layers; l++)
-        for (int j = 0; j < 7; j++) {
-            const crvq_linear *lin = layer_linear(&m->layers[l], j);
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
             if (lin->kind == CRVQ_LINEAR_DENSE) continue;
             lin_bits += crvq_linear_bits(lin) * (double)lin->n_out * lin->n_in;
             b.n_compressed++;
@@ -107,11 +96,11 @@ static void print_layers(const crvq_model *m) {
     printf("compressed layers\n");
     printf("  %-18s %-6s %-13s %-36s %s\n", "name", "kind", "shape", "settings", "bits/weight");
     for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int j = 0; j < 7; j++) {
-            const crvq_linear *lin = layer_linear(&m->layers[l], j);
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
             if (lin->kind == CRVQ_LINEAR_DENSE) continue;
             char name[48], shape[32], set[96];
-            snprintf(name, sizeof name, "blk.%d.%s", l, LINEAR_NAMES[j]);
+            snprintf(name, sizeof name, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             snprintf(shape, sizeof shape, "(%d, %d)", lin->n_out, lin->n_in);
             const char *kind;
             if (lin->kind == CRVQ_LINEAR_VQ) {
@@ -132,12 +121,12 @@ static void print_layers(const crvq_model *m) {
 static cJSON *layers_json(const crvq_model *m) {
     cJSON *arr = cJSON_CreateArray();
     for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int j = 0; j < 7; j++) {
-            const crvq_linear *lin = layer_linear(&m->layers[l], j);
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
             if (lin->kind == CRVQ_LINEAR_DENSE) continue;
             cJSON *o = cJSON_CreateObject();
             char name[48];
-            snprintf(name, sizeof name, "blk.%d.%s", l, LINEAR_NAMES[j]);
+            snprintf(name, sizeof name, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             cJSON_AddStringToObject(o, "name", name);
             cJSON *shape = cJSON_AddArrayToObject(o, "shape");
             cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_out));
@@ -277,7 +266,7 @@ static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, c
     printf("bits/weight    linear %.4f, total %.4f, without embedding and head %.4f\n", b->linear_bpw,
            b->total_bpw, b->nonembed_bpw);
     if (b->n_compressed) {
-        int n_dense = 7 * c->n_layers - b->n_compressed;
+        int n_dense = CRVQ_PROJ_COUNT * c->n_layers - b->n_compressed;
         if (n_dense) printf("               (%d linear layers left dense, counted as stored)\n", n_dense);
         print_layers(m);
     }

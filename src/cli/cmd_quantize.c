@@ -104,15 +104,13 @@ static void on_progress(void *vctx, const crvq_progress *p) {
 // Every layer must fit the method's shape rules before any time is spent.
 static int plan(const crvq_model *m, const crvq_quant_params *qp, int print, double *linear_bits) {
     const crvq_config *c = &m->cfg;
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-    int shapes[CRVQ_PROJ_COUNT][2] = {{q_dim, c->dim}, {kv_dim, c->dim}, {kv_dim, c->dim}, {c->dim, q_dim},
-                                 {c->hidden_dim, c->dim}, {c->hidden_dim, c->dim}, {c->dim, c->hidden_dim}};
     int scalar = cli_quant_is_scalar(qp->method);
     int div = scalar ? qp->group_size : qp->d;
     double bits = 0, params = 0;
     if (print) printf("%-12s %12s %10s\n", "layer", "shape", "bits/w");
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-        int n_out = shapes[j][0], n_in = shapes[j][1];
+        int n_out, n_in;
+        crvq_proj_shape(c, j, &n_out, &n_in);
         if (n_in % div) {
             char msg[256];
             snprintf(msg, sizeof msg, "%s has %d inputs, not a multiple of the %s %d", crvq_proj_table[j].gguf, n_in,

@@ -5,6 +5,7 @@
 #include "io/gguf_write.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "quant/run_id.h"
 #include "tokenizer/tok_internal.h"
 
@@ -248,23 +249,21 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     crvq_gguf_set_bool(w, "crvq.finetuned", info->finetuned);
 
     // Per-layer bits in file order, and the linear-layer average.
-    int n = 7 * m->cfg.n_layers;
+    int n = CRVQ_PROJ_COUNT * m->cfg.n_layers;
     char **names = calloc((size_t)n, sizeof *names);
     float *bits = malloc((size_t)n * sizeof *bits);
     double num = 0, den = 0;
-    static const char *kinds[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     if (names && bits) {
         for (int l = 0; l < m->cfg.n_layers; l++) {
-            const crvq_layer *L = &m->layers[l];
-            const crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-            for (int j = 0; j < 7; j++) {
-                int i = 7 * l + j;
-                double P = (double)lins[j]->n_out * lins[j]->n_in;
-                bits[i] = (float)crvq_linear_bits(lins[j]);
+            for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+                const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
+                int i = CRVQ_PROJ_COUNT * l + j;
+                double P = (double)lin->n_out * lin->n_in;
+                bits[i] = (float)crvq_linear_bits(lin);
                 num += bits[i] * P;
                 den += P;
                 names[i] = malloc(48);
-                if (names[i]) snprintf(names[i], 48, "blk.%d.%s", l, kinds[j]);
+                if (names[i]) snprintf(names[i], 48, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             }
         }
         int ok = 1;
@@ -317,12 +316,9 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
         add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
         snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
         add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
-        const struct { const char *name; const crvq_linear *lin; int rope; } lins[7] = {
-            {"attn_q", &L->wq, 1}, {"attn_k", &L->wk, 1}, {"attn_v", &L->wv, 0}, {"attn_output", &L->wo, 0},
-            {"ffn_gate", &L->w_gate, 0}, {"ffn_up", &L->w_up, 0}, {"ffn_down", &L->w_down, 0}};
-        for (int j = 0; j < 7; j++) {
-            snprintf(p, sizeof p, "blk.%d.%s", l, lins[j].name);
-            write_linear(w, &k, p, lins[j].lin, hd, permute && lins[j].rope);
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
+            write_linear(w, &k, p, crvq_block_proj_c(L, j), hd, permute && crvq_proj_table[j].rope);
         }
     }
     if (k.failed || crvq_gguf_writer_failed(w))
@@ -474,14 +470,6 @@ crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crv
 
 // ------------------------------------------------------------ checkpoint ---
 
-static const char *const block_lin_names[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                               "ffn_gate", "ffn_up", "ffn_down"};
-
-static crvq_linear *block_lin(crvq_layer *L, int j) {
-    crvq_linear *lins[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-    return lins[j];
-}
-
 crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const crvq_run_id *id, const char *path) {
     crvq_gguf_writer *w;
     crvq_status st = crvq_gguf_writer_init(&w);
@@ -501,9 +489,9 @@ crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const cr
         add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
         snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
         add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
-        for (int j = 0; j < 7; j++) {
-            snprintf(p, sizeof p, "blk.%d.%s", l, block_lin_names[j]);
-            write_linear(w, &k, p, block_lin(L, j), m->cfg.head_dim, 0);
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
+            write_linear(w, &k, p, crvq_block_proj_c(L, j), m->cfg.head_dim, 0);
         }
     }
     if (k.failed || crvq_gguf_writer_failed(w))
@@ -581,11 +569,11 @@ crvq_status crvq_checkpoint_load(crvq_model *m, const crvq_run_id *run, const ch
         if ((st = bind_norm(g, p, m->cfg.dim, &L->attn_norm))) break;
         snprintf(p, sizeof p, "blk.%d.ffn_norm.weight", l);
         if ((st = bind_norm(g, p, m->cfg.dim, &L->ffn_norm))) break;
-        for (int j = 0; j < 7 && !st; j++) {
-            crvq_linear *lin = block_lin(L, j);
+        for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
+            crvq_linear *lin = crvq_block_proj(L, j);
             const float *bias = lin->bias;
             int found;
-            snprintf(p, sizeof p, "blk.%d.%s", l, block_lin_names[j]);
+            snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             st = crvq_container_bind_linear(gguf_lookup, g, m->storage, path, p, lin->n_out, lin->n_in, lin, &found);
             if (!st && !found) st = crvq_fail(CRVQ_ERR_FORMAT, "%s: checkpoint lacks layer %s", path, p);
             lin->bias = bias;

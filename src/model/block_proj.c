@@ -3,16 +3,16 @@
 
 #include "model/forward.h"
 
-#define PROJ(f, g, h, out, t, bias, r) {#f, g, h, offsetof(crvq_layer, f), out, t, bias, r}
+#define PROJ(f, g, h, out, t, b, r) {#f, g, h, offsetof(crvq_layer, f), out, t, b, r}
 
 const crvq_proj_info crvq_proj_table[CRVQ_PROJ_COUNT] = {
-    [CRVQ_PROJ_Q] = PROJ(wq, "attn_q", "self_attn.q_proj", CRVQ_WIDTH_Q, CRVQ_TAP_ATTN_IN, 1, 1),
-    [CRVQ_PROJ_K] = PROJ(wk, "attn_k", "self_attn.k_proj", CRVQ_WIDTH_KV, CRVQ_TAP_ATTN_IN, 1, 1),
-    [CRVQ_PROJ_V] = PROJ(wv, "attn_v", "self_attn.v_proj", CRVQ_WIDTH_KV, CRVQ_TAP_ATTN_IN, 1, 0),
-    [CRVQ_PROJ_O] = PROJ(wo, "attn_output", "self_attn.o_proj", CRVQ_WIDTH_DIM, CRVQ_TAP_ATTN_OUT, 0, 0),
-    [CRVQ_PROJ_GATE] = PROJ(w_gate, "ffn_gate", "mlp.gate_proj", CRVQ_WIDTH_HIDDEN, CRVQ_TAP_FFN_IN, 0, 0),
-    [CRVQ_PROJ_UP] = PROJ(w_up, "ffn_up", "mlp.up_proj", CRVQ_WIDTH_HIDDEN, CRVQ_TAP_FFN_IN, 0, 0),
-    [CRVQ_PROJ_DOWN] = PROJ(w_down, "ffn_down", "mlp.down_proj", CRVQ_WIDTH_DIM, CRVQ_TAP_FFN_ACT, 0, 0),
+    [CRVQ_PROJ_Q] = PROJ(wq, "attn_q", "self_attn.q_proj", CRVQ_WIDTH_Q, CRVQ_TAP_ATTN_IN, "bq", 1),
+    [CRVQ_PROJ_K] = PROJ(wk, "attn_k", "self_attn.k_proj", CRVQ_WIDTH_KV, CRVQ_TAP_ATTN_IN, "bk", 1),
+    [CRVQ_PROJ_V] = PROJ(wv, "attn_v", "self_attn.v_proj", CRVQ_WIDTH_KV, CRVQ_TAP_ATTN_IN, "bv", 0),
+    [CRVQ_PROJ_O] = PROJ(wo, "attn_output", "self_attn.o_proj", CRVQ_WIDTH_DIM, CRVQ_TAP_ATTN_OUT, NULL, 0),
+    [CRVQ_PROJ_GATE] = PROJ(w_gate, "ffn_gate", "mlp.gate_proj", CRVQ_WIDTH_HIDDEN, CRVQ_TAP_FFN_IN, NULL, 0),
+    [CRVQ_PROJ_UP] = PROJ(w_up, "ffn_up", "mlp.up_proj", CRVQ_WIDTH_HIDDEN, CRVQ_TAP_FFN_IN, NULL, 0),
+    [CRVQ_PROJ_DOWN] = PROJ(w_down, "ffn_down", "mlp.down_proj", CRVQ_WIDTH_DIM, CRVQ_TAP_FFN_ACT, NULL, 0),
 };
 
 int crvq_config_width(const crvq_config *c, crvq_width w) {

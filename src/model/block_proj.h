@@ -34,7 +34,7 @@ typedef struct crvq_proj_info {
     crvq_width n_out;  // rows; the columns are the width of its tap
     int tap;           // CRVQ_TAP_* (model/forward.h): the activations it reads. Projections
                        // reading the same ones (q, k, v; gate, up) share one proxy Hessian.
-    int qkv_bias;      // carries a bias in models with qkv_bias (Qwen2): q, k, v
+    const char *bias;  // `crvq info`'s name of its bias in qkv_bias (Qwen2) models: "bq"; NULL: none
     int rope;          // its rows feed RoPE, so GGUF stores them interleaved where Hugging
                        // Face splits each head in halves (docs/format.md): q, k
 } crvq_proj_info;

@@ -8,6 +8,7 @@
 #include "io/gguf.h"
 #include "io/llama2c.h"
 #include "io/safetensors.h"
+#include "model/block_proj.h"
 #include "model/config.h"
 #include "model/storage.h"
 #include "tokenizer/tokenizer.h"
@@ -19,32 +20,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
-// Tensor names of one file family; per-layer names take the layer index.
-enum {
-    T_ATTN_NORM, T_FFN_NORM, T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_Q_BIAS, T_K_BIAS, T_V_BIAS, N_LAYER_T
-};
-
+// Tensor names of one file family. The norms' names take the layer index;
+// `proj` takes the layer index, the projection's name in this family
+// (crvq_proj_table's .hf when `hf`, else .gguf) and "weight" or "bias".
 typedef struct naming {
     const char *tok_embd, *out_norm, *output;
-    const char *layer[N_LAYER_T];
+    const char *attn_norm, *ffn_norm;
+    const char *proj;
+    int hf;
 } naming;
 
 // GGUF llama names; the llama2.c reader names its tensors the same way.
 static const naming gguf_names = {
     "token_embd.weight", "output_norm.weight", "output.weight",
-    {"blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.attn_q.weight", "blk.%d.attn_k.weight",
-     "blk.%d.attn_v.weight", "blk.%d.attn_output.weight", "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight",
-     "blk.%d.ffn_down.weight", "blk.%d.attn_q.bias", "blk.%d.attn_k.bias", "blk.%d.attn_v.bias"},
+    "blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.%s.%s", 0,
 };
 
 static const naming hf_names = {
     "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
-    {"model.layers.%d.input_layernorm.weight", "model.layers.%d.post_attention_layernorm.weight",
-     "model.layers.%d.self_attn.q_proj.weight", "model.layers.%d.self_attn.k_proj.weight",
-     "model.layers.%d.self_attn.v_proj.weight", "model.layers.%d.self_attn.o_proj.weight",
-     "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
-     "model.layers.%d.mlp.down_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
-     "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias"},
+    "model.layers.%d.input_layernorm.weight", "model.layers.%d.post_attention_layernorm.weight",
+    "model.layers.%d.%s.%s", 1,
 };
 
 // The tensors of one file.
@@ -183,21 +178,23 @@ static crvq_status bind_linear(loader *ld, const char *name, const char *bias_na
 static crvq_status bind_layer(loader *ld, int l) {
     const crvq_config *c = &ld->m->cfg;
     crvq_layer *L = &ld->m->layers[l];
-    char n[N_LAYER_T][160];
-    for (int k = 0; k < N_LAYER_T; k++) snprintf(n[k], sizeof n[k], ld->names->layer[k], l);
-    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
-    int bias = c->qkv_bias;
+    const naming *nm = ld->names;
+    char name[160], bias[160];
     crvq_status st;
-    if ((st = bind(ld, n[T_ATTN_NORM], 0, c->dim, &L->attn_norm)) ||
-        (st = bind(ld, n[T_FFN_NORM], 0, c->dim, &L->ffn_norm)) ||
-        (st = bind_linear(ld, n[T_Q], bias ? n[T_Q_BIAS] : NULL, q_dim, c->dim, &L->wq)) ||
-        (st = bind_linear(ld, n[T_K], bias ? n[T_K_BIAS] : NULL, kv_dim, c->dim, &L->wk)) ||
-        (st = bind_linear(ld, n[T_V], bias ? n[T_V_BIAS] : NULL, kv_dim, c->dim, &L->wv)) ||
-        (st = bind_linear(ld, n[T_O], NULL, c->dim, q_dim, &L->wo)) ||
-        (st = bind_linear(ld, n[T_GATE], NULL, c->hidden_dim, c->dim, &L->w_gate)) ||
-        (st = bind_linear(ld, n[T_UP], NULL, c->hidden_dim, c->dim, &L->w_up)) ||
-        (st = bind_linear(ld, n[T_DOWN], NULL, c->dim, c->hidden_dim, &L->w_down)))
-        return st;
+    snprintf(name, sizeof name, nm->attn_norm, l);
+    if ((st = bind(ld, name, 0, c->dim, &L->attn_norm))) return st;
+    snprintf(name, sizeof name, nm->ffn_norm, l);
+    if ((st = bind(ld, name, 0, c->dim, &L->ffn_norm))) return st;
+    for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
+        const crvq_proj_info *pi = &crvq_proj_table[p];
+        const char *family_name = nm->hf ? pi->hf : pi->gguf;
+        int n_out, n_in;
+        crvq_proj_shape(c, p, &n_out, &n_in);
+        snprintf(name, sizeof name, nm->proj, l, family_name, "weight");
+        snprintf(bias, sizeof bias, nm->proj, l, family_name, "bias");
+        if ((st = bind_linear(ld, name, c->qkv_bias && pi->bias ? bias : NULL, n_out, n_in, crvq_block_proj(L, p))))
+            return st;
+    }
     return CRVQ_OK;
 }
 

@@ -1,6 +1,7 @@
 // model.c — freeing a model and counting its parameters.
 #include "crvq.h"
 
+#include "model/block_proj.h"
 #include "model/storage.h"
 
 #include <stdlib.h>
@@ -23,11 +24,8 @@ static int64_t linear_biases(const crvq_linear *l) { return l->bias ? l->n_out :
 // dense and are not what bits-per-weight figures are about).
 int64_t crvq_model_n_params_linear(const crvq_model *m) {
     int64_t n = 0;
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        const crvq_layer *L = &m->layers[l];
-        const crvq_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) n += linear_weights(lin[i]);
-    }
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_weights(crvq_block_proj_c(&m->layers[l], p));
     return n;
 }
 
@@ -37,10 +35,8 @@ int64_t crvq_model_n_params(const crvq_model *m) {
     if (!c->tied_embeddings) n += linear_weights(&m->output) + linear_biases(&m->output);
     n += crvq_model_n_params_linear(m);
     for (int l = 0; l < c->n_layers; l++) {
-        const crvq_layer *L = &m->layers[l];
-        const crvq_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         n += 2 * c->dim; // attention and ffn norms
-        for (int i = 0; i < 7; i++) n += linear_biases(lin[i]);
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_biases(crvq_block_proj_c(&m->layers[l], p));
     }
     return n;
 }
