@@ -32,4 +32,12 @@ int fuzz_inside(const void *p, size_t n, const uint8_t *data, size_t size);
 // vocabulary and decoding must stay inside its buffer.
 void fuzz_tokenizer_exercise(const crvq_tokenizer *t);
 
+// A model that loaded: its parts are there, its tokenizer fits its
+// vocabulary, and unless one token costs more than FORWARD_MAX_MACS
+// multiply-adds (a compressed layer's codes can stand for far more weights
+// than the file has bytes) the forward pass runs a 3-token prompt and one
+// decoding step, which reads every weight the loader bound.
+#define FORWARD_MAX_MACS (1 << 20)
+void fuzz_model_exercise(const crvq_model *m);
+
 #endif

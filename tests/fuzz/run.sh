@@ -60,7 +60,7 @@ link_shared gguf models/stories260K/stories260K-f16.gguf
 # every part of its reader, small enough to keep executions fast.
 max_len() {
   case $1 in
-    model | gguf | llama2c) echo 32768 ;;
+    model | hf_model | gguf | llama2c) echo 32768 ;;
     sp_model | tokenizer_json) echo 16384 ;;
     *) echo 8192 ;;
   esac

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *outdir;
 
@@ -92,6 +93,35 @@ static void put_f32(buf *b, float v) { put(b, &v, 4); }
 
 // ------------------------------------------------------------ safetensors ---
 
+// A safetensors file built tensor by tensor: header JSON and data section.
+typedef struct st_file {
+    buf header, data;
+} st_file;
+
+static void st_add(st_file *f, const char *name, const char *dtype, const char *shape, const void *data,
+                   size_t bytes) {
+    size_t begin = f->data.n;
+    put(&f->data, data, bytes);
+    putf(&f->header, "%s\"%s\": {\"dtype\": \"%s\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
+         f->header.n ? ", " : "{\"__metadata__\": {\"format\": \"pt\"}, ", name, dtype, shape, begin, f->data.n);
+}
+
+// The file's bytes (the st_file is consumed).
+static buf st_finish(st_file *f) {
+    putf(&f->header, "}");
+    buf out = {0};
+    uint64_t hlen = f->header.n;
+    put(&out, &hlen, 8);
+    put(&out, f->header.p, f->header.n);
+    put(&out, f->data.p, f->data.n);
+    free(f->header.p);
+    free(f->data.p);
+    crvq_safetensors st;
+    ok(crvq_safetensors_parse("seed", out.p, out.n, &st), "safetensors seed");
+    crvq_safetensors_free(&st);
+    return out;
+}
+
 static void seeds_safetensors(void) {
     // dtype, shape, bytes per element: one tensor of each kind the reader knows
     static const struct { const char *name, *dtype, *shape; int numel, size; } ts[] = {
@@ -99,26 +129,13 @@ static void seeds_safetensors(void) {
         {"lm_head.weight", "BF16", "[1, 2, 1, 2]", 4, 2},     {"position_ids", "I64", "[1, 2]", 2, 8},
         {"mask", "U8", "[3]", 3, 1},                          {"empty", "F32", "[0, 4]", 0, 4},
     };
-    buf h = {0}, data = {0};
-    putf(&h, "{\"__metadata__\": {\"format\": \"pt\"}");
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
-        size_t begin = data.n, bytes = (size_t)ts[i].numel * ts[i].size;
-        for (size_t k = 0; k < bytes; k++) put(&data, &(uint8_t){(uint8_t)(k * 37 % 61)}, 1); // finite in every dtype
-        putf(&h, ", \"%s\": {\"dtype\": \"%s\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}", ts[i].name,
-             ts[i].dtype, ts[i].shape, begin, data.n);
-    }
-    putf(&h, "}");
-    buf f = {0};
-    uint64_t hlen = h.n;
-    put(&f, &hlen, 8);
-    put(&f, h.p, h.n);
-    put(&f, data.p, data.n);
-    crvq_safetensors st;
-    ok(crvq_safetensors_parse("seed", f.p, f.n, &st), "safetensors seed");
-    crvq_safetensors_free(&st);
+    st_file sf = {0};
+    uint8_t bytes[64];
+    for (size_t k = 0; k < sizeof bytes; k++) bytes[k] = (uint8_t)(k * 37 % 61); // finite in every dtype
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        st_add(&sf, ts[i].name, ts[i].dtype, ts[i].shape, bytes, (size_t)ts[i].numel * ts[i].size);
+    buf f = st_finish(&sf);
     write_seed("safetensors", "tensors.safetensors", f.p, f.n);
-    free(h.p);
-    free(data.p);
     free(f.p);
 
     const char *index = "{\"metadata\": {\"total_size\": 1234},\n \"weight_map\": {\n"
@@ -345,6 +362,88 @@ static buf llama2c_checkpoint(int tied) {
     return b;
 }
 
+// A tensor of small pseudo-random values, F32 or BF16; cols 0: a vector.
+static void st_add_random(st_file *f, const char *name, int bf16, int rows, int cols, uint64_t *rng) {
+    size_t n = (size_t)rows * (cols ? cols : 1), es = bf16 ? 2 : 4;
+    uint8_t *d = malloc(n * es);
+    if (!d) die("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+        float v = (float)((int)(*rng % 2001) - 1000) / 4000.0f;
+        uint32_t b;
+        memcpy(&b, &v, 4);
+        uint16_t h = (uint16_t)(b >> 16);
+        memcpy(d + es * i, bf16 ? (const void *)&h : (const void *)&b, es);
+    }
+    char shape[64];
+    if (cols) snprintf(shape, sizeof shape, "[%d, %d]", rows, cols);
+    else snprintf(shape, sizeof shape, "[%d]", rows);
+    st_add(f, name, bf16 ? "BF16" : "F32", shape, d, n * es);
+    free(d);
+}
+
+// fuzz_hf_model's input: a 2-byte length, config.json, model.safetensors
+// (Hugging Face names; BF16 weights for llama, F32 with q/k/v biases and a
+// tied head for Qwen2). It must load as a directory.
+static void seed_hf_model(const char *name, int qwen2) {
+    char config[1024];
+    int clen = snprintf(config, sizeof config,
+                        "{\"architectures\": [\"%s\"], \"hidden_size\": %d, \"intermediate_size\": %d, "
+                        "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"num_key_value_heads\": %d, "
+                        "\"vocab_size\": %d, \"max_position_embeddings\": %d, \"rms_norm_eps\": 1e-05, "
+                        "\"tie_word_embeddings\": %s, \"bos_token_id\": 1, \"eos_token_id\": 2}",
+                        qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM", DIM, HID, NL, NH, NKV, VOCAB, SEQ,
+                        qwen2 ? "true" : "false");
+    static const struct { const char *name; int rows, cols, bias; } lt[] = {
+        {"input_layernorm.weight", DIM, 0, 0},    {"post_attention_layernorm.weight", DIM, 0, 0},
+        {"self_attn.q_proj", DIM, DIM, 1},        {"self_attn.k_proj", DIM / NH * NKV, DIM, 1},
+        {"self_attn.v_proj", DIM / NH * NKV, DIM, 1}, {"self_attn.o_proj", DIM, DIM, 0},
+        {"mlp.gate_proj", HID, DIM, 0},           {"mlp.up_proj", HID, DIM, 0},
+        {"mlp.down_proj", DIM, HID, 0},
+    };
+    st_file sf = {0};
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    st_add_random(&sf, "model.embed_tokens.weight", !qwen2, VOCAB, DIM, &rng);
+    for (int l = 0; l < NL; l++)
+        for (size_t t = 0; t < sizeof lt / sizeof lt[0]; t++) {
+            char tn[128];
+            snprintf(tn, sizeof tn, "model.layers.%d.%s%s", l, lt[t].name, lt[t].cols ? ".weight" : "");
+            st_add_random(&sf, tn, !qwen2, lt[t].rows, lt[t].cols, &rng);
+            if (qwen2 && lt[t].bias) {
+                snprintf(tn, sizeof tn, "model.layers.%d.%s.bias", l, lt[t].name);
+                st_add_random(&sf, tn, 0, lt[t].rows, 0, &rng);
+            }
+        }
+    st_add_random(&sf, "model.norm.weight", !qwen2, DIM, 0, &rng);
+    if (!qwen2) st_add_random(&sf, "lm_head.weight", 1, VOCAB, DIM, &rng);
+    buf st = st_finish(&sf);
+
+    // it loads from a directory
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/hf-check", outdir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) die(dir);
+    char cp[4200], sp[4200];
+    snprintf(cp, sizeof cp, "%s/config.json", dir);
+    snprintf(sp, sizeof sp, "%s/model.safetensors", dir);
+    FILE *f = fopen(cp, "wb");
+    if (!f || fwrite(config, 1, (size_t)clen, f) != (size_t)clen || fclose(f)) die(cp);
+    if (!(f = fopen(sp, "wb")) || fwrite(st.p, 1, st.n, f) != st.n || fclose(f)) die(sp);
+    crvq_model *m;
+    ok(crvq_model_load(dir, NULL, &m), dir);
+    crvq_model_free(m);
+    remove(cp);
+    remove(sp);
+    rmdir(dir);
+
+    buf in = {0};
+    put(&in, (uint8_t[]){(uint8_t)(clen & 0xff), (uint8_t)(clen >> 8)}, 2);
+    put(&in, config, (size_t)clen);
+    put(&in, st.p, st.n);
+    write_seed("hf_model", name, in.p, in.n);
+    free(in.p);
+    free(st.p);
+}
+
 // The GGUF getters' seed: one key of every metadata type, arrays of each.
 static void seed_gguf_metadata(void) {
     crvq_gguf_writer *w;
@@ -450,6 +549,8 @@ static void seeds_models(void) {
         copy_seed(p, "gguf", gg[i].name);
     }
     seed_gguf_metadata();
+    seed_hf_model("llama-bf16", 0);
+    seed_hf_model("qwen2-tied-bias", 1);
     remove(calib);
 }
 

@@ -58,3 +58,32 @@ void fuzz_tokenizer_exercise(const crvq_tokenizer *t) {
         FUZZ_CHECK(crvq_detokenize(t, id > 0 ? id - 1 : -1, id, buf, sizeof buf) <= sizeof buf);
     }
 }
+
+static int64_t macs_per_token(const crvq_model *m) {
+    const crvq_config *c = &m->cfg;
+    return crvq_model_n_params(m) + (int64_t)c->n_layers * c->n_heads * c->head_dim * 4; // + attention over 4 positions
+}
+
+// The forward pass either works or says the activations overflowed (huge
+// but finite weights); every other failure is a bug for valid arguments.
+static int forward_ok(crvq_status st) {
+    return st == CRVQ_OK || (st == CRVQ_ERR_INVALID && strstr(crvq_last_error(), "logits are not finite"));
+}
+
+void fuzz_model_exercise(const crvq_model *m) {
+    FUZZ_CHECK(m->cfg.vocab_size > 0 && m->tok_embd && m->out_norm && m->layers);
+    FUZZ_CHECK(!m->tok || crvq_tokenizer_n_vocab(m->tok) <= m->cfg.vocab_size);
+    if (macs_per_token(m) > FORWARD_MAX_MACS) return;
+    int vocab = m->cfg.vocab_size;
+    crvq_state *s;
+    if (crvq_state_init(m, 4, 3, &s)) return;
+    float *logits = malloc((size_t)3 * vocab * sizeof *logits);
+    FUZZ_CHECK(logits != NULL);
+    int bos = m->cfg.bos_id >= 0 ? m->cfg.bos_id : 0;
+    int prompt[3] = {bos, 1 % vocab, vocab - 1};
+    FUZZ_CHECK(forward_ok(crvq_forward(m, s, prompt, 3, 0, 1, logits)));
+    int next = 2 % vocab;
+    FUZZ_CHECK(forward_ok(crvq_forward(m, s, &next, 1, 3, 0, logits)));
+    free(logits);
+    crvq_state_free(s);
+}
