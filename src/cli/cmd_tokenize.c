@@ -1,5 +1,5 @@
 // cmd_tokenize.c — `crvq tokenize`: print the token ids of a text, encoded
-// in one piece as SentencePiece encodes one string.
+// in one piece as SentencePiece (or Hugging Face's tokenizers) encodes one string.
 #include "cli/cli.h"
 #include "io/mapfile.h"
 
@@ -10,10 +10,12 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: crvq tokenize (-m MODEL | --tokenizer FILE) (-f FILE | -p TEXT) [--no-bos] [--json]\n\n"
                "Encode a whole text as one string (SentencePiece semantics: the dummy prefix\n"
-               "once at the start, newlines as byte pieces) and print the ids on one line.\n\n"
+               "once at the start, newlines as byte pieces; tokenizer.json: Hugging Face's, special\n"
+               "tokens matched in the text) and print the ids on one line.\n\n"
                "  -m, --model MODEL   take the tokenizer of a model (HF directory, GGUF, llama2.c)\n"
-               "  --tokenizer FILE    tokenizer.model (SentencePiece) or tokenizer.bin (llama2.c);\n"
-               "                      with -m it replaces the model's own\n"
+               "  --tokenizer FILE    tokenizer.model (SentencePiece), tokenizer.bin (llama2.c),\n"
+               "                      tokenizer.json (byte-level BPE: GPT-2, Llama 3, Qwen2/3) or a\n"
+               "                      GGUF file's vocabulary; with -m it replaces the model's own\n"
                "  -f, --file FILE     text to encode (UTF-8 bytes, read as is)\n"
                "  -p, --prompt TEXT   text to encode, given on the command line\n"
                "  --no-bos            do not put BOS in front\n"
