@@ -32,6 +32,17 @@ int fuzz_inside(const void *p, size_t n, const uint8_t *data, size_t size);
 // vocabulary and decoding must stay inside its buffer.
 void fuzz_tokenizer_exercise(const crvq_tokenizer *t);
 
+// A growable byte buffer, for code that builds inputs (seeds.c and the
+// harnesses that build their own tokenizers). Aborts when out of memory.
+typedef struct fuzz_buf {
+    uint8_t *p;
+    size_t n, cap;
+} fuzz_buf;
+void fuzz_put(fuzz_buf *b, const void *data, size_t n);
+void fuzz_putf(fuzz_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// s as the body of a JSON string: quotes and backslashes escaped.
+void fuzz_put_json(fuzz_buf *b, const char *s, size_t n);
+
 // A model that loaded: its parts are there, its tokenizer fits its
 // vocabulary, and unless one token costs more than FORWARD_MAX_MACS
 // multiply-adds (a compressed layer's codes can stand for far more weights

@@ -73,45 +73,21 @@ static void sp_tokenizer(int unigram) {
     FUZZ_CHECK(crvq_tokenizer_build(&spec, &opt, "fuzz-sp", &toks[unigram]) == CRVQ_OK);
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = 2 * (b->n + n + 1);
-        FUZZ_CHECK((b->p = realloc(b->p, b->cap)) != NULL);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
-
 // A JSON string of the byte-level form of raw bytes (quotes and backslashes
 // escaped, the only characters of the mapping that need it).
-static void put_mapped(sbuf *b, const char *raw, size_t n) {
+static void put_mapped(fuzz_buf *b, const char *raw, size_t n) {
     char m[64];
     size_t k = crvq_bytelevel_encode(raw, n, m);
-    put(b, "\"", 1);
-    for (size_t i = 0; i < k; i++) {
-        if (m[i] == '"' || m[i] == '\\') put(b, "\\", 1);
-        put(b, &m[i], 1);
-    }
-    put(b, "\"", 1);
+    fuzz_put(b, "\"", 1);
+    fuzz_put_json(b, m, k);
+    fuzz_put(b, "\"", 1);
 }
 
-static void put_str(sbuf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void put_regex(sbuf *b, const char *re) {
-    for (; *re; re++) {
-        if (*re == '\\' || *re == '"') put(b, "\\", 1);
-        put(b, re, 1);
-    }
-}
+static void put_str(fuzz_buf *b, const char *s) { fuzz_put(b, s, strlen(s)); }
 
 // Every byte is a token (id = byte), then the words with their merges.
 static void bbpe_tokenizer(int k, const char *regex, int nfc) {
-    sbuf b = {0};
+    fuzz_buf b = {0};
     char num[64];
     snprintf(num, sizeof num, "%d", 256 + N_WORDS); // the id after the vocabulary
     put_str(&b, "{\"added_tokens\": [{\"id\": ");
@@ -121,7 +97,7 @@ static void bbpe_tokenizer(int k, const char *regex, int nfc) {
     put_str(&b, ", \"pre_tokenizer\": ");
     if (regex) {
         put_str(&b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"");
-        put_regex(&b, regex);
+        fuzz_put_json(&b, regex, strlen(regex));
         put_str(&b, "\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", "
                     "\"add_prefix_space\": false, \"use_regex\": false}]}");
     } else {
@@ -145,7 +121,7 @@ static void bbpe_tokenizer(int k, const char *regex, int nfc) {
         put_str(&b, "]");
     }
     put_str(&b, "]}}");
-    if (crvq_tokenizer_from_json(b.p, b.n, "fuzz-bbpe", &toks[k]) != CRVQ_OK) {
+    if (crvq_tokenizer_from_json((const char *)b.p, b.n, "fuzz-bbpe", &toks[k]) != CRVQ_OK) {
         fprintf(stderr, "fuzz_encode: %s\n", crvq_last_error());
         abort();
     }

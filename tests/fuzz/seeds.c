@@ -7,6 +7,8 @@
 // Every seed is read back with the reader its harness fuzzes: a seed that
 // does not parse is a bug here and fails the build step. The real files of
 // ../shared are added by tests/fuzz/run.sh at run time, not copied.
+#include "fuzz.h"
+
 #include "crvq.h"
 #include "io/container.h"
 #include "io/gguf_write.h"
@@ -18,7 +20,6 @@
 #include "tokenizer/tok_internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,57 +64,32 @@ static uint8_t *read_seed(const char *path, size_t *n) {
     return (uint8_t *)text;
 }
 
-// A growable byte buffer.
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *data, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = 2 * (b->n + n) + 64;
-        if (!(b->p = realloc(b->p, b->cap))) die("out of memory");
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf *b, const char *fmt, ...) {
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    put(b, tmp, (size_t)n);
-}
-
-static void put_i32(buf *b, int32_t v) { put(b, &v, 4); }
-static void put_f32(buf *b, float v) { put(b, &v, 4); }
+static void put_i32(fuzz_buf *b, int32_t v) { fuzz_put(b, &v, 4); }
+static void put_f32(fuzz_buf *b, float v) { fuzz_put(b, &v, 4); }
 
 // ------------------------------------------------------------ safetensors ---
 
 // A safetensors file built tensor by tensor: header JSON and data section.
 typedef struct st_file {
-    buf header, data;
+    fuzz_buf header, data;
 } st_file;
 
 static void st_add(st_file *f, const char *name, const char *dtype, const char *shape, const void *data,
                    size_t bytes) {
     size_t begin = f->data.n;
-    put(&f->data, data, bytes);
-    putf(&f->header, "%s\"%s\": {\"dtype\": \"%s\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
+    fuzz_put(&f->data, data, bytes);
+    fuzz_putf(&f->header, "%s\"%s\": {\"dtype\": \"%s\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
          f->header.n ? ", " : "{\"__metadata__\": {\"format\": \"pt\"}, ", name, dtype, shape, begin, f->data.n);
 }
 
 // The file's bytes (the st_file is consumed).
-static buf st_finish(st_file *f) {
-    putf(&f->header, "}");
-    buf out = {0};
+static fuzz_buf st_finish(st_file *f) {
+    fuzz_putf(&f->header, "}");
+    fuzz_buf out = {0};
     uint64_t hlen = f->header.n;
-    put(&out, &hlen, 8);
-    put(&out, f->header.p, f->header.n);
-    put(&out, f->data.p, f->data.n);
+    fuzz_put(&out, &hlen, 8);
+    fuzz_put(&out, f->header.p, f->header.n);
+    fuzz_put(&out, f->data.p, f->data.n);
     free(f->header.p);
     free(f->data.p);
     crvq_safetensors st;
@@ -134,7 +110,7 @@ static void seeds_safetensors(void) {
     for (size_t k = 0; k < sizeof bytes; k++) bytes[k] = (uint8_t)(k * 37 % 61); // finite in every dtype
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         st_add(&sf, ts[i].name, ts[i].dtype, ts[i].shape, bytes, (size_t)ts[i].numel * ts[i].size);
-    buf f = st_finish(&sf);
+    fuzz_buf f = st_finish(&sf);
     write_seed("safetensors", "tensors.safetensors", f.p, f.n);
     free(f.p);
 
@@ -198,31 +174,31 @@ static int sp_type(int i) {
     return CRVQ_PIECE_NORMAL;
 }
 
-static void pb_varint(buf *b, uint64_t v) {
+static void pb_varint(fuzz_buf *b, uint64_t v) {
     do {
         uint8_t c = (uint8_t)(v & 0x7f);
         v >>= 7;
         if (v) c |= 0x80;
-        put(b, &c, 1);
+        fuzz_put(b, &c, 1);
     } while (v);
 }
 
-static void pb_len(buf *b, int field, const void *data, size_t n) {
+static void pb_len(fuzz_buf *b, int field, const void *data, size_t n) {
     pb_varint(b, (uint64_t)field << 3 | 2);
     pb_varint(b, n);
-    put(b, data, n);
+    fuzz_put(b, data, n);
 }
 
-static void pb_int(buf *b, int field, int v) {
+static void pb_int(fuzz_buf *b, int field, int v) {
     pb_varint(b, (uint64_t)field << 3 | 0);
     pb_varint(b, (uint64_t)(int64_t)v);
 }
 
 // ModelProto: pieces, TrainerSpec (model_type, byte_fallback, ids, unk
 // surface), NormalizerSpec (identity, dummy prefix).
-static void sp_model(buf *m, int model_type, int byte_fallback, int dummy_prefix) {
+static void sp_model(fuzz_buf *m, int model_type, int byte_fallback, int dummy_prefix) {
     for (int i = 0; i < N_SP; i++) {
-        buf p = {0};
+        fuzz_buf p = {0};
         pb_len(&p, 1, sp_pieces[i], strlen(sp_pieces[i]));
         pb_varint(&p, 2 << 3 | 5);
         put_f32(&p, i < 8 ? 0.0f : -(float)i);
@@ -230,7 +206,7 @@ static void sp_model(buf *m, int model_type, int byte_fallback, int dummy_prefix
         pb_len(m, 1, p.p, p.n);
         free(p.p);
     }
-    buf t = {0};
+    fuzz_buf t = {0};
     pb_int(&t, 3, model_type);
     pb_int(&t, 35, byte_fallback);
     pb_int(&t, 40, 0); // unk_id (not read: unk is the UNKNOWN piece)
@@ -240,7 +216,7 @@ static void sp_model(buf *m, int model_type, int byte_fallback, int dummy_prefix
     pb_len(&t, 44, " \xe2\x81\x87 ", 5);
     pb_len(m, 2, t.p, t.n);
     free(t.p);
-    buf n = {0};
+    fuzz_buf n = {0};
     pb_len(&n, 1, "identity", 8);
     pb_int(&n, 3, dummy_prefix);
     pb_int(&n, 4, 1);
@@ -255,7 +231,7 @@ static void seeds_sp_model(void) {
         {"unigram.model", CRVQ_TOK_UNIGRAM, 0, 0},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        buf m = {0};
+        fuzz_buf m = {0};
         sp_model(&m, v[i].type, v[i].byte_fallback, v[i].dummy);
         crvq_tokenizer *t;
         ok(crvq_sp_model_parse(m.p, m.n, v[i].name, &t), v[i].name);
@@ -268,7 +244,7 @@ static void seeds_sp_model(void) {
 // llama2.c's tokenizer.bin: the same vocabulary as its export writes it
 // (U+2581 as ' ', BOS/EOS as "\n<s>\n" and "\n</s>\n").
 static void seeds_llama2c_tok(void) {
-    buf b = {0};
+    fuzz_buf b = {0};
     put_i32(&b, 16);
     for (int i = 0; i < N_SP; i++) {
         char piece[64];
@@ -282,7 +258,7 @@ static void seeds_llama2c_tok(void) {
         }
         put_f32(&b, -(float)i);
         put_i32(&b, (int32_t)n);
-        put(&b, piece, n);
+        fuzz_put(&b, piece, n);
     }
     crvq_tokenizer *t;
     ok(crvq_llama2c_tok_parse(b.p, b.n, "tokenizer.bin", &t), "llama2c tokenizer seed");
@@ -291,46 +267,38 @@ static void seeds_llama2c_tok(void) {
     free(b.p);
 }
 
-// A JSON string body (the regexes hold backslashes and quotes).
-static void put_json_str(buf *b, const char *s) {
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"') put(b, "\\", 1);
-        put(b, s, 1);
-    }
-}
-
 // Byte-level BPE: the printable ASCII bytes keep their character, the space
 // is U+0120 ("Ġ"); a few merges; an added special token.
-static void tokenizer_json(buf *b, int llama3) {
+static void tokenizer_json(fuzz_buf *b, int llama3) {
     // ids: the 94 printable characters, 8 words, then the special token
-    putf(b, "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": [{\"id\": 102, "
+    fuzz_putf(b, "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": [{\"id\": 102, "
             "\"content\": \"<|endoftext|>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
             "\"normalized\": false, \"special\": true}], \"normalizer\": %s, \"pre_tokenizer\": ",
          llama3 ? "null" : "{\"type\": \"NFC\"}");
     if (llama3) {
-        putf(b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"");
-        put_json_str(b, crvq_pretok_regex_llama3);
-        putf(b, "\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", "
+        fuzz_putf(b, "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"");
+        fuzz_put_json(b, crvq_pretok_regex_llama3, strlen(crvq_pretok_regex_llama3));
+        fuzz_putf(b, "\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", "
                 "\"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]}");
     } else {
-        putf(b, "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}");
+        fuzz_putf(b, "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}");
     }
-    putf(b, ", \"post_processor\": null, \"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
+    fuzz_putf(b, ", \"post_processor\": null, \"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
             "\"dropout\": null, \"unk_token\": null, \"ignore_merges\": %s, \"vocab\": {", llama3 ? "true" : "false");
     int id = 0;
     for (int c = '!'; c <= '~'; c++) {
         char s[3] = {'\\', (char)c, 0};
-        putf(b, "%s\"%s\": %d", id ? ", " : "", c == '"' || c == '\\' ? s : s + 1, id);
+        fuzz_putf(b, "%s\"%s\": %d", id ? ", " : "", c == '"' || c == '\\' ? s : s + 1, id);
         id++;
     }
     static const char *const words[] = {"\xc4\xa0", "he", "ll", "hell", "hello", "\xc4\xa0w", "or", "\xc4\xa0wor"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) putf(b, ", \"%s\": %d", words[i], id++);
-    putf(b, "}, \"merges\": [\"h e\", \"l l\", \"he ll\", \"hell o\", \"\xc4\xa0 w\", \"o r\", \"\xc4\xa0w or\"]}}");
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) fuzz_putf(b, ", \"%s\": %d", words[i], id++);
+    fuzz_putf(b, "}, \"merges\": [\"h e\", \"l l\", \"he ll\", \"hell o\", \"\xc4\xa0 w\", \"o r\", \"\xc4\xa0w or\"]}}");
 }
 
 static void seeds_tokenizer_json(void) {
     for (int llama3 = 0; llama3 < 2; llama3++) {
-        buf b = {0};
+        fuzz_buf b = {0};
         tokenizer_json(&b, llama3);
         const char *name = llama3 ? "llama3-style.json" : "gpt2-style.json";
         crvq_tokenizer *t;
@@ -347,13 +315,13 @@ static void seeds_tokenizer_json(void) {
 // that tokenizer fits it.
 enum { DIM = 16, HID = 32, NL = 2, NH = 2, NKV = 1, VOCAB = N_SP, SEQ = 16 };
 
-static buf llama2c_checkpoint(int tied) {
+static fuzz_buf llama2c_checkpoint(int tied) {
     int hd = DIM / NH, kv = NKV * hd;
     size_t n = (size_t)VOCAB * DIM + NL * (2 * DIM + 2 * DIM * DIM + 2 * kv * DIM + 3 * HID * DIM) + DIM +
                SEQ * hd + (tied ? 0 : (size_t)VOCAB * DIM);
-    buf b = {0};
+    fuzz_buf b = {0};
     int32_t h[7] = {DIM, HID, NL, NH, NKV, tied ? VOCAB : -VOCAB, SEQ};
-    put(&b, h, sizeof h);
+    fuzz_put(&b, h, sizeof h);
     uint64_t x = 88172645463325252ull;
     for (size_t i = 0; i < n; i++) { // xorshift: small weights of both signs
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -416,7 +384,7 @@ static void seed_hf_model(const char *name, int qwen2) {
         }
     st_add_random(&sf, "model.norm.weight", !qwen2, DIM, 0, &rng);
     if (!qwen2) st_add_random(&sf, "lm_head.weight", 1, VOCAB, DIM, &rng);
-    buf st = st_finish(&sf);
+    fuzz_buf st = st_finish(&sf);
 
     // it loads from a directory
     char dir[4096];
@@ -435,10 +403,10 @@ static void seed_hf_model(const char *name, int qwen2) {
     remove(sp);
     rmdir(dir);
 
-    buf in = {0};
-    put(&in, (uint8_t[]){(uint8_t)(clen & 0xff), (uint8_t)(clen >> 8)}, 2);
-    put(&in, config, (size_t)clen);
-    put(&in, st.p, st.n);
+    fuzz_buf in = {0};
+    fuzz_put(&in, (uint8_t[]){(uint8_t)(clen & 0xff), (uint8_t)(clen >> 8)}, 2);
+    fuzz_put(&in, config, (size_t)clen);
+    fuzz_put(&in, st.p, st.n);
     write_seed("hf_model", name, in.p, in.n);
     free(in.p);
     free(st.p);
@@ -513,7 +481,7 @@ static void seeds_models(void) {
     for (int i = 0; i < 8; i++) fputs("the llama ate an apple. hello there, the hall was tall and lean.\n", f);
     fclose(f);
     for (int tied = 0; tied < 2; tied++) {
-        buf b = llama2c_checkpoint(tied);
+        fuzz_buf b = llama2c_checkpoint(tied);
         const char *name = tied ? "tied.bin" : "untied.bin";
         crvq_llama2c ck;
         ok(crvq_llama2c_parse(name, b.p, b.n, &ck), name);

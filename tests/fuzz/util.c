@@ -1,6 +1,7 @@
 // util.c — helpers of the fuzz harnesses (fuzz.h).
 #include "fuzz.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,32 @@ int fuzz_inside(const void *p, size_t n, const uint8_t *data, size_t size) {
     const uint8_t *q = p;
     if (n == 0) return 1; // an empty view may point anywhere
     return q >= data && (size_t)(q - data) <= size && n <= size - (size_t)(q - data);
+}
+
+void fuzz_put(fuzz_buf *b, const void *data, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = 2 * (b->n + n) + 64;
+        FUZZ_CHECK((b->p = realloc(b->p, b->cap)) != NULL);
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+void fuzz_putf(fuzz_buf *b, const char *fmt, ...) {
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    FUZZ_CHECK(n >= 0 && (size_t)n < sizeof tmp);
+    fuzz_put(b, tmp, (size_t)n);
+}
+
+void fuzz_put_json(fuzz_buf *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') fuzz_put(b, "\\", 1);
+        fuzz_put(b, &s[i], 1);
+    }
 }
 
 static const char *const texts[] = {
