@@ -80,7 +80,7 @@ table() {
         echo "End-to-end distillation: \`crvq finetune\`, 1 epoch over $E2E_SAMPLES windows of $SEQLEN tokens of pg-calib.txt, lr 1e-4."
         echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
         echo "KLD: mean KL(original ‖ quantized) per scored token on those WikiText-2 windows; top-1: argmax agreement."
-        echo "Bits: linear layers, method page formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
+        echo "Bits: linear layers, docs/method.md formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
         echo "Decode: \`crvq bench --threads 1\`, 64 tokens after a 128-token prompt, one core timed in its CPU time."
         echo
         echo "| model | bits/weight | WikiText-2 | C4 | KLD | top-1 | time s | decode tok/s |"

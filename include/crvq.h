@@ -248,7 +248,7 @@ crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
 
 // ---------------------------------------------------------- quantization ---
 // One linear layer's weight W (m_out, n_in) against its proxy Hessian
-// H = XᵀX/N (n_in, n_in, float64). See ../shared/docs/crvq-method.md and
+// H = XᵀX/N (n_in, n_in, float64). See docs/method.md and
 // docs/quantization.md. Layer loss L(Ŵ) = Σ_r (w_r − ŵ_r) H (w_r − ŵ_r)ᵀ.
 
 #define CRVQ_MAX_CODEBOOKS 8
@@ -269,7 +269,7 @@ typedef enum crvq_importance {
 // crvq: the channel order after the permutation. Both put the same critical
 // channels first; they differ in which channels share a d-vector after them.
 typedef enum crvq_channel_order {
-    CRVQ_ORDER_SORT = 0,     // every channel by importance, descending (the method page)
+    CRVQ_ORDER_SORT = 0,     // every channel by importance, descending (the paper)
     CRVQ_ORDER_PARTITION,    // critical channels by importance, then the rest in original order
 } crvq_channel_order;
 

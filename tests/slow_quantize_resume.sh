@@ -48,7 +48,7 @@ cmp "$tmp/full.gguf" "$tmp/part.gguf" || { echo "FAIL: resumed output differs fr
 # a run that fails (calibration text missing) leaves no output
 "$crvq" quantize -m "$model" --calib "$tmp/nope.txt" -o "$tmp/none.gguf" --method rtn --quiet 2>/dev/null
 [ $? = 1 ] && [ ! -e "$tmp/none.gguf" ] || { echo "FAIL: failed run exit code or leftover output"; fail=1; }
-# dry run: the plan's bits are the method page's figure for pg-dev (1.388 with the permutation)
+# dry run: the plan's bits are docs/method.md's figure for pg-dev (1.388 with the permutation)
 "$crvq" quantize -m "$model" --dry-run --json >"$tmp/dry.out" || fail=1
 python3 -c "import json,sys; d=json.loads(open(sys.argv[1]).read().splitlines()[-1]); sys.exit(0 if abs(d['linear_bpw'] - 1.3880208) < 1e-6 else 1)" "$tmp/dry.out" ||
     { echo "FAIL: dry-run bits"; fail=1; }

@@ -290,7 +290,8 @@ static void test_finetune(void) {
     }
     crvq_model_free(m);
 
-    // the method page's defaults: never worse than as quantized; no validation split
+    // the released defaults (docs/method.md, "Block fine-tuning"): never worse than as
+    // quantized; no validation split
     m = quantized_case(5, tok, x, y_ref);
     crvq_ft_params_default(&p);
     p.max_epochs = 3;

@@ -2,7 +2,7 @@
 # test_cli_info_bits.sh CRVQ — `crvq info` bit accounting on stories260K
 # quantized three ways (rtn 3-bit/group 4, vq d 4 e 6 M 1, crvq d 4 M 2 e 4
 # λ 0.25): every layer's bits per weight and linear_bpw / total_bpw /
-# nonembed_bpw against the method page's formula computed here from the
+# nonembed_bpw against the formula of docs/method.md ("Bits per weight") computed here from the
 # shapes, the layer table and the crvq.* metadata; dense files count their
 # weights at the stored width (f32 32, f16 16).
 set -u

@@ -478,7 +478,7 @@ static void test_importance(void) {
     int32_t *perm = malloc(sizeof(int32_t) * n), *perm2 = malloc(sizeof(int32_t) * n);
     gen_problem(m, n, 6, W, H);
     crvq_quant_params p = params(CRVQ_METHOD_CRVQ, 4, 0.25);
-    p.order = CRVQ_ORDER_SORT; // the method page's full sort first; partition below
+    p.order = CRVQ_ORDER_SORT; // the paper's full sort first; partition below
 
     // Hessian: I_j = mean_r R[r,j]² H[j,j] with R the residual of the pre-quantization.
     CHECK(crvq_channel_importance(W, m, n, H, &p, imp) == CRVQ_OK);
@@ -658,7 +658,7 @@ static void test_degenerate(void) {
 
 // ------------------------------------------------------------------ bits ---
 
-// The method page's formula, on a 4096 x 4096 layer with the defaults,
+// The formula of docs/method.md, "Bits per weight", on a 4096 x 4096 layer with the defaults,
 // straight from the layer description (nothing quantized).
 static void test_bits(void) {
     int32_t dummy_perm;

@@ -19,7 +19,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: crvq info -m MODEL [--tokenizer FILE] [--json]\n\n"
                "Load a model and describe it: format, architecture, dimensions, RoPE settings,\n"
                "parameter counts, the dtype of the stored weights and the tensor shapes, and\n"
-               "bits per weight: linear layers (compressed ones by the method page's formula,\n"
+               "bits per weight: linear layers (compressed ones by docs/method.md's formula,\n"
                "dense ones as stored), all tensors as stored, and all but embedding and head.\n"
                "For compressed files also every compressed layer and the crvq.* metadata.\n\n"
                "  -m, --model MODEL   Hugging Face directory (config.json + safetensors), GGUF\n"

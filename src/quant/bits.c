@@ -4,7 +4,7 @@
 
 #include "crvq.h"
 
-// VQ / CRVQ, the method page's formula:
+// VQ / CRVQ (docs/method.md, "Bits per weight"):
 //   P/d · e_1                    basic codes, every vector
 //   + m_out · n_crit · Σ_{k≥2} e_k   extended codes, critical vectors only
 //   + Σ_k 2^{e_k} · d · 16        fp16 codebooks

@@ -1,5 +1,5 @@
 // importance.h — the channel permutation of CRVQ: which input channels are
-// critical (method page, steps 1-3).
+// critical (docs/method.md, "Quantizing one layer", steps 1-3).
 #ifndef CRVQ_QUANT_IMPORTANCE_H
 #define CRVQ_QUANT_IMPORTANCE_H
 

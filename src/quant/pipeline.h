@@ -1,5 +1,5 @@
-// pipeline.h — quantize a whole model block by block (crvq-method.md,
-// "Model pipeline"): calibration activations flow through the already
+// pipeline.h — quantize a whole model block by block (docs/method.md,
+// "The model pipeline"): calibration activations flow through the already
 // quantized blocks, each block's linear layers are quantized against the
 // proxy Hessians of their inputs, optionally fine-tuned, and a checkpoint is
 // written after every block so an interrupted run can resume.

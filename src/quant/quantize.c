@@ -38,9 +38,9 @@ void crvq_quant_params_default(crvq_quant_params *p, crvq_method method) {
     p->lambda = method == CRVQ_METHOD_VQ ? 1.0 : 0.02;
     p->importance = CRVQ_IMPORTANCE_HESSIAN;
     // Critical channels first, the rest left in their original order: the
-    // same critical set and bits as the method page's full sort, but vectors
+    // same critical set and bits as the paper's full sort, but vectors
     // of mixed importance, which the Hessian-aware code search exploits
-    // (docs/quantization.md, "Channel order": 15% lower loss than the full
+    // (docs/method.md, "Critical channels and their order": 15% lower loss than the full
     // sort on a 4096x4096 layer, where the sort does not beat 1-codebook VQ).
     p->order = CRVQ_ORDER_PARTITION;
     p->beam = 1;

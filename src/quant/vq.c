@@ -1,5 +1,5 @@
-// vq.c — VQ and CRVQ quantization of one weight matrix (method page:
-// ../shared/docs/crvq-method.md; choices and costs: docs/quantization.md).
+// vq.c — VQ and CRVQ quantization of one weight matrix (the method:
+// docs/method.md, "Quantizing one layer"; choices and costs: docs/quantization.md).
 //
 //   1. Layout. VQ: every vector uses all M codebooks, no permutation.
 //      CRVQ: G_c = floor(n_in·λ/d) critical groups. When the relaxation is
@@ -9,7 +9,8 @@
 //      (extended codebooks no vector would use are neither trained nor
 //      stored), G_c = n_groups stores all M. VQ layers have n_crit = n_groups.
 //   2. CRVQ permutation (importance.c): critical channels first; the rest
-//      sorted too (the method page) or in original order (p->order).
+//      sorted too (the paper) or in original order (p->order; docs/method.md,
+//      "Critical channels and their order").
 //   3. Scales s_r = ‖w_r‖ (0 for an all-zero row: its reconstruction is 0).
 //   4. Residual k-means: C_1 on all scaled vectors, C_k (k ≥ 2) on the
 //      residuals of the critical vectors after C_1..C_{k-1}.

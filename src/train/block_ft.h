@@ -1,5 +1,5 @@
-// block_ft.h — block fine-tuning (../shared/docs/crvq-method.md, "Model
-// pipeline" step 3): after a block's seven projections are quantized, tune
+// block_ft.h — block fine-tuning (docs/method.md, "Block fine-tuning";
+// step 3 of "The model pipeline"): after a block's seven projections are quantized, tune
 // its continuous parameters with the codes frozen so that the quantized
 // block's output matches the full-precision block's output (MSE) on the
 // calibration inputs.

@@ -1,5 +1,5 @@
 // e2e.h — end-to-end fine-tuning by knowledge distillation
-// (../shared/docs/crvq-method.md, "Optional last stage"): with every code
+// (docs/method.md, "End-to-end distillation"): with every code
 // frozen, tune the continuous parameters of the whole quantized model so
 // that its next-token distributions match the original model's, minimising
 // the mean over tokens of KL(teacher ‖ student).
