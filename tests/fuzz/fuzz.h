@@ -27,6 +27,10 @@ _Noreturn void fuzz_fail(const char *file, int line, const char *cond);
 // p[0..n) lies inside data[0..size).
 int fuzz_inside(const void *p, size_t n, const uint8_t *data, size_t size);
 
+// The input as a file for readers that take a path: written to this
+// process's memfd, returned as "/proc/self/fd/N" (valid until the next call).
+const char *fuzz_memfd(const uint8_t *data, size_t size);
+
 // Encodes a fixed set of texts (ASCII, spaces, multi-byte and invalid UTF-8,
 // special-token lookalikes) and decodes every id it got: ids must lie in the
 // vocabulary and decoding must stay inside its buffer.

@@ -13,6 +13,7 @@
 #include "io/container.h"
 #include "io/gguf_write.h"
 #include "io/llama2c.h"
+#include "io/npy.h"
 #include "io/safetensors.h"
 #include "model/config.h"
 #include "quant/pipeline.h"
@@ -522,6 +523,14 @@ static void seeds_models(void) {
     remove(calib);
 }
 
+// .npy files as numpy.save writes them, float32 and float64.
+static void seeds_npy(void) {
+    float f[12] = {1, -2, 3.5f, 0, 1e-3f, 7, 8, 9, -10, 11, 12, 13};
+    double d[4] = {1, -1, 0.25, 1e10};
+    ok(crvq_npy_write(seed_path("npy", "f32.npy"), CRVQ_F32, f, 3, 4), "npy seed");
+    ok(crvq_npy_write(seed_path("npy", "f64.npy"), CRVQ_F64, d, 2, 2), "npy seed");
+}
+
 // fuzz_encode: a selector byte (which tokenizer) and a text.
 static void seeds_encode(void) {
     static const char *const texts[] = {
@@ -559,5 +568,6 @@ int main(int argc, char **argv) {
     seeds_tokenizer_json();
     seeds_models();
     seeds_encode();
+    seeds_npy();
     return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void fuzz_init(void) {
     static int done;
@@ -22,6 +24,23 @@ int fuzz_inside(const void *p, size_t n, const uint8_t *data, size_t size) {
     const uint8_t *q = p;
     if (n == 0) return 1; // an empty view may point anywhere
     return q >= data && (size_t)(q - data) <= size && n <= size - (size_t)(q - data);
+}
+
+const char *fuzz_memfd(const uint8_t *data, size_t size) {
+    static int fd = -1;
+    static char path[64];
+    if (fd < 0) {
+        fd = memfd_create("crvq-fuzz", 0);
+        FUZZ_CHECK(fd >= 0);
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    }
+    FUZZ_CHECK(ftruncate(fd, 0) == 0);
+    for (size_t done = 0; done < size;) {
+        ssize_t k = pwrite(fd, data + done, size - done, (off_t)done);
+        FUZZ_CHECK(k > 0);
+        done += (size_t)k;
+    }
+    return path;
 }
 
 void fuzz_put(fuzz_buf *b, const void *data, size_t n) {
