@@ -1,9 +1,10 @@
 // test_block_grad.c — the hand-written backward passes of src/train/ against
-// central finite differences of float64 references written here from the
-// formulas: RMSNorm (input, weight), RoPE (both styles), SwiGLU, causal
-// grouped-query attention, linear layers (dense, scalar, VQ and CRVQ with
-// and without a permutation: input, codebooks, scales), and one whole block
-// mixing every kind, both RoPE styles, with and without q/k/v biases.
+// central finite differences of float64 references written from the
+// formulas (here and in ref_model.h): RMSNorm (input, weight), RoPE (both
+// styles), SwiGLU, causal grouped-query attention, linear layers (dense,
+// scalar, VQ and CRVQ with and without a permutation: input, codebooks,
+// scales), and one whole block mixing every kind, both RoPE styles, with and
+// without q/k/v biases.
 // Loss = Σ R ∘ output for a random R, so the analytic gradient is the
 // backward pass started from dL/doutput = R. Also: a VQ layer big enough to
 // be expanded in two tiles against a direct float64 evaluation.
@@ -14,6 +15,7 @@
 #include "kernels/ops.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "ref_model.h"
 #include "train/block_grad.h"
 
 #include <math.h>
@@ -40,12 +42,6 @@ static float *rand_f(size_t n, double scale, double offset) {
     for (size_t i = 0; i < n; i++) v[i] = (float)(offset + scale * urand());
     return v;
 }
-static double *to_d(const float *v, size_t n) {
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    for (size_t i = 0; i < n; i++) d[i] = v[i];
-    return d;
-}
-
 static double rel_err(const float *a, const double *num, size_t n) {
     double worst = 0.0, mag = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -193,33 +189,6 @@ static void test_swiglu(void) {
 
 // ----------------------------------------------------------- attention ---
 
-// out (T, n_heads*hd) of causal GQA softmax attention in float64
-static void ref_attention(const crvq_config *c, const double *q, const double *k, const double *v, int T,
-                          double *out) {
-    const int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    const int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
-    double *s = malloc((size_t)T * sizeof *s);
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < c->n_heads; h++) {
-            const double *qh = q + t * qd + h * hd;
-            const int ko = (h / group) * hd;
-            double mx = -INFINITY, sum = 0;
-            for (int j = 0; j <= t; j++) {
-                double d = 0;
-                for (int i = 0; i < hd; i++) d += qh[i] * k[j * kvd + ko + i];
-                s[j] = d / sqrt(hd);
-                mx = fmax(mx, s[j]);
-            }
-            for (int j = 0; j <= t; j++) sum += (s[j] = exp(s[j] - mx));
-            for (int i = 0; i < hd; i++) {
-                double a = 0;
-                for (int j = 0; j <= t; j++) a += s[j] / sum * v[j * kvd + ko + i];
-                out[t * qd + h * hd + i] = a;
-            }
-        }
-    free(s);
-}
-
 typedef struct {
     const crvq_config *c;
     int T;
@@ -361,72 +330,6 @@ static crvq_scalar_weights *make_scalar(int m, int n_in) {
     return W;
 }
 
-// A float64 linear layer: W (n_out, n_in) original column order; for VQ it
-// is rebuilt from the float64 codebooks and scales (the perturbed parameters).
-typedef struct ref_lin {
-    const crvq_linear *L;
-    const crvq_vq_layer *vl; // codes and permutation of a VQ layer
-    double *W, *bias;
-    double *cb[CRVQ_MAX_CODEBOOKS], *scales;
-} ref_lin;
-
-static void ref_lin_rebuild(ref_lin *r) {
-    const crvq_linear *L = r->L;
-    if (L->kind != CRVQ_LINEAR_VQ) return;
-    const crvq_vq_layer *V = r->vl;
-    const int d = V->d, E = V->M - 1;
-    for (int o = 0; o < L->n_out; o++)
-        for (int g = 0; g < V->n_groups; g++)
-            for (int j = 0; j < d; j++) {
-                double v = r->cb[0][(size_t)V->codes[(size_t)o * V->n_groups + g] * d + j];
-                if (g < V->n_crit)
-                    for (int k = 1; k <= E; k++)
-                        v += r->cb[k][(size_t)V->codes_ext[((size_t)o * V->n_crit + g) * E + k - 1] * d + j];
-                int col = g * d + j;
-                if (V->perm) col = V->perm[col];
-                r->W[(size_t)o * L->n_in + col] = r->scales[o] * v;
-            }
-}
-
-static void ref_lin_init(ref_lin *r, const crvq_linear *L, const crvq_vq_layer *vl) {
-    memset(r, 0, sizeof *r);
-    r->L = L;
-    r->vl = vl;
-    const size_t n = (size_t)L->n_out * L->n_in;
-    r->W = malloc(n * sizeof(double));
-    r->bias = L->bias ? to_d(L->bias, L->n_out) : NULL;
-    if (L->kind == CRVQ_LINEAR_DENSE) {
-        for (size_t i = 0; i < n; i++) r->W[i] = L->w[i];
-    } else if (L->kind == CRVQ_LINEAR_SCALAR) {
-        float *w = malloc(n * sizeof *w);
-        crvq_scalar_dequant_rows(L->sq, 0, L->n_out, w);
-        for (size_t i = 0; i < n; i++) r->W[i] = w[i];
-        free(w);
-    } else {
-        const crvq_vq_weights *W = L->vq;
-        // the runtime weights' own values (fp16-rounded), not the layer's
-        for (int k = 0; k < W->M; k++) r->cb[k] = to_d(W->cb[k], ((size_t)1 << W->e[k]) * W->d);
-        r->scales = to_d(W->scales, W->m_out);
-        ref_lin_rebuild(r);
-    }
-}
-
-static void ref_lin_free(ref_lin *r) {
-    free(r->W), free(r->bias), free(r->scales);
-    for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) free(r->cb[k]);
-}
-
-// y (n, n_out) = x Wᵀ + b
-static void ref_lin_apply(const ref_lin *r, const double *x, int n, double *y) {
-    const int ni = r->L->n_in, no = r->L->n_out;
-    for (int t = 0; t < n; t++)
-        for (int o = 0; o < no; o++) {
-            double a = r->bias ? r->bias[o] : 0;
-            for (int i = 0; i < ni; i++) a += r->W[(size_t)o * ni + i] * x[(size_t)t * ni + i];
-            y[(size_t)t * no + o] = a;
-        }
-}
-
 typedef struct {
     ref_lin r;
     int n;
@@ -442,7 +345,7 @@ static double lin_loss(void *vc) {
 }
 static void lin_rebuild(void *vc) { ref_lin_rebuild(&((lin_ctx *)vc)->r); }
 
-static void check_linear(const char *name, const crvq_linear *L, const crvq_vq_layer *vl) {
+static void check_linear(const char *name, const crvq_linear *L) {
     const int n = 3, ni = L->n_in, no = L->n_out;
     float *x = rand_f((size_t)n * ni, 1.0, 0.0), *R = rand_f((size_t)n * no, 1.0, 0.0);
     float *dx = malloc((size_t)n * ni * sizeof *dx);
@@ -458,7 +361,7 @@ static void check_linear(const char *name, const crvq_linear *L, const crvq_vq_l
 
     lin_ctx c = {.n = n, .x = to_d(x, (size_t)n * ni), .R = to_d(R, (size_t)n * no),
                  .y = malloc((size_t)n * no * sizeof(double))};
-    ref_lin_init(&c.r, L, vl);
+    ref_lin_init(&c.r, L);
     // the training forward against the reference
     float *y = malloc((size_t)n * no * sizeof *y);
     crvq_linear_forward_train(L, x, n, y, scratch);
@@ -506,12 +409,12 @@ static void test_linears(void) {
     // dense
     crvq_linear D = {.kind = CRVQ_LINEAR_DENSE, .n_out = 12, .n_in = 16};
     D.w = rand_f(12 * 16, 0.5, 0.0);
-    check_linear("dense", &D, NULL);
+    check_linear("dense", &D);
     free((void *)D.w);
     // scalar
     crvq_linear S = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 12, .n_in = 16, .sq = make_scalar(12, 16)};
     S.bias = rand_f(12, 0.3, 0.0);
-    check_linear("scalar (rtn/gptq), bias", &S, NULL);
+    check_linear("scalar (rtn/gptq), bias", &S);
     crvq_scalar_weights_free((crvq_scalar_weights *)S.sq);
     free((void *)S.bias);
     // VQ shapes: CRVQ with a permutation, VQ (all critical), one codebook, three codebooks
@@ -525,7 +428,7 @@ static void test_linears(void) {
         crvq_vq_layer vl;
         crvq_vq_weights *W = make_vq(vs[i].m, vs[i].n_in, 4, vs[i].M, vs[i].e, vs[i].n_crit, vs[i].perm, &vl);
         crvq_linear L = {.kind = CRVQ_LINEAR_VQ, .n_out = vs[i].m, .n_in = vs[i].n_in, .vq = W};
-        check_linear(vs[i].name, &L, &vl);
+        check_linear(vs[i].name, &L);
         crvq_vq_weights_free(W);
         free_vq_layer(&vl);
     }
@@ -544,7 +447,7 @@ static void test_linear_tiles(void) {
     crvq_linear_backward(&L, x, R, n, dx, 0, &g, scratch);
 
     ref_lin r;
-    ref_lin_init(&r, &L, &vl);
+    ref_lin_init(&r, &L);
     float *y = malloc((size_t)n * m * sizeof *y);
     double *ny = malloc((size_t)n * m * sizeof *ny), *xd = to_d(x, (size_t)n * ni);
     crvq_linear_forward_train(&L, x, n, y, scratch);
@@ -589,74 +492,19 @@ static void test_linear_tiles(void) {
 // ------------------------------------------------------------ the block ---
 
 typedef struct {
-    const crvq_config *c;
-    int n_seq, T;
-    ref_lin lin[CRVQ_PROJ_COUNT];
-    double *attn_norm, *ffn_norm;
-    const float *cs, *sn; // the RoPE tables the float block uses
+    ref_block b;
     double *x, *R, *y;
 } blk_ctx;
 
-static void ref_rmsnorm(const double *x, const double *w, int n, double eps, double *out) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
-    double r = 1 / sqrt(ss / n + eps);
-    for (int i = 0; i < n; i++) out[i] = w[i] * x[i] * r;
-}
-
-static void ref_rope_row(double *v, int n_heads, int hd, const float *cs, const float *sn, int interleaved) {
-    const int half = hd / 2;
-    for (int h = 0; h < n_heads; h++)
-        for (int i = 0; i < half; i++) {
-            double *p = v + h * hd;
-            int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-            double x0 = p[a], x1 = p[b];
-            p[a] = x0 * cs[i] - x1 * sn[i];
-            p[b] = x0 * sn[i] + x1 * cs[i];
-        }
-}
-
-static void ref_block(blk_ctx *b) {
-    const crvq_config *c = b->c;
-    const int T = b->T, N = b->n_seq * T, dim = c->dim, hid = c->hidden_dim, half = c->head_dim / 2;
-    const int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
-    double *xn = calloc((size_t)N * dim, 8), *q = malloc((size_t)N * qd * 8), *k = malloc((size_t)N * kvd * 8);
-    double *v = malloc((size_t)N * kvd * 8), *ao = malloc((size_t)N * qd * 8), *h = malloc((size_t)N * dim * 8);
-    double *g = malloc((size_t)N * hid * 8), *u = malloc((size_t)N * hid * 8);
-    for (int t = 0; t < N; t++) ref_rmsnorm(b->x + t * dim, b->attn_norm, dim, c->norm_eps, xn + t * dim);
-    ref_lin_apply(&b->lin[0], xn, N, q);
-    ref_lin_apply(&b->lin[1], xn, N, k);
-    ref_lin_apply(&b->lin[2], xn, N, v);
-    for (int t = 0; t < N; t++) {
-        const int p = t % T;
-        ref_rope_row(q + t * qd, c->n_heads, c->head_dim, b->cs + p * half, b->sn + p * half, c->rope_style);
-        ref_rope_row(k + t * kvd, c->n_kv_heads, c->head_dim, b->cs + p * half, b->sn + p * half, c->rope_style);
-    }
-    for (int s = 0; s < b->n_seq; s++)
-        ref_attention(c, q + s * T * qd, k + s * T * kvd, v + s * T * kvd, T, ao + s * T * qd);
-    ref_lin_apply(&b->lin[3], ao, N, h);
-    for (int i = 0; i < N * dim; i++) h[i] += b->x[i];
-    for (int t = 0; t < N; t++) ref_rmsnorm(h + t * dim, b->ffn_norm, dim, c->norm_eps, xn + t * dim);
-    ref_lin_apply(&b->lin[4], xn, N, g);
-    ref_lin_apply(&b->lin[5], xn, N, u);
-    for (int i = 0; i < N * hid; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-    ref_lin_apply(&b->lin[6], g, N, b->y);
-    for (int i = 0; i < N * dim; i++) b->y[i] += h[i];
-    free(xn), free(q), free(k), free(v), free(ao), free(h), free(g), free(u);
-}
-
 static double blk_loss(void *vc) {
     blk_ctx *b = vc;
-    ref_block(b);
+    ref_block_forward(&b->b, b->x, b->y);
     double L = 0;
-    for (int i = 0; i < b->n_seq * b->T * b->c->dim; i++) L += b->R[i] * b->y[i];
+    for (int i = 0; i < b->b.n_seq * b->b.T * b->b.c->dim; i++) L += b->R[i] * b->y[i];
     return L;
 }
 
-static void blk_rebuild(void *vc) {
-    blk_ctx *b = vc;
-    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_rebuild(&b->lin[i]);
-}
+static void blk_rebuild(void *vc) { ref_block_rebuild(&((blk_ctx *)vc)->b); }
 
 static void test_block(crvq_rope_style style, int bias) {
     crvq_config c = {.dim = 16, .hidden_dim = 24, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .head_dim = 8,
@@ -698,11 +546,11 @@ static void test_block(crvq_rope_style style, int bias) {
 
     float cs[5 * 4], sn[5 * 4];
     crvq_rope_tables(&c, T, cs, sn);
-    blk_ctx b = {.c = &c, .n_seq = n_seq, .T = T, .attn_norm = to_d(L.attn_norm, dim), .ffn_norm = to_d(L.ffn_norm, dim),
-                 .cs = cs, .sn = sn, .x = to_d(x, (size_t)N * dim), .R = to_d(R, (size_t)N * dim),
-                 .y = malloc((size_t)N * dim * 8)};
-    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.lin[i], crvq_block_proj(&L, i), is_vq[i] ? &vl[i] : NULL);
-    ref_block(&b);
+    blk_ctx b = {.b = {.c = &c, .n_seq = n_seq, .T = T, .attn_norm = to_d(L.attn_norm, dim),
+                       .ffn_norm = to_d(L.ffn_norm, dim), .cs = cs, .sn = sn},
+                 .x = to_d(x, (size_t)N * dim), .R = to_d(R, (size_t)N * dim), .y = malloc((size_t)N * dim * 8)};
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.b.lin[i], crvq_block_proj(&L, i));
+    ref_block_forward(&b.b, b.x, b.y);
     CHECK_MSG(rel_err(y, b.y, (size_t)N * dim) < 1e-5, "block forward against float64");
 
     static const char *lname[] = {"q", "k", "v", "o", "gate", "up", "down"};
@@ -712,10 +560,10 @@ static void test_block(crvq_rope_style style, int bias) {
     num_grad(blk_loss, &b, b.x, (size_t)N * dim, NULL, num);
     snprintf(what, sizeof what, "block (%s%s) dL/dx", sname, bias ? ", bias" : "");
     report(what, rel_err(dx, num, (size_t)N * dim));
-    num_grad(blk_loss, &b, b.attn_norm, dim, NULL, num);
+    num_grad(blk_loss, &b, b.b.attn_norm, dim, NULL, num);
     snprintf(what, sizeof what, "block (%s%s) dL/d attn_norm", sname, bias ? ", bias" : "");
     report(what, rel_err(g.attn_norm, num, dim));
-    num_grad(blk_loss, &b, b.ffn_norm, dim, NULL, num);
+    num_grad(blk_loss, &b, b.b.ffn_norm, dim, NULL, num);
     snprintf(what, sizeof what, "block (%s%s) dL/d ffn_norm", sname, bias ? ", bias" : "");
     report(what, rel_err(g.ffn_norm, num, dim));
     double worst_cb = 0, worst_s = 0;
@@ -725,14 +573,14 @@ static void test_block(crvq_rope_style style, int bias) {
         for (int k = 0; k < W->M; k++) {
             const size_t nk = ((size_t)1 << W->e[k]) * W->d;
             double *nc = malloc(nk * 8);
-            num_grad(blk_loss, &b, b.lin[i].cb[k], nk, blk_rebuild, nc);
+            num_grad(blk_loss, &b, b.b.lin[i].cb[k], nk, blk_rebuild, nc);
             double e = rel_err(g.lin[i].cb[k], nc, nk);
             CHECK_MSG(e < TOL, "block %s C%d: %g", lname[i], k, e);
             worst_cb = fmax(worst_cb, e);
             free(nc);
         }
         double *ns = malloc(W->m_out * 8);
-        num_grad(blk_loss, &b, b.lin[i].scales, W->m_out, blk_rebuild, ns);
+        num_grad(blk_loss, &b, b.b.lin[i].scales, W->m_out, blk_rebuild, ns);
         double e = rel_err(g.lin[i].scales, ns, W->m_out);
         CHECK_MSG(e < TOL, "block %s scales: %g", lname[i], e);
         worst_s = fmax(worst_s, e);
@@ -747,10 +595,10 @@ static void test_block(crvq_rope_style style, int bias) {
     crvq_ft_backward(&c, &L, ws, R, NULL, NULL);
 
     crvq_ft_ws_free(ws);
-    free(x), free(R), free(y), free(dx), free(num), free(b.attn_norm), free(b.ffn_norm), free(b.x), free(b.R), free(b.y);
+    free(x), free(R), free(y), free(dx), free(num), free(b.b.attn_norm), free(b.b.ffn_norm), free(b.x), free(b.R), free(b.y);
     free(g.attn_norm), free(g.ffn_norm);
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        ref_lin_free(&b.lin[i]);
+        ref_lin_free(&b.b.lin[i]);
         for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) free(g.lin[i].cb[k]);
         free(g.lin[i].scales);
         crvq_linear *lin = crvq_block_proj(&L, i);
