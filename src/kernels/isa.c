@@ -1,6 +1,7 @@
 // isa.c — run-time choice of the kernel variant (see isa.h).
 #include "kernels/isa.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,9 @@ crvq_isa crvq_isa_active(void) {
         const char *env = getenv("CRVQ_ISA");
         if (env && !strcmp(env, "scalar")) want = CRVQ_ISA_SCALAR;
         else if (env && !strcmp(env, "avx2")) want = CRVQ_ISA_AVX2;
+        else if (env && *env && strcmp(env, "avx512"))
+            // a misspelt ceiling must not pass silently for the one asked for
+            fprintf(stderr, "crvq: warning: CRVQ_ISA=%s is not scalar, avx2 or avx512; ignored\n", env);
         crvq_isa_force(want);
     }
     return (crvq_isa)active_isa;

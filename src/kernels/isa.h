@@ -4,7 +4,10 @@
 // AVX-512 versions compiled from *_avx2.c / *_avx512.c. The best one the CPU
 // supports is chosen at run time; tests and benchmarks lower the ceiling to
 // compare variants, and CRVQ_ISA=scalar|avx2|avx512 in the environment does
-// the same for a whole run (read once, at the first kernel call).
+// the same for a whole run (read once, at the first kernel call; any other
+// value is reported on stderr and ignored). Every dispatch site (VQ look-up
+// and tile kernels, scalar-quantized kernels, the code-search scores) asks
+// crvq_isa_active().
 #ifndef CRVQ_KERNELS_ISA_H
 #define CRVQ_KERNELS_ISA_H
 
