@@ -31,6 +31,10 @@ if not ok:
 sys.exit(0 if ok else 1)' "$out" "$prompt" "$@" || fail=1
 }
 
+# Exact ids hold on any machine: the smallest top-1/top-2 logit gap along
+# these paths is 0.0089 (third prompt, step 17; |logits| <= 19), and it moves
+# by 3e-6 between OpenBLAS's Haswell, SkylakeX, Zen, Sandybridge and Prescott
+# kernels and CRVQ_ISA levels.
 gen "It was a dark and stormy night, and" 263 1268 326 4998 1959 317 8123 284 263 1268 5226 1959 270 284 1959 270 8126 13 13 8132 8129 8134 8117 1019 283 1874 742 536 438 263 4144 8123
 gen "The little girl opened the door and saw" 263 614 1106 291 263 2644 8126 13 13 8132 8129 539 353 2128 536 402 438 8126 354 8129 539 353 2128 282 263 859 1521 8126 301 539 353 2128
 gen "She had never seen anything so beautiful as" 420 8126 13 13 8132 8129 539 353 1221 322 301 539 353 261 614 703 536 438 263 703 443 8126 354 8129 539 353 261 614 1104 8123 403 301

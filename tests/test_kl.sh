@@ -44,7 +44,10 @@ json "$tmp/rtn.json" "0 < d['kld'] < 5 and 0 < d['top1_agree'] < 1"
 json "$tmp/rtn.json" "abs(d['top1_agree'] * d['scored_tokens'] - round(d['top1_agree'] * d['scored_tokens'])) < 1e-9"
 # the base's perplexity is the one `perplexity` reports for the base alone
 json "$tmp/rtn.json" "abs(d['base_ppl'] - $base_ppl) < 1e-6 * $base_ppl and d['ppl'] != d['base_ppl']"
-# forward calls of 5 tokens give the same figures
+# forward calls of 5 tokens give the same figures; top-1 agreement exactly:
+# the smallest top-1/top-2 logit gap over these positions is 0.009 (original)
+# and 0.011 (RTN) with |logits| <= 22, against float32 differences between
+# forward paths and OpenBLAS kernels of ~1e-5
 expect 0 "${ppl[@]}" -m "$tmp/rtn.gguf" --kl-base "$model" --batch 5 --threads 1
 kld=$(python3 -c "import json,sys; d=json.loads(open(sys.argv[1]).read()); print(d['kld'], d['top1_agree'])" "$tmp/out")
 set -- $kld
