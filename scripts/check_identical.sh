@@ -8,20 +8,21 @@
 # files) with every method at small settings — vq and crvq with and without
 # block fine-tuning, gptq with act-order, crvq with the full-sort channel
 # order — and evaluates every result and the dense models: perplexity on 4
-# windows, `info --json`, the deterministic fields of `bench --json`.
+# windows, `info` (text and --json), the deterministic fields of
+# `bench --json`; and prints the --dry-run plan of every method.
 #
 # Must be equal ("strict"): the tensor infos and tensor data of every
 # compressed file (scripts/gguf_digest.py), the losses and bits quantize
 # reports, perplexity/NLL to every printed digit, info without its path and
-# crvq.* metadata, bench's shapes and weight bytes. Reported only ("info"):
-# the metadata digest, the whole-file sha256 and the file size, which another
-# change may alter legitimately (a key added). Exit status 1 when a strict
-# line differs.
+# crvq.* metadata (JSON and text), the --dry-run plans, bench's shapes and
+# weight bytes. Reported only ("info"): the metadata digest, the whole-file
+# sha256 and the file size, which another change may alter legitimately (a
+# key added). Exit status 1 when a strict line differs.
 #
 # A binary's results are kept in WORKDIR (default /tmp/crvq-identical) under
 # the sha256 of the binary (and cases_version below), so a rerun against the
-# same reference only runs the new binary. Needs ../shared and python3; about
-# 3 minutes per binary on 2 cores.
+# same reference only runs the new binary. Needs ../shared and python3. One
+# binary took 40 minutes on the 2 development cores shared at load ~7.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -43,14 +44,15 @@ for k in sys.argv[2:]:
     print(k + "=" + (json.dumps(o[k]) if k in o else "<missing>"))' "$@"
 }
 
-# json_digest JSON_LINE DROPKEY... — sha256 of the object without DROPKEYs.
+# json_digest JSON_LINE DROPKEY... — sha256 of the object without DROPKEYs
+# (key order kept: it is part of the output).
 json_digest() {
     python3 -c '
 import hashlib, json, sys
 o = json.loads(sys.argv[1])
 for k in sys.argv[2:]:
     o.pop(k, None)
-print(hashlib.sha256(json.dumps(o, sort_keys=True).encode()).hexdigest())' "$@"
+print(hashlib.sha256(json.dumps(o).encode()).hexdigest())' "$@"
 }
 
 last_line() { tail -n 1; }
@@ -69,6 +71,8 @@ record() {
         json_fields "$j" ppl nll scored_tokens windows | sed "s/^/strict $c perplexity /" >> "$out.part"
         j=$("$bin" info -m "$m" --json 2>/dev/null | last_line)
         emit "strict $c info $(json_digest "$j" path crvq)"
+        # the text report but its first line (the path) and the crvq.* metadata
+        emit "strict $c info.text $("$bin" info -m "$m" | sed -e 1d -e '/^crvq metadata/,$d' | sha256sum | cut -c1-64)"
         emit "info $c info.crvq $(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]).get("crvq")))' "$j" | sha256sum | cut -c1-64)"
     }
 
@@ -97,6 +101,10 @@ record() {
     local pgq=(--nsamples 8 --nval 2 --seqlen 128) stq=(--nsamples 8 --nval 2 --seqlen 64)
 
     echo "$bin:" >&2
+    for meth in crvq vq gptq rtn; do
+        emit "strict dry-run-$meth $("$bin" quantize -m "$pg" --calib "$pgcal" -o "$dir/dry.gguf" --method $meth \
+            --dry-run | sha256sum | cut -c1-64)"
+    done
     evaluate dense-pg "$pg" "$wt"
     evaluate dense-st-bin "$st/stories260K.bin" "$tscal"
     evaluate dense-st-gguf "$st/stories260K-f32.gguf" "$tscal" --ctx 128
@@ -126,7 +134,7 @@ record() {
 
 # A binary's results are valid as long as the cases above stay the same:
 # change them, change this.
-cases_version=1
+cases_version=2
 key() { { cat "$1"; echo "$cases_version"; } | sha256sum | cut -c1-16; }
 
 mkdir -p "$work"
