@@ -16,6 +16,7 @@
 // Speed: words repeat, so each call keeps a cache from a word's bytes to its
 // ids (Hugging Face and tiktoken do too); with ignore_merges (Llama 3) a word
 // that is a piece is looked up directly.
+#include "tokenizer/merge_heap.h"
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
 
@@ -128,34 +129,10 @@ static int cand_before(const cand *x, const cand *y) {
     return x->rank < y->rank || (x->rank == y->rank && x->left < y->left);
 }
 
-static crvq_status heap_push(enc *e, cand c) {
-    if (!grow((void **)&e->heap, &e->cap_heap, e->n_heap + 1, sizeof *e->heap))
-        return crvq_fail(CRVQ_ERR_NOMEM, "tokenizer: out of memory for the merge queue");
-    size_t i = e->n_heap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!cand_before(&c, &e->heap[p])) break;
-        e->heap[i] = e->heap[p];
-        i = p;
-    }
-    e->heap[i] = c;
-    return CRVQ_OK;
-}
+CRVQ_MERGE_HEAP(cand_heap, cand, cand_before)
 
-static cand heap_pop(enc *e) {
-    cand top = e->heap[0], last = e->heap[--e->n_heap];
-    size_t i = 0, n = e->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && cand_before(&e->heap[c + 1], &e->heap[c])) c++;
-        if (!cand_before(&e->heap[c], &last)) break;
-        e->heap[i] = e->heap[c];
-        i = c;
-    }
-    if (n) e->heap[i] = last;
-    return top;
-}
+static crvq_status heap_push(enc *e, cand c) { return cand_heap_push(&e->heap, &e->n_heap, &e->cap_heap, c); }
+static cand heap_pop(enc *e) { return cand_heap_pop(e->heap, &e->n_heap); }
 
 static crvq_status try_pair(enc *e, int32_t left) {
     if (left < 0 || e->syms[left].next < 0) return CRVQ_OK;

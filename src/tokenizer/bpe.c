@@ -14,6 +14,7 @@
 // there and each stretch is encoded on its own with a small heap. Merges in
 // different stretches do not interact, so the result is the same as for the
 // whole string.
+#include "tokenizer/merge_heap.h"
 #include "tokenizer/tok_internal.h"
 
 #include <stdlib.h>
@@ -50,39 +51,10 @@ static int cand_before(const cand *a, const cand *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static crvq_status heap_push(bpe *e, cand c) {
-    if (e->n_heap == e->cap_heap) {
-        size_t cap = e->cap_heap ? 2 * e->cap_heap : 256;
-        cand *h = realloc(e->heap, cap * sizeof *h);
-        if (!h) return crvq_fail(CRVQ_ERR_NOMEM, "tokenizer: out of memory for the merge queue");
-        e->heap = h;
-        e->cap_heap = cap;
-    }
-    size_t i = e->n_heap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!cand_before(&c, &e->heap[p])) break;
-        e->heap[i] = e->heap[p];
-        i = p;
-    }
-    e->heap[i] = c;
-    return CRVQ_OK;
-}
+CRVQ_MERGE_HEAP(cand_heap, cand, cand_before)
 
-static cand heap_pop(bpe *e) {
-    cand top = e->heap[0], last = e->heap[--e->n_heap];
-    size_t i = 0, n = e->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && cand_before(&e->heap[c + 1], &e->heap[c])) c++;
-        if (!cand_before(&e->heap[c], &last)) break;
-        e->heap[i] = e->heap[c];
-        i = c;
-    }
-    if (n) e->heap[i] = last;
-    return top;
-}
+static crvq_status heap_push(bpe *e, cand c) { return cand_heap_push(&e->heap, &e->n_heap, &e->cap_heap, c); }
+static cand heap_pop(bpe *e) { return cand_heap_pop(e->heap, &e->n_heap); }
 
 static crvq_status maybe_add_pair(bpe *e, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return CRVQ_OK;
