@@ -25,6 +25,9 @@
 # binary took 40 minutes on the 2 development cores shared at load ~7.
 set -euo pipefail
 shopt -s inherit_errexit
+# The whole script is one compound command, so bash has read all of it before
+# it runs: editing the file during a run cannot change what the run does.
+{
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 OLD_CRVQ NEW_CRVQ [WORKDIR]" >&2; exit 2; }
 old=$(realpath "$1"); new=$(realpath "$2"); work=${3:-/tmp/crvq-identical}
@@ -152,3 +155,4 @@ if ! diff <(grep '^info ' "$mo") <(grep '^info ' "$mn") > "$work/info.diff"; the
     echo "metadata/file differences (not an error):"; cat "$work/info.diff"
 fi
 exit $status
+}
