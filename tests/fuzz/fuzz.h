@@ -17,7 +17,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 // Once per process: one thread (a fuzzer's throughput comes from running
-// inputs, not from threads), quiet library.
+// inputs, not from threads).
 void fuzz_init(void);
 
 // A broken promise is a crash for the fuzzer: print it and abort.
