@@ -75,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_init();
     crvq_gguf *g;
     if (crvq_gguf_parse("fuzz.gguf", data, size, &g)) return 0;
-    FUZZ_CHECK(g->data_offset <= size);
+    // A file without tensors may end before the padding of its (empty) data section.
+    FUZZ_CHECK(g->n_tensors == 0 || g->data_offset <= size);
     read_metadata(g, data, size);
     read_tensors(g, data, size);
     crvq_config c;
