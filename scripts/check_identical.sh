@@ -22,7 +22,8 @@
 # A binary's results are kept in WORKDIR (default /tmp/crvq-identical) under
 # the sha256 of the binary (and cases_version below), so a rerun against the
 # same reference only runs the new binary. Needs ../shared and python3. One
-# binary took 40 minutes on the 2 development cores shared at load ~7.
+# binary takes 15 minutes on the 2 development cores shared at load ~8
+# (40 at load ~12).
 set -euo pipefail
 shopt -s inherit_errexit
 # The whole script is one compound command, so bash has read all of it before
