@@ -192,6 +192,28 @@ int main(void) {
         crvq_model_free(first);
     }
 
+    // (last: it replaces the RTN checkpoint) a VQ run's codebook solver settings are part of it too
+    crvq_pipeline_opts vq;
+    crvq_pipeline_opts_default(&vq, CRVQ_METHOD_VQ);
+    vq.calib_path = calib;
+    vq.checkpoint = ckpt;
+    vq.nsamples = 2;
+    vq.seqlen = 32;
+    vq.nval = 0;
+    vq.finetune = 0;
+    vq.qp.d = 4; // stories260K's hidden size 172
+    vq.qp.e[0] = 4;
+    vq.qp.max_rounds = 1;
+    vq.qp.kmeans_iters = 2;
+    CHECK_MSG(run(model, &vq, &resumed, NULL) == CRVQ_OK && resumed == 0, "%s", crvq_last_error());
+    crvq_pipeline_opts vq2 = vq;
+    vq2.qp.cg_iters = vq.qp.cg_iters + 1;
+    char want[2][32];
+    snprintf(want[0], sizeof want[0], "cg_iters=%d", vq.qp.cg_iters);
+    snprintf(want[1], sizeof want[1], "cg_iters=%d", vq2.qp.cg_iters);
+    expect_refused("other cg_iters", model, &vq2, want[0], want[1], (char *)NULL);
+    expect_resumed("vq settings back", model, &vq, 5);
+
     unlink(ckpt);
     unlink(bad);
     unlink(moved);

@@ -37,9 +37,9 @@ static crvq_status options(const crvq_pipeline_opts *o, char *buf, size_t cap) {
     if (p->method == CRVQ_METHOD_VQ || p->method == CRVQ_METHOD_CRVQ) {
         opt(&b, " d=%d M=%d e=", p->d, p->M);
         for (int k = 0; k < p->M && k < CRVQ_MAX_CODEBOOKS; k++) opt(&b, "%s%d", k ? "," : "", p->e[k]);
-        opt(&b, " lambda=%.17g importance=%s order=%s beam=%d tol=%.17g max_rounds=%d kmeans_iters=%d", p->lambda,
-            crvq_importance_name(p->importance), crvq_channel_order_name(p->order), p->beam, p->tol, p->max_rounds,
-            p->kmeans_iters);
+        opt(&b, " lambda=%.17g importance=%s order=%s beam=%d tol=%.17g max_rounds=%d kmeans_iters=%d cg_iters=%d device=%s",
+            p->lambda, crvq_importance_name(p->importance), crvq_channel_order_name(p->order), p->beam, p->tol,
+            p->max_rounds, p->kmeans_iters, p->cg_iters, crvq_device_name(p->device));
     } else {
         opt(&b, " bits=%d group_size=%d", p->bits, p->group_size);
         if (p->method == CRVQ_METHOD_GPTQ)
