@@ -6,7 +6,8 @@
 # depends on the machine fails here and not on someone else's: with another
 # OpenBLAS kernel family (OPENBLAS_CORETYPE flipped: a forced one when unset,
 # unset when set), and with the SIMD kernels forced to scalar (CRVQ_ISA) at
-# one thread. Tests that need ../shared skip with a message when it is missing.
+# one thread. Last, each libFuzzer harness runs for a few seconds
+# (tests/fuzz/run.sh). Tests that need ../shared skip with a message when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -59,3 +60,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCRVQ_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$jobs" -L fast)
+
+echo "== libFuzzer harnesses, ${FUZZ_SECONDS:-10} s each"
+bash tests/fuzz/run.sh build-fuzz
