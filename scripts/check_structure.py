@@ -32,8 +32,8 @@ LAYERS = [
     ("quant",),
     ("train",),
     ("backend",),
-    ("cuda",),
-    ("container",),
+    ("cuda", "container"),
+    ("pipeline",),
     ("cli",),
 ]
 
