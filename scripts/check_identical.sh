@@ -24,6 +24,11 @@
 # same reference only runs the new binary. Needs ../shared and python3. One
 # binary takes 15 minutes on the 2 development cores shared at load ~8
 # (40 at load ~12).
+#
+# CRVQ_IDENTICAL_QUICK=1 runs a subset (the dense evaluations, rtn, gptq,
+# crvq with and without fine-tuning, the f16 GGUF vq case, one bench): a
+# quarter of the time, for the steps of a refactoring; the full set is what
+# a finished one must pass. Quick and full results are cached apart.
 set -euo pipefail
 shopt -s inherit_errexit
 # The whole script is one compound command, so bash has read all of it before
@@ -36,6 +41,7 @@ shared=../shared
 [ -d "$shared/models/pg-dev" ] || { echo "$0: $shared/models/pg-dev is missing" >&2; exit 77; }
 digest_py=scripts/gguf_digest.py
 threads=2
+quick=${CRVQ_IDENTICAL_QUICK:-0}
 
 # json_fields JSON_LINE KEY... — "KEY=VALUE" per key. A number is parsed to
 # the double crvq printed (with 17 significant digits) and written back as the
@@ -113,6 +119,18 @@ record() {
     evaluate dense-st-bin "$st/stories260K.bin" "$tscal"
     evaluate dense-st-gguf "$st/stories260K-f32.gguf" "$tscal" --ctx 128
     quantize pg-rtn "$pg" "$pgcal" "$wt" "${pgq[@]}" --method rtn
+    if [ "$quick" = 1 ]; then
+        quantize pg-gptq "$pg" "$pgcal" "$wt" "${pgq[@]}" --method gptq
+        quantize pg-crvq "$pg" "$pgcal" "$wt" "${pgq[@]}" --method crvq --max-rounds 2 --no-finetune
+        quantize pg-crvq-ft "$pg" "$pgcal" "$wt" "${pgq[@]}" --method crvq --max-rounds 2 --ft-epochs 1
+        quantize st-gguf16-vq "$st/stories260K-f16.gguf" "$pgcal" "$tscal" "${stq[@]}" --method vq -d 4 --max-rounds 3 --no-finetune \
+            -- --ctx 128
+        local j
+        j=$("$bin" bench -m "$dir/pg-crvq.gguf" --prompt-len 16 --gen 4 --reps 1 --threads 1 --json | last_line)
+        json_fields "$j" prompt_len gen sgemm_mnk decode_weight_bytes | sed "s|^|strict bench:pg-crvq.gguf |" >> "$out.part"
+        mv "$out.part" "$out"
+        return
+    fi
     quantize pg-rtn3-g64 "$pg" "$pgcal" "$wt" "${pgq[@]}" --method rtn --bits 3 --group-size 64
     quantize pg-gptq "$pg" "$pgcal" "$wt" "${pgq[@]}" --method gptq
     quantize pg-gptq-act "$pg" "$pgcal" "$wt" "${pgq[@]}" --method gptq --act-order
@@ -139,7 +157,7 @@ record() {
 # A binary's results are valid as long as the cases above stay the same:
 # change them, change this.
 cases_version=2
-key() { { cat "$1"; echo "$cases_version"; } | sha256sum | cut -c1-16; }
+key() { { cat "$1"; echo "$cases_version"; if [ "$quick" = 1 ]; then echo quick; fi; } | sha256sum | cut -c1-16; }
 
 mkdir -p "$work"
 mo=$work/$(key "$old").manifest
