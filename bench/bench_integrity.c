@@ -1,12 +1,12 @@
 // bench_integrity.c — what the input checks cost: the NaN/Inf scan of every
 // tensor at load (util/finite.h) and the model digest a quantization
-// checkpoint records (quant/run_id.h), on a real model and on 1 GiB buffers,
+// checkpoint records (pipeline/run_id.h), on a real model and on 1 GiB buffers,
 // against the time the load itself takes.
 //   bench_integrity MODEL [REPEATS]     (MODEL: e.g. ../shared/models/pg-dev)
 #include "crvq.h"
 #include "io/mapfile.h"
 #include "io/safetensors.h"
-#include "quant/run_id.h"
+#include "pipeline/run_id.h"
 #include "util/finite.h"
 #include "util/hash.h"
 

@@ -392,6 +392,95 @@ double crvq_layer_loss(const float *W, const float *W_hat, int m_out, int n_in, 
 // outlier channels. Deterministic in `seed` (independent of thread count).
 crvq_status crvq_synthetic_layer(int m_out, int n_in, uint64_t seed, float *W, double *H);
 
+// ------------------------------------------------- whole-model quantization ---
+// Quantize a whole model block by block (docs/method.md, "The model
+// pipeline"): calibration activations flow through the already quantized
+// blocks, each block's linear layers are quantized against the proxy
+// Hessians of their inputs, optionally fine-tuned, and a checkpoint is
+// written after every block so an interrupted run can resume.
+
+// n_train + n_val windows of seqlen tokens each. Training windows start at
+// seeded uniform positions in the first 90% of the text's tokens, validation
+// windows in the last 10%, so the two never share a token. No BOS is
+// inserted: windows start mid-text, as in GPTQ/AQLM calibration and as the
+// "stream" perplexity protocol's later windows do.
+typedef struct crvq_calib {
+    int n_train, n_val, seqlen;
+    int *tokens;     // (n_train + n_val, seqlen): training windows first
+    size_t n_text_tokens;
+} crvq_calib;
+
+crvq_status crvq_calib_sample(const crvq_tokenizer *tok, const char *text_path, int n_train, int n_val,
+                              int seqlen, uint64_t seed, crvq_calib *out);
+void crvq_calib_free(crvq_calib *c);
+
+// Block fine-tuning (docs/finetune.md): after a block's projections are
+// quantized, Adam tunes its codebooks, row scales and norms, codes frozen.
+typedef struct crvq_ft_params {
+    double lr;            // Adam learning rate
+    double beta1, beta2;  // Adam moment decays
+    double eps;           // Adam epsilon
+    int max_epochs;       // passes over the training sequences (0: only evaluate)
+    int patience;         // stop after this many epochs without validation improvement
+    int batch_seqs;       // sequences per mini-batch (the last one of an epoch may be short)
+    uint64_t seed;        // mini-batch order
+    // called after each epoch (epoch 1..) with the mean training MSE of the
+    // epoch's mini-batches and the validation MSE (fp16-rounded parameters)
+    void (*progress)(void *user, int epoch, double train_mse, double val_mse);
+    void *progress_user;
+} crvq_ft_params;
+
+// The released defaults: lr 3e-5, betas (0.9, 0.95), eps 1e-8, 10 epochs,
+// patience 3; 4 sequences per mini-batch; seed 0; no progress callback.
+void crvq_ft_params_default(crvq_ft_params *p);
+
+typedef enum crvq_stage {
+    CRVQ_STAGE_HESSIAN,   // running calibration data through a block
+    CRVQ_STAGE_QUANTIZE,  // quantizing layer `layer` of a block
+    CRVQ_STAGE_FINETUNE,  // block fine-tuning
+    CRVQ_STAGE_PROPAGATE, // running the quantized block
+    CRVQ_STAGE_BLOCK_DONE,
+} crvq_stage;
+
+typedef struct crvq_progress {
+    crvq_stage stage;
+    int block, n_blocks;
+    int layer;            // the projection (q, k, v, o, gate, up, down: 0..6) for QUANTIZE, else -1
+    double rel_loss;      // QUANTIZE when done: L(Ŵ)/L(0) of the layer;
+                          // FINETUNE when done: validation MSE after / before tuning; else 0
+    double bits;          // QUANTIZE when done: bits per weight of the layer
+    double done_fraction; // of the whole run, by estimated work
+    int resumed;          // BLOCK_DONE: the block came from the checkpoint
+} crvq_progress;
+
+typedef struct crvq_pipeline_opts {
+    crvq_quant_params qp;
+    const char *calib_path;
+    int nsamples, nval, seqlen; // calibration windows (training, validation) of seqlen tokens
+    int finetune;               // block fine-tuning after quantizing each block (vq, crvq)
+    crvq_ft_params ft;          // its settings (seed: qp.seed)
+    const char *checkpoint;     // path of the per-block checkpoint, or NULL for none
+    int resume;                 // continue from `checkpoint` if it exists
+    void (*progress)(void *ctx, const crvq_progress *p);
+    void *progress_ctx;
+} crvq_pipeline_opts;
+
+typedef struct crvq_pipeline_report {
+    int blocks_resumed;
+    double seconds;
+    double linear_bits;          // bits per weight over all linear layers
+    double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
+    double ft_seconds;           // time spent in block fine-tuning
+    double ft_mse_ratio;         // mean over tuned blocks of validation MSE after / before
+    size_t n_calib_text_tokens;
+} crvq_pipeline_report;
+
+void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method);
+
+// Quantize every linear layer of m in place: on success each is a
+// compressed kind whose runtime weights the model's storage owns.
+crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep);
+
 // Threads used by OpenMP loops and by BLAS (n <= 0: all cores).
 void crvq_set_threads(int n);
 int crvq_get_threads(void);

@@ -10,7 +10,6 @@
 #include "io/container.h"
 #include "io/gguf.h"
 #include "io/gguf_write.h"
-#include "quant/pipeline.h"
 
 #include <stdarg.h>
 #include <unistd.h>

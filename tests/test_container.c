@@ -10,8 +10,7 @@
 #include "crvq.h"
 #include "io/container.h"
 #include "io/gguf.h"
-#include "quant/pipeline.h"
-#include "quant/run_id.h"
+#include "container/checkpoint_id.h"
 
 #include <unistd.h>
 

@@ -8,8 +8,6 @@
 
 #include "crvq.h"
 #include "io/container.h"
-#include "quant/calib.h"
-#include "quant/pipeline.h"
 #include "ref_model.h"
 #include "train/e2e.h"
 

@@ -6,8 +6,6 @@
 #include "file_util.h"
 #include "crvq.h"
 #include "io/container.h"
-#include "quant/calib.h"
-#include "quant/pipeline.h"
 #include "train/e2e.h"
 
 #include <unistd.h>

@@ -3,7 +3,6 @@
 #include "cli/cli.h"
 #include "io/container.h"
 #include "io/gguf.h"
-#include "quant/calib.h"
 #include "train/e2e.h"
 #include "util/fileguard.h"
 

@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "cli/quant_flags.h"
 #include "io/container.h"
-#include "quant/pipeline.h"
+#include "model/block_proj.h"
 #include "quant/quant_internal.h"
 #include "util/fileguard.h"
 

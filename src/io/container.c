@@ -6,7 +6,7 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
-#include "quant/run_id.h"
+#include "container/checkpoint_id.h"
 #include "tokenizer/tok_internal.h"
 
 #include <stdio.h>

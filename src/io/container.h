@@ -40,7 +40,7 @@ crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crv
 
 // The pipeline's per-block checkpoint: the linear layers and norms of blocks
 // 0..blocks_done-1 (model row order, no q/k interleaving) and the run's
-// identity (quant/run_id.h: model and calibration digests, settings; also
+// identity (container/checkpoint_id.h: model and calibration digests, settings; also
 // one hash of them, crvq.ckpt.run_hash). Written atomically.
 #define CRVQ_CKPT_VERSION 2 // 1: one run hash of settings, calibration token count and a sample of the weights
 typedef struct crvq_run_id crvq_run_id;

@@ -23,23 +23,7 @@
 
 #include "crvq.h"
 
-typedef struct crvq_ft_params {
-    double lr;            // Adam learning rate
-    double beta1, beta2;  // Adam moment decays
-    double eps;           // Adam epsilon
-    int max_epochs;       // passes over the training sequences (0: only evaluate)
-    int patience;         // stop after this many epochs without validation improvement
-    int batch_seqs;       // sequences per mini-batch (the last one of an epoch may be short)
-    uint64_t seed;        // mini-batch order
-    // called after each epoch (epoch 1..) with the mean training MSE of the
-    // epoch's mini-batches and the validation MSE (fp16-rounded parameters)
-    void (*progress)(void *user, int epoch, double train_mse, double val_mse);
-    void *progress_user;
-} crvq_ft_params;
-
-// The released defaults: lr 3e-5, betas (0.9, 0.95), eps 1e-8, 10 epochs,
-// patience 3; 4 sequences per mini-batch; seed 0; no progress callback.
-void crvq_ft_params_default(crvq_ft_params *p);
+// crvq_ft_params and its defaults: crvq.h.
 
 typedef struct crvq_ft_report {
     int epochs_run;       // epochs trained (early stop may end before max_epochs)

@@ -16,7 +16,6 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "model/config.h"
-#include "quant/pipeline.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tok_internal.h"
 

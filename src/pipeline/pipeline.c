@@ -1,17 +1,19 @@
-// pipeline.c — whole-model quantization, block by block (see pipeline.h).
+// pipeline.c — whole-model quantization, block by block (crvq.h,
+// crvq_quantize_model).
 //
 // Memory: the calibration activations X (n_seq, seqlen, dim) live once; each
 // block is run one sequence at a time through a crvq_state sized for one
 // sequence. The proxy Hessians are accumulated in float64 with dsyrk.
-#include "quant/pipeline.h"
+#include "crvq.h"
 
 #include "io/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "model/forward.h"
 #include "model/storage.h"
-#include "quant/calib.h"
-#include "quant/run_id.h"
+#include "pipeline/run_id.h"
+#include "train/block_ft.h"
 
 #include <cblas.h>
 #include <stdio.h>

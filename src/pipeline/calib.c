@@ -1,5 +1,5 @@
-// calib.c — seeded calibration windows (see calib.h).
-#include "quant/calib.h"
+// calib.c — seeded calibration windows (crvq.h, crvq_calib).
+#include "crvq.h"
 
 #include "io/mapfile.h"
 #include "quant/rng.h"
