@@ -24,28 +24,6 @@ const char *cli_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
-long long cli_int(const char *flag, const char *s, long long lo, long long hi) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "crvq: error: %s expects an integer in [%lld, %lld], got '%s'\n", flag, lo, hi, s);
-        exit(2);
-    }
-    return v;
-}
-
-double cli_double(const char *flag, const char *s, double lo, double hi) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "crvq: error: %s expects a number in [%g, %g], got '%s'\n", flag, lo, hi, s);
-        exit(2);
-    }
-    return v;
-}
-
 int cli_unknown(const char *cmd, const char *arg) {
     fprintf(stderr, "crvq %s: error: unknown argument '%s' (see crvq %s --help)\n", cmd, arg, cmd);
     return 2;
@@ -83,18 +61,6 @@ void cli_print_json(cJSON *obj) {
     fflush(stdout);
     free(s);
     cJSON_Delete(obj);
-}
-
-int cli_threads(const char *cmd, const char *value) {
-    int n = (int)cli_int("--threads", value, 1, INT_MAX);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int cap = cores > 0 && cores < INT_MAX / 4 ? 4 * (int)cores : 4;
-    if (n > cap) {
-        fprintf(stderr, "crvq %s: warning: --threads %d is more than 4 x the %ld online cores: using %d\n", cmd, n,
-                cores, cap);
-        n = cap;
-    }
-    return n;
 }
 
 int cli_files(const char *cmd, const cli_file *files, int n) {

@@ -4,6 +4,7 @@
 #ifndef CRVQ_CLI_H
 #define CRVQ_CLI_H
 
+#include "cli/flags.h"
 #include "crvq.h"
 
 #include <cjson/cJSON.h>
@@ -23,9 +24,6 @@ int cmd_finetune(int argc, char **argv);
 int cli_is(const char *arg, const char *short_name, const char *long_name);
 // The value after flag argv[*i]; advances *i. Exits 2 with a message if missing.
 const char *cli_value(int argc, char **argv, int *i);
-// Parse numbers given to `flag`; exit 2 with a message unless in [lo, hi].
-long long cli_int(const char *flag, const char *s, long long lo, long long hi);
-double cli_double(const char *flag, const char *s, double lo, double hi);
 // Report an unknown argument and return 2.
 int cli_unknown(const char *cmd, const char *arg);
 // Print "crvq CMD: error: MSG" (the library's last error when msg is NULL); return 1.
@@ -36,11 +34,6 @@ crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *
 
 // Print `obj` as one line on stdout and free it.
 void cli_print_json(cJSON *obj);
-
-// --threads N: at least 1; more than 4 x the online cores is clamped to that
-// with a warning (oversubscribed OpenMP barriers cost far more than they
-// give: 4096 threads made a 0.3 s job take a minute). Exits 2 on a bad value.
-int cli_threads(const char *cmd, const char *value);
 
 // The files a command reads and writes (util/fileguard.h). A NULL path is
 // skipped; probe: for CLI_CHECKPOINT, what a crvq checkpoint looks like.

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+static const char *cmd = "perplexity";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: crvq perplexity -m MODEL -f TEXT [options]\n\n"
@@ -54,121 +56,128 @@ static void progress(void *user, int done, int total, double nll_sum, int64_t sc
     }
 }
 
-int cmd_perplexity(int argc, char **argv) {
-    const char *model_path = NULL, *text_path = NULL, *doc_sep = NULL, *tok_path = NULL;
-    const char *base_path = NULL;
-    int ctx = 0, max_windows = 0, batch = 0, threads = 0, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) {
-            model_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, "-f", "--file")) {
-            text_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--ctx")) {
-            ctx = (int)cli_int(a, cli_value(argc, argv, &i), 2, 1 << 20);
-        } else if (cli_is(a, NULL, "--doc-sep")) {
-            doc_sep = cli_value(argc, argv, &i);
-            if (!*doc_sep) {
-                fprintf(stderr, "crvq perplexity: error: --doc-sep must not be empty\n");
-                return 2;
-            }
-        } else if (cli_is(a, NULL, "--max-windows")) {
-            max_windows = (int)cli_int(a, cli_value(argc, argv, &i), 1, INT32_MAX);
-        } else if (cli_is(a, NULL, "--batch")) {
-            batch = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        } else if (cli_is(a, NULL, "--threads")) {
-            threads = cli_threads("perplexity", cli_value(argc, argv, &i));
-        } else if (cli_is(a, NULL, "--tokenizer")) {
-            tok_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--kl-base")) {
-            base_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--json")) {
-            json = 1;
-        } else {
-            return cli_unknown("perplexity", a);
-        }
+typedef struct opts {
+    cli_common c; // -m, -f, --tokenizer, --threads, --json
+    const char *doc_sep, *base_path;
+    int ctx, max_windows, batch;
+} opts;
+
+static int parse_doc_sep(const char *cmd_name, const char *flag, const char *value, void *dst) {
+    if (!*value) {
+        fprintf(stderr, "crvq perplexity: error: --doc-sep must not be empty\n");
+        return 2;
     }
-    if (!model_path || !text_path) {
+    *(const char **)dst = value;
+    return 0;
+}
+
+static int parse(opts *o, int argc, char **argv) {
+    *o = (opts){0};
+    cli_common_default(&o->c);
+    const cli_flag own[] = {
+        CLI_FLAG_INT(NULL, "--ctx", &o->ctx, 2, 1 << 20),
+        CLI_FLAG_CUSTOM(NULL, "--doc-sep", &o->doc_sep, parse_doc_sep),
+        CLI_FLAG_INT(NULL, "--max-windows", &o->max_windows, 1, INT32_MAX),
+        CLI_FLAG_INT(NULL, "--batch", &o->batch, 1, 1 << 20),
+        CLI_FLAG_STRING(NULL, "--kl-base", &o->base_path),
+    };
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_FILE | CLI_F_TOKENIZER | CLI_F_THREADS | CLI_F_JSON, &o->c,
+                     own, sizeof own / sizeof *own, usage);
+}
+
+static int validate(const opts *o) {
+    if (!o->c.model || !o->c.file) {
         fprintf(stderr, "crvq perplexity: error: -m MODEL and -f TEXT are required (see --help)\n");
         return 2;
     }
-    if (threads) crvq_set_threads(threads);
+    return 0;
+}
 
-    crvq_model *m = cli_load_model("perplexity", model_path, tok_path);
-    if (!m) return 1;
-    int rc = 1;
-    crvq_mapfile text = {0};
-    crvq_model *base = NULL;
-    if (base_path && !(base = cli_load_model("perplexity", base_path, NULL))) goto done;
-    if (!m->tok) {
-        cli_error("perplexity", "the model has no tokenizer (give one with --tokenizer)");
-        goto done;
+static void print_result(const opts *o, int ctx, const crvq_ppl_result *r, double secs) {
+    const char *protocol = o->doc_sep ? "docs" : "stream";
+    if (!o->c.json) {
+        printf("%s: ppl %.4f  nll %.6f  scored %lld tokens in %d/%d %s (%s, ctx %d)  %.1f s, %.0f tok/s\n",
+               o->c.file, r->ppl, r->nll, (long long)r->scored, r->n_windows, r->n_total,
+               o->doc_sep ? "documents" : "windows", protocol, ctx, secs, (double)r->evaluated / secs);
+        if (o->base_path)
+            printf("%s: KLD %.6f  top-1 agreement %.4f  base ppl %.4f  (base %s)\n", o->c.file, r->kld,
+                   r->top1_agree, r->base_ppl, o->base_path);
+        return;
     }
-    if (crvq_mapfile_open(text_path, &text) != CRVQ_OK) {
-        cli_error("perplexity", NULL);
-        goto done;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", o->c.model);
+    cJSON_AddStringToObject(j, "file", o->c.file);
+    cJSON_AddStringToObject(j, "protocol", protocol);
+    cJSON_AddNumberToObject(j, "ctx", ctx);
+    cJSON_AddNumberToObject(j, "ppl", r->ppl);
+    cJSON_AddNumberToObject(j, "nll", r->nll);
+    cJSON_AddNumberToObject(j, "scored_tokens", (double)r->scored);
+    cJSON_AddNumberToObject(j, "tokens", (double)r->tokens);
+    cJSON_AddNumberToObject(j, "evaluated_tokens", (double)r->evaluated);
+    cJSON_AddNumberToObject(j, o->doc_sep ? "docs" : "windows", r->n_windows);
+    cJSON_AddNumberToObject(j, o->doc_sep ? "docs_total" : "windows_total", r->n_total);
+    cJSON_AddNumberToObject(j, "seconds", secs);
+    cJSON_AddNumberToObject(j, "tokens_per_second", (double)r->evaluated / secs);
+    cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+    if (o->base_path) {
+        cJSON_AddStringToObject(j, "kl_base", o->base_path);
+        cJSON_AddNumberToObject(j, "kld", r->kld);
+        cJSON_AddNumberToObject(j, "top1_agree", r->top1_agree);
+        cJSON_AddNumberToObject(j, "base_ppl", r->base_ppl);
     }
-    if (!ctx) ctx = m->cfg.max_seq_len;
+    cli_print_json(j);
+}
+
+// Evaluate m (and base) on the mapped text.
+static int evaluate(const opts *o, const crvq_model *m, const crvq_model *base, const crvq_mapfile *text) {
+    int ctx = o->ctx ? o->ctx : m->cfg.max_seq_len;
     if (ctx > m->cfg.max_seq_len)
         fprintf(stderr, "crvq perplexity: warning: ctx %d exceeds the context length %d the model declares\n",
                 ctx, m->cfg.max_seq_len);
-
     progress_state ps = {.t0 = cli_seconds(), .tty = isatty(2)};
-    crvq_ppl_opts o = {
-        .protocol = doc_sep ? CRVQ_PPL_DOCS : CRVQ_PPL_STREAM,
+    crvq_ppl_opts po = {
+        .protocol = o->doc_sep ? CRVQ_PPL_DOCS : CRVQ_PPL_STREAM,
         .ctx = ctx,
-        .doc_sep = doc_sep,
-        .max_windows = max_windows,
-        .max_batch = batch,
+        .doc_sep = o->doc_sep,
+        .max_windows = o->max_windows,
+        .max_batch = o->batch,
         .progress = progress,
         .progress_user = &ps,
         .kl_base = base,
     };
     crvq_ppl_result r;
-    if (crvq_perplexity(m, (const char *)text.data, text.size, &o, &r) != CRVQ_OK) {
-        cli_error("perplexity", NULL);
+    if (crvq_perplexity(m, (const char *)text->data, text->size, &po, &r) != CRVQ_OK) return cli_error(cmd, NULL);
+    print_result(o, ctx, &r, cli_seconds() - ps.t0);
+    return 0;
+}
+
+static int run(const opts *o) {
+    if (o->c.threads) crvq_set_threads(o->c.threads);
+    crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
+    if (!m) return 1;
+    int rc = 1;
+    crvq_mapfile text = {0};
+    crvq_model *base = NULL;
+    if (o->base_path && !(base = cli_load_model(cmd, o->base_path, NULL))) goto done;
+    if (!m->tok) {
+        cli_error(cmd, "the model has no tokenizer (give one with --tokenizer)");
         goto done;
     }
-    double secs = cli_seconds() - ps.t0;
-    const char *protocol = doc_sep ? "docs" : "stream";
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", model_path);
-        cJSON_AddStringToObject(j, "file", text_path);
-        cJSON_AddStringToObject(j, "protocol", protocol);
-        cJSON_AddNumberToObject(j, "ctx", ctx);
-        cJSON_AddNumberToObject(j, "ppl", r.ppl);
-        cJSON_AddNumberToObject(j, "nll", r.nll);
-        cJSON_AddNumberToObject(j, "scored_tokens", (double)r.scored);
-        cJSON_AddNumberToObject(j, "tokens", (double)r.tokens);
-        cJSON_AddNumberToObject(j, "evaluated_tokens", (double)r.evaluated);
-        cJSON_AddNumberToObject(j, doc_sep ? "docs" : "windows", r.n_windows);
-        cJSON_AddNumberToObject(j, doc_sep ? "docs_total" : "windows_total", r.n_total);
-        cJSON_AddNumberToObject(j, "seconds", secs);
-        cJSON_AddNumberToObject(j, "tokens_per_second", (double)r.evaluated / secs);
-        cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
-        if (base) {
-            cJSON_AddStringToObject(j, "kl_base", base_path);
-            cJSON_AddNumberToObject(j, "kld", r.kld);
-            cJSON_AddNumberToObject(j, "top1_agree", r.top1_agree);
-            cJSON_AddNumberToObject(j, "base_ppl", r.base_ppl);
-        }
-        cli_print_json(j);
-    } else {
-        printf("%s: ppl %.4f  nll %.6f  scored %lld tokens in %d/%d %s (%s, ctx %d)  %.1f s, %.0f tok/s\n",
-               text_path, r.ppl, r.nll, (long long)r.scored, r.n_windows, r.n_total,
-               doc_sep ? "documents" : "windows", protocol, ctx, secs, (double)r.evaluated / secs);
-        if (base)
-            printf("%s: KLD %.6f  top-1 agreement %.4f  base ppl %.4f  (base %s)\n", text_path, r.kld,
-                   r.top1_agree, r.base_ppl, base_path);
+    if (crvq_mapfile_open(o->c.file, &text) != CRVQ_OK) {
+        cli_error(cmd, NULL);
+        goto done;
     }
-    rc = 0;
+    rc = evaluate(o, m, base, &text);
 done:
     crvq_mapfile_close(&text);
     crvq_model_free(base);
     crvq_model_free(m);
     return rc;
+}
+
+int cmd_perplexity(int argc, char **argv) {
+    opts o;
+    int rc = parse(&o, argc, argv);
+    if (rc != CLI_GO) return rc;
+    return (rc = validate(&o)) ? rc : run(&o);
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *cmd = "tokenize";
+
 static void usage(FILE *f) {
     fprintf(f, "usage: crvq tokenize (-m MODEL | --tokenizer FILE) (-f FILE | -p TEXT) [--no-bos] [--json]\n\n"
                "Encode a whole text as one string (SentencePiece semantics: the dummy prefix\n"
@@ -24,77 +26,33 @@ static void usage(FILE *f) {
                "Timing goes to stderr.\n");
 }
 
-int cmd_tokenize(int argc, char **argv) {
-    const char *cmd = "tokenize";
-    const char *model_path = NULL, *tok_path = NULL, *file = NULL, *prompt = NULL;
-    int bos = 1, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) {
-            model_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--tokenizer")) {
-            tok_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, "-f", "--file")) {
-            file = cli_value(argc, argv, &i);
-        } else if (cli_is(a, "-p", "--prompt")) {
-            prompt = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--no-bos")) {
-            bos = 0;
-        } else if (cli_is(a, NULL, "--json")) {
-            json = 1;
-        } else {
-            return cli_unknown(cmd, a);
-        }
-    }
-    if (!model_path && !tok_path) {
+typedef struct opts {
+    cli_common c; // -m, --tokenizer, -f, -p, --json
+    int no_bos;
+} opts;
+
+static int parse(opts *o, int argc, char **argv) {
+    cli_common_default(&o->c);
+    o->no_bos = 0;
+    const cli_flag own[] = {CLI_FLAG_SET(NULL, "--no-bos", &o->no_bos)};
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_FILE | CLI_F_PROMPT | CLI_F_JSON, &o->c,
+                     own, 1, usage);
+}
+
+static int validate(const opts *o) {
+    if (!o->c.model && !o->c.tokenizer) {
         fprintf(stderr, "crvq tokenize: error: give -m MODEL or --tokenizer FILE (see --help)\n");
         return 2;
     }
-    if (!file == !prompt) {
+    if (!o->c.file == !o->c.prompt) {
         fprintf(stderr, "crvq tokenize: error: give exactly one of -f FILE and -p TEXT (see --help)\n");
         return 2;
     }
+    return 0;
+}
 
-    crvq_model *model = NULL;
-    crvq_tokenizer *own = NULL;
-    const crvq_tokenizer *tok;
-    if (model_path) {
-        if (!(model = cli_load_model(cmd, model_path, tok_path))) return 1;
-        if (!model->tok) {
-            crvq_model_free(model);
-            return cli_error(cmd, "the model has no tokenizer; give one with --tokenizer FILE");
-        }
-        tok = model->tok;
-    } else {
-        if (crvq_tokenizer_load(tok_path, &own) != CRVQ_OK) return cli_error(cmd, NULL);
-        tok = own;
-    }
-
-    char *text_buf = NULL;
-    const char *text = prompt;
-    size_t len = prompt ? strlen(prompt) : 0;
-    int rc = 0;
-    if (file) {
-        if (crvq_read_file(file, &text_buf, &len) != CRVQ_OK) {
-            rc = cli_error(cmd, NULL);
-            goto done;
-        }
-        text = text_buf;
-    }
-
-    int *ids = NULL;
-    size_t n = 0;
-    double t0 = cli_seconds();
-    if (crvq_tokenize(tok, text, len, bos, &ids, &n) != CRVQ_OK) {
-        rc = cli_error(cmd, NULL);
-        goto done;
-    }
-    double dt = cli_seconds() - t0;
-    fprintf(stderr, "crvq tokenize: %zu tokens from %zu bytes in %.3f s (%.1f MB/s)\n", n, len, dt,
-            dt > 0 ? (double)len / dt / 1e6 : 0.0);
+// The ids on one line, or as {"n_tokens":N,"ids":[...]}.
+static int print_ids(const int *ids, size_t n, int json) {
     if (json) {
         // Written directly: cJSON would build one node per id.
         printf("{\"n_tokens\":%zu,\"ids\":[", n);
@@ -104,11 +62,53 @@ int cmd_tokenize(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) rc = cli_error(cmd, "cannot write to stdout");
+    return fflush(stdout) != 0 || ferror(stdout) ? cli_error(cmd, "cannot write to stdout") : 0;
+}
+
+static int encode(const opts *o, const crvq_tokenizer *tok) {
+    char *text_buf = NULL;
+    const char *text = o->c.prompt;
+    size_t len = text ? strlen(text) : 0;
+    if (o->c.file) {
+        if (crvq_read_file(o->c.file, &text_buf, &len) != CRVQ_OK) return cli_error(cmd, NULL);
+        text = text_buf;
+    }
+    int *ids = NULL;
+    size_t n = 0;
+    double t0 = cli_seconds();
+    int rc = 0;
+    if (crvq_tokenize(tok, text, len, !o->no_bos, &ids, &n) != CRVQ_OK) {
+        rc = cli_error(cmd, NULL);
+    } else {
+        double dt = cli_seconds() - t0;
+        fprintf(stderr, "crvq tokenize: %zu tokens from %zu bytes in %.3f s (%.1f MB/s)\n", n, len, dt,
+                dt > 0 ? (double)len / dt / 1e6 : 0.0);
+        rc = print_ids(ids, n, o->c.json);
+    }
     free(ids);
-done:
     free(text_buf);
-    crvq_tokenizer_free(own);
-    if (model) crvq_model_free(model);
     return rc;
+}
+
+static int run(const opts *o) {
+    if (!o->c.model) {
+        crvq_tokenizer *tok;
+        if (crvq_tokenizer_load(o->c.tokenizer, &tok) != CRVQ_OK) return cli_error(cmd, NULL);
+        int rc = encode(o, tok);
+        crvq_tokenizer_free(tok);
+        return rc;
+    }
+    crvq_model *model = cli_load_model(cmd, o->c.model, o->c.tokenizer);
+    if (!model) return 1;
+    int rc = model->tok ? encode(o, model->tok)
+                        : cli_error(cmd, "the model has no tokenizer; give one with --tokenizer FILE");
+    crvq_model_free(model);
+    return rc;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    opts o;
+    int rc = parse(&o, argc, argv);
+    if (rc != CLI_GO) return rc;
+    return (rc = validate(&o)) ? rc : run(&o);
 }
