@@ -12,23 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int cli_is(const char *arg, const char *short_name, const char *long_name) {
-    return (short_name && strcmp(arg, short_name) == 0) || (long_name && strcmp(arg, long_name) == 0);
-}
-
-const char *cli_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "crvq %s: error: %s needs a value (see --help)\n", argv[0], argv[*i]);
-        exit(2);
-    }
-    return argv[++*i];
-}
-
-int cli_unknown(const char *cmd, const char *arg) {
-    fprintf(stderr, "crvq %s: error: unknown argument '%s' (see crvq %s --help)\n", cmd, arg, cmd);
-    return 2;
-}
-
 int cli_error(const char *cmd, const char *msg) {
     fprintf(stderr, "crvq %s: error: %s\n", cmd, msg ? msg : crvq_last_error());
     return 1;

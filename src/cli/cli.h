@@ -20,12 +20,6 @@ int cmd_quantize(int argc, char **argv);
 int cmd_quantize_matrix(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 
-// True if `arg` is the short or the long spelling of a flag (short may be NULL).
-int cli_is(const char *arg, const char *short_name, const char *long_name);
-// The value after flag argv[*i]; advances *i. Exits 2 with a message if missing.
-const char *cli_value(int argc, char **argv, int *i);
-// Report an unknown argument and return 2.
-int cli_unknown(const char *cmd, const char *arg);
 // Print "crvq CMD: error: MSG" (the library's last error when msg is NULL); return 1.
 int cli_error(const char *cmd, const char *msg);
 

@@ -1,6 +1,5 @@
 // flags.c — the shared flag table and the one parsing loop (see flags.h).
 #include "cli/flags.h"
-#include "cli/cli.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int cli_is(const char *arg, const char *short_name, const char *long_name) {
+    return (short_name && strcmp(arg, short_name) == 0) || (long_name && strcmp(arg, long_name) == 0);
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "crvq %s: error: %s needs a value (see --help)\n", argv[0], argv[*i]);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+int cli_unknown(const char *cmd, const char *arg) {
+    fprintf(stderr, "crvq %s: error: unknown argument '%s' (see crvq %s --help)\n", cmd, arg, cmd);
+    return 2;
+}
 
 void cli_common_default(cli_common *c) {
     memset(c, 0, sizeof *c);

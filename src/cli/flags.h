@@ -75,6 +75,13 @@ int cli_parse(const char *cmd, int argc, char **argv, unsigned shared, cli_commo
 
 void cli_common_default(cli_common *c);
 
+// True if `arg` is the short or the long spelling of a flag (short may be NULL).
+int cli_is(const char *arg, const char *short_name, const char *long_name);
+// The value after flag argv[*i]; advances *i. Exits 2 with a message if missing.
+const char *cli_value(int argc, char **argv, int *i);
+// Report an unknown argument and return 2.
+int cli_unknown(const char *cmd, const char *arg);
+
 // "crvq CMD: error: MSG ARG (see crvq CMD --help)"; returns 2.
 int cli_usage_error(const char *cmd, const char *msg, const char *arg);
 
