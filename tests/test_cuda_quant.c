@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "check.h"
 #include "crvq.h"
-#include "cuda/cuda_vq.h"
 #include "quant/kmeans.h"
 #include "quant/rng.h"
 
@@ -64,7 +64,7 @@ static void test_kmeans(void) {
         }
         crvq_kmeans_opts o = {.K = K, .iters = 12, .seed = 5, .stream = 2, .max_fit = cases[c].max_fit};
         CHECK(crvq_kmeans(X, n, d, &o, C1, a1) == CRVQ_OK);
-        crvq_status st = crvq_cuda_kmeans(X, n, d, K, o.iters, o.seed, o.stream, o.max_fit, C2, a2);
+        crvq_status st = crvq_backend_get(CRVQ_DEVICE_CUDA)->kmeans(X, n, d, &o, C2, a2);
         CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
         double dc = max_abs_diff(C1, C2, (size_t)K * d);
         size_t da = differing(a1, a2, n);

@@ -1,9 +1,8 @@
-// backend.c — which device runs a piece of work (see backend.h).
+// backend.c — the CPU's table and the lookup of a device's (see backend.h).
 #include "backend/backend.h"
 
 #include <stdio.h>
 
-#include "cuda/cuda_vq.h"
 #include "quant/quant_internal.h"
 #include "quant/vq.h"
 
@@ -15,40 +14,57 @@ const char *crvq_device_name(crvq_device dev) {
     return "unknown";
 }
 
-int crvq_backend_available(crvq_device dev, char *errbuf, size_t cap) {
-    switch (dev) {
-    case CRVQ_DEVICE_CPU: return 1;
-    case CRVQ_DEVICE_CUDA: return crvq_cuda_available(errbuf, cap);
-    }
-    if (errbuf && cap) snprintf(errbuf, cap, "unknown device %d", (int)dev);
-    return 0;
+static int cpu_available(char *errbuf, size_t cap) {
+    (void)errbuf;
+    (void)cap;
+    return 1;
 }
 
-crvq_status crvq_backend_vq_quantize(const float *W, int m_out, int n_in, const double *H,
-                                     const crvq_quant_params *p, crvq_vq_layer *out, int *rounds,
-                                     crvq_vq_trace *trace) {
-    switch (p->device) {
-    case CRVQ_DEVICE_CPU: {
-        crvq_vq_opts o;
-        crvq_vq_opts_from_params(&o, p);
-        o.stats = trace;
-        return crvq_vq_quantize_ex(W, m_out, n_in, H, p, &o, out, rounds);
-    }
-    case CRVQ_DEVICE_CUDA: return crvq_cuda_vq_quantize(W, m_out, n_in, H, p, out, rounds, trace);
-    }
-    return crvq_fail(CRVQ_ERR_INVALID, "unknown device %d", (int)p->device);
+static crvq_status cpu_vq_quantize(const float *W, int m_out, int n_in, const double *H, const crvq_quant_params *p,
+                                   crvq_vq_layer *out, int *rounds, crvq_vq_trace *trace) {
+    crvq_vq_opts o;
+    crvq_vq_opts_from_params(&o, p);
+    o.stats = trace;
+    return crvq_vq_quantize_ex(W, m_out, n_in, H, p, &o, out, rounds);
 }
 
-crvq_status crvq_backend_cholesky_ok(crvq_device dev, const double *H, int n, double shift, double *work, int *ok) {
-    if (dev == CRVQ_DEVICE_CUDA) return crvq_cuda_cholesky_ok(H, n, shift, ok);
+static crvq_status cpu_cholesky_ok(const double *H, int n, double shift, double *work, int *ok) {
     *ok = crvq_cholesky_ok(H, n, shift, work);
     return CRVQ_OK;
 }
 
-crvq_status crvq_backend_layer_losses(crvq_device dev, const float *W, const float *W_hat, int m_out, int n_in,
-                                      const double *H, double *loss, double *loss0) {
-    if (dev == CRVQ_DEVICE_CUDA) return crvq_cuda_layer_losses(W, W_hat, m_out, n_in, H, loss, loss0);
+static crvq_status cpu_layer_losses(const float *W, const float *W_hat, int m_out, int n_in, const double *H,
+                                    double *loss, double *loss0) {
     *loss = crvq_layer_loss(W, W_hat, m_out, n_in, H);
     *loss0 = crvq_layer_loss(W, NULL, m_out, n_in, H);
     return CRVQ_OK;
+}
+
+static const crvq_backend cpu = {
+    .device = CRVQ_DEVICE_CPU,
+    .available = cpu_available,
+    .vq_quantize = cpu_vq_quantize,
+    .cholesky_ok = cpu_cholesky_ok,
+    .layer_losses = cpu_layer_losses,
+    .kmeans = crvq_kmeans,
+};
+
+const crvq_backend *crvq_backend_get(crvq_device dev) {
+    switch (dev) {
+    case CRVQ_DEVICE_CPU: return &cpu;
+    case CRVQ_DEVICE_CUDA: return crvq_backend_cuda_table;
+    }
+    return NULL;
+}
+
+int crvq_backend_available(crvq_device dev, char *errbuf, size_t cap) {
+    const crvq_backend *b = crvq_backend_get(dev);
+    if (b) return b->available(errbuf, cap);
+    if (errbuf && cap) {
+        if (dev == CRVQ_DEVICE_CUDA)
+            snprintf(errbuf, cap, "crvq was built without CUDA (no nvcc when it was configured, or -DCRVQ_CUDA=OFF)");
+        else
+            snprintf(errbuf, cap, "unknown device %d", (int)dev);
+    }
+    return 0;
 }

@@ -1,29 +1,49 @@
-// backend.h — the seam between the quantizers and the devices they run on.
+// backend.h — the seam between the work and the devices it runs on.
 //
-// crvq_backend_available() (include/crvq.h) says whether a device can run;
-// the functions here run one piece of work on the device a caller chose. The
-// CPU implementation is the code under src/quant/; the CUDA one is under
-// src/cuda/ (src/backend/no_cuda.c stands in for it when crvq was built
-// without nvcc, and says so). Later pieces (block forward/backward,
-// compressed kernels) get their entry points here too.
+// A device is a `crvq_backend`: a table of the pieces of work it can run.
+// crvq_backend_get() finds a device's table; callers run the work through
+// it and never name a device's code. The CPU's table (backend.c) calls the
+// code under src/quant/; the CUDA one is defined by src/cuda/ (cuda_backend.c)
+// as the symbol crvq_backend_cuda_table, which src/backend/no_cuda.c
+// defines as NULL in a build without nvcc. So src/backend/ never includes
+// src/cuda/: the device depends on the seam, not the other way round.
+// Later pieces (block forward/backward, compressed kernels) get their
+// entries in the table too.
 #ifndef CRVQ_BACKEND_H
 #define CRVQ_BACKEND_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "crvq.h"
+#include "quant/kmeans.h"
 
-// VQ / CRVQ of one layer (quant_internal.h's crvq_vq_quantize) on p->device:
-// the same layer representation on every device. trace (not NULL) receives
-// the stage times and L per round; crvq_vq_trace_free (quant/vq.h) frees it.
-crvq_status crvq_backend_vq_quantize(const float *W, int m_out, int n_in, const double *H,
-                                     const crvq_quant_params *p, crvq_vq_layer *out, int *rounds,
-                                     crvq_vq_trace *trace);
+typedef struct crvq_backend {
+    crvq_device device;
+    // 1 if the device can run here; else 0 and a one-line reason in errbuf.
+    int (*available)(char *errbuf, size_t cap);
+    // VQ / CRVQ of one layer (quant_internal.h's crvq_vq_quantize): the
+    // same layer representation on every device. p is valid for the shape;
+    // trace (not NULL) receives the stage times and L per round
+    // (crvq_vq_trace_free, quant/vq.h, frees it).
+    crvq_status (*vq_quantize)(const float *W, int m_out, int n_in, const double *H, const crvq_quant_params *p,
+                               crvq_vq_layer *out, int *rounds, crvq_vq_trace *trace);
+    // Whether the Cholesky factorisation of H + shift·I (n, n, float64)
+    // succeeds: *ok 1 or 0 (work: n·n host scratch, used by the CPU).
+    crvq_status (*cholesky_ok)(const double *H, int n, double shift, double *work, int *ok);
+    // *loss = L(Ŵ) and *loss0 = L(0) (crvq_layer_loss, float64 throughout).
+    crvq_status (*layer_losses)(const float *W, const float *W_hat, int m_out, int n_in, const double *H,
+                                double *loss, double *loss0);
+    // crvq_kmeans (quant/kmeans.h) of host points X (n, d): centroids
+    // C (K, d) and, if assign is not NULL, assignments (n).
+    crvq_status (*kmeans)(const float *X, size_t n, int d, const crvq_kmeans_opts *o, float *C, uint16_t *assign);
+} crvq_backend;
 
-// Whether the Cholesky factorisation of H + shift·I (n, n, float64)
-// succeeds: *ok 1 or 0 (work: n·n host scratch, used by the CPU).
-crvq_status crvq_backend_cholesky_ok(crvq_device dev, const double *H, int n, double shift, double *work, int *ok);
+// The CUDA table: defined by src/cuda/cuda_backend.c, or NULL (no_cuda.c).
+extern const crvq_backend *const crvq_backend_cuda_table;
 
-// *loss = L(Ŵ) and *loss0 = L(0) (crvq_layer_loss, float64 throughout).
-crvq_status crvq_backend_layer_losses(crvq_device dev, const float *W, const float *W_hat, int m_out, int n_in,
-                                      const double *H, double *loss, double *loss0);
+// The table of `dev`; NULL for a device this build does not have (CUDA
+// without nvcc) or does not know.
+const crvq_backend *crvq_backend_get(crvq_device dev);
 
 #endif

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cuda/cuda_vq.h"
-
 // Set by CMake from the toolkit found at configure time.
 #ifndef CRVQ_CUBLAS_SONAME
 #define CRVQ_CUBLAS_SONAME "libcublas.so"

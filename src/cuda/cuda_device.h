@@ -16,6 +16,9 @@ typedef struct crvq_cu {
     void *blas; // cublasHandle_t
 } crvq_cu;
 
+// 1 if a CUDA GPU and cuBLAS can be used; else 0 and the reason in errbuf.
+int crvq_cuda_available(char *errbuf, size_t cap);
+
 // Pick the GPU, create a cuBLAS handle (FP32 math, no TF32).
 crvq_status crvq_cu_open(crvq_cu *cu);
 void crvq_cu_close(crvq_cu *cu);

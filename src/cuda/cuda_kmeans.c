@@ -12,7 +12,6 @@
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_segments.h"
-#include "cuda/cuda_vq.h"
 
 typedef struct kmeans_buf {
     float *Xs, *ct, *qn, *dist;       // device
@@ -171,18 +170,17 @@ done:
     return st;
 }
 
-crvq_status crvq_cuda_kmeans(const float *X, size_t n, int d, int K, int iters, uint64_t seed, uint64_t stream,
-                             size_t max_fit, float *C, uint16_t *assign) {
+crvq_status crvq_cuda_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts *o, float *C,
+                             uint16_t *assign) {
     crvq_cu cu;
     crvq_status st = crvq_cu_open(&cu);
     if (st != CRVQ_OK) return st;
     float *dX = NULL;
     uint16_t *da = NULL;
-    crvq_kmeans_opts o = {.K = K, .iters = iters, .seed = seed, .stream = stream, .max_fit = max_fit};
     st = crvq_cu_alloc(&dX, n * d * sizeof *dX, "k-means points");
     if (st == CRVQ_OK && assign) st = crvq_cu_alloc(&da, n * sizeof *da, "k-means assignments");
     if (st == CRVQ_OK) st = crvq_cu_upload(dX, X, n * d * sizeof *dX);
-    if (st == CRVQ_OK) st = crvq_cu_kmeans(dX, n, d, &o, C, da);
+    if (st == CRVQ_OK) st = crvq_cu_kmeans(dX, n, d, o, C, da);
     if (st == CRVQ_OK && assign) st = crvq_cu_download(assign, da, n * sizeof *assign);
     crvq_cu_free(dX);
     crvq_cu_free(da);

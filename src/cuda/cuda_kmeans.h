@@ -12,4 +12,10 @@
 crvq_status crvq_cu_kmeans(const float *dX, size_t n, int d, const crvq_kmeans_opts *o, float *C,
                            uint16_t *d_assign);
 
+// The same on host points X (n, d): centroids C (K, d) and, if assign is
+// not NULL, assignments (n); the CUDA backend's kmeans (the tests compare
+// it with the CPU's).
+crvq_status crvq_cuda_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts *o, float *C,
+                             uint16_t *assign);
+
 #endif

@@ -1,12 +1,13 @@
 // cuda_linalg.c — the float64 checks of crvq_quantize_matrix on the GPU
-// (see cuda_vq.h): the positive-definiteness test of H and the two loss
+// (see cuda_linalg.h): the positive-definiteness test of H and the two loss
 // evaluations. On the CPU they cost more than the whole GPU quantization of
 // a 4096 x 11008 layer (a Cholesky of H and 2·2·m·n² flops of DGEMM).
+#include "cuda/cuda_linalg.h"
+
 #include <stdlib.h>
 
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
-#include "cuda/cuda_vq.h"
 
 crvq_status crvq_cuda_cholesky_ok(const double *H, int n, double shift, int *ok) {
     *ok = 0;

@@ -1,6 +1,7 @@
-// quant_internal.h — how crvq_quantize_matrix() (quantize.c) reaches the
-// method implementations. Each fills its part of the result; the dispatcher
-// validates inputs, reconstructs Ŵ, and computes loss, bits and time.
+// quant_internal.h — how crvq_quantize_matrix() (src/backend/
+// quantize_matrix.c) reaches the method implementations. Each fills its part
+// of the result; the dispatcher validates inputs, reconstructs Ŵ, and
+// computes loss, bits and time.
 #ifndef CRVQ_QUANT_INTERNAL_H
 #define CRVQ_QUANT_INTERNAL_H
 
@@ -12,6 +13,14 @@ crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *
                              const crvq_quant_params *p, crvq_vq_layer *out, int *rounds);
 void crvq_vq_layer_free(crvq_vq_layer *L);
 
+// quantize.c: VQ or CRVQ (not a scalar method).
+int crvq_method_is_vector(crvq_method m);
+// quantize.c: p's method parameters are valid for n_in columns (the device
+// is the dispatcher's to check).
+crvq_status crvq_quant_check_params(const crvq_quant_params *p, int n_in);
+// quantize.c: W (m_out, n_in) and H (n_in, n_in) are finite and H is
+// symmetric; the message names the first offending entry.
+crvq_status crvq_quant_check_inputs(const float *W, int m_out, int n_in, const double *H);
 // quantize.c: whether the Cholesky factorisation of H + shift·I (n, n)
 // succeeds (LAPACK on the CPU; work: n·n scratch).
 int crvq_cholesky_ok(const double *H, int n, double shift, double *work);

@@ -1,0 +1,27 @@
+// cuda_backend.c — the CUDA backend's table (src/backend/backend.h): the
+// GPU code of src/cuda/ behind the seam. backend.c finds it through
+// crvq_backend_cuda_table, which a build without nvcc defines as NULL
+// (src/backend/no_cuda.c).
+#include "backend/backend.h"
+
+#include "cuda/cuda_device.h"
+#include "cuda/cuda_kmeans.h"
+#include "cuda/cuda_linalg.h"
+#include "cuda/cuda_vq.h"
+
+// The GPU factorises a device copy of H: no host scratch.
+static crvq_status cholesky_ok(const double *H, int n, double shift, double *work, int *ok) {
+    (void)work;
+    return crvq_cuda_cholesky_ok(H, n, shift, ok);
+}
+
+static const crvq_backend cuda = {
+    .device = CRVQ_DEVICE_CUDA,
+    .available = crvq_cuda_available,
+    .vq_quantize = crvq_cuda_vq_quantize,
+    .cholesky_ok = cholesky_ok,
+    .layer_losses = crvq_cuda_layer_losses,
+    .kmeans = crvq_cuda_kmeans,
+};
+
+const crvq_backend *const crvq_backend_cuda_table = &cuda;
