@@ -41,7 +41,6 @@ static crvq_status cpu_layer_losses(const float *W, const float *W_hat, int m_ou
 }
 
 static const crvq_backend cpu = {
-    .device = CRVQ_DEVICE_CPU,
     .available = cpu_available,
     .vq_quantize = cpu_vq_quantize,
     .cholesky_ok = cpu_cholesky_ok,

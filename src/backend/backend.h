@@ -19,7 +19,6 @@
 #include "quant/kmeans.h"
 
 typedef struct crvq_backend {
-    crvq_device device;
     // 1 if the device can run here; else 0 and a one-line reason in errbuf.
     int (*available)(char *errbuf, size_t cap);
     // VQ / CRVQ of one layer (quant_internal.h's crvq_vq_quantize): the

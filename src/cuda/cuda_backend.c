@@ -16,7 +16,6 @@ static crvq_status cholesky_ok(const double *H, int n, double shift, double *wor
 }
 
 static const crvq_backend cuda = {
-    .device = CRVQ_DEVICE_CUDA,
     .available = crvq_cuda_available,
     .vq_quantize = crvq_cuda_vq_quantize,
     .cholesky_ok = cholesky_ok,

@@ -128,25 +128,24 @@ void crvq_cu_close(crvq_cu *cu) {
     cu->blas = NULL;
 }
 
+static crvq_status gemm_status(cublasStatus_t s, const char *name, int m, int n, int k) {
+    if (s == CUBLAS_STATUS_SUCCESS) return CRVQ_OK;
+    return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: %s (%d x %d x %d) failed with status %d", name, m, n, k, (int)s);
+}
+
 crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, const float *B, float beta, float *C) {
     // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ.
     const float one = 1.0f;
     cublasStatus_t s = blas.sgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
                                   &beta, C, n);
-    if (s != CUBLAS_STATUS_SUCCESS)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasSgemm (%d x %d x %d) failed with status %d", m, n, k,
-                         (int)s);
-    return CRVQ_OK;
+    return gemm_status(s, "cublasSgemm", m, n, k);
 }
 
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C) {
     const double one = 1.0, zero = 0.0;
     cublasStatus_t s = blas.dgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
                                   &zero, C, n);
-    if (s != CUBLAS_STATUS_SUCCESS)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: cublasDgemm (%d x %d x %d) failed with status %d", m, n, k,
-                         (int)s);
-    return CRVQ_OK;
+    return gemm_status(s, "cublasDgemm", m, n, k);
 }
 
 // cuSOLVER, loaded on first use like cuBLAS (its soname has its own version).
