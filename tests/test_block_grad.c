@@ -15,6 +15,9 @@
 #include "kernels/ops.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/attention.h"
+#include "model/forward.h"
+#include "model/linear.h"
 #include "ref_model.h"
 #include "train/block_grad.h"
 
@@ -101,7 +104,7 @@ static void test_rmsnorm(void) {
     float *x = rand_f((size_t)n * dim, 1.0, 0.0), *w = rand_f(dim, 0.3, 1.0), *R = rand_f((size_t)n * dim, 1.0, 0.0);
     float *out = malloc((size_t)n * dim * sizeof *out), inv[3];
     float *dx = calloc((size_t)n * dim, sizeof *dx), *dw = calloc(dim, sizeof *dw);
-    crvq_rmsnorm_fwd(x, w, n, dim, eps, out, inv);
+    crvq_rmsnorm_rows(x, w, n, dim, eps, out, inv);
     crvq_rmsnorm_backward(x, w, inv, R, n, dim, dx, dw);
     rms_ctx c = {n, dim, eps, to_d(x, (size_t)n * dim), to_d(w, dim), to_d(R, (size_t)n * dim)};
     double *nx = malloc((size_t)n * dim * sizeof *nx), *nw = malloc(dim * sizeof *nw);

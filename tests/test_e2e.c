@@ -8,6 +8,7 @@
 
 #include "crvq.h"
 #include "io/container.h"
+#include "model/forward.h"
 #include "ref_model.h"
 #include "train/e2e.h"
 

@@ -8,6 +8,7 @@
 #include "model/forward.h"
 
 #include "kernels/ops.h"
+#include "model/attention.h"
 #include "model/linear.h"
 #include "util/finite.h"
 #include "util/threads.h"
@@ -182,80 +183,11 @@ void crvq_state_free(crvq_state *s) {
     free(s);
 }
 
-// Attention of one token (n = 1) at position pos over the cache 0..pos:
-// explicit loops, one head per thread (scores row h of s->scores).
-static void attention_one(const crvq_config *c, crvq_state *s, const float *kc, const float *vc,
-                          int pos) {
-    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    size_t kv_dim = (size_t)c->n_kv_heads * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    size_t work = (size_t)c->n_heads * (pos + 1) * hd;
-#pragma omp parallel for schedule(static) if (work >= CRVQ_PAR_MIN_WORK)
-    for (int h = 0; h < c->n_heads; h++) {
-        const float *qh = s->q + (size_t)h * hd;        // (hd)
-        const float *kh = kc + (size_t)(h / group) * hd; // rows t: kh + t*kv_dim
-        const float *vh = vc + (size_t)(h / group) * hd;
-        float *sc = s->scores + (size_t)h * s->max_seq;  // (pos+1)
-        for (int t = 0; t <= pos; t++) sc[t] = crvq_dot(qh, kh + t * kv_dim, hd) * scale;
-        crvq_softmax(sc, pos + 1);
-        float *out = s->att + (size_t)h * hd; // (hd)
-        memset(out, 0, (size_t)hd * sizeof *out);
-        for (int t = 0; t <= pos; t++) {
-            const float *v = vh + t * kv_dim;
-            float a = sc[t];
-            for (int i = 0; i < hd; i++) out[i] += a * v[i];
-        }
-    }
-}
-
-// Causal attention of n > 1 tokens at positions pos..pos+n-1 over the cache
-// 0..pos+n-1, one tile of query rows at a time: S_h = scale * Q_h K_hᵀ for
-// every head (sgemm), masked softmax of all rows of all heads (one parallel
-// loop), then O_h = S_h V_h (sgemm). The masked upper part of each S_h is
-// computed and zeroed: wasted work, but sgemm on the rectangle is far faster
-// than exact causal loops.
-static void attention_batch(const crvq_config *c, crvq_state *s, const float *kc, const float *vc,
-                            int n, int pos) {
-    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    int kv_dim = c->n_kv_heads * hd, q_dim = c->n_heads * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int i0 = 0; i0 < n; i0 += s->q_tile) {
-        int T = n - i0 < s->q_tile ? n - i0 : s->q_tile; // query rows in this tile
-        int L = pos + i0 + T;                            // keys visible to its last row
-        for (int h = 0; h < c->n_heads; h++) {
-            const float *qh = s->q + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
-            const float *kh = kc + (size_t)(h / group) * hd;              // (L, hd), stride kv_dim
-            float *S = s->scores + (size_t)h * T * L;                     // (T, L)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, L, hd, scale, qh, q_dim, kh,
-                        kv_dim, 0.0f, S, L);
-        }
-#pragma omp parallel for schedule(static) if ((size_t)c->n_heads * T * L >= CRVQ_PAR_MIN_WORK)
-        for (int hr = 0; hr < c->n_heads * T; hr++) {
-            int visible = pos + i0 + hr % T + 1; // row r sees keys 0..pos+i0+r
-            float *row = s->scores + (size_t)hr * L;
-            crvq_softmax(row, visible);
-            memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
-        }
-        for (int h = 0; h < c->n_heads; h++) {
-            const float *S = s->scores + (size_t)h * T * L;                 // (T, L)
-            const float *vh = vc + (size_t)(h / group) * hd;                // (L, hd), stride kv_dim
-            float *oh = s->att + (size_t)i0 * q_dim + (size_t)h * hd;       // (T, hd), stride q_dim
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, L, 1.0f, S, L, vh,
-                        kv_dim, 0.0f, oh, q_dim);
-        }
-    }
-}
-
 // x += y, both (n, dim)
 static void residual_add(float *x, const float *y, int n, int dim) {
     size_t len = (size_t)n * dim;
 #pragma omp parallel for schedule(static) if (len >= CRVQ_PAR_MIN_WORK)
     for (size_t i = 0; i < len; i++) x[i] += y[i];
-}
-
-static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int dim, float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)n * dim >= CRVQ_PAR_MIN_WORK)
-    for (int r = 0; r < n; r++) crvq_rmsnorm(out + (size_t)r * dim, x + (size_t)r * dim, w, dim, eps);
 }
 
 // Block l on the n rows of s->x at positions pos..pos+n-1.
@@ -273,7 +205,7 @@ static void block(const crvq_model *m, crvq_state *s, int l, int n, int pos, crv
     float *v_new = vc + (size_t)pos * kv_dim;                     // (n, kv_dim)
 
     // attention
-    rmsnorm_rows(s->xb, s->x, layer->attn_norm, n, dim, c->norm_eps);
+    crvq_rmsnorm_rows(s->x, layer->attn_norm, n, dim, c->norm_eps, s->xb, NULL);
     if (tap) tap(ctx, CRVQ_TAP_ATTN_IN, s->xb, n, dim);
     crvq_linear_forward(&layer->wq, s->xb, n, s->q);
     crvq_linear_forward(&layer->wk, s->xb, n, k_new);
@@ -285,16 +217,13 @@ static void block(const crvq_model *m, crvq_state *s, int l, int n, int pos, crv
         crvq_rope(s->q + r * q_dim, c->n_heads, hd, cs, sn, interleaved);
         crvq_rope(k_new + r * kv_dim, c->n_kv_heads, hd, cs, sn, interleaved);
     }
-    if (n == 1)
-        attention_one(c, s, kc, vc, pos);
-    else
-        attention_batch(c, s, kc, vc, n, pos);
+    crvq_attn_cached(c, s->q, kc, vc, n, pos, s->q_tile, s->max_seq, s->scores, s->att);
     if (tap) tap(ctx, CRVQ_TAP_ATTN_OUT, s->att, n, (int)q_dim);
     crvq_linear_forward(&layer->wo, s->att, n, s->xb);
     residual_add(s->x, s->xb, n, dim);
 
     // feed-forward: down(silu(gate(x)) * up(x))
-    rmsnorm_rows(s->xb, s->x, layer->ffn_norm, n, dim, c->norm_eps);
+    crvq_rmsnorm_rows(s->x, layer->ffn_norm, n, dim, c->norm_eps, s->xb, NULL);
     if (tap) tap(ctx, CRVQ_TAP_FFN_IN, s->xb, n, dim);
     crvq_linear_forward(&layer->w_gate, s->xb, n, s->hb);
     crvq_linear_forward(&layer->w_up, s->xb, n, s->hb2);
@@ -345,7 +274,7 @@ crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, 
         memcpy(s->x + (size_t)r * dim, m->tok_embd + (size_t)tokens[r] * dim, (size_t)dim * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) block(m, s, l, n, pos, NULL, NULL);
     if (all_logits) {
-        rmsnorm_rows(s->xb, s->x, m->out_norm, n, dim, c->norm_eps);
+        crvq_rmsnorm_rows(s->x, m->out_norm, n, dim, c->norm_eps, s->xb, NULL);
         crvq_linear_forward(&m->output, s->xb, n, logits); // (n, vocab)
     } else {
         const float *last = s->x + (size_t)(n - 1) * dim;

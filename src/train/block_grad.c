@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "model/attention.h"
+#include "model/forward.h"
 #include "util/threads.h"
 
 struct crvq_ft_ws {
@@ -105,7 +107,7 @@ void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, 
     ws->n_seq = n_seq;
 
     // attention: h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
-    crvq_rmsnorm_fwd(x, L->attn_norm, N, dim, c->norm_eps, ws->xn1, ws->inv1);
+    crvq_rmsnorm_rows(x, L->attn_norm, N, dim, c->norm_eps, ws->xn1, ws->inv1);
     crvq_linear_forward_train(&L->wq, ws->xn1, N, ws->q, ws->lin);
     crvq_linear_forward_train(&L->wk, ws->xn1, N, ws->k, ws->lin);
     crvq_linear_forward_train(&L->wv, ws->xn1, N, ws->v, ws->lin);
@@ -124,7 +126,7 @@ void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, 
     add_into(ws->h, x, (size_t)N * dim);
 
     // feed-forward: y = h + down(silu(gate(xn2)) * up(xn2))
-    crvq_rmsnorm_fwd(ws->h, L->ffn_norm, N, dim, c->norm_eps, ws->xn2, ws->inv2);
+    crvq_rmsnorm_rows(ws->h, L->ffn_norm, N, dim, c->norm_eps, ws->xn2, ws->inv2);
     crvq_linear_forward_train(&L->w_gate, ws->xn2, N, ws->g, ws->lin);
     crvq_linear_forward_train(&L->w_up, ws->xn2, N, ws->u, ws->lin);
     memcpy(ws->a, ws->g, (size_t)N * hid * sizeof(float));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/atomic.h"
+#include "kernels/ops.h"
 #include "model/config.h"
 #include "model/storage.h"
 #include "quant/rng.h"
@@ -196,7 +197,7 @@ double crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, flo
     for (int i = 0; i < N; i++) memcpy(e->xs + (size_t)i * dim, emb + (size_t)tokens[i] * dim, dim * sizeof(float));
     for (int l = 0; l < L; l++) crvq_ft_forward(c, &e->bp[l].view, e->ws, e->xs + l * plane, n_seq, e->xs + (l + 1) * plane);
     const float *xL = e->xs + L * plane;
-    crvq_rmsnorm_fwd(xL, e->params + e->off_onorm, N, dim, c->norm_eps, e->xn, e->inv);
+    crvq_rmsnorm_rows(xL, e->params + e->off_onorm, N, dim, c->norm_eps, e->xn, e->inv);
 
     const float coef = scale / (float)N;
     double kl_sum = 0, nll_sum = 0;

@@ -1,6 +1,7 @@
-// ops_grad.c — backward passes of the block's small ops (RMSNorm, RoPE,
-// SwiGLU) and of causal grouped-query attention (see block_grad.h).
-#include "train/block_grad.h"
+// attention.c — causal grouped-query softmax attention (see attention.h):
+// serving over the KV cache, and training over whole sequences with its
+// backward beside it.
+#include "model/attention.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -9,95 +10,86 @@
 #include "kernels/ops.h"
 #include "util/threads.h"
 
-// ------------------------------------------------------------- RMSNorm ---
+// ----------------------------------------------- serving, over the cache ---
 
-// 1/rms of one row exactly as crvq_rmsnorm computes it (double sum, then
-// rounded to float), so the backward differentiates the forward's own value.
-static float inv_rms_row(const float *x, int dim, float eps) {
-    double ss = 0.0;
-    for (int i = 0; i < dim; i++) ss += (double)x[i] * x[i];
-    return (float)(1.0 / sqrt(ss / dim + eps));
-}
-
-void crvq_rmsnorm_fwd(const float *x, const float *w, int n, int dim, float eps, float *out,
-                      float *inv_rms) {
-#pragma omp parallel for schedule(static) if ((size_t)n * dim >= CRVQ_PAR_MIN_WORK)
-    for (int t = 0; t < n; t++) {
-        crvq_rmsnorm(out + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
-        inv_rms[t] = inv_rms_row(x + (size_t)t * dim, dim, eps);
-    }
-}
-
-// y_i = w_i x_i r with r = (Σ_j x_j² / dim + eps)^(-1/2), dr/dx_j = -r³ x_j / dim:
-//   dL/dx_j = r w_j dy_j - r³ x_j / dim · Σ_i w_i dy_i x_i
-//   dL/dw_i = Σ_rows dy_i x_i r
-void crvq_rmsnorm_backward(const float *x, const float *w, const float *inv_rms, const float *dy,
-                           int n, int dim, float *dx, float *dw) {
-#pragma omp parallel if ((size_t)n * dim >= CRVQ_PAR_MIN_WORK)
-    {
-        if (dx) {
-#pragma omp for schedule(static) nowait
-            for (int t = 0; t < n; t++) {
-                const float *xt = x + (size_t)t * dim, *gt = dy + (size_t)t * dim;
-                float *dxt = dx + (size_t)t * dim;
-                double dot = 0.0;
-                for (int i = 0; i < dim; i++) dot += (double)w[i] * gt[i] * xt[i];
-                const double r = inv_rms[t];
-                const float c = (float)(r * r * r * dot / dim);
-                for (int i = 0; i < dim; i++) dxt[i] += inv_rms[t] * w[i] * gt[i] - c * xt[i];
-            }
-        }
-        if (dw) {
-            // by columns, rows summed in order: independent of the thread count
-#pragma omp for schedule(static)
-            for (int i = 0; i < dim; i++) {
-                double s = 0.0;
-                for (int t = 0; t < n; t++)
-                    s += (double)dy[(size_t)t * dim + i] * x[(size_t)t * dim + i] * inv_rms[t];
-                dw[i] += (float)s;
-            }
+// Attention of one token (n = 1) at position pos over the cache 0..pos:
+// explicit loops, one head per thread (row h of scores, stride max_seq).
+static void attn_one(const crvq_config *c, const float *q, const float *kc, const float *vc, int pos, int max_seq,
+                     float *scores, float *att) {
+    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    size_t kv_dim = (size_t)c->n_kv_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t work = (size_t)c->n_heads * (pos + 1) * hd;
+#pragma omp parallel for schedule(static) if (work >= CRVQ_PAR_MIN_WORK)
+    for (int h = 0; h < c->n_heads; h++) {
+        const float *qh = q + (size_t)h * hd;           // (hd)
+        const float *kh = kc + (size_t)(h / group) * hd; // rows t: kh + t*kv_dim
+        const float *vh = vc + (size_t)(h / group) * hd;
+        float *sc = scores + (size_t)h * max_seq;        // (pos+1)
+        for (int t = 0; t <= pos; t++) sc[t] = crvq_dot(qh, kh + t * kv_dim, hd) * scale;
+        crvq_softmax(sc, pos + 1);
+        float *out = att + (size_t)h * hd; // (hd)
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int t = 0; t <= pos; t++) {
+            const float *v = vh + t * kv_dim;
+            float a = sc[t];
+            for (int i = 0; i < hd; i++) out[i] += a * v[i];
         }
     }
 }
 
-// ---------------------------------------------------------------- RoPE ---
-
-// Forward, per pair (a, b): y_a = x_a cos - x_b sin, y_b = x_a sin + x_b cos.
-// Its transpose: dx_a = dy_a cos + dy_b sin, dx_b = -dy_a sin + dy_b cos.
-void crvq_rope_backward(float *dx, int n_heads, int head_dim, const float *cos_t,
-                        const float *sin_t, int interleaved) {
-    const int half = head_dim / 2;
-    for (int h = 0; h < n_heads; h++) {
-        float *v = dx + (size_t)h * head_dim;
-        for (int i = 0; i < half; i++) {
-            const int a = interleaved ? 2 * i : i;
-            const int b = interleaved ? 2 * i + 1 : i + half;
-            const float ga = v[a], gb = v[b];
-            v[a] = ga * cos_t[i] + gb * sin_t[i];
-            v[b] = -ga * sin_t[i] + gb * cos_t[i];
+// Causal attention of n > 1 tokens at positions pos..pos+n-1 over the cache
+// 0..pos+n-1, one tile of query rows at a time: S_h = scale * Q_h K_hᵀ for
+// every head (sgemm), masked softmax of all rows of all heads (one parallel
+// loop), then O_h = S_h V_h (sgemm). The masked upper part of each S_h is
+// computed and zeroed: wasted work, but sgemm on the rectangle is far faster
+// than exact causal loops.
+static void attn_batch(const crvq_config *c, const float *q, const float *kc, const float *vc, int n, int pos,
+                       int q_tile, float *scores, float *att) {
+    int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    int kv_dim = c->n_kv_heads * hd, q_dim = c->n_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i0 = 0; i0 < n; i0 += q_tile) {
+        int T = n - i0 < q_tile ? n - i0 : q_tile; // query rows in this tile
+        int L = pos + i0 + T;                      // keys visible to its last row
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *qh = q + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
+            const float *kh = kc + (size_t)(h / group) * hd;            // (L, hd), stride kv_dim
+            float *S = scores + (size_t)h * T * L;                      // (T, L)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, L, hd, scale, qh, q_dim, kh,
+                        kv_dim, 0.0f, S, L);
+        }
+#pragma omp parallel for schedule(static) if ((size_t)c->n_heads * T * L >= CRVQ_PAR_MIN_WORK)
+        for (int hr = 0; hr < c->n_heads * T; hr++) {
+            int visible = pos + i0 + hr % T + 1; // row r sees keys 0..pos+i0+r
+            float *row = scores + (size_t)hr * L;
+            crvq_softmax(row, visible);
+            memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
+        }
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *S = scores + (size_t)h * T * L;           // (T, L)
+            const float *vh = vc + (size_t)(h / group) * hd;       // (L, hd), stride kv_dim
+            float *oh = att + (size_t)i0 * q_dim + (size_t)h * hd; // (T, hd), stride q_dim
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, L, 1.0f, S, L, vh,
+                        kv_dim, 0.0f, oh, q_dim);
         }
     }
 }
 
-// -------------------------------------------------------------- SwiGLU ---
-
-// a = silu(g) u with silu(g) = g σ(g), silu'(g) = σ(g) (1 + g (1 - σ(g))).
-void crvq_swiglu_backward(const float *g, const float *u, const float *da, float *dg, float *du,
-                          int n) {
-    for (int i = 0; i < n; i++) {
-        const float sig = 1.0f / (1.0f + expf(-g[i]));
-        const float d = da[i];
-        du[i] = d * g[i] * sig;
-        dg[i] = d * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
-    }
+void crvq_attn_cached(const crvq_config *c, const float *q, const float *kc, const float *vc, int n, int pos,
+                      int q_tile, int max_seq, float *scores, float *out) {
+    if (n == 1)
+        attn_one(c, q, kc, vc, pos, max_seq, scores, out);
+    else
+        attn_batch(c, q, kc, vc, n, pos, q_tile, scores, out);
 }
 
-// ----------------------------------------------------------- attention ---
+// ------------------------------------------ training, whole sequences ---
 
 // Attention works on a chunk of heads at a time: one sgemm per head for the
 // scores, then a single OpenMP region over every row of the chunk, then the
 // sgemms that use them. Few regions between BLAS calls keep the two thread
-// pools from fighting (linear_grad.c). A chunk's scores are kept below
+// pools from fighting (model/linear.c). A chunk's scores are kept below
 // ATT_FLOATS (64 MiB): all heads of a 512-token sequence, one head of 4096.
 #define ATT_FLOATS ((size_t)1 << 24)
 
@@ -120,7 +112,7 @@ static void attn_scores(const crvq_config *c, const float *q, const float *k, in
 }
 
 // Causal softmax of one row i of scores (T): keys 0..i, the rest zeroed; the
-// same row softmax as forward.c.
+// same row softmax as the serving attention's.
 static void causal_softmax_row(float *row, int i, int T) {
     crvq_softmax(row, i + 1);
     memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof *row);
