@@ -1,4 +1,6 @@
-// forward.c — the float32 LLaMA forward pass with a KV cache.
+// forward.c — the float32 LLaMA forward pass with a KV cache: the state,
+// the embedding, every block through crvq_block_run (model/block.c) on the
+// state's buffers, the logits.
 //
 // A call runs n tokens at once: every linear layer is one matrix product over
 // the n rows (sgemm; sgemv when n = 1), and attention for n > 1 is two
@@ -8,13 +10,12 @@
 #include "model/forward.h"
 
 #include "kernels/ops.h"
-#include "model/attention.h"
+#include "model/block.h"
 #include "model/linear.h"
 #include "util/finite.h"
 #include "util/threads.h"
 
 #include <assert.h>
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,57 +184,25 @@ void crvq_state_free(crvq_state *s) {
     free(s);
 }
 
-// x += y, both (n, dim)
-static void residual_add(float *x, const float *y, int n, int dim) {
-    size_t len = (size_t)n * dim;
-#pragma omp parallel for schedule(static) if (len >= CRVQ_PAR_MIN_WORK)
-    for (size_t i = 0; i < len; i++) x[i] += y[i];
-}
-
-// Block l on the n rows of s->x at positions pos..pos+n-1.
+// Block l on the n rows of s->x at positions pos..pos+n-1: the new keys and
+// values go straight into this layer's cache, one (n, dim) buffer takes the
+// norms' and projections' outputs in turn, and the residual stream is
+// updated in place.
 static void block(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap,
                   void *ctx) {
     const crvq_config *c = &m->cfg;
-    const crvq_layer *layer = &m->layers[l];
-    int dim = c->dim, hd = c->head_dim, half = hd / 2;
-    size_t kv_dim = (size_t)c->n_kv_heads * hd, q_dim = (size_t)c->n_heads * hd;
-    int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
-    // this layer's cache; the n new rows go straight into it
+    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     float *kc = s->key_cache + (size_t)l * s->max_seq * kv_dim;   // (max_seq, kv_dim)
     float *vc = s->value_cache + (size_t)l * s->max_seq * kv_dim; // (max_seq, kv_dim)
-    float *k_new = kc + (size_t)pos * kv_dim;                     // (n, kv_dim)
-    float *v_new = vc + (size_t)pos * kv_dim;                     // (n, kv_dim)
-
-    // attention
-    crvq_rmsnorm_rows(s->x, layer->attn_norm, n, dim, c->norm_eps, s->xb, NULL);
-    if (tap) tap(ctx, CRVQ_TAP_ATTN_IN, s->xb, n, dim);
-    crvq_linear_forward(&layer->wq, s->xb, n, s->q);
-    crvq_linear_forward(&layer->wk, s->xb, n, k_new);
-    crvq_linear_forward(&layer->wv, s->xb, n, v_new);
-#pragma omp parallel for schedule(static) if (n * (q_dim + kv_dim) >= CRVQ_PAR_MIN_WORK)
-    for (int r = 0; r < n; r++) {
-        const float *cs = s->rope_cos + (size_t)(pos + r) * half;
-        const float *sn = s->rope_sin + (size_t)(pos + r) * half;
-        crvq_rope(s->q + r * q_dim, c->n_heads, hd, cs, sn, interleaved);
-        crvq_rope(k_new + r * kv_dim, c->n_kv_heads, hd, cs, sn, interleaved);
-    }
-    crvq_attn_cached(c, s->q, kc, vc, n, pos, s->q_tile, s->max_seq, s->scores, s->att);
-    if (tap) tap(ctx, CRVQ_TAP_ATTN_OUT, s->att, n, (int)q_dim);
-    crvq_linear_forward(&layer->wo, s->att, n, s->xb);
-    residual_add(s->x, s->xb, n, dim);
-
-    // feed-forward: down(silu(gate(x)) * up(x))
-    crvq_rmsnorm_rows(s->x, layer->ffn_norm, n, dim, c->norm_eps, s->xb, NULL);
-    if (tap) tap(ctx, CRVQ_TAP_FFN_IN, s->xb, n, dim);
-    crvq_linear_forward(&layer->w_gate, s->xb, n, s->hb);
-    crvq_linear_forward(&layer->w_up, s->xb, n, s->hb2);
-#pragma omp parallel for schedule(static) if ((size_t)n * c->hidden_dim >= CRVQ_PAR_MIN_WORK)
-    for (int r = 0; r < n; r++)
-        crvq_swiglu(s->hb + (size_t)r * c->hidden_dim, s->hb2 + (size_t)r * c->hidden_dim,
-                    c->hidden_dim);
-    if (tap) tap(ctx, CRVQ_TAP_FFN_ACT, s->hb, n, c->hidden_dim);
-    crvq_linear_forward(&layer->w_down, s->hb, n, s->xb);
-    residual_add(s->x, s->xb, n, dim);
+    const crvq_block_io io = {
+        .n = n, .seqlen = n, .pos = pos, .rope_cos = s->rope_cos, .rope_sin = s->rope_sin,
+        .kc = kc, .vc = vc, .max_seq = s->max_seq, .q_tile = s->q_tile, .scores = s->scores,
+        .tap = tap, .tap_ctx = ctx,
+        .x = s->x, .xn1 = s->xb, .q = s->q, .k = kc + (size_t)pos * kv_dim, .v = vc + (size_t)pos * kv_dim,
+        .ao = s->att, .o = s->xb, .h = s->x, .xn2 = s->xb, .g = s->hb, .u = s->hb2, .a = s->hb,
+        .down = s->xb, .y = s->x,
+    };
+    crvq_block_run(c, &m->layers[l], &io);
 }
 
 // BLAS thread count to restore after a call on n rows, or 0 when unchanged

@@ -4,30 +4,21 @@
 #define CRVQ_MODEL_FORWARD_H
 
 #include "crvq.h"
-
-// The inputs of a block's linear layers, as a tap sees them.
-enum {
-    CRVQ_TAP_ATTN_IN,  // normed x: input of q, k, v   (n, dim)
-    CRVQ_TAP_ATTN_OUT, // attention output: input of o (n, n_heads*head_dim)
-    CRVQ_TAP_FFN_IN,   // normed x: input of gate, up  (n, dim)
-    CRVQ_TAP_FFN_ACT,  // silu(gate)*up: input of down (n, hidden_dim)
-    CRVQ_N_TAPS
-};
+#include "model/block.h"
 
 // The rotary angles of positions 0..n_pos-1 with the config's scaling:
 // cos, sin (n_pos, head_dim/2). The forward pass and the training code
 // (src/train/) both use these tables.
 void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos, float *sin);
 
-typedef void (*crvq_tap_fn)(void *ctx, int tap, const float *x, int n, int width);
-
 // The residual stream of the state: (max_batch, dim). crvq_block_forward
 // reads its first n rows and leaves the block's output there.
 float *crvq_state_residual(crvq_state *s);
 
 // Run block l on the n rows of the residual stream at positions pos..pos+n-1
-// (the state's cache for layer l holds 0..pos-1). `tap`, if not NULL, is
-// called with the input of each group of linear layers.
+// (the state's cache for layer l holds 0..pos-1): crvq_block_run
+// (model/block.h) on the state's buffers. `tap`, if not NULL, is called
+// with the input of each group of linear layers.
 void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap, void *ctx);
 
 #endif

@@ -1,5 +1,6 @@
-// block_grad.c — one block's forward pass with saved activations, and its
-// backward pass (see block_grad.h). N = n_seq · seqlen token rows throughout.
+// block_grad.c — one block's forward pass with saved activations (the one
+// block forward, crvq_block_run, on this workspace), and its backward pass
+// (see block_grad.h). N = n_seq · seqlen token rows throughout.
 #include "train/block_grad.h"
 
 #include <assert.h>
@@ -8,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "model/attention.h"
+#include "model/block.h"
 #include "model/forward.h"
 #include "util/threads.h"
 
@@ -91,49 +93,21 @@ void crvq_ft_ws_free(crvq_ft_ws *ws) {
     free(ws);
 }
 
-// x += y, both (len)
-static void add_into(float *x, const float *y, size_t len) {
-#pragma omp parallel for schedule(static) if (len >= CRVQ_PAR_MIN_WORK)
-    for (size_t i = 0; i < len; i++) x[i] += y[i];
-}
-
 void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, const float *x,
                      int n_seq, float *y) {
     assert(n_seq >= 1 && n_seq <= ws->max_seqs);
-    const int T = ws->seqlen, N = n_seq * T, dim = c->dim, hd = c->head_dim, half = hd / 2;
-    const size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd, hid = c->hidden_dim;
-    const int interleaved = c->rope_style == CRVQ_ROPE_INTERLEAVED;
     ws->x = x;
     ws->n_seq = n_seq;
-
-    // attention: h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
-    crvq_rmsnorm_rows(x, L->attn_norm, N, dim, c->norm_eps, ws->xn1, ws->inv1);
-    crvq_linear_forward_train(&L->wq, ws->xn1, N, ws->q, ws->lin);
-    crvq_linear_forward_train(&L->wk, ws->xn1, N, ws->k, ws->lin);
-    crvq_linear_forward_train(&L->wv, ws->xn1, N, ws->v, ws->lin);
-#pragma omp parallel for schedule(static) if ((size_t)N * (qd + kvd) >= CRVQ_PAR_MIN_WORK)
-    for (int t = 0; t < N; t++) {
-        const float *cs = ws->rope_cos + (size_t)(t % T) * half, *sn = ws->rope_sin + (size_t)(t % T) * half;
-        crvq_rope(ws->q + t * qd, c->n_heads, hd, cs, sn, interleaved);
-        crvq_rope(ws->k + t * kvd, c->n_kv_heads, hd, cs, sn, interleaved);
-    }
-    for (int s = 0; s < n_seq; s++) {
-        const size_t t0 = (size_t)s * T;
-        crvq_attn_forward(c, ws->q + t0 * qd, ws->k + t0 * kvd, ws->v + t0 * kvd, T, ws->ao + t0 * qd,
-                          ws->att);
-    }
-    crvq_linear_forward_train(&L->wo, ws->ao, N, ws->h, ws->lin);
-    add_into(ws->h, x, (size_t)N * dim);
-
-    // feed-forward: y = h + down(silu(gate(xn2)) * up(xn2))
-    crvq_rmsnorm_rows(ws->h, L->ffn_norm, N, dim, c->norm_eps, ws->xn2, ws->inv2);
-    crvq_linear_forward_train(&L->w_gate, ws->xn2, N, ws->g, ws->lin);
-    crvq_linear_forward_train(&L->w_up, ws->xn2, N, ws->u, ws->lin);
-    memcpy(ws->a, ws->g, (size_t)N * hid * sizeof(float));
-#pragma omp parallel for schedule(static) if ((size_t)N * hid >= CRVQ_PAR_MIN_WORK)
-    for (int t = 0; t < N; t++) crvq_swiglu(ws->a + t * hid, ws->u + t * hid, (int)hid);
-    crvq_linear_forward_train(&L->w_down, ws->a, N, y, ws->lin);
-    add_into(y, ws->h, (size_t)N * dim);
+    // every activation the backward reads kept apart; the output projection
+    // written into h, the down projection into y, each then added to its
+    // residual in place
+    const crvq_block_io io = {
+        .n = n_seq * ws->seqlen, .seqlen = ws->seqlen, .pos = 0, .rope_cos = ws->rope_cos,
+        .rope_sin = ws->rope_sin, .att_scratch = ws->att, .lin_scratch = ws->lin, .inv1 = ws->inv1,
+        .inv2 = ws->inv2, .x = x, .xn1 = ws->xn1, .q = ws->q, .k = ws->k, .v = ws->v, .ao = ws->ao, .o = ws->h,
+        .h = ws->h, .xn2 = ws->xn2, .g = ws->g, .u = ws->u, .a = ws->a, .down = y, .y = y,
+    };
+    crvq_block_run(c, L, &io);
 }
 
 // The gradients wanted for projection i, or NULL.

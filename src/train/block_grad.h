@@ -4,10 +4,10 @@
 // ops' own forwards and backwards sit side by side in kernels/ops.h
 // (RMSNorm, RoPE, SwiGLU), model/attention.h and model/linear.h.
 //
-// The forward computes the same function as one layer of crvq_forward
-// (src/model/forward.c): RMSNorm, q/k/v projections (+ biases), RoPE, causal
-// grouped-query softmax attention, output projection and residual, RMSNorm,
-// SwiGLU feed-forward and residual; every sequence starts at position 0.
+// The forward is crvq_block_run (model/block.h), the block forward that
+// crvq_forward runs, with the training attention and linear products and
+// every activation the backward reads saved; every sequence starts at
+// position 0.
 // The backward gives dL/dx of the block input and the gradients of the
 // continuous parameters of VQ / CRVQ layers (codebooks, row scales) and of
 // the two norm weight vectors. Dense and scalar (RTN / GPTQ) layers pass
