@@ -20,6 +20,12 @@ static int cpu_available(char *errbuf, size_t cap) {
     return 1;
 }
 
+static crvq_status cpu_scalar_quantize(const float *W, int m_out, int n_in, const double *H,
+                                       const crvq_quant_params *p, crvq_scalar_layer *out) {
+    return p->method == CRVQ_METHOD_GPTQ ? crvq_gptq_quantize(W, m_out, n_in, H, p, out)
+                                         : crvq_rtn_quantize(W, m_out, n_in, p, out);
+}
+
 static crvq_status cpu_vq_quantize(const float *W, int m_out, int n_in, const double *H, const crvq_quant_params *p,
                                    crvq_vq_layer *out, int *rounds, crvq_vq_trace *trace) {
     crvq_vq_opts o;
@@ -42,6 +48,7 @@ static crvq_status cpu_layer_losses(const float *W, const float *W_hat, int m_ou
 
 static const crvq_backend cpu = {
     .available = cpu_available,
+    .scalar_quantize = cpu_scalar_quantize,
     .vq_quantize = cpu_vq_quantize,
     .cholesky_ok = cpu_cholesky_ok,
     .layer_losses = cpu_layer_losses,

@@ -109,14 +109,10 @@ crvq_status crvq_quantize_matrix(const float *W, int m_out, int n_in, const doub
         return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for a %d x %d reconstruction", m_out, n_in);
     }
     double t0 = omp_get_wtime();
-    switch (p->method) {
-    case CRVQ_METHOD_RTN: st = crvq_rtn_quantize(W, m_out, n_in, p, &r.scalar); break;
-    case CRVQ_METHOD_GPTQ: st = crvq_gptq_quantize(W, m_out, n_in, H_used, p, &r.scalar); break;
-    case CRVQ_METHOD_VQ:
-    case CRVQ_METHOD_CRVQ:
+    if (crvq_method_is_vector(p->method))
         st = b->vq_quantize(W, m_out, n_in, H_used, p, &r.vq, &r.rounds, &r.trace);
-        break;
-    }
+    else
+        st = b->scalar_quantize(W, m_out, n_in, H_used, p, &r.scalar);
     if (st != CRVQ_OK) {
         free(r.w_hat);
         free(H_owned);

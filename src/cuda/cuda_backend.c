@@ -15,6 +15,8 @@ static crvq_status cholesky_ok(const double *H, int n, double shift, double *wor
     return crvq_cuda_cholesky_ok(H, n, shift, ok);
 }
 
+// No scalar_quantize: the GPU runs vq and crvq (quantize_matrix.c refuses
+// rtn and gptq on it before looking at the table).
 static const crvq_backend cuda = {
     .available = crvq_cuda_available,
     .vq_quantize = crvq_cuda_vq_quantize,
