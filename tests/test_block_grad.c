@@ -1,5 +1,6 @@
-// test_block_grad.c — the hand-written backward passes of src/train/ against
-// central finite differences of float64 references written from the
+// test_block_grad.c — the hand-written backward passes (kernels/ops.c,
+// model/attention.c, model/linear.c, train/block_grad.c) against central
+// finite differences of float64 references written from the
 // formulas (here and in ref_model.h): RMSNorm (input, weight), RoPE (both
 // styles), SwiGLU, causal grouped-query attention, linear layers (dense,
 // scalar, VQ and CRVQ with and without a permutation: input, codebooks,
