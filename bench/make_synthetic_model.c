@@ -21,7 +21,7 @@
 // Llama-2's are stored 16-bit. The tokenizer must have the model's 32000
 // pieces (Llama-2's tokenizer.model).
 #include "crvq.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"

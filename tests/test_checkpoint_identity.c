@@ -7,9 +7,10 @@
 #include "check.h"
 #include "file_util.h"
 #include "crvq.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "io/gguf.h"
 #include "io/gguf_write.h"
+#include "model/linear_bind.h"
 
 #include <stdarg.h>
 #include <unistd.h>

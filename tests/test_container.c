@@ -8,7 +8,7 @@
 #include "model_util.h"
 
 #include "crvq.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "io/gguf.h"
 #include "container/checkpoint_id.h"
 

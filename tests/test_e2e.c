@@ -7,7 +7,7 @@
 #include "model_util.h"
 
 #include "crvq.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "model/forward.h"
 #include "ref_model.h"
 #include "train/e2e.h"

@@ -5,7 +5,7 @@
 #include "check.h"
 #include "file_util.h"
 #include "crvq.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "train/e2e.h"
 
 #include <unistd.h>

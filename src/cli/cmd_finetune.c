@@ -1,7 +1,7 @@
 // cmd_finetune.c — `crvq finetune`: end-to-end distillation of a quantized
 // model from its original (src/train/e2e.h), written as a new compressed GGUF.
 #include "cli/cli.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "io/gguf.h"
 #include "train/e2e.h"
 #include "util/fileguard.h"

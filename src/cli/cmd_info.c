@@ -3,7 +3,7 @@
 // compressed layer's settings and bits per weight, whole-model bits and the
 // crvq.* metadata (docs/format.md, "Bits accounting").
 #include "cli/cli.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "io/gguf.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"

@@ -1,7 +1,7 @@
 // cmd_quantize.c — `crvq quantize`: a checkpoint in, one compressed GGUF out.
 #include "cli/cli.h"
 #include "cli/quant_flags.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "model/block_proj.h"
 #include "quant/quant_internal.h"
 #include "util/fileguard.h"

@@ -4,12 +4,12 @@
 // tokenizer.
 #include "crvq.h"
 
-#include "io/container.h"
 #include "io/gguf.h"
 #include "io/llama2c.h"
 #include "io/safetensors.h"
 #include "model/block_proj.h"
 #include "model/config.h"
+#include "model/linear_bind.h"
 #include "model/storage.h"
 #include "tokenizer/tokenizer.h"
 #include "util/printable.h"
@@ -167,7 +167,7 @@ static crvq_status bind_linear(loader *ld, const char *name, const char *bias_na
     if (!find(ld, name, &file) && len > 7 && strcmp(name + len - 7, ".weight") == 0) {
         char prefix[160];
         snprintf(prefix, sizeof prefix, "%.*s", (int)(len - 7), name);
-        st = crvq_container_bind_linear(lookup, ld, ld->m->storage, ld->ckpt, prefix, n_out, n_in, lin, &found);
+        st = crvq_linear_bind(lookup, ld, ld->m->storage, ld->ckpt, prefix, n_out, n_in, lin, &found);
         if (found) ld->compressed = 1;
     }
     if (!st && !found) st = bind(ld, name, n_out, n_in, &lin->w);

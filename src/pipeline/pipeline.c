@@ -6,7 +6,7 @@
 // sequence. The proxy Hessians are accumulated in float64 with dsyrk.
 #include "crvq.h"
 
-#include "io/container.h"
+#include "container/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"

@@ -1,6 +1,6 @@
 // fuzz_model.c — a whole model file through crvq_model_load, as the CLI
 // loads it: GGUF (dense, or crvq's container with VQ/CRVQ and RTN/GPTQ
-// layers bound by io/container.c) or a llama2.c checkpoint, detected from
+// layers bound by model/linear_bind.c) or a llama2.c checkpoint, detected from
 // the content; then the forward pass on a few tokens, as a prompt (several
 // tokens at once) and as decoding (one at a time), which reads every weight
 // the loader bound.

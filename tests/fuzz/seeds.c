@@ -10,7 +10,7 @@
 #include "fuzz.h"
 
 #include "crvq.h"
-#include "io/container.h"
+#include "container/container.h"
 #include "io/gguf_write.h"
 #include "io/llama2c.h"
 #include "io/npy.h"

@@ -1,17 +1,12 @@
 // container.h — crvq's compressed-model file: a GGUF v3 file that standard
 // GGUF readers can parse (docs/format.md). Dense tensors keep llama.cpp's
-// names and types; each compressed linear layer PREFIX ("blk.3.attn_q")
-// replaces PREFIX.weight by
-//   VQ/CRVQ: PREFIX.codes (I8|I16), PREFIX.codes_ext (I8|I16, critical groups),
-//            PREFIX.cb0 .. PREFIX.cb{M-1} (F16), PREFIX.scales (F16), PREFIX.perm (I16|I32)
-//   RTN/GPTQ: PREFIX.qweight (I8, bit-packed), PREFIX.qscale (F16), PREFIX.qzero (F16)
+// names and types; each compressed linear layer is stored as
+// model/linear_bind.h says. Also the pipeline's per-block checkpoints.
 #ifndef CRVQ_CONTAINER_H
 #define CRVQ_CONTAINER_H
 
 #include "crvq.h"
 #include "model/storage.h"
-
-#define CRVQ_FORMAT_VERSION 1
 
 // What the file records about how it was made (crvq.* keys). Nothing that
 // varies between identical runs (times, dates) goes in: a resumed run must
@@ -27,16 +22,6 @@ typedef struct crvq_container_info {
 // atomically. HF-style (rotate-half) q/k rows are permuted into GGUF's
 // interleaved order, so the file means what llama.cpp's llama files mean.
 crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info *info, const char *path);
-
-// Looks a tensor up by name in the file being loaded (NULL if absent).
-typedef const crvq_tensor_view *(*crvq_tensor_lookup)(void *ctx, const char *name);
-
-// If the file holds a compressed layer under `prefix`, bind it to *lin (its
-// runtime weights owned by `s`) and set *found; shapes are validated against
-// (n_out, n_in). `file` names the file in errors.
-crvq_status crvq_container_bind_linear(crvq_tensor_lookup lookup, void *ctx, crvq_model_storage *s,
-                                       const char *file, const char *prefix, int n_out, int n_in,
-                                       crvq_linear *lin, int *found);
 
 // The pipeline's per-block checkpoint: the linear layers and norms of blocks
 // 0..blocks_done-1 (model row order, no q/k interleaving) and the run's
