@@ -27,6 +27,7 @@
 #include "model/block_proj.h"
 #include "model/sample.h"
 #include "model/storage.h"
+#include "quant/bits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -258,16 +259,10 @@ int main(int argc, char **argv) {
         fail(crvq_last_error());
         goto done;
     }
-    double bits = 0.0;
-    for (int l = 0; l < n_layers; l++)
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
-            bits += crvq_linear_bits(lin) * lin->n_out * lin->n_in;
-        }
     printf("wrote %s: Llama-2-7B shapes, %d layers, %s, %.4f bits per linear weight\n", out, n_layers,
            k == KIND_CRVQ ? "crvq d 8 M 4 e 8 lambda 0.02" : k == KIND_VQ ? "vq d 8 M 1 e 8"
            : k == KIND_RTN ? "rtn 2-bit group 128" : "dense fp16",
-           bits / (double)crvq_model_n_params_linear(m));
+           crvq_model_linear_bpw(m, NULL));
     rc = 0;
 done:
     crvq_model_free(m);

@@ -9,6 +9,7 @@
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/config.h"
+#include "quant/bits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -68,18 +69,14 @@ static bits_summary model_bits(const crvq_model *m) {
     const crvq_config *c = &m->cfg;
     const double *dense = m->storage->dense_bits;
     bits_summary b = {0};
-    double lin_bits = dense[CRVQ_ROLE_LINEAR];
     for (int l = 0; l < c->n_layers; l++)
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
-            if (lin->kind == CRVQ_LINEAR_DENSE) continue;
-            lin_bits += crvq_linear_bits(lin) * (double)lin->n_out * lin->n_in;
-            b.n_compressed++;
-        }
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++)
+            b.n_compressed += crvq_block_proj_c(&m->layers[l], j)->kind != CRVQ_LINEAR_DENSE;
     double n_all = (double)crvq_model_n_params(m), n_lin = (double)crvq_model_n_params_linear(m);
     double n_embed = (double)c->vocab_size * c->dim;
     if (!c->tied_embeddings) n_embed += (double)m->output.n_out * m->output.n_in;
     double embed_bits = dense[CRVQ_ROLE_EMBED] + dense[CRVQ_ROLE_HEAD];
+    double lin_bits = crvq_model_linear_bits(m, &dense[CRVQ_ROLE_LINEAR]);
     b.linear_bpw = lin_bits / n_lin;
     b.total_bpw = (lin_bits + embed_bits + dense[CRVQ_ROLE_OTHER]) / n_all;
     b.nonembed_bpw = (lin_bits + dense[CRVQ_ROLE_OTHER]) / (n_all - n_embed);

@@ -8,36 +8,12 @@
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/linear_bind.h"
+#include "quant/bits.h"
 #include "tokenizer/tok_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-// ------------------------------------------------------------------ bits ---
-
-double crvq_linear_bits(const crvq_linear *lin) {
-    double P = (double)lin->n_out * lin->n_in;
-    switch (lin->kind) {
-    case CRVQ_LINEAR_DENSE:
-        return 16.0;
-    case CRVQ_LINEAR_VQ: {
-        const crvq_vq_weights *W = lin->vq;
-        double b = (double)W->m_out * W->n_groups * W->e[0];
-        for (int k = 0; k < W->M; k++) {
-            if (k) b += (double)W->m_out * W->n_crit * W->e[k];
-            b += (double)(1 << W->e[k]) * W->d * 16;
-        }
-        b += (double)W->m_out * 16 + (W->perm ? (double)W->n_in * 16 : 0);
-        return b / P;
-    }
-    case CRVQ_LINEAR_SCALAR: {
-        const crvq_scalar_weights *W = lin->sq;
-        return (double)W->bits + 32.0 / W->group_size;
-    }
-    }
-    return 0;
-}
 
 // ---------------------------------------------------------------- writer ---
 
@@ -253,16 +229,12 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     int n = CRVQ_PROJ_COUNT * m->cfg.n_layers;
     char **names = calloc((size_t)n, sizeof *names);
     float *bits = malloc((size_t)n * sizeof *bits);
-    double num = 0, den = 0;
     if (names && bits) {
         for (int l = 0; l < m->cfg.n_layers; l++) {
             for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
                 const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
                 int i = CRVQ_PROJ_COUNT * l + j;
-                double P = (double)lin->n_out * lin->n_in;
                 bits[i] = (float)crvq_linear_bits(lin);
-                num += bits[i] * P;
-                den += P;
                 names[i] = malloc(48);
                 if (names[i]) snprintf(names[i], 48, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             }
@@ -272,7 +244,7 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
         if (ok) {
             crvq_gguf_set_arr_str(w, "crvq.layer_names", (const char *const *)names, NULL, (size_t)n);
             crvq_gguf_set_arr_f32(w, "crvq.layer_bits", bits, (size_t)n);
-            crvq_gguf_set_f32(w, "crvq.bits.linear", (float)(num / den));
+            crvq_gguf_set_f32(w, "crvq.bits.linear", (float)crvq_model_linear_bpw(m, NULL));
         }
         for (int i = 0; i < n; i++) free(names[i]);
     }

@@ -39,8 +39,4 @@ crvq_status crvq_checkpoint_load(crvq_model *m, const crvq_run_id *run, const ch
 // (a GGUF file with the crvq.ckpt.run_hash key), of whatever run.
 int crvq_checkpoint_probe(const char *path);
 
-// Bits per weight of one linear layer as docs/method.md, "Bits per weight", counts them
-// (dense layers: 16, as stored).
-double crvq_linear_bits(const crvq_linear *lin);
-
 #endif

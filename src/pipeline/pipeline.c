@@ -13,6 +13,7 @@
 #include "model/forward.h"
 #include "model/storage.h"
 #include "pipeline/run_id.h"
+#include "quant/bits.h"
 #include "train/block_ft.h"
 
 #include <cblas.h>
@@ -264,15 +265,7 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     if (!st) st = crvq_state_init(m, r.seqlen, r.seqlen, &r.s);
     if (!st) st = pipeline(&r, &cal, rep);
     if (!st) {
-        double bits = 0, params = 0;
-        for (int l = 0; l < m->cfg.n_layers; l++)
-            for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-                const crvq_linear *lin = crvq_block_proj(&m->layers[l], j);
-                double P = (double)lin->n_out * lin->n_in;
-                bits += crvq_linear_bits(lin) * P;
-                params += P;
-            }
-        rep->linear_bits = bits / params;
+        rep->linear_bits = crvq_model_linear_bpw(m, NULL);
         rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;
         rep->ft_seconds = r.ft_seconds;
         rep->ft_mse_ratio = r.n_ft ? r.sum_ft_ratio / r.n_ft : 1;

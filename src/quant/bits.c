@@ -1,8 +1,12 @@
 // bits.c — bits per weight of a quantized layer, everything counted
 // (docs/quantization.md, "Bits accounting"). P = m_out · n_in weights.
-#include <assert.h>
+#include "quant/bits.h"
 
-#include "crvq.h"
+#include "kernels/sq_weights.h"
+#include "kernels/vq_weights.h"
+#include "model/block_proj.h"
+
+#include <assert.h>
 
 // VQ / CRVQ (docs/method.md, "Bits per weight"):
 //   P/d · e_1                    basic codes, every vector
@@ -11,22 +15,65 @@
 //   + m_out · 16                  fp16 row scales
 //   + n_in · 16                   the channel permutation, when one is stored
 // For VQ (no permutation, n_crit = n_groups) the second term is P/d · Σ_{k≥2} e_k.
-double crvq_vq_bits(const crvq_vq_layer *L) {
-    assert(L && L->m_out > 0 && L->n_in > 0 && L->d > 0 && L->M >= 1);
-    double P = (double)L->m_out * L->n_in, bits = P / L->d * L->e[0];
-    for (int k = 1; k < L->M; k++) bits += (double)L->m_out * L->n_crit * L->e[k];
-    for (int k = 0; k < L->M; k++) bits += (double)(1u << L->e[k]) * L->d * 16.0;
-    bits += (double)L->m_out * 16.0;
-    if (L->perm) bits += (double)L->n_in * 16.0;
+// Every term is an integer below 2^53, so the sum is exact in any order.
+double crvq_vq_shape_bits(const crvq_vq_shape *s) {
+    assert(s && s->m_out > 0 && s->n_in > 0 && s->d > 0 && s->M >= 1);
+    double P = (double)s->m_out * s->n_in, bits = P / s->d * s->e[0];
+    for (int k = 1; k < s->M; k++) bits += (double)s->m_out * s->n_crit * s->e[k];
+    for (int k = 0; k < s->M; k++) bits += (double)(1u << s->e[k]) * s->d * 16.0;
+    bits += (double)s->m_out * 16.0;
+    if (s->permuted) bits += (double)s->n_in * 16.0;
     return bits / P;
 }
 
 // RTN / GPTQ: `bits` per weight plus one fp16 scale and one fp16 zero point
-// per group of group_size weights of a row (crvq_scalar_layer keeps both as
-// real numbers):
+// per group of group_size weights of a row:
 //   (P · bits + (P / group_size) · (16 + 16)) / P = bits + 32 / group_size.
+double crvq_scalar_shape_bits(int m_out, int n_in, int bits, int group_size) {
+    assert(m_out > 0 && n_in > 0 && group_size > 0 && n_in % group_size == 0);
+    double P = (double)m_out * n_in, groups = P / group_size;
+    return (P * bits + groups * (16.0 + 16.0)) / P;
+}
+
+double crvq_vq_bits(const crvq_vq_layer *L) {
+    assert(L);
+    crvq_vq_shape s = {L->m_out, L->n_in, L->d, L->M, L->n_crit, L->perm != NULL, L->e};
+    return crvq_vq_shape_bits(&s);
+}
+
 double crvq_scalar_bits(const crvq_scalar_layer *L) {
-    assert(L && L->m_out > 0 && L->n_in > 0 && L->group_size > 0 && L->n_in % L->group_size == 0);
-    double P = (double)L->m_out * L->n_in, groups = P / L->group_size;
-    return (P * L->bits + groups * (16.0 + 16.0)) / P;
+    assert(L);
+    return crvq_scalar_shape_bits(L->m_out, L->n_in, L->bits, L->group_size);
+}
+
+double crvq_linear_bits(const crvq_linear *lin) {
+    switch (lin->kind) {
+    case CRVQ_LINEAR_DENSE:
+        return 16.0;
+    case CRVQ_LINEAR_VQ: {
+        const crvq_vq_weights *W = lin->vq;
+        crvq_vq_shape s = {W->m_out, W->n_in, W->d, W->M, W->n_crit, W->perm != NULL, W->e};
+        return crvq_vq_shape_bits(&s);
+    }
+    case CRVQ_LINEAR_SCALAR: {
+        const crvq_scalar_weights *W = lin->sq;
+        return crvq_scalar_shape_bits(W->m_out, W->n_in, W->bits, W->group_size);
+    }
+    }
+    return 0;
+}
+
+double crvq_model_linear_bits(const crvq_model *m, const double *dense_stored) {
+    double bits = dense_stored ? *dense_stored : 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
+            if (!(dense_stored && lin->kind == CRVQ_LINEAR_DENSE))
+                bits += crvq_linear_bits(lin) * ((double)lin->n_out * lin->n_in);
+        }
+    return bits;
+}
+
+double crvq_model_linear_bpw(const crvq_model *m, const double *dense_stored) {
+    return crvq_model_linear_bits(m, dense_stored) / (double)crvq_model_n_params_linear(m);
 }

@@ -3,6 +3,8 @@
 // and so its exact bits per weight (`crvq quantize --dry-run`).
 #include "quant/quant_internal.h"
 
+#include "quant/bits.h"
+
 #include <math.h>
 
 void crvq_vq_layout(const crvq_quant_params *p, int n_in, int *M, int *n_crit, int *relax) {
@@ -23,15 +25,9 @@ void crvq_vq_layout(const crvq_quant_params *p, int n_in, int *M, int *n_crit, i
 }
 
 double crvq_planned_bits(const crvq_quant_params *p, int m_out, int n_in) {
-    if (p->method == CRVQ_METHOD_RTN || p->method == CRVQ_METHOD_GPTQ) {
-        crvq_scalar_layer L = {.m_out = m_out, .n_in = n_in, .bits = p->bits, .group_size = p->group_size};
-        return crvq_scalar_bits(&L);
-    }
-    crvq_vq_layer L = {.m_out = m_out, .n_in = n_in, .d = p->d, .n_groups = n_in / p->d};
-    int relax;
-    crvq_vq_layout(p, n_in, &L.M, &L.n_crit, &relax);
-    for (int k = 0; k < L.M; k++) L.e[k] = p->e[k];
-    static int32_t any_perm; // crvq_vq_bits only asks whether a permutation is stored
-    L.perm = relax ? &any_perm : NULL;
-    return crvq_vq_bits(&L);
+    if (p->method == CRVQ_METHOD_RTN || p->method == CRVQ_METHOD_GPTQ)
+        return crvq_scalar_shape_bits(m_out, n_in, p->bits, p->group_size);
+    crvq_vq_shape s = {.m_out = m_out, .n_in = n_in, .d = p->d, .e = p->e};
+    crvq_vq_layout(p, n_in, &s.M, &s.n_crit, &s.permuted); // only a relaxed layer is permuted
+    return crvq_vq_shape_bits(&s);
 }
