@@ -15,7 +15,8 @@
 #ifndef CRVQ_GGUF_H
 #define CRVQ_GGUF_H
 
-#include "model/storage.h"
+#include "io/mapfile.h"
+#include "io/tensor.h"
 
 // Metadata value types (GGUF's numbering).
 typedef enum crvq_gguf_type {

@@ -13,7 +13,7 @@
 #ifndef CRVQ_LLAMA2C_H
 #define CRVQ_LLAMA2C_H
 
-#include "model/storage.h"
+#include "io/tensor.h"
 
 typedef struct crvq_llama2c {
     crvq_config cfg;            // interleaved RoPE, theta 10000, eps 1e-5, bos 1, eos 2 (as run.c)

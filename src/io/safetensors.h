@@ -6,7 +6,7 @@
 #ifndef CRVQ_SAFETENSORS_H
 #define CRVQ_SAFETENSORS_H
 
-#include "model/storage.h"
+#include "io/tensor.h"
 
 typedef struct cJSON cJSON;
 

@@ -1,30 +1,12 @@
 // storage.h — what a loaded model owns: mapped files and allocated buffers,
-// released together by crvq_model_free(). Also the tensor view that every
-// file reader produces and the conversion of stored tensors to float32.
+// released together by crvq_model_free(). Also the conversion of stored
+// tensors (io/tensor.h) to float32.
 #ifndef CRVQ_STORAGE_H
 #define CRVQ_STORAGE_H
 
 #include "crvq.h"
 #include "io/mapfile.h"
-
-// A tensor as stored in a file. shape is row-major, outermost first
-// (a weight W of shape (n_out, n_in) has shape[0] = n_out, shape[1] = n_in),
-// whatever order the file format writes its dimensions in.
-typedef struct crvq_tensor_view {
-    const char *name;
-    crvq_dtype dtype;
-    int ndim;
-    int64_t shape[4];
-    const void *data; // points into a mapped file
-    size_t nbytes;    // validated: data + nbytes lies inside the file
-} crvq_tensor_view;
-
-int64_t crvq_tensor_numel(const crvq_tensor_view *t);
-
-// Refuse NaN and Inf: the first non-finite element of the n tensors is
-// CRVQ_ERR_FORMAT naming `file`, the tensor and the element. One pass over
-// the stored bytes (util/finite.h); integer tensors pass.
-crvq_status crvq_tensors_check_finite(const crvq_tensor_view *t, int n, const char *file);
+#include "io/tensor.h"
 
 // What a dense tensor the loader bound is to the model, for bit accounting.
 typedef enum crvq_tensor_role {
