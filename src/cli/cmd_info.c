@@ -3,12 +3,12 @@
 // compressed layer's settings and bits per weight, whole-model bits and the
 // crvq.* metadata (docs/format.md, "Bits accounting").
 #include "cli/cli.h"
-#include "container/container.h"
-#include "io/gguf.h"
+#include "container/metadata.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/config.h"
+#include "model/storage.h"
 #include "quant/bits.h"
 
 #include <math.h>
@@ -148,78 +148,6 @@ static cJSON *layers_json(const crvq_model *m) {
     return arr;
 }
 
-// A float setting as the decimal it was written as (1e-05, not 9.99999974737875e-06).
-static double dec(float f) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.7g", f);
-    return strtod(buf, NULL);
-}
-
-// Bytes of a GGUF number type.
-static const size_t GGUF_NUM_SIZE[] = {[CRVQ_GGUF_U8] = 1, [CRVQ_GGUF_I8] = 1, [CRVQ_GGUF_U16] = 2,
-                                       [CRVQ_GGUF_I16] = 2, [CRVQ_GGUF_U32] = 4, [CRVQ_GGUF_I32] = 4,
-                                       [CRVQ_GGUF_F32] = 4, [CRVQ_GGUF_BOOL] = 1, [CRVQ_GGUF_U64] = 8,
-                                       [CRVQ_GGUF_I64] = 8, [CRVQ_GGUF_F64] = 8};
-
-// One GGUF number (type t, little-endian bytes at p, possibly unaligned) as JSON.
-static cJSON *gguf_number(crvq_gguf_type t, const uint8_t *p) {
-    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
-            float f32; uint64_t u64; int64_t i64; double f64; } v;
-    memcpy(&v, p, GGUF_NUM_SIZE[t]);
-    switch (t) {
-    case CRVQ_GGUF_U8: return cJSON_CreateNumber(v.u8);
-    case CRVQ_GGUF_I8: return cJSON_CreateNumber(v.i8);
-    case CRVQ_GGUF_U16: return cJSON_CreateNumber(v.u16);
-    case CRVQ_GGUF_I16: return cJSON_CreateNumber(v.i16);
-    case CRVQ_GGUF_U32: return cJSON_CreateNumber(v.u32);
-    case CRVQ_GGUF_I32: return cJSON_CreateNumber(v.i32);
-    case CRVQ_GGUF_F32: return cJSON_CreateNumber(dec(v.f32));
-    case CRVQ_GGUF_BOOL: return cJSON_CreateBool(v.u8);
-    case CRVQ_GGUF_U64: return cJSON_CreateNumber((double)v.u64);
-    case CRVQ_GGUF_I64: return cJSON_CreateNumber((double)v.i64);
-    default: return cJSON_CreateNumber(v.f64);
-    }
-}
-
-static cJSON *gguf_string(crvq_gguf_str s) {
-    char *c = strndup(s.p, s.len);
-    cJSON *j = cJSON_CreateString(c ? c : "");
-    free(c);
-    return j;
-}
-
-// The crvq.* keys of a GGUF file as one JSON object (the per-layer arrays,
-// which the layer table shows, left out); NULL when the file has none or is
-// not GGUF.
-static cJSON *crvq_metadata(const char *path) {
-    crvq_gguf *g;
-    if (crvq_gguf_open(path, &g) != CRVQ_OK) return NULL;
-    cJSON *o = NULL;
-    for (int64_t i = 0; i < g->n_kv; i++) {
-        const crvq_gguf_kv *kv = &g->kv[i];
-        if (strncmp(kv->key, "crvq.", 5) != 0 || !strcmp(kv->key, "crvq.layer_names") ||
-            !strcmp(kv->key, "crvq.layer_bits"))
-            continue;
-        if (!o) o = cJSON_CreateObject();
-        cJSON *v;
-        if (kv->type == CRVQ_GGUF_STRING) {
-            v = gguf_string(kv->str);
-        } else if (kv->type == CRVQ_GGUF_ARRAY) {
-            v = cJSON_CreateArray();
-            const crvq_gguf_array *a = &kv->arr;
-            for (uint64_t k = 0; k < a->n; k++)
-                cJSON_AddItemToArray(v, a->type == CRVQ_GGUF_STRING
-                                            ? gguf_string(a->strs[k])
-                                            : gguf_number(a->type, a->data + k * GGUF_NUM_SIZE[a->type]));
-        } else {
-            v = gguf_number(kv->type, kv->raw);
-        }
-        cJSON_AddItemToObject(o, kv->key + 5, v);
-    }
-    crvq_gguf_close(g);
-    return o;
-}
-
 static const char *rope_style_name(crvq_rope_style s) {
     return s == CRVQ_ROPE_INTERLEAVED ? "interleaved" : "half";
 }
@@ -294,14 +222,15 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, co
     cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(o, "max_seq_len", c->max_seq_len);
-    cJSON_AddNumberToObject(o, "norm_eps", dec(c->norm_eps));
+    cJSON_AddNumberToObject(o, "norm_eps", crvq_metadata_decimal(c->norm_eps));
     cJSON_AddStringToObject(o, "rope_style", rope_style_name(c->rope_style));
-    cJSON_AddNumberToObject(o, "rope_theta", dec(c->rope_theta));
+    cJSON_AddNumberToObject(o, "rope_theta", crvq_metadata_decimal(c->rope_theta));
     cJSON_AddStringToObject(o, "rope_scaling", crvq_rope_scaling_name(c->rope_scaling));
-    if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE) cJSON_AddNumberToObject(o, "rope_factor", dec(c->rope_factor));
+    if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE)
+        cJSON_AddNumberToObject(o, "rope_factor", crvq_metadata_decimal(c->rope_factor));
     if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
-        cJSON_AddNumberToObject(o, "rope_low_freq_factor", dec(c->rope_low_freq_factor));
-        cJSON_AddNumberToObject(o, "rope_high_freq_factor", dec(c->rope_high_freq_factor));
+        cJSON_AddNumberToObject(o, "rope_low_freq_factor", crvq_metadata_decimal(c->rope_low_freq_factor));
+        cJSON_AddNumberToObject(o, "rope_high_freq_factor", crvq_metadata_decimal(c->rope_high_freq_factor));
         cJSON_AddNumberToObject(o, "rope_original_max_pos", c->rope_original_max_pos);
     }
     cJSON_AddBoolToObject(o, "tied_embeddings", c->tied_embeddings);
@@ -358,7 +287,8 @@ int cmd_info(int argc, char **argv) {
     tensor_kind kinds[16];
     int n_kinds = list_kinds(m, kinds);
     bits_summary bits = model_bits(m);
-    cJSON *meta = strcmp(m->format, "gguf") == 0 ? crvq_metadata(m->path) : NULL;
+    cJSON *meta = NULL;
+    if (strcmp(m->format, "gguf") == 0 && crvq_container_metadata(m->path, &meta)) meta = NULL; // none to show
     print_text(m, kinds, n_kinds, &bits, meta);
     int rc = 0;
     if (json) {
