@@ -5,6 +5,7 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,10 +36,10 @@ static crvq_status shape_error(const binder *b, const char *suffix) {
                      suffix);
 }
 
-// Hand the bound weights W to the storage, then to the layer.
-static crvq_status keep(crvq_model_storage *s, crvq_linear *lin, crvq_linear_kind kind, void *W,
-                        void (*free_fn)(void *)) {
-    crvq_status st = crvq_storage_own(s, W, free_fn);
+crvq_status crvq_linear_attach(crvq_model_storage *s, crvq_linear *lin, crvq_linear_kind kind, void *W) {
+    assert(kind == CRVQ_LINEAR_VQ || kind == CRVQ_LINEAR_SCALAR);
+    crvq_status st = crvq_storage_own(s, W, kind == CRVQ_LINEAR_VQ ? (void (*)(void *))crvq_vq_weights_free
+                                                                   : (void (*)(void *))crvq_scalar_weights_free);
     if (st) return st;
     lin->kind = kind;
     if (kind == CRVQ_LINEAR_VQ)
@@ -106,7 +107,7 @@ static crvq_status bind_vq(const binder *b, const crvq_tensor_view *codes, crvq_
     }
     crvq_vq_weights *W;
     if ((st = crvq_vq_weights_from_raw(&raw, b->what, &W))) return st;
-    return keep(s, lin, CRVQ_LINEAR_VQ, W, (void (*)(void *))crvq_vq_weights_free);
+    return crvq_linear_attach(s, lin, CRVQ_LINEAR_VQ, W);
 }
 
 static crvq_status bind_scalar(const binder *b, const crvq_tensor_view *q, crvq_model_storage *s, int n_out,
@@ -127,7 +128,7 @@ static crvq_status bind_scalar(const binder *b, const crvq_tensor_view *q, crvq_
                            .scale = scale->data, .zero = zero->data};
     crvq_scalar_weights *W;
     if ((st = crvq_scalar_weights_from_raw(&raw, b->what, &W))) return st;
-    return keep(s, lin, CRVQ_LINEAR_SCALAR, W, (void (*)(void *))crvq_scalar_weights_free);
+    return crvq_linear_attach(s, lin, CRVQ_LINEAR_SCALAR, W);
 }
 
 crvq_status crvq_linear_bind(crvq_tensor_lookup lookup, void *ctx, crvq_model_storage *s, const char *file,

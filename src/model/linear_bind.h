@@ -25,4 +25,10 @@ typedef const crvq_tensor_view *(*crvq_tensor_lookup)(void *ctx, const char *nam
 crvq_status crvq_linear_bind(crvq_tensor_lookup lookup, void *ctx, crvq_model_storage *s, const char *file,
                              const char *prefix, int n_out, int n_in, crvq_linear *lin, int *found);
 
+// Give lin the compressed weights W of `kind` (a crvq_vq_weights for
+// CRVQ_LINEAR_VQ, a crvq_scalar_weights for CRVQ_LINEAR_SCALAR), which `s`
+// owns from now on: released with the model, or at once on failure. The
+// loader, the checkpoint reader and the pipeline all attach through here.
+crvq_status crvq_linear_attach(crvq_model_storage *s, crvq_linear *lin, crvq_linear_kind kind, void *W);
+
 #endif

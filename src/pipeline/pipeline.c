@@ -11,6 +11,7 @@
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/forward.h"
+#include "model/linear_bind.h"
 #include "model/storage.h"
 #include "pipeline/run_id.h"
 #include "quant/bits.h"
@@ -83,28 +84,19 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
     *rel_loss = r.loss0 > 0 ? r.loss / r.loss0 : 0;
     *bits = r.bits;
     void *weights = NULL;
-    void (*free_fn)(void *) = NULL;
-    if (qp->method == CRVQ_METHOD_VQ || qp->method == CRVQ_METHOD_CRVQ) {
+    crvq_linear_kind kind = qp->method == CRVQ_METHOD_VQ || qp->method == CRVQ_METHOD_CRVQ ? CRVQ_LINEAR_VQ
+                                                                                         : CRVQ_LINEAR_SCALAR;
+    if (kind == CRVQ_LINEAR_VQ) {
         crvq_vq_weights *W;
         st = crvq_vq_weights_from_layer(&r.vq, what, &W);
         weights = W;
-        free_fn = (void (*)(void *))crvq_vq_weights_free;
     } else {
         crvq_scalar_weights *W;
         st = crvq_scalar_weights_from_layer(&r.scalar, what, &W);
         weights = W;
-        free_fn = (void (*)(void *))crvq_scalar_weights_free;
     }
     crvq_quant_result_free(&r);
-    if (st) return st;
-    if ((st = crvq_storage_own(m->storage, weights, free_fn))) return st;
-    if (free_fn == (void (*)(void *))crvq_vq_weights_free) {
-        lin->kind = CRVQ_LINEAR_VQ;
-        lin->vq = weights;
-    } else {
-        lin->kind = CRVQ_LINEAR_SCALAR;
-        lin->sq = weights;
-    }
+    if (st || (st = crvq_linear_attach(m->storage, lin, kind, weights))) return st;
     lin->w = NULL; // the float32 original stays in the storage until the model is freed
     return CRVQ_OK;
 }
