@@ -10,15 +10,21 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
-// Subcommands (argv[0] is the subcommand's name).
-int cmd_tokenize(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_perplexity(int argc, char **argv);
-int cmd_generate(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_quantize(int argc, char **argv);
-int cmd_quantize_matrix(int argc, char **argv);
-int cmd_finetune(int argc, char **argv);
+// A subcommand, in one shape. parse: the defaults, then the flags
+// (cli_parse; argv[0] is the subcommand's name); returns CLI_GO to go on,
+// else the exit code (0 after --help). validate: what the flags mean
+// together, and the files they name (cli_files); 0 to go on. run: the work.
+// Each takes the command's own options struct, opts_size bytes, zeroed.
+typedef struct cli_command {
+    const char *name, *summary;
+    size_t opts_size;
+    int (*parse)(void *opts, int argc, char **argv);
+    int (*validate)(void *opts);
+    int (*run)(const void *opts);
+} cli_command;
+
+extern const cli_command cli_info, cli_tokenize, cli_perplexity, cli_generate, cli_bench, cli_quantize,
+    cli_finetune, cli_quantize_matrix;
 
 // Print "crvq CMD: error: MSG" (the library's last error when msg is NULL); return 1.
 int cli_error(const char *cmd, const char *msg);

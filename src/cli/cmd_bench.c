@@ -34,6 +34,8 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
+static const char *cmd = "bench";
+
 // The clock of every rate: wall time, or with one thread the CPU time of
 // the calling thread, where all the work then runs. On a machine shared with
 // other work the latter gives the speed of an idle core; wall time would
@@ -96,128 +98,138 @@ static double decode_weight_bytes(const crvq_model *m) {
     return b;
 }
 
-int cmd_bench(int argc, char **argv) {
-    const char *model_path = NULL;
-    int prompt_len = 0, n_gen = 128, reps = 3, threads = 0, json = 0;
-    uint64_t seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) {
-            model_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--prompt-len")) {
-            prompt_len = (int)cli_int(a, cli_value(argc, argv, &i), 2, 1 << 20);
-        } else if (cli_is(a, NULL, "--gen")) {
-            n_gen = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        } else if (cli_is(a, NULL, "--reps")) {
-            reps = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1000);
-        } else if (cli_is(a, NULL, "--seed")) {
-            seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, INT64_MAX);
-        } else if (cli_is(a, NULL, "--threads")) {
-            threads = cli_threads("bench", cli_value(argc, argv, &i));
-        } else if (cli_is(a, NULL, "--json")) {
-            json = 1;
-        } else {
-            return cli_unknown("bench", a);
-        }
-    }
-    if (!model_path) {
+typedef struct opts {
+    cli_common c; // -m, --seed (default 1), --threads, --json
+    int prompt_len, n_gen, reps;
+} opts;
+
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
+    *o = (opts){.n_gen = 128, .reps = 3};
+    cli_common_default(&o->c);
+    o->c.seed = 1;
+    const cli_flag own[] = {
+        CLI_FLAG_INT(NULL, "--prompt-len", &o->prompt_len, 2, 1 << 20),
+        CLI_FLAG_INT(NULL, "--gen", &o->n_gen, 1, 1 << 20),
+        CLI_FLAG_INT(NULL, "--reps", &o->reps, 1, 1000),
+    };
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON, &o->c, own,
+                     sizeof own / sizeof *own, usage);
+}
+
+static int validate(void *vo) {
+    const opts *o = vo;
+    if (!o->c.model) {
         fprintf(stderr, "crvq bench: error: -m MODEL is required (see --help)\n");
         return 2;
     }
-    if (threads) crvq_set_threads(threads);
-    use_cpu_clock = crvq_get_threads() == 1;
+    return 0;
+}
 
-    crvq_model *m = cli_load_model("bench", model_path, NULL);
-    if (!m) return 1;
+// Median seconds of the prefill and of the decoding, over o->reps repetitions.
+typedef struct timings {
+    double prefill, decode;
+} timings;
+
+// Time the prefill of tok[0, prompt_len) and the decoding of the next n_gen.
+static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timings *out) {
     const crvq_config *c = &m->cfg;
-    if (!prompt_len) prompt_len = c->max_seq_len < 512 ? c->max_seq_len : 512;
-    if (prompt_len < 2) prompt_len = 2;
-    int rc = 1, max_seq = prompt_len + n_gen;
-    if (max_seq > c->max_seq_len)
-        fprintf(stderr, "crvq bench: warning: %d + %d tokens exceed the context length %d the model declares\n",
-                prompt_len, n_gen, c->max_seq_len);
+    int max_seq = prompt_len + o->n_gen, reps = o->reps, rc = 1;
     int *tok = malloc((size_t)max_seq * sizeof *tok);
     float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
     double *t_pre = malloc((size_t)reps * sizeof *t_pre), *t_dec = malloc((size_t)reps * sizeof *t_dec);
     crvq_state *s = NULL;
     if (!tok || !logits || !t_pre || !t_dec) {
-        cli_error("bench", "out of memory");
+        cli_error(cmd, "out of memory");
         goto done;
     }
-    if (crvq_state_init(m, max_seq, prompt_len, &s) != CRVQ_OK) {
-        cli_error("bench", NULL);
-        goto done;
-    }
+    if (crvq_state_init(m, max_seq, prompt_len, &s) != CRVQ_OK) goto fail;
     crvq_rng rng;
-    crvq_rng_seed(&rng, seed);
+    crvq_rng_seed(&rng, o->c.seed);
     for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
-
     for (int rep = -1; rep < reps; rep++) { // rep -1 warms up (page faults, BLAS pools)
         double t0 = bench_seconds();
-        if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) {
-            cli_error("bench", NULL);
-            goto done;
-        }
+        if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) goto fail;
         double t1 = bench_seconds();
-        for (int i = 0; i < n_gen && rep >= 0; i++)
-            if (crvq_forward(m, s, tok + prompt_len + i, 1, prompt_len + i, 0, logits) != CRVQ_OK) {
-                cli_error("bench", NULL);
-                goto done;
-            }
+        for (int i = 0; i < o->n_gen && rep >= 0; i++)
+            if (crvq_forward(m, s, tok + prompt_len + i, 1, prompt_len + i, 0, logits) != CRVQ_OK) goto fail;
         if (rep >= 0) {
             t_pre[rep] = t1 - t0;
             t_dec[rep] = bench_seconds() - t1;
         }
     }
-    double pre = median(t_pre, reps), dec = median(t_dec, reps);
+    *out = (timings){median(t_pre, reps), median(t_dec, reps)};
+    rc = 0;
+    goto done;
+fail:
+    cli_error(cmd, NULL);
+done:
+    crvq_state_free(s);
+    free(tok), free(logits), free(t_pre), free(t_dec);
+    return rc;
+}
 
+static void print_result(const opts *o, const crvq_model *m, int prompt_len, timings t) {
+    const crvq_config *c = &m->cfg;
     // useful work of the prefill: linear layers on every row, causal
     // attention (Q Kᵀ and P V over keys 0..i for row i), head on the last row
-    double n = prompt_len;
+    double n = prompt_len, pre = t.prefill, dec = t.decode;
     double flops = 2.0 * n * (double)crvq_model_n_params_linear(m) +
                    4.0 * c->n_layers * c->n_heads * c->head_dim * (n * (n + 1) / 2) +
                    2.0 * c->dim * c->vocab_size;
     double pre_gflops = flops / pre / 1e9;
-    double ref_gflops = sgemm_gflops(prompt_len, c->hidden_dim, c->dim, reps < 5 ? 5 : reps);
+    double ref_gflops = sgemm_gflops(prompt_len, c->hidden_dim, c->dim, o->reps < 5 ? 5 : o->reps);
     double weight_bytes = decode_weight_bytes(m);
-    double dec_gbps = weight_bytes * n_gen / dec / 1e9;
-
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", model_path);
-        cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
-        cJSON_AddStringToObject(j, "clock", use_cpu_clock ? "thread_cpu" : "wall");
-        cJSON_AddNumberToObject(j, "prompt_len", prompt_len);
-        cJSON_AddNumberToObject(j, "gen", n_gen);
-        cJSON_AddNumberToObject(j, "reps", reps);
-        cJSON_AddNumberToObject(j, "prefill_seconds", pre);
-        cJSON_AddNumberToObject(j, "prefill_tps", prompt_len / pre);
-        cJSON_AddNumberToObject(j, "decode_tps", n_gen / dec);
-        cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
-        cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
-        cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(prompt_len));
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->hidden_dim));
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->dim));
-        cJSON_AddNumberToObject(j, "prefill_sgemm_fraction", pre_gflops / ref_gflops);
-        cJSON_AddNumberToObject(j, "decode_weight_bytes", weight_bytes);
-        cJSON_AddNumberToObject(j, "decode_weight_gbps", dec_gbps);
-        cli_print_json(j);
-    } else {
+    double dec_gbps = weight_bytes * o->n_gen / dec / 1e9;
+    if (!o->c.json) {
         printf("prefill: %d tokens in %.4f s = %.1f tok/s, %.2f GFLOP/s (%.0f%% of sgemm %dx%dx%d at %.2f GFLOP/s)\n",
                prompt_len, pre, prompt_len / pre, pre_gflops, 100.0 * pre_gflops / ref_gflops,
                prompt_len, c->hidden_dim, c->dim, ref_gflops);
-        printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", n_gen,
-               prompt_len, dec, n_gen / dec, dec_gbps);
+        printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", o->n_gen,
+               prompt_len, dec, o->n_gen / dec, dec_gbps);
         if (use_cpu_clock) printf("(one thread: seconds are CPU seconds of that thread)\n");
+        return;
     }
-    rc = 0;
-done:
-    crvq_state_free(s);
-    free(tok), free(logits), free(t_pre), free(t_dec);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", o->c.model);
+    cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+    cJSON_AddStringToObject(j, "clock", use_cpu_clock ? "thread_cpu" : "wall");
+    cJSON_AddNumberToObject(j, "prompt_len", prompt_len);
+    cJSON_AddNumberToObject(j, "gen", o->n_gen);
+    cJSON_AddNumberToObject(j, "reps", o->reps);
+    cJSON_AddNumberToObject(j, "prefill_seconds", pre);
+    cJSON_AddNumberToObject(j, "prefill_tps", prompt_len / pre);
+    cJSON_AddNumberToObject(j, "decode_tps", o->n_gen / dec);
+    cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
+    cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
+    cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber(prompt_len));
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->hidden_dim));
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->dim));
+    cJSON_AddNumberToObject(j, "prefill_sgemm_fraction", pre_gflops / ref_gflops);
+    cJSON_AddNumberToObject(j, "decode_weight_bytes", weight_bytes);
+    cJSON_AddNumberToObject(j, "decode_weight_gbps", dec_gbps);
+    cli_print_json(j);
+}
+
+static int run(const void *vo) {
+    const opts *o = vo;
+    if (o->c.threads) crvq_set_threads(o->c.threads);
+    use_cpu_clock = crvq_get_threads() == 1;
+    crvq_model *m = cli_load_model(cmd, o->c.model, NULL);
+    if (!m) return 1;
+    const crvq_config *c = &m->cfg;
+    int prompt_len = o->prompt_len ? o->prompt_len : c->max_seq_len < 512 ? c->max_seq_len : 512;
+    if (prompt_len < 2) prompt_len = 2;
+    if (prompt_len + o->n_gen > c->max_seq_len)
+        fprintf(stderr, "crvq bench: warning: %d + %d tokens exceed the context length %d the model declares\n",
+                prompt_len, o->n_gen, c->max_seq_len);
+    timings t;
+    int rc = time_forward(o, m, prompt_len, &t);
+    if (!rc) print_result(o, m, prompt_len, t);
     crvq_model_free(m);
     return rc;
 }
+
+const cli_command cli_bench = {"bench", "prefill and decode speed of the forward pass",
+                            sizeof(opts), parse, validate, run};

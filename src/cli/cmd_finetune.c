@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *cmd = "finetune";
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: crvq finetune -m QUANTIZED.gguf --teacher ORIGINAL --data TEXT -o OUT.gguf [options]\n\n"
@@ -44,6 +42,8 @@ static void usage(FILE *f) {
             "  --json                 also print one JSON object as the last line of stdout\n"
             "  -h, --help             this help\n");
 }
+
+static const char *cmd = "finetune";
 
 typedef struct progress_ctx {
     int quiet;
@@ -123,123 +123,133 @@ static void read_record(const char *path, quant_record *r) {
     crvq_gguf_close(g);
 }
 
-int cmd_finetune(int argc, char **argv) {
-    const char *model = NULL, *teacher_path = NULL, *data = NULL, *out = NULL, *ckpt = NULL;
-    int json = 0, threads = 0, quiet = 0, nsamples = 128, nval = 16, seqlen = 512;
+typedef struct opts {
+    cli_common c; // -m, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows
+    const char *teacher, *data;
     crvq_e2e_params p;
-    crvq_e2e_params_default(&p);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) model = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--teacher")) teacher_path = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--data")) data = cli_value(argc, argv, &i);
-        else if (cli_is(a, "-o", "--output")) out = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--nsamples")) nsamples = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        else if (cli_is(a, NULL, "--nval")) nval = (int)cli_int(a, cli_value(argc, argv, &i), 0, 1 << 20);
-        else if (cli_is(a, NULL, "--seqlen")) seqlen = (int)cli_int(a, cli_value(argc, argv, &i), 2, 1 << 20);
-        else if (cli_is(a, NULL, "--epochs")) p.epochs = (int)cli_int(a, cli_value(argc, argv, &i), 0, 100000);
-        else if (cli_is(a, NULL, "--lr")) p.lr = cli_double(a, cli_value(argc, argv, &i), 1e-12, 1);
-        else if (cli_is(a, NULL, "--min-lr")) p.min_lr = cli_double(a, cli_value(argc, argv, &i), 0, 1);
-        else if (cli_is(a, NULL, "--warmup")) p.warmup = (int)cli_int(a, cli_value(argc, argv, &i), 0, 1 << 30);
-        else if (cli_is(a, NULL, "--batch")) p.batch = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        else if (cli_is(a, NULL, "--accum")) p.accum = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        else if (cli_is(a, NULL, "--train-embeddings")) p.train_embeddings = 1;
-        else if (cli_is(a, NULL, "--seed")) p.seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, LLONG_MAX);
-        else if (cli_is(a, NULL, "--checkpoint")) ckpt = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--resume")) p.resume = 1;
-        else if (cli_is(a, NULL, "--quiet")) quiet = 1;
-        else if (cli_is(a, NULL, "--threads")) threads = cli_threads(cmd, cli_value(argc, argv, &i));
-        else if (cli_is(a, NULL, "--json")) json = 1;
-        else return cli_unknown(cmd, a);
-    }
-    if (!model || !teacher_path || !data || !out)
-        return cli_error(cmd, "-m QUANTIZED.gguf, --teacher ORIGINAL, --data TEXT and -o OUT.gguf are required");
-    if (p.min_lr > p.lr) p.min_lr = p.lr; // a floor above the peak means a constant rate
-    if (threads) crvq_set_threads(threads);
-    char ckpt_buf[4096];
-    if (!ckpt) {
-        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.e2e", out);
-        ckpt = ckpt_buf;
-    }
-    const cli_file files[] = {{"-m", model, CLI_MODEL, NULL},
-                              {"--teacher", teacher_path, CLI_MODEL, NULL},
-                              {"--data", data, CLI_INPUT, NULL},
-                              {"-o", out, CLI_OUTPUT, NULL},
-                              {ckpt == ckpt_buf ? "checkpoint" : "--checkpoint", ckpt, CLI_CHECKPOINT,
-                               crvq_e2e_checkpoint_probe}};
-    if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
+    char ckpt_buf[4096]; // the default checkpoint path, OUT.gguf.e2e
+} opts;
 
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
+    memset(o, 0, sizeof *o);
+    cli_common_default(&o->c);
+    crvq_e2e_params *p = &o->p;
+    crvq_e2e_params_default(p);
+    const cli_flag own[] = {
+        CLI_FLAG_STRING(NULL, "--teacher", &o->teacher),
+        CLI_FLAG_STRING(NULL, "--data", &o->data),
+        CLI_FLAG_INT(NULL, "--epochs", &p->epochs, 0, 100000),
+        CLI_FLAG_DOUBLE(NULL, "--lr", &p->lr, 1e-12, 1),
+        CLI_FLAG_DOUBLE(NULL, "--min-lr", &p->min_lr, 0, 1),
+        CLI_FLAG_INT(NULL, "--warmup", &p->warmup, 0, 1 << 30),
+        CLI_FLAG_INT(NULL, "--batch", &p->batch, 1, 1 << 20),
+        CLI_FLAG_INT(NULL, "--accum", &p->accum, 1, 1 << 20),
+        CLI_FLAG_SET(NULL, "--train-embeddings", &p->train_embeddings),
+    };
+    return cli_parse(cmd, argc, argv,
+                     CLI_F_MODEL | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS | CLI_F_JSON |
+                         CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS,
+                     &o->c, own, sizeof own / sizeof *own, usage);
+}
+
+static int validate(void *vo) {
+    opts *o = vo;
+    const cli_common *c = &o->c;
+    crvq_e2e_params *p = &o->p;
+    if (!c->model || !o->teacher || !o->data || !c->output)
+        return cli_error(cmd, "-m QUANTIZED.gguf, --teacher ORIGINAL, --data TEXT and -o OUT.gguf are required");
+    p->seed = c->seed;
+    p->resume = c->resume;
+    if (p->min_lr > p->lr) p->min_lr = p->lr; // a floor above the peak means a constant rate
+    if (c->threads) crvq_set_threads(c->threads);
+    p->checkpoint = c->checkpoint;
+    if (!p->checkpoint) {
+        snprintf(o->ckpt_buf, sizeof o->ckpt_buf, "%s.e2e", c->output);
+        p->checkpoint = o->ckpt_buf;
+    }
+    const cli_file files[] = {{"-m", c->model, CLI_MODEL, NULL},
+                              {"--teacher", o->teacher, CLI_MODEL, NULL},
+                              {"--data", o->data, CLI_INPUT, NULL},
+                              {"-o", c->output, CLI_OUTPUT, NULL},
+                              {c->checkpoint ? "--checkpoint" : "checkpoint", p->checkpoint, CLI_CHECKPOINT,
+                               crvq_e2e_checkpoint_probe}};
+    return cli_files(cmd, files, sizeof files / sizeof files[0]);
+}
+
+static void print_report(const opts *o, const crvq_e2e_report *rep, double secs) {
+    const int64_t rss = cli_peak_rss_bytes();
+    printf("wrote %s: %zu parameters tuned, best epoch %d of %d\n", o->c.output, rep->n_params, rep->best_epoch,
+           rep->epochs_run);
+    printf("validation KL %.5f -> %.5f, perplexity %.3f -> %.3f; %.1f s, peak RSS %.0f MB\n", rep->val_kl_before,
+           rep->val_kl_after, rep->val_ppl_before, rep->val_ppl_after, secs, rss / 1e6);
+    if (!o->c.json) return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "output", o->c.output);
+    cJSON_AddNumberToObject(j, "val_ppl_before", rep->val_ppl_before);
+    cJSON_AddNumberToObject(j, "val_ppl_after", rep->val_ppl_after);
+    cJSON_AddNumberToObject(j, "val_kl_before", rep->val_kl_before);
+    cJSON_AddNumberToObject(j, "val_kl_after", rep->val_kl_after);
+    cJSON_AddNumberToObject(j, "seconds", secs);
+    cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
+    cJSON_AddNumberToObject(j, "epochs_run", rep->epochs_run);
+    cJSON_AddNumberToObject(j, "epochs_resumed", rep->epochs_resumed);
+    cJSON_AddNumberToObject(j, "best_epoch", rep->best_epoch);
+    cJSON_AddNumberToObject(j, "steps", (double)rep->steps);
+    cJSON_AddNumberToObject(j, "n_params", (double)rep->n_params);
+    cJSON_AddNumberToObject(j, "lr", o->p.lr);
+    cJSON_AddBoolToObject(j, "train_embeddings", o->p.train_embeddings);
+    cli_print_json(j);
+}
+
+// Distil t into m on windows of the data, write m with the input's crvq.* record.
+static int distil(const opts *o, crvq_model *m, const crvq_model *t, const crvq_calib *cal, double t0) {
+    const cli_common *c = &o->c;
+    crvq_e2e_params p = o->p;
+    progress_ctx pc = {c->quiet, cli_seconds()};
+    p.progress = on_progress;
+    p.progress_user = &pc;
+    if (!c->quiet)
+        fprintf(stderr, "crvq %s: %d training + %d validation windows of %d tokens, %d epoch(s)%s\n", cmd,
+                c->nsamples, c->nval, c->seqlen, p.epochs, p.resume && access(p.checkpoint, F_OK) == 0 ? ", resuming" : "");
+    crvq_e2e_report rep;
+    if (crvq_e2e_finetune(m, t, cal->tokens, c->nsamples, c->nval, c->seqlen, &p, &rep) != CRVQ_OK)
+        return cli_error(cmd, NULL);
+    quant_record qr;
+    read_record(c->model, &qr);
+    crvq_container_info info = {.params = qr.has_qp ? &qr.qp : NULL, .calib_file = qr.calib[0] ? qr.calib : NULL,
+                                .calib_nsamples = qr.nsamples, .calib_seqlen = qr.seqlen, .finetuned = qr.finetuned};
+    if (crvq_container_write(m, &info, c->output) != CRVQ_OK) return cli_error(cmd, NULL);
+    crvq_guard_remove_checkpoint(p.checkpoint); // the output is complete: the checkpoint has served
+    print_report(o, &rep, cli_seconds() - t0);
+    return 0;
+}
+
+static int run(const void *vo) {
+    const opts *o = vo;
     const double t0 = cli_seconds();
     int rc = 1;
-    crvq_model *m = cli_load_model(cmd, model, NULL), *t = NULL;
+    crvq_model *m = cli_load_model(cmd, o->c.model, NULL), *t = NULL;
     crvq_calib cal = {0};
-    if (!m || !(t = cli_load_model(cmd, teacher_path, NULL))) goto done;
+    if (!m || !(t = cli_load_model(cmd, o->teacher, NULL))) goto done;
     if (t->cfg.vocab_size != m->cfg.vocab_size) {
         char msg[256];
         snprintf(msg, sizeof msg, "the teacher has %d tokens in its vocabulary, the student %d: not the same model",
                  t->cfg.vocab_size, m->cfg.vocab_size);
         cli_error(cmd, msg);
-        goto done;
-    }
-    if (!m->tok) {
+    } else if (!m->tok) {
         cli_error(cmd, "the quantized model has no tokenizer");
-        goto done;
-    }
-    if (crvq_calib_sample(m->tok, data, nsamples, nval, seqlen, p.seed, &cal) != CRVQ_OK) {
+    } else if (crvq_calib_sample(m->tok, o->data, o->c.nsamples, o->c.nval, o->c.seqlen, o->p.seed, &cal) != CRVQ_OK) {
         cli_error(cmd, NULL);
-        goto done;
+    } else {
+        rc = distil(o, m, t, &cal, t0);
     }
-    p.checkpoint = ckpt;
-    progress_ctx pc = {quiet, cli_seconds()};
-    p.progress = on_progress;
-    p.progress_user = &pc;
-    if (!quiet)
-        fprintf(stderr, "crvq %s: %d training + %d validation windows of %d tokens, %d epoch(s)%s\n", cmd, nsamples,
-                nval, seqlen, p.epochs, p.resume && access(ckpt, F_OK) == 0 ? ", resuming" : "");
-    crvq_e2e_report rep;
-    if (crvq_e2e_finetune(m, t, cal.tokens, nsamples, nval, seqlen, &p, &rep) != CRVQ_OK) {
-        cli_error(cmd, NULL);
-        goto done;
-    }
-    quant_record qr;
-    read_record(model, &qr);
-    crvq_container_info info = {.params = qr.has_qp ? &qr.qp : NULL, .calib_file = qr.calib[0] ? qr.calib : NULL,
-                                .calib_nsamples = qr.nsamples, .calib_seqlen = qr.seqlen, .finetuned = qr.finetuned};
-    if (crvq_container_write(m, &info, out) != CRVQ_OK) {
-        cli_error(cmd, NULL);
-        goto done;
-    }
-    crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
-    const double secs = cli_seconds() - t0;
-    const int64_t rss = cli_peak_rss_bytes();
-    printf("wrote %s: %zu parameters tuned, best epoch %d of %d\n", out, rep.n_params, rep.best_epoch, rep.epochs_run);
-    printf("validation KL %.5f -> %.5f, perplexity %.3f -> %.3f; %.1f s, peak RSS %.0f MB\n", rep.val_kl_before,
-           rep.val_kl_after, rep.val_ppl_before, rep.val_ppl_after, secs, rss / 1e6);
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "output", out);
-        cJSON_AddNumberToObject(j, "val_ppl_before", rep.val_ppl_before);
-        cJSON_AddNumberToObject(j, "val_ppl_after", rep.val_ppl_after);
-        cJSON_AddNumberToObject(j, "val_kl_before", rep.val_kl_before);
-        cJSON_AddNumberToObject(j, "val_kl_after", rep.val_kl_after);
-        cJSON_AddNumberToObject(j, "seconds", secs);
-        cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
-        cJSON_AddNumberToObject(j, "epochs_run", rep.epochs_run);
-        cJSON_AddNumberToObject(j, "epochs_resumed", rep.epochs_resumed);
-        cJSON_AddNumberToObject(j, "best_epoch", rep.best_epoch);
-        cJSON_AddNumberToObject(j, "steps", (double)rep.steps);
-        cJSON_AddNumberToObject(j, "n_params", (double)rep.n_params);
-        cJSON_AddNumberToObject(j, "lr", p.lr);
-        cJSON_AddBoolToObject(j, "train_embeddings", p.train_embeddings);
-        cli_print_json(j);
-    }
-    rc = 0;
 done:
     crvq_calib_free(&cal);
     crvq_model_free(t);
     crvq_model_free(m);
     return rc;
 }
+
+const cli_command cli_finetune = {"finetune", "distil the original model into a quantized one (codes frozen)",
+                            sizeof(opts), parse, validate, run};

@@ -29,6 +29,8 @@ static void usage(FILE *f) {
             "  -h, --help         this help\n");
 }
 
+static const char *cmd = "generate";
+
 // Print the bytes of token id (after prev) to stdout when print, and append
 // them to text (grown as needed) when text is not NULL. Returns 0, or 1 when
 // out of memory.
@@ -54,138 +56,141 @@ static int emit(const crvq_tokenizer *tok, int prev, int id, int print, char **t
     return 0;
 }
 
-int cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = NULL, *tok_path = NULL;
-    int n_gen = 128, threads = 0, json = 0, have_seed = 0;
-    double temp = 0.8, top_p = 0.9;
-    uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) {
-            model_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, "-p", "--prompt")) {
-            prompt = cli_value(argc, argv, &i);
-        } else if (cli_is(a, "-n", NULL)) {
-            n_gen = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        } else if (cli_is(a, NULL, "--temp")) {
-            temp = cli_double(a, cli_value(argc, argv, &i), 0.0, 100.0);
-        } else if (cli_is(a, NULL, "--top-p")) {
-            top_p = cli_double(a, cli_value(argc, argv, &i), 1e-6, 1.0);
-        } else if (cli_is(a, NULL, "--seed")) {
-            // up to 2^53: reported back exactly as a JSON number
-            seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, 1LL << 53);
-            have_seed = 1;
-        } else if (cli_is(a, NULL, "--threads")) {
-            threads = cli_threads("generate", cli_value(argc, argv, &i));
-        } else if (cli_is(a, NULL, "--tokenizer")) {
-            tok_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--json")) {
-            json = 1;
-        } else {
-            return cli_unknown("generate", a);
-        }
-    }
-    if (!model_path || !prompt) {
+typedef struct opts {
+    cli_common c; // -m, -p, --threads, --tokenizer, --json
+    int n_gen;
+    double temp, top_p;
+    uint64_t seed; // NO_SEED: from the clock
+} opts;
+
+#define NO_SEED UINT64_MAX // above --seed's bound
+
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
+    *o = (opts){.n_gen = 128, .temp = 0.8, .top_p = 0.9, .seed = NO_SEED};
+    cli_common_default(&o->c);
+    const cli_flag own[] = {
+        CLI_FLAG_INT("-n", NULL, &o->n_gen, 1, 1 << 20),
+        CLI_FLAG_DOUBLE(NULL, "--temp", &o->temp, 0.0, 100.0),
+        CLI_FLAG_DOUBLE(NULL, "--top-p", &o->top_p, 1e-6, 1.0),
+        // up to 2^53: reported back exactly as a JSON number
+        CLI_FLAG_U64(NULL, "--seed", &o->seed, 0, 1LL << 53),
+    };
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_PROMPT | CLI_F_THREADS | CLI_F_TOKENIZER | CLI_F_JSON,
+                     &o->c, own, sizeof own / sizeof *own, usage);
+}
+
+static int validate(void *vo) {
+    opts *o = vo;
+    if (!o->c.model || !o->c.prompt) {
         fprintf(stderr, "crvq generate: error: -m MODEL and -p PROMPT are required (see --help)\n");
         return 2;
     }
-    if (!have_seed) seed = (uint64_t)time(NULL);
-    if (threads) crvq_set_threads(threads);
+    if (o->seed == NO_SEED) o->seed = (uint64_t)time(NULL);
+    return 0;
+}
 
-    crvq_model *m = cli_load_model("generate", model_path, tok_path);
-    if (!m) return 1;
+typedef struct generation {
+    int *gen, n_done;          // the generated ids
+    char *text;                // their text (with --json)
+    size_t text_len, text_cap;
+    double t_prefill, t_decode;
+} generation;
+
+// Prefill the prompt's n_prompt ids, then sample up to o->n_gen tokens.
+static int generate(const opts *o, const crvq_model *m, const int *ids, int n_prompt, generation *g) {
     const crvq_config *c = &m->cfg;
-    int rc = 1, *ids = NULL, *gen = NULL;
-    size_t n_ids = 0;
     crvq_state *s = NULL;
-    float *logits = NULL;
-    crvq_prob_index *scratch = NULL;
-    char *text = NULL;
-    size_t text_len = 0, text_cap = 0;
-    if (!m->tok) {
-        cli_error("generate", "the model has no tokenizer (give one with --tokenizer)");
+    float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
+    crvq_prob_index *scratch = malloc((size_t)c->vocab_size * sizeof *scratch);
+    int rc = 1;
+    if (!logits || !scratch || !(g->gen = malloc((size_t)o->n_gen * sizeof *g->gen))) {
+        cli_error(cmd, "out of memory");
         goto done;
     }
-    if (crvq_tokenize(m->tok, prompt, strlen(prompt), 1, &ids, &n_ids) != CRVQ_OK) {
-        cli_error("generate", NULL);
-        goto done;
-    }
-    int n_prompt = (int)n_ids, max_seq = n_prompt + n_gen;
-    if (max_seq > c->max_seq_len)
-        fprintf(stderr, "crvq generate: warning: %d prompt + %d new tokens exceed the context length %d the model declares\n",
-                n_prompt, n_gen, c->max_seq_len);
-    logits = malloc((size_t)c->vocab_size * sizeof *logits);
-    scratch = malloc((size_t)c->vocab_size * sizeof *scratch);
-    gen = malloc((size_t)n_gen * sizeof *gen);
-    if (!logits || !scratch || !gen) {
-        cli_error("generate", "out of memory");
-        goto done;
-    }
-    if (crvq_state_init(m, max_seq, n_prompt, &s) != CRVQ_OK) {
-        cli_error("generate", NULL);
-        goto done;
-    }
+    if (crvq_state_init(m, n_prompt + o->n_gen, n_prompt, &s) != CRVQ_OK) goto fail;
     crvq_rng rng;
-    crvq_rng_seed(&rng, seed);
-    if (!json)
+    crvq_rng_seed(&rng, o->seed);
+    if (!o->c.json)
         for (int i = 1; i < n_prompt; i++) emit(m->tok, ids[i - 1], ids[i], 1, NULL, NULL, NULL);
-
     double t0 = cli_seconds();
-    if (crvq_forward(m, s, ids, n_prompt, 0, 0, logits) != CRVQ_OK) {
-        cli_error("generate", NULL);
-        goto done;
-    }
-    double t_prefill = cli_seconds() - t0;
+    if (crvq_forward(m, s, ids, n_prompt, 0, 0, logits) != CRVQ_OK) goto fail;
+    g->t_prefill = cli_seconds() - t0;
     t0 = cli_seconds();
-    int n_done = 0, prev = ids[n_prompt - 1];
+    int prev = ids[n_prompt - 1];
     for (;;) {
-        int next = temp == 0.0 ? crvq_argmax(logits, c->vocab_size)
-                               : crvq_sample(logits, c->vocab_size, (float)temp, (float)top_p, &rng, scratch);
-        gen[n_done++] = next;
+        int next = o->temp == 0.0 ? crvq_argmax(logits, c->vocab_size)
+                                  : crvq_sample(logits, c->vocab_size, (float)o->temp, (float)o->top_p, &rng, scratch);
+        g->gen[g->n_done++] = next;
         if (next == c->eos_id) break;
-        if (emit(m->tok, prev, next, !json, &text, &text_len, &text_cap)) {
-            cli_error("generate", "out of memory");
+        if (emit(m->tok, prev, next, !o->c.json, &g->text, &g->text_len, &g->text_cap)) {
+            cli_error(cmd, "out of memory");
             goto done;
         }
         prev = next;
-        if (n_done == n_gen) break;
-        if (crvq_forward(m, s, &next, 1, n_prompt + n_done - 1, 0, logits) != CRVQ_OK) {
-            cli_error("generate", NULL);
-            goto done;
-        }
+        if (g->n_done == o->n_gen) break;
+        if (crvq_forward(m, s, &next, 1, n_prompt + g->n_done - 1, 0, logits) != CRVQ_OK) goto fail;
     }
-    double t_decode = cli_seconds() - t0;
-    // every generated token but the first needed one decode step
-    double decode_tps = n_done > 1 ? (n_done - 1) / t_decode : 0.0;
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "text", text ? text : "");
-        cJSON *arr = cJSON_AddArrayToObject(j, "ids");
-        for (int i = 0; i < n_done; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(gen[i]));
-        cJSON_AddNumberToObject(j, "n_prompt", n_prompt);
-        cJSON_AddNumberToObject(j, "n_generated", n_done);
-        cJSON_AddNumberToObject(j, "prefill_tps", n_prompt / t_prefill);
-        cJSON_AddNumberToObject(j, "decode_tps", decode_tps);
-        cJSON_AddNumberToObject(j, "temp", temp);
-        cJSON_AddNumberToObject(j, "top_p", top_p);
-        cJSON_AddNumberToObject(j, "seed", (double)seed);
-        cli_print_json(j);
-    } else {
-        printf("\n");
-        fprintf(stderr, "crvq generate: %d prompt tokens at %.1f tok/s, %d generated at %.1f tok/s\n",
-                n_prompt, n_prompt / t_prefill, n_done, decode_tps);
-    }
+    g->t_decode = cli_seconds() - t0;
     rc = 0;
+    goto done;
+fail:
+    cli_error(cmd, NULL);
 done:
     crvq_state_free(s);
-    free(ids);
-    free(gen);
     free(logits);
     free(scratch);
-    free(text);
+    return rc;
+}
+
+static void print_result(const opts *o, int n_prompt, const generation *g) {
+    // every generated token but the first needed one decode step
+    double decode_tps = g->n_done > 1 ? (g->n_done - 1) / g->t_decode : 0.0;
+    if (!o->c.json) {
+        printf("\n");
+        fprintf(stderr, "crvq generate: %d prompt tokens at %.1f tok/s, %d generated at %.1f tok/s\n", n_prompt,
+                n_prompt / g->t_prefill, g->n_done, decode_tps);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "text", g->text ? g->text : "");
+    cJSON *arr = cJSON_AddArrayToObject(j, "ids");
+    for (int i = 0; i < g->n_done; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(g->gen[i]));
+    cJSON_AddNumberToObject(j, "n_prompt", n_prompt);
+    cJSON_AddNumberToObject(j, "n_generated", g->n_done);
+    cJSON_AddNumberToObject(j, "prefill_tps", n_prompt / g->t_prefill);
+    cJSON_AddNumberToObject(j, "decode_tps", decode_tps);
+    cJSON_AddNumberToObject(j, "temp", o->temp);
+    cJSON_AddNumberToObject(j, "top_p", o->top_p);
+    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cli_print_json(j);
+}
+
+static int run(const void *vo) {
+    const opts *o = vo;
+    if (o->c.threads) crvq_set_threads(o->c.threads);
+    crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
+    if (!m) return 1;
+    int rc = 1, *ids = NULL;
+    size_t n_ids = 0;
+    generation g = {0};
+    if (!m->tok) {
+        cli_error(cmd, "the model has no tokenizer (give one with --tokenizer)");
+    } else if (crvq_tokenize(m->tok, o->c.prompt, strlen(o->c.prompt), 1, &ids, &n_ids) != CRVQ_OK) {
+        cli_error(cmd, NULL);
+    } else {
+        int n_prompt = (int)n_ids;
+        if (n_prompt + o->n_gen > m->cfg.max_seq_len)
+            fprintf(stderr, "crvq generate: warning: %d prompt + %d new tokens exceed the context length %d the "
+                    "model declares\n", n_prompt, o->n_gen, m->cfg.max_seq_len);
+        if (!(rc = generate(o, m, ids, n_prompt, &g))) print_result(o, n_prompt, &g);
+    }
+    free(ids);
+    free(g.gen);
+    free(g.text);
     crvq_model_free(m);
     return rc;
 }
+
+const cli_command cli_generate = {"generate", "continue a prompt (greedy or top-p sampling)",
+                            sizeof(opts), parse, validate, run};

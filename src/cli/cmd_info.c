@@ -259,30 +259,30 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, co
     return o;
 }
 
-int cmd_info(int argc, char **argv) {
-    const char *cmd = "info";
-    const char *model_path = NULL, *tok_path = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) {
-            model_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--tokenizer")) {
-            tok_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--json")) {
-            json = 1;
-        } else {
-            return cli_unknown(cmd, a);
-        }
-    }
-    if (!model_path) {
+static const char *cmd = "info";
+
+typedef struct opts {
+    cli_common c; // -m, --tokenizer, --json
+} opts;
+
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
+    cli_common_default(&o->c);
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_JSON, &o->c, NULL, 0, usage);
+}
+
+static int validate(void *vo) {
+    const opts *o = vo;
+    if (!o->c.model) {
         fprintf(stderr, "crvq info: error: no model given (-m MODEL, see --help)\n");
         return 2;
     }
-    crvq_model *m = cli_load_model(cmd, model_path, tok_path);
+    return 0;
+}
+
+static int run(const void *vo) {
+    const opts *o = vo;
+    crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
     tensor_kind kinds[16];
     int n_kinds = list_kinds(m, kinds);
@@ -291,12 +291,15 @@ int cmd_info(int argc, char **argv) {
     if (strcmp(m->format, "gguf") == 0 && crvq_container_metadata(m->path, &meta)) meta = NULL; // none to show
     print_text(m, kinds, n_kinds, &bits, meta);
     int rc = 0;
-    if (json) {
-        cJSON *o = to_json(m, kinds, n_kinds, &bits, meta);
-        if (o) cli_print_json(o);
+    if (o->c.json) {
+        cJSON *j = to_json(m, kinds, n_kinds, &bits, meta);
+        if (j) cli_print_json(j);
         else rc = cli_error(cmd, "out of memory");
     }
     cJSON_Delete(meta);
     crvq_model_free(m);
     return rc;
 }
+
+const cli_command cli_info = {"info", "describe a model: format, configuration, parameters, tensors",
+                            sizeof(opts), parse, validate, run};

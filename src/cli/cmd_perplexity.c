@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static const char *cmd = "perplexity";
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: crvq perplexity -m MODEL -f TEXT [options]\n\n"
@@ -36,6 +34,8 @@ static void usage(FILE *f) {
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
+
+static const char *cmd = "perplexity";
 
 typedef struct progress_state {
     double t0;
@@ -71,7 +71,8 @@ static int parse_doc_sep(const char *cmd_name, const char *flag, const char *val
     return 0;
 }
 
-static int parse(opts *o, int argc, char **argv) {
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
     *o = (opts){0};
     cli_common_default(&o->c);
     const cli_flag own[] = {
@@ -85,7 +86,8 @@ static int parse(opts *o, int argc, char **argv) {
                      own, sizeof own / sizeof *own, usage);
 }
 
-static int validate(const opts *o) {
+static int validate(void *vo) {
+    const opts *o = vo;
     if (!o->c.model || !o->c.file) {
         fprintf(stderr, "crvq perplexity: error: -m MODEL and -f TEXT are required (see --help)\n");
         return 2;
@@ -151,7 +153,8 @@ static int evaluate(const opts *o, const crvq_model *m, const crvq_model *base, 
     return 0;
 }
 
-static int run(const opts *o) {
+static int run(const void *vo) {
+    const opts *o = vo;
     if (o->c.threads) crvq_set_threads(o->c.threads);
     crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
@@ -175,9 +178,5 @@ done:
     return rc;
 }
 
-int cmd_perplexity(int argc, char **argv) {
-    opts o;
-    int rc = parse(&o, argc, argv);
-    if (rc != CLI_GO) return rc;
-    return (rc = validate(&o)) ? rc : run(&o);
-}
+const cli_command cli_perplexity = {"perplexity", "perplexity on a text file (stream or docs protocol)",
+                            sizeof(opts), parse, validate, run};

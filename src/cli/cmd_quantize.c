@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *cmd = "quantize";
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: crvq quantize -m MODEL --calib TEXT -o OUT.gguf [--method crvq|vq|gptq|rtn] [options]\n\n"
@@ -46,6 +44,8 @@ static void usage(FILE *f) {
             "Method defaults: crvq (d 8, M 4, e 8, lambda 0.02); vq has M 1; rtn/gptq 2 bits, group 128.\n\n");
     cli_quant_usage(f);
 }
+
+static const char *cmd = "quantize";
 
 // ----------------------------------------------------------- progress ---
 
@@ -132,153 +132,171 @@ static long long file_size(const char *path) {
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
-int cmd_quantize(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *calib = NULL, *out = NULL, *ckpt = NULL;
-    int json = 0, threads = 0, dry_run = 0, quiet = 0, resume = 0, no_finetune = 0;
-    int nsamples = 128, nval = 16, seqlen = 512;
-    double ft_lr = -1;
-    int ft_epochs = -1, ft_patience = -1, ft_batch = -1;
-    uint64_t seed = 0;
+typedef struct opts {
+    cli_common c; // -m, --tokenizer, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows
+    const char *calib;
+    int dry_run, no_finetune;
+    double ft_lr; // < 0: the default (likewise the ints)
+    int ft_epochs, ft_patience, ft_batch;
     cli_quant_flags qf;
-    cli_quant_flags_init(&qf);
-    qf.method = CRVQ_METHOD_CRVQ;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, "-m", "--model")) model = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--tokenizer")) tokenizer = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--calib")) calib = cli_value(argc, argv, &i);
-        else if (cli_is(a, "-o", "--output")) out = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--nsamples")) nsamples = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        else if (cli_is(a, NULL, "--nval")) nval = (int)cli_int(a, cli_value(argc, argv, &i), 0, 1 << 20);
-        else if (cli_is(a, NULL, "--seqlen")) seqlen = (int)cli_int(a, cli_value(argc, argv, &i), 2, 1 << 20);
-        else if (cli_is(a, NULL, "--seed")) seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, LLONG_MAX);
-        else if (cli_is(a, NULL, "--no-finetune")) no_finetune = 1;
-        else if (cli_is(a, NULL, "--ft-lr")) ft_lr = cli_double(a, cli_value(argc, argv, &i), 0, 1);
-        else if (cli_is(a, NULL, "--ft-epochs")) ft_epochs = (int)cli_int(a, cli_value(argc, argv, &i), 0, 100000);
-        else if (cli_is(a, NULL, "--ft-patience")) ft_patience = (int)cli_int(a, cli_value(argc, argv, &i), 1, 100000);
-        else if (cli_is(a, NULL, "--ft-batch")) ft_batch = (int)cli_int(a, cli_value(argc, argv, &i), 1, 1 << 20);
-        else if (cli_is(a, NULL, "--checkpoint")) ckpt = cli_value(argc, argv, &i);
-        else if (cli_is(a, NULL, "--resume")) resume = 1;
-        else if (cli_is(a, NULL, "--dry-run")) dry_run = 1;
-        else if (cli_is(a, NULL, "--quiet")) quiet = 1;
-        else if (cli_is(a, NULL, "--threads")) threads = cli_threads(cmd, cli_value(argc, argv, &i));
-        else if (cli_is(a, NULL, "--json")) json = 1;
-        else if (!cli_quant_flag(cmd, &qf, argc, argv, &i)) return cli_unknown(cmd, a);
-    }
-    if (!model) return cli_error(cmd, "no model given (-m MODEL)");
-    if (!dry_run && (!calib || !out)) return cli_error(cmd, "--calib TEXT and -o OUT.gguf are required");
-    crvq_pipeline_opts o;
-    crvq_pipeline_opts_default(&o, qf.method);
-    int rc = cli_quant_params(cmd, &qf, seed, &o.qp);
+    crvq_pipeline_opts po; // validate: what the flags mean
+    char ckpt_buf[4096];   // the default checkpoint path, OUT.gguf.ckpt
+} opts;
+
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
+    memset(o, 0, sizeof *o);
+    cli_common_default(&o->c);
+    o->ft_lr = -1;
+    o->ft_epochs = o->ft_patience = o->ft_batch = -1;
+    cli_quant_flags_init(&o->qf);
+    o->qf.method = CRVQ_METHOD_CRVQ;
+    cli_flag own[8 + CLI_QUANT_N_FLAGS] = {
+        CLI_FLAG_STRING(NULL, "--calib", &o->calib),
+        CLI_FLAG_SET(NULL, "--no-finetune", &o->no_finetune),
+        CLI_FLAG_DOUBLE(NULL, "--ft-lr", &o->ft_lr, 0, 1),
+        CLI_FLAG_INT(NULL, "--ft-epochs", &o->ft_epochs, 0, 100000),
+        CLI_FLAG_INT(NULL, "--ft-patience", &o->ft_patience, 1, 100000),
+        CLI_FLAG_INT(NULL, "--ft-batch", &o->ft_batch, 1, 1 << 20),
+        CLI_FLAG_SET(NULL, "--dry-run", &o->dry_run),
+    };
+    int n = 7 + cli_quant_flag_rows(&o->qf, own + 7);
+    return cli_parse(cmd, argc, argv,
+                     CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS |
+                         CLI_F_JSON | CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS,
+                     &o->c, own, n, usage);
+}
+
+// The settings the flags make, and the files (a dry run writes nothing).
+static int validate(void *vo) {
+    opts *o = vo;
+    const cli_common *c = &o->c;
+    if (!c->model) return cli_error(cmd, "no model given (-m MODEL)");
+    if (!o->dry_run && (!o->calib || !c->output)) return cli_error(cmd, "--calib TEXT and -o OUT.gguf are required");
+    crvq_pipeline_opts *po = &o->po;
+    crvq_pipeline_opts_default(po, o->qf.method);
+    int rc = cli_quant_params(cmd, &o->qf, c->seed, &po->qp);
     if (rc) return rc;
-    if (threads) crvq_set_threads(threads);
-    char ckpt_buf[4096];
-    if (!ckpt && out) {
-        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
-        ckpt = ckpt_buf;
+    if (c->threads) crvq_set_threads(c->threads);
+    const char *ckpt = c->checkpoint;
+    if (!ckpt && c->output) {
+        snprintf(o->ckpt_buf, sizeof o->ckpt_buf, "%s.ckpt", c->output);
+        ckpt = o->ckpt_buf;
     }
-    // a dry run writes nothing
-    const cli_file files[] = {{"-m", model, CLI_MODEL, NULL},
-                              {"--tokenizer", tokenizer, CLI_INPUT, NULL},
-                              {"--calib", calib, CLI_INPUT, NULL},
-                              {"-o", dry_run ? NULL : out, CLI_OUTPUT, NULL},
-                              {ckpt == ckpt_buf ? "checkpoint" : "--checkpoint", dry_run ? NULL : ckpt, CLI_CHECKPOINT,
-                               crvq_checkpoint_probe}};
+    const cli_file files[] = {{"-m", c->model, CLI_MODEL, NULL},
+                              {"--tokenizer", c->tokenizer, CLI_INPUT, NULL},
+                              {"--calib", o->calib, CLI_INPUT, NULL},
+                              {"-o", o->dry_run ? NULL : c->output, CLI_OUTPUT, NULL},
+                              {ckpt == o->ckpt_buf ? "checkpoint" : "--checkpoint", o->dry_run ? NULL : ckpt,
+                               CLI_CHECKPOINT, crvq_checkpoint_probe}};
     if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
+    po->finetune = !cli_quant_is_scalar(po->qp.method) && !o->no_finetune;
+    if (o->ft_lr >= 0) po->ft.lr = o->ft_lr;
+    if (o->ft_epochs >= 0) po->ft.max_epochs = o->ft_epochs;
+    if (o->ft_patience >= 0) po->ft.patience = o->ft_patience;
+    if (o->ft_batch >= 0) po->ft.batch_seqs = o->ft_batch;
+    po->calib_path = o->calib;
+    po->nsamples = c->nsamples;
+    po->nval = c->nval;
+    po->seqlen = c->seqlen;
+    po->checkpoint = ckpt;
+    po->resume = c->resume;
+    return 0;
+}
 
-    crvq_model *m = cli_load_model(cmd, model, tokenizer);
-    if (!m) return 1;
-    double planned_bits = 0;
-    rc = 1;
-    if (plan(m, &o.qp, dry_run && !json, &planned_bits)) goto done;
-    if (seqlen > m->cfg.max_seq_len) {
-        fprintf(stderr, "crvq %s: warning: --seqlen %d is longer than the model's context %d\n", cmd, seqlen,
-                m->cfg.max_seq_len);
+static void print_dry_run(const opts *o, const char *desc, double planned_bits) {
+    const crvq_quant_params *qp = &o->po.qp;
+    if (!o->c.json) {
+        printf("method %s (%s)\n", crvq_method_name(qp->method), desc);
+        printf("calibration: %d + %d windows of %d tokens from %s\n", o->c.nsamples, o->c.nval, o->c.seqlen,
+               o->calib ? o->calib : "(none given)");
+        return;
     }
-    char desc[512];
-    cli_quant_describe(&o.qp, desc, sizeof desc);
-    int vector = !cli_quant_is_scalar(o.qp.method);
-    o.finetune = vector && !no_finetune;
-    if (ft_lr >= 0) o.ft.lr = ft_lr;
-    if (ft_epochs >= 0) o.ft.max_epochs = ft_epochs;
-    if (ft_patience >= 0) o.ft.patience = ft_patience;
-    if (ft_batch >= 0) o.ft.batch_seqs = ft_batch;
-    if (dry_run) {
-        if (!json) {
-            printf("method %s (%s)\n", crvq_method_name(o.qp.method), desc);
-            printf("calibration: %d + %d windows of %d tokens from %s\n", nsamples, nval, seqlen, calib ? calib : "(none given)");
-        } else {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "method", crvq_method_name(o.qp.method));
-            cJSON_AddNumberToObject(j, "linear_bpw", planned_bits);
-            cJSON_AddItemToObject(j, "params", cli_quant_params_json(&o.qp));
-            cli_print_json(j);
-        }
-        rc = 0;
-        goto done;
-    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "method", crvq_method_name(qp->method));
+    cJSON_AddNumberToObject(j, "linear_bpw", planned_bits);
+    cJSON_AddItemToObject(j, "params", cli_quant_params_json(qp));
+    cli_print_json(j);
+}
 
-    if (resume && access(ckpt, F_OK) != 0 && !quiet)
-        fprintf(stderr, "crvq %s: no checkpoint %s: starting from the first block\n", cmd, ckpt);
-    if (!resume && access(ckpt, F_OK) == 0 && !quiet)
-        fprintf(stderr, "crvq %s: note: replacing the old checkpoint %s (use --resume to continue it)\n", cmd, ckpt);
-    progress_ctx pc = {quiet, isatty(2), cli_seconds()};
-    o.calib_path = calib;
-    o.nsamples = nsamples;
-    o.nval = nval;
-    o.seqlen = seqlen;
-    o.checkpoint = ckpt;
-    o.resume = resume;
-    o.progress = on_progress;
-    o.progress_ctx = &pc;
-    if (!quiet)
-        fprintf(stderr, "crvq %s: %s (%s), %d layers, %.4f bits per linear weight\n", cmd,
-                crvq_method_name(o.qp.method), desc, m->cfg.n_layers * CRVQ_PROJ_COUNT, planned_bits);
-    crvq_pipeline_report rep;
-    if (crvq_quantize_model(m, &o, &rep) != CRVQ_OK) {
-        cli_error(cmd, NULL);
-        goto done;
-    }
-    crvq_container_info info = {.params = &o.qp, .calib_file = calib, .calib_nsamples = nsamples,
-                                .calib_seqlen = seqlen, .finetuned = o.finetune};
-    if (crvq_container_write(m, &info, out) != CRVQ_OK) {
-        cli_error(cmd, NULL);
-        goto done;
-    }
-    crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
+static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline_report *rep) {
+    const char *out = o->c.output;
     long long bytes = file_size(out);
     double total_bpw = bytes > 0 ? 8.0 * (double)bytes / (double)crvq_model_n_params(m) : 0;
     int64_t rss = cli_peak_rss_bytes();
     printf("wrote %s: %.2f MB, %.4f bits per linear weight, %.4f bits per parameter overall (file size)\n", out,
-           bytes / 1e6, rep.linear_bits, total_bpw);
+           bytes / 1e6, rep->linear_bits, total_bpw);
     printf("quantized in %.1f s (%d blocks from the checkpoint), mean layer rel loss %.4f, peak RSS %.0f MB\n",
-           rep.seconds, rep.blocks_resumed, rep.mean_rel_loss, rss / 1e6);
-    if (o.finetune)
-        printf("block fine-tuning: %.1f s, validation MSE x %.3f on average\n", rep.ft_seconds, rep.ft_mse_ratio);
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "output", out);
-        cJSON_AddStringToObject(j, "method", crvq_method_name(o.qp.method));
-        cJSON_AddItemToObject(j, "params", cli_quant_params_json(&o.qp));
-        cJSON_AddNumberToObject(j, "linear_bpw", rep.linear_bits);
-        cJSON_AddNumberToObject(j, "total_bpw", total_bpw);
-        cJSON_AddNumberToObject(j, "bytes", (double)bytes);
-        cJSON_AddNumberToObject(j, "seconds", rep.seconds);
-        cJSON_AddNumberToObject(j, "blocks_resumed", rep.blocks_resumed);
-        cJSON_AddNumberToObject(j, "mean_rel_loss", rep.mean_rel_loss);
-        cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
-        cJSON_AddBoolToObject(j, "finetuned", o.finetune);
-        cJSON_AddNumberToObject(j, "ft_seconds", rep.ft_seconds);
-        cJSON_AddNumberToObject(j, "ft_mse_ratio", rep.ft_mse_ratio);
-        cJSON_AddNumberToObject(j, "nsamples", nsamples);
-        cJSON_AddNumberToObject(j, "seqlen", seqlen);
-        cli_print_json(j);
+           rep->seconds, rep->blocks_resumed, rep->mean_rel_loss, rss / 1e6);
+    if (o->po.finetune)
+        printf("block fine-tuning: %.1f s, validation MSE x %.3f on average\n", rep->ft_seconds, rep->ft_mse_ratio);
+    if (!o->c.json) return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "output", out);
+    cJSON_AddStringToObject(j, "method", crvq_method_name(o->po.qp.method));
+    cJSON_AddItemToObject(j, "params", cli_quant_params_json(&o->po.qp));
+    cJSON_AddNumberToObject(j, "linear_bpw", rep->linear_bits);
+    cJSON_AddNumberToObject(j, "total_bpw", total_bpw);
+    cJSON_AddNumberToObject(j, "bytes", (double)bytes);
+    cJSON_AddNumberToObject(j, "seconds", rep->seconds);
+    cJSON_AddNumberToObject(j, "blocks_resumed", rep->blocks_resumed);
+    cJSON_AddNumberToObject(j, "mean_rel_loss", rep->mean_rel_loss);
+    cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
+    cJSON_AddBoolToObject(j, "finetuned", o->po.finetune);
+    cJSON_AddNumberToObject(j, "ft_seconds", rep->ft_seconds);
+    cJSON_AddNumberToObject(j, "ft_mse_ratio", rep->ft_mse_ratio);
+    cJSON_AddNumberToObject(j, "nsamples", o->c.nsamples);
+    cJSON_AddNumberToObject(j, "seqlen", o->c.seqlen);
+    cli_print_json(j);
+}
+
+// Quantize m, write it, remove the checkpoint that has served.
+static int quantize(const opts *o, crvq_model *m, const char *desc, double planned_bits) {
+    const char *ckpt = o->po.checkpoint;
+    int quiet = o->c.quiet;
+    if (o->c.resume && access(ckpt, F_OK) != 0 && !quiet)
+        fprintf(stderr, "crvq %s: no checkpoint %s: starting from the first block\n", cmd, ckpt);
+    if (!o->c.resume && access(ckpt, F_OK) == 0 && !quiet)
+        fprintf(stderr, "crvq %s: note: replacing the old checkpoint %s (use --resume to continue it)\n", cmd, ckpt);
+    progress_ctx pc = {quiet, isatty(2), cli_seconds()};
+    crvq_pipeline_opts po = o->po;
+    po.progress = on_progress;
+    po.progress_ctx = &pc;
+    if (!quiet)
+        fprintf(stderr, "crvq %s: %s (%s), %d layers, %.4f bits per linear weight\n", cmd,
+                crvq_method_name(po.qp.method), desc, m->cfg.n_layers * CRVQ_PROJ_COUNT, planned_bits);
+    crvq_pipeline_report rep;
+    if (crvq_quantize_model(m, &po, &rep) != CRVQ_OK) return cli_error(cmd, NULL);
+    crvq_container_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
+                                .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
+    if (crvq_container_write(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
+    crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
+    print_report(o, m, &rep);
+    return 0;
+}
+
+static int run(const void *vo) {
+    const opts *o = vo;
+    crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
+    if (!m) return 1;
+    double planned_bits = 0;
+    int rc = 1;
+    if (!plan(m, &o->po.qp, o->dry_run && !o->c.json, &planned_bits)) {
+        if (o->c.seqlen > m->cfg.max_seq_len)
+            fprintf(stderr, "crvq %s: warning: --seqlen %d is longer than the model's context %d\n", cmd,
+                    o->c.seqlen, m->cfg.max_seq_len);
+        char desc[512];
+        cli_quant_describe(&o->po.qp, desc, sizeof desc);
+        if (o->dry_run) {
+            print_dry_run(o, desc, planned_bits);
+            rc = 0;
+        } else {
+            rc = quantize(o, m, desc, planned_bits);
+        }
     }
-    rc = 0;
-done:
     crvq_model_free(m);
     return rc;
 }
+
+const cli_command cli_quantize = {"quantize", "quantize a whole model into one compressed GGUF file",
+                            sizeof(opts), parse, validate, run};

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *cmd = "quantize-matrix";
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: crvq quantize-matrix (--synthetic OUTxIN [--seed S] | --weight W.npy --hessian H.npy)\n"
@@ -39,10 +37,9 @@ static void usage(FILE *f) {
             "  -h, --help             this help\n");
 }
 
-static int usage_error(const char *msg, const char *arg) {
-    fprintf(stderr, "crvq %s: error: %s%s%s (see crvq %s --help)\n", cmd, msg, arg ? " " : "", arg ? arg : "", cmd);
-    return 2;
-}
+static const char *cmd = "quantize-matrix";
+
+static int usage_error(const char *msg, const char *arg) { return cli_usage_error(cmd, msg, arg); }
 
 // "OUTxIN" with both in [1, INT_MAX].
 static int parse_shape(const char *s, int *m_out, int *n_in) {
@@ -109,163 +106,159 @@ static cJSON *trace_json(const crvq_quant_result *r) {
     return j;
 }
 
-int cmd_quantize_matrix(int argc, char **argv) {
-    const char *synthetic = NULL, *w_path = NULL, *h_path = NULL, *save_w = NULL, *save_h = NULL, *save_rec = NULL;
-    int json = 0, threads = 0, cg_iters = -1;
-    crvq_device device = CRVQ_DEVICE_CPU;
-    uint64_t seed = 0;
+typedef struct opts {
+    cli_common c; // --seed, --threads, --json
+    const char *synthetic, *w_path, *h_path, *save_w, *save_h, *save_rec;
+    int m_out, n_in; // of --synthetic
+    int cg_iters;    // < 0: the default
+    crvq_device device;
     cli_quant_flags qf;
-    cli_quant_flags_init(&qf);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is(a, "-h", "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (cli_is(a, NULL, "--synthetic")) {
-            synthetic = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--seed")) {
-            seed = (uint64_t)cli_int(a, cli_value(argc, argv, &i), 0, LLONG_MAX);
-        } else if (cli_is(a, NULL, "--weight")) {
-            w_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--hessian")) {
-            h_path = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--save-weight")) {
-            save_w = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--save-hessian")) {
-            save_h = cli_value(argc, argv, &i);
-        } else if (cli_is(a, NULL, "--save-reconstruction")) {
-            save_rec = cli_value(argc, argv, &i);
-        } else if (cli_quant_flag(cmd, &qf, argc, argv, &i)) {
-        } else if (cli_is(a, NULL, "--threads")) {
-            threads = cli_threads(cmd, cli_value(argc, argv, &i));
-        } else if (cli_is(a, NULL, "--device")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (strcmp(v, "cpu") && strcmp(v, "cuda")) return usage_error("--device expects cpu or cuda, got", v);
-            device = strcmp(v, "cpu") ? CRVQ_DEVICE_CUDA : CRVQ_DEVICE_CPU;
-        } else if (cli_is(a, NULL, "--cg-iters")) {
-            cg_iters = (int)cli_int(a, cli_value(argc, argv, &i), 0, 1000);
-        } else if (cli_is(a, NULL, "--json")) {
-            json = 1;
-        } else {
-            return cli_unknown(cmd, a);
-        }
-    }
-    if (!qf.have_method) return usage_error("--method is required", NULL);
-    crvq_method method = qf.method;
-    if (!synthetic == !w_path) return usage_error("give either --synthetic OUTxIN or --weight W.npy --hessian H.npy", NULL);
-    if (!w_path != !h_path) return usage_error("--weight and --hessian go together", NULL);
-    int m_out = 0, n_in = 0;
-    if (synthetic && !parse_shape(synthetic, &m_out, &n_in))
-        return usage_error("--synthetic expects OUTxIN with positive integers, e.g. 4096x11008, got", synthetic);
-    crvq_quant_params p;
-    int rc = cli_quant_params(cmd, &qf, seed, &p);
-    if (rc) return rc;
-    if ((device != CRVQ_DEVICE_CPU || cg_iters >= 0) && cli_quant_is_scalar(method))
-        return usage_error(device != CRVQ_DEVICE_CPU ? "--device" : "--cg-iters", "applies to vq and crvq only");
-    p.device = device;
-    if (cg_iters >= 0) p.cg_iters = cg_iters;
-    char why[256];
-    double t_start = cli_seconds();
-    if (!crvq_backend_available(device, why, sizeof why)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(device), why);
-        return cli_error(cmd, msg);
-    }
-    if (threads) crvq_set_threads(threads);
-    const cli_file files[] = {{"--weight", w_path, CLI_INPUT, NULL},
-                              {"--hessian", h_path, CLI_INPUT, NULL},
-                              {"--save-weight", save_w, CLI_OUTPUT, NULL},
-                              {"--save-hessian", save_h, CLI_OUTPUT, NULL},
-                              {"--save-reconstruction", save_rec, CLI_OUTPUT, NULL}};
-    if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
+    crvq_quant_params p; // validate: what the flags mean
+} opts;
 
+static int parse_device(const char *cmd_name, const char *flag, const char *v, void *dst) {
+    if (strcmp(v, "cpu") && strcmp(v, "cuda")) return usage_error("--device expects cpu or cuda, got", v);
+    *(crvq_device *)dst = strcmp(v, "cpu") ? CRVQ_DEVICE_CUDA : CRVQ_DEVICE_CPU;
+    return 0;
+}
+
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
+    memset(o, 0, sizeof *o);
+    cli_common_default(&o->c);
+    o->cg_iters = -1;
+    o->device = CRVQ_DEVICE_CPU;
+    cli_quant_flags_init(&o->qf);
+    cli_flag own[8 + CLI_QUANT_N_FLAGS] = {
+        CLI_FLAG_STRING(NULL, "--synthetic", &o->synthetic),
+        CLI_FLAG_STRING(NULL, "--weight", &o->w_path),
+        CLI_FLAG_STRING(NULL, "--hessian", &o->h_path),
+        CLI_FLAG_STRING(NULL, "--save-weight", &o->save_w),
+        CLI_FLAG_STRING(NULL, "--save-hessian", &o->save_h),
+        CLI_FLAG_STRING(NULL, "--save-reconstruction", &o->save_rec),
+        CLI_FLAG_CUSTOM(NULL, "--device", &o->device, parse_device),
+        CLI_FLAG_INT(NULL, "--cg-iters", &o->cg_iters, 0, 1000),
+    };
+    int n = 8 + cli_quant_flag_rows(&o->qf, own + 8);
+    return cli_parse(cmd, argc, argv, CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON, &o->c, own, n, usage);
+}
+
+static int validate(void *vo) {
+    opts *o = vo;
+    if (!o->qf.have_method) return usage_error("--method is required", NULL);
+    if (!o->synthetic == !o->w_path)
+        return usage_error("give either --synthetic OUTxIN or --weight W.npy --hessian H.npy", NULL);
+    if (!o->w_path != !o->h_path) return usage_error("--weight and --hessian go together", NULL);
+    if (o->synthetic && !parse_shape(o->synthetic, &o->m_out, &o->n_in))
+        return usage_error("--synthetic expects OUTxIN with positive integers, e.g. 4096x11008, got", o->synthetic);
+    crvq_quant_params *p = &o->p;
+    int rc = cli_quant_params(cmd, &o->qf, o->c.seed, p);
+    if (rc) return rc;
+    if ((o->device != CRVQ_DEVICE_CPU || o->cg_iters >= 0) && cli_quant_is_scalar(p->method))
+        return usage_error(o->device != CRVQ_DEVICE_CPU ? "--device" : "--cg-iters", "applies to vq and crvq only");
+    p->device = o->device;
+    if (o->cg_iters >= 0) p->cg_iters = o->cg_iters;
+    return 0;
+}
+
+// W (m_out, n_in) and H: the synthetic layer or the .npy files; *gen_seconds: generating it.
+static int load_layer(const opts *o, float **W, double **H, int *m_out, int *n_in, double *gen_seconds) {
+    if (!o->synthetic) return load_npy(o->w_path, o->h_path, W, H, m_out, n_in);
+    *m_out = o->m_out;
+    *n_in = o->n_in;
+    size_t P = (size_t)o->m_out * o->n_in, N = (size_t)o->n_in * o->n_in;
+    *W = malloc(P * sizeof **W);
+    *H = malloc(N * sizeof **H);
+    if (!*W || !*H) return cli_error(cmd, "out of memory for the synthetic layer");
+    double t0 = cli_seconds();
+    if (crvq_synthetic_layer(o->m_out, o->n_in, o->c.seed, *W, *H) != CRVQ_OK) return cli_error(cmd, NULL);
+    *gen_seconds = cli_seconds() - t0;
+    return 0;
+}
+
+// What the run measured, besides the result itself.
+typedef struct timing {
+    double gen_seconds; // generating a synthetic layer
+    double t_start, t_load, wall;
+} timing;
+
+static void print_text(const opts *o, const crvq_quant_result *res, int m_out, int n_in, const timing *t) {
+    const crvq_quant_params *p = &o->p;
+    // L(0) = 0 only when W is invisible to H; the ratio is then undefined.
+    double rel = res->loss0 > 0 ? res->loss / res->loss0 : NAN;
+    char desc[512];
+    cli_quant_describe(p, desc, sizeof desc);
+    if (o->synthetic)
+        printf("layer          synthetic %dx%d, seed %llu (generated in %.2f s)\n", m_out, n_in,
+               (unsigned long long)o->c.seed, t->gen_seconds);
+    else
+        printf("layer          %s (%dx%d), Hessian %s\n", o->w_path, m_out, n_in, o->h_path);
+    printf("method         %s (%s)\n", crvq_method_name(p->method), desc);
+    printf("bits/weight    %.4f\n", res->bits);
+    printf("relative loss  %.6g   (L = %.6g, L(0) = %.6g)\n", rel, res->loss, res->loss0);
+    printf("seconds        %.3f\n", res->seconds);
+    printf("wall seconds   %.3f (inputs %.3f, checks %.3f, method %.3f, loss evaluation %.3f)\n", t->wall,
+           t->t_load - t->t_start, res->seconds_checks, res->seconds, res->seconds_loss);
+    if (!cli_quant_is_scalar(p->method)) {
+        printf("rounds         %d\n", res->rounds);
+        print_trace(res, o->device);
+    }
+    printf("threads        %d\n", crvq_get_threads());
+    if (res->damp_added > 0)
+        printf("note           H was not positive semi-definite: added %g x mean diag(H) to its diagonal\n",
+               res->damp_added);
+}
+
+static void print_json(const opts *o, const crvq_quant_result *res, int m_out, int n_in, const timing *t) {
+    const crvq_quant_params *p = &o->p;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "method", crvq_method_name(p->method));
+    cJSON_AddStringToObject(j, "source", o->synthetic ? "synthetic" : "npy");
+    if (o->synthetic) cJSON_AddNumberToObject(j, "seed", (double)o->c.seed);
+    cJSON_AddNumberToObject(j, "m_out", m_out);
+    cJSON_AddNumberToObject(j, "n_in", n_in);
+    cJSON_AddNumberToObject(j, "bits", res->bits);
+    cJSON_AddNumberToObject(j, "rel_loss", res->loss0 > 0 ? res->loss / res->loss0 : NAN); // NaN prints as null
+    cJSON_AddNumberToObject(j, "loss", res->loss);
+    cJSON_AddNumberToObject(j, "loss0", res->loss0);
+    cJSON_AddNumberToObject(j, "seconds", res->seconds);
+    cJSON_AddNumberToObject(j, "wall_seconds", t->wall);
+    cJSON_AddNumberToObject(j, "inputs_seconds", t->t_load - t->t_start);
+    cJSON_AddNumberToObject(j, "checks_seconds", res->seconds_checks);
+    cJSON_AddNumberToObject(j, "loss_seconds", res->seconds_loss);
+    cJSON_AddNumberToObject(j, "rounds", res->rounds);
+    cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+    cJSON_AddNumberToObject(j, "damp_added", res->damp_added);
+    cJSON_AddItemToObject(j, "params", cli_quant_params_json(p));
+    if (!cli_quant_is_scalar(p->method)) {
+        cJSON_AddStringToObject(j, "device", crvq_device_name(o->device));
+        cJSON_AddNumberToObject(j, "cg_iters", p->cg_iters);
+        cJSON_AddItemToObject(j, "trace", trace_json(res));
+    }
+    cli_print_json(j);
+}
+
+// Load or make the layer, save what was asked for, quantize it, report.
+static int quantize(const opts *o, timing *t) {
     float *W = NULL;
     double *H = NULL;
     crvq_quant_result res = {0};
-    double gen_seconds = 0;
-    rc = 1;
-    if (synthetic) {
-        size_t P = (size_t)m_out * n_in, N = (size_t)n_in * n_in;
-        W = malloc(P * sizeof *W);
-        H = malloc(N * sizeof *H);
-        if (!W || !H) {
-            cli_error(cmd, "out of memory for the synthetic layer");
-            goto done;
-        }
-        double t0 = cli_seconds();
-        if (crvq_synthetic_layer(m_out, n_in, seed, W, H) != CRVQ_OK) {
-            cli_error(cmd, NULL);
-            goto done;
-        }
-        gen_seconds = cli_seconds() - t0;
-    } else if (load_npy(w_path, h_path, &W, &H, &m_out, &n_in)) {
-        goto done;
-    }
-    if ((save_w && crvq_npy_write(save_w, CRVQ_F32, W, m_out, n_in) != CRVQ_OK) ||
-        (save_h && crvq_npy_write(save_h, CRVQ_F64, H, n_in, n_in) != CRVQ_OK)) {
+    int m_out = 0, n_in = 0, rc = 1;
+    if (load_layer(o, &W, &H, &m_out, &n_in, &t->gen_seconds)) goto done;
+    if ((o->save_w && crvq_npy_write(o->save_w, CRVQ_F32, W, m_out, n_in) != CRVQ_OK) ||
+        (o->save_h && crvq_npy_write(o->save_h, CRVQ_F64, H, n_in, n_in) != CRVQ_OK)) {
         cli_error(cmd, NULL);
         goto done;
     }
-    double t_load = cli_seconds();
-    if (crvq_quantize_matrix(W, m_out, n_in, H, &p, &res) != CRVQ_OK) {
+    t->t_load = cli_seconds();
+    if (crvq_quantize_matrix(W, m_out, n_in, H, &o->p, &res) != CRVQ_OK ||
+        (o->save_rec && crvq_npy_write(o->save_rec, CRVQ_F32, res.w_hat, m_out, n_in) != CRVQ_OK)) {
         cli_error(cmd, NULL);
         goto done;
     }
-    if (save_rec && crvq_npy_write(save_rec, CRVQ_F32, res.w_hat, m_out, n_in) != CRVQ_OK) {
-        cli_error(cmd, NULL);
-        goto done;
-    }
-    // L(0) = 0 only when W is invisible to H; the ratio is then undefined.
-    double rel = res.loss0 > 0 ? res.loss / res.loss0 : NAN;
-    char desc[512];
-    cli_quant_describe(&p, desc, sizeof desc);
-    if (synthetic)
-        printf("layer          synthetic %dx%d, seed %llu (generated in %.2f s)\n", m_out, n_in,
-               (unsigned long long)seed, gen_seconds);
-    else
-        printf("layer          %s (%dx%d), Hessian %s\n", w_path, m_out, n_in, h_path);
-    printf("method         %s (%s)\n", crvq_method_name(method), desc);
-    printf("bits/weight    %.4f\n", res.bits);
-    printf("relative loss  %.6g   (L = %.6g, L(0) = %.6g)\n", rel, res.loss, res.loss0);
-    printf("seconds        %.3f\n", res.seconds);
-    double wall = cli_seconds() - t_start;
-    printf("wall seconds   %.3f (inputs %.3f, checks %.3f, method %.3f, loss evaluation %.3f)\n", wall,
-           t_load - t_start, res.seconds_checks, res.seconds, res.seconds_loss);
-    if (!cli_quant_is_scalar(method)) {
-        printf("rounds         %d\n", res.rounds);
-        print_trace(&res, device);
-    }
-    printf("threads        %d\n", crvq_get_threads());
-    if (res.damp_added > 0)
-        printf("note           H was not positive semi-definite: added %g x mean diag(H) to its diagonal\n",
-               res.damp_added);
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "method", crvq_method_name(method));
-        cJSON_AddStringToObject(j, "source", synthetic ? "synthetic" : "npy");
-        if (synthetic) cJSON_AddNumberToObject(j, "seed", (double)seed);
-        cJSON_AddNumberToObject(j, "m_out", m_out);
-        cJSON_AddNumberToObject(j, "n_in", n_in);
-        cJSON_AddNumberToObject(j, "bits", res.bits);
-        cJSON_AddNumberToObject(j, "rel_loss", rel); // NaN prints as null
-        cJSON_AddNumberToObject(j, "loss", res.loss);
-        cJSON_AddNumberToObject(j, "loss0", res.loss0);
-        cJSON_AddNumberToObject(j, "seconds", res.seconds);
-        cJSON_AddNumberToObject(j, "wall_seconds", wall);
-        cJSON_AddNumberToObject(j, "inputs_seconds", t_load - t_start);
-        cJSON_AddNumberToObject(j, "checks_seconds", res.seconds_checks);
-        cJSON_AddNumberToObject(j, "loss_seconds", res.seconds_loss);
-        cJSON_AddNumberToObject(j, "rounds", res.rounds);
-        cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
-        cJSON_AddNumberToObject(j, "damp_added", res.damp_added);
-        cJSON_AddItemToObject(j, "params", cli_quant_params_json(&p));
-        if (!cli_quant_is_scalar(method)) {
-            cJSON_AddStringToObject(j, "device", crvq_device_name(device));
-            cJSON_AddNumberToObject(j, "cg_iters", p.cg_iters);
-            cJSON_AddItemToObject(j, "trace", trace_json(&res));
-        }
-        cli_print_json(j);
-    }
+    t->wall = cli_seconds() - t->t_start;
+    print_text(o, &res, m_out, n_in, t);
+    if (o->c.json) print_json(o, &res, m_out, n_in, t);
     rc = 0;
 done:
     crvq_quant_result_free(&res);
@@ -273,3 +266,25 @@ done:
     free(H);
     return rc;
 }
+
+static int run(const void *vo) {
+    const opts *o = vo;
+    char why[256];
+    timing t = {.t_start = cli_seconds()};
+    if (!crvq_backend_available(o->device, why, sizeof why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(o->device), why);
+        return cli_error(cmd, msg);
+    }
+    if (o->c.threads) crvq_set_threads(o->c.threads);
+    const cli_file files[] = {{"--weight", o->w_path, CLI_INPUT, NULL},
+                              {"--hessian", o->h_path, CLI_INPUT, NULL},
+                              {"--save-weight", o->save_w, CLI_OUTPUT, NULL},
+                              {"--save-hessian", o->save_h, CLI_OUTPUT, NULL},
+                              {"--save-reconstruction", o->save_rec, CLI_OUTPUT, NULL}};
+    if (cli_files(cmd, files, sizeof files / sizeof files[0])) return 1;
+    return quantize(o, &t);
+}
+
+const cli_command cli_quantize_matrix = {"quantize-matrix", "quantize one layer (synthetic or .npy) and report bits, loss, time",
+                            sizeof(opts), parse, validate, run};

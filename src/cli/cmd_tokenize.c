@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *cmd = "tokenize";
-
 static void usage(FILE *f) {
     fprintf(f, "usage: crvq tokenize (-m MODEL | --tokenizer FILE) (-f FILE | -p TEXT) [--no-bos] [--json]\n\n"
                "Encode a whole text as one string (SentencePiece semantics: the dummy prefix\n"
@@ -26,12 +24,15 @@ static void usage(FILE *f) {
                "Timing goes to stderr.\n");
 }
 
+static const char *cmd = "tokenize";
+
 typedef struct opts {
     cli_common c; // -m, --tokenizer, -f, -p, --json
     int no_bos;
 } opts;
 
-static int parse(opts *o, int argc, char **argv) {
+static int parse(void *vo, int argc, char **argv) {
+    opts *o = vo;
     cli_common_default(&o->c);
     o->no_bos = 0;
     const cli_flag own[] = {CLI_FLAG_SET(NULL, "--no-bos", &o->no_bos)};
@@ -39,7 +40,8 @@ static int parse(opts *o, int argc, char **argv) {
                      own, 1, usage);
 }
 
-static int validate(const opts *o) {
+static int validate(void *vo) {
+    const opts *o = vo;
     if (!o->c.model && !o->c.tokenizer) {
         fprintf(stderr, "crvq tokenize: error: give -m MODEL or --tokenizer FILE (see --help)\n");
         return 2;
@@ -90,7 +92,8 @@ static int encode(const opts *o, const crvq_tokenizer *tok) {
     return rc;
 }
 
-static int run(const opts *o) {
+static int run(const void *vo) {
+    const opts *o = vo;
     if (!o->c.model) {
         crvq_tokenizer *tok;
         if (crvq_tokenizer_load(o->c.tokenizer, &tok) != CRVQ_OK) return cli_error(cmd, NULL);
@@ -106,9 +109,5 @@ static int run(const opts *o) {
     return rc;
 }
 
-int cmd_tokenize(int argc, char **argv) {
-    opts o;
-    int rc = parse(&o, argc, argv);
-    if (rc != CLI_GO) return rc;
-    return (rc = validate(&o)) ? rc : run(&o);
-}
+const cli_command cli_tokenize = {"tokenize", "print the token ids of a text file",
+                            sizeof(opts), parse, validate, run};

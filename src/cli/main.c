@@ -1,31 +1,31 @@
 // main.c — `crvq SUBCOMMAND ...`: dispatch to one file per subcommand.
 #include "cli/cli.h"
 
+#include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} command;
-
-static const command commands[] = {
-    {"info", cmd_info, "describe a model: format, configuration, parameters, tensors"},
-    {"tokenize", cmd_tokenize, "print the token ids of a text file"},
-    {"perplexity", cmd_perplexity, "perplexity on a text file (stream or docs protocol)"},
-    {"generate", cmd_generate, "continue a prompt (greedy or top-p sampling)"},
-    {"bench", cmd_bench, "prefill and decode speed of the forward pass"},
-    {"quantize", cmd_quantize, "quantize a whole model into one compressed GGUF file"},
-    {"finetune", cmd_finetune, "distil the original model into a quantized one (codes frozen)"},
-    {"quantize-matrix", cmd_quantize_matrix, "quantize one layer (synthetic or .npy) and report bits, loss, time"},
+static const cli_command *const commands[] = {
+    &cli_info, &cli_tokenize, &cli_perplexity, &cli_generate, &cli_bench, &cli_quantize, &cli_finetune,
+    &cli_quantize_matrix,
 };
+
+// parse, validate, run, on the command's own options (static: a bad flag
+// exits from inside parse, and nothing is left to free).
+static int run(const cli_command *c, int argc, char **argv) {
+    static _Alignas(max_align_t) unsigned char opts[16384];
+    assert(c->opts_size <= sizeof opts);
+    int rc = c->parse(opts, argc, argv);
+    if (rc == CLI_GO && !(rc = c->validate(opts))) rc = c->run(opts);
+    return rc;
+}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: crvq SUBCOMMAND [options]   (crvq SUBCOMMAND --help for details)\n\n"
                "Channel-Relaxed Vector Quantization of LLaMA-family models.\n\nsubcommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-16s %s\n", commands[i]->name, commands[i]->summary);
 }
 
 int main(int argc, char **argv) {
@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i]->name) == 0) return run(commands[i], argc - 1, argv + 1);
     fprintf(stderr, "crvq: error: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
     return 2;

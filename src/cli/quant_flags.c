@@ -14,90 +14,72 @@ void cli_quant_flags_init(cli_quant_flags *f) {
     f->damp = f->lambda = f->tol = NAN;
 }
 
-static int usage_error(const char *cmd, const char *msg, const char *arg) {
-    fprintf(stderr, "crvq %s: error: %s%s%s (see crvq %s --help)\n", cmd, msg, arg ? " " : "", arg ? arg : "", cmd);
-    exit(2);
-}
-
-static int parse_method(const char *s, crvq_method *m) {
+static int parse_method(const char *cmd, const char *flag, const char *v, void *dst) {
+    cli_quant_flags *f = dst;
     for (int k = CRVQ_METHOD_RTN; k <= CRVQ_METHOD_CRVQ; k++)
-        if (strcmp(s, crvq_method_name((crvq_method)k)) == 0) {
-            *m = (crvq_method)k;
-            return 1;
+        if (strcmp(v, crvq_method_name((crvq_method)k)) == 0) {
+            f->method = (crvq_method)k;
+            f->have_method = 1;
+            return 0;
         }
-    return 0;
+    return cli_usage_error(cmd, "--method must be rtn, gptq, vq or crvq, got", v);
 }
 
-static int parse_importance(const char *s, int *r) {
+static int parse_importance(const char *cmd, const char *flag, const char *v, void *dst) {
     for (int k = CRVQ_IMPORTANCE_HESSIAN; k <= CRVQ_IMPORTANCE_RANDOM; k++)
-        if (strcmp(s, crvq_importance_name((crvq_importance)k)) == 0) {
-            *r = k;
-            return 1;
+        if (strcmp(v, crvq_importance_name((crvq_importance)k)) == 0) {
+            *(int *)dst = k;
+            return 0;
         }
+    return cli_usage_error(cmd, "--importance must be hessian, magnitude or random, got", v);
+}
+
+static int parse_order(const char *cmd, const char *flag, const char *v, void *dst) {
+    if (strcmp(v, "sort") == 0) *(int *)dst = CRVQ_ORDER_SORT;
+    else if (strcmp(v, "partition") == 0) *(int *)dst = CRVQ_ORDER_PARTITION;
+    else return cli_usage_error(cmd, "--channel-order must be partition or sort, got", v);
     return 0;
 }
 
 // "-e 8" or "-e 8,6,6": up to CRVQ_MAX_CODEBOOKS values in [1, 16].
-static int parse_e_list(const char *s, cli_quant_flags *f) {
+static int parse_e_list(const char *cmd, const char *flag, const char *s, void *dst) {
+    cli_quant_flags *f = dst;
     size_t len = strlen(s);
-    if (len == 0 || len >= 256 || s[0] == ',' || s[len - 1] == ',' || strstr(s, ",,")) return 0;
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
+    int ok = len > 0 && len < sizeof buf && s[0] != ',' && s[len - 1] != ',' && !strstr(s, ",,");
+    if (ok) snprintf(buf, sizeof buf, "%s", s);
     f->n_e = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (f->n_e == CRVQ_MAX_CODEBOOKS) return 0;
+    for (char *save = NULL, *tok = ok ? strtok_r(buf, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+        if (f->n_e == CRVQ_MAX_CODEBOOKS) {
+            ok = 0;
+            break;
+        }
         f->e[f->n_e++] = (int)cli_int("-e", tok, 1, 16);
     }
-    return 1;
+    return ok ? 0 : cli_usage_error(cmd, "-e expects E or a comma-separated list of up to 8 values in [1, 16], got", s);
 }
 
-int cli_quant_flag(const char *cmd, cli_quant_flags *f, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    if (cli_is(a, NULL, "--method")) {
-        const char *v = cli_value(argc, argv, i);
-        if (!parse_method(v, &f->method)) usage_error(cmd, "--method must be rtn, gptq, vq or crvq, got", v);
-        f->have_method = 1;
-    } else if (cli_is(a, NULL, "--bits")) {
-        f->bits = (int)cli_int(a, cli_value(argc, argv, i), 1, 8);
-    } else if (cli_is(a, NULL, "--group-size")) {
-        f->group_size = (int)cli_int(a, cli_value(argc, argv, i), 1, INT_MAX);
-    } else if (cli_is(a, NULL, "--damp")) {
-        f->damp = cli_double(a, cli_value(argc, argv, i), 0, 1);
-    } else if (cli_is(a, NULL, "--act-order")) {
-        f->act_order = 1;
-    } else if (cli_is(a, NULL, "--block-size")) {
-        f->block_size = (int)cli_int(a, cli_value(argc, argv, i), 1, INT_MAX);
-    } else if (cli_is(a, "-d", NULL)) {
-        f->d = (int)cli_int(a, cli_value(argc, argv, i), 1, INT_MAX);
-    } else if (cli_is(a, "-M", NULL)) {
-        f->M = (int)cli_int(a, cli_value(argc, argv, i), 1, CRVQ_MAX_CODEBOOKS);
-    } else if (cli_is(a, "-e", NULL)) {
-        const char *v = cli_value(argc, argv, i);
-        if (!parse_e_list(v, f))
-            usage_error(cmd, "-e expects E or a comma-separated list of up to 8 values in [1, 16], got", v);
-    } else if (cli_is(a, NULL, "--lambda")) {
-        f->lambda = cli_double(a, cli_value(argc, argv, i), 0, 1);
-    } else if (cli_is(a, NULL, "--importance")) {
-        const char *v = cli_value(argc, argv, i);
-        if (!parse_importance(v, &f->importance))
-            usage_error(cmd, "--importance must be hessian, magnitude or random, got", v);
-    } else if (cli_is(a, NULL, "--channel-order")) {
-        const char *v = cli_value(argc, argv, i);
-        if (strcmp(v, "sort") == 0) f->order = CRVQ_ORDER_SORT;
-        else if (strcmp(v, "partition") == 0) f->order = CRVQ_ORDER_PARTITION;
-        else usage_error(cmd, "--channel-order must be partition or sort, got", v);
-    } else if (cli_is(a, NULL, "--beam")) {
-        f->beam = (int)cli_int(a, cli_value(argc, argv, i), 1, 4096);
-    } else if (cli_is(a, NULL, "--tol")) {
-        f->tol = cli_double(a, cli_value(argc, argv, i), 0, 1e9);
-    } else if (cli_is(a, NULL, "--max-rounds")) {
-        f->max_rounds = (int)cli_int(a, cli_value(argc, argv, i), 0, 1000000);
-    } else if (cli_is(a, NULL, "--kmeans-iters")) {
-        f->kmeans_iters = (int)cli_int(a, cli_value(argc, argv, i), 1, 1000000);
-    } else {
-        return 0;
-    }
-    return 1;
+int cli_quant_flag_rows(cli_quant_flags *f, cli_flag *rows) {
+    const cli_flag t[CLI_QUANT_N_FLAGS] = {
+        CLI_FLAG_CUSTOM(NULL, "--method", f, parse_method),
+        CLI_FLAG_INT(NULL, "--bits", &f->bits, 1, 8),
+        CLI_FLAG_INT(NULL, "--group-size", &f->group_size, 1, INT_MAX),
+        CLI_FLAG_DOUBLE(NULL, "--damp", &f->damp, 0, 1),
+        CLI_FLAG_SET(NULL, "--act-order", &f->act_order),
+        CLI_FLAG_INT(NULL, "--block-size", &f->block_size, 1, INT_MAX),
+        CLI_FLAG_INT("-d", NULL, &f->d, 1, INT_MAX),
+        CLI_FLAG_INT("-M", NULL, &f->M, 1, CRVQ_MAX_CODEBOOKS),
+        CLI_FLAG_CUSTOM("-e", NULL, f, parse_e_list),
+        CLI_FLAG_DOUBLE(NULL, "--lambda", &f->lambda, 0, 1),
+        CLI_FLAG_CUSTOM(NULL, "--importance", &f->importance, parse_importance),
+        CLI_FLAG_CUSTOM(NULL, "--channel-order", &f->order, parse_order),
+        CLI_FLAG_INT(NULL, "--beam", &f->beam, 1, 4096),
+        CLI_FLAG_DOUBLE(NULL, "--tol", &f->tol, 0, 1e9),
+        CLI_FLAG_INT(NULL, "--max-rounds", &f->max_rounds, 0, 1000000),
+        CLI_FLAG_INT(NULL, "--kmeans-iters", &f->kmeans_iters, 1, 1000000),
+    };
+    memcpy(rows, t, sizeof t);
+    return CLI_QUANT_N_FLAGS;
 }
 
 int cli_quant_is_scalar(crvq_method m) { return m == CRVQ_METHOD_RTN || m == CRVQ_METHOD_GPTQ; }
@@ -111,10 +93,10 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
         if (o->d || o->M || o->n_e || o->beam || o->max_rounds >= 0 || o->kmeans_iters || o->importance >= 0 ||
             o->order >= 0 ||
             !isnan(o->lambda) || !isnan(o->tol))
-            return usage_error(cmd, "vector-method flags (-d, -M, -e, --lambda, --importance, --beam, --tol, "
+            return cli_usage_error(cmd, "vector-method flags (-d, -M, -e, --lambda, --importance, --beam, --tol, "
                                     "--max-rounds, --kmeans-iters) do not apply to", name);
         if (method == CRVQ_METHOD_RTN && (o->act_order || o->block_size || !isnan(o->damp)))
-            return usage_error(cmd, "--damp, --act-order and --block-size apply to gptq, not", name);
+            return cli_usage_error(cmd, "--damp, --act-order and --block-size apply to gptq, not", name);
         if (o->bits) p->bits = o->bits;
         if (o->group_size) p->group_size = o->group_size;
         if (o->block_size) p->block_size = o->block_size;
@@ -123,10 +105,10 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
         return 0;
     }
     if (o->bits || o->group_size || o->block_size || o->act_order || !isnan(o->damp))
-        return usage_error(cmd, "scalar-method flags (--bits, --group-size, --damp, --act-order, --block-size) "
+        return cli_usage_error(cmd, "scalar-method flags (--bits, --group-size, --damp, --act-order, --block-size) "
                                 "do not apply to", name);
     if (method == CRVQ_METHOD_VQ && (!isnan(o->lambda) || o->importance >= 0 || o->order >= 0))
-        return usage_error(cmd, "--lambda, --importance and --channel-order apply to crvq, not", name);
+        return cli_usage_error(cmd, "--lambda, --importance and --channel-order apply to crvq, not", name);
     if (o->d) p->d = o->d;
     if (o->M) p->M = o->M;
     else if (o->n_e > 1) p->M = o->n_e;

@@ -18,9 +18,10 @@ typedef struct cli_quant_flags {
 
 void cli_quant_flags_init(cli_quant_flags *f);
 
-// If argv[*i] is a method flag, consume it (and its value, advancing *i) and
-// return 1; 0 if it is not one. Bad values exit 2 with a message.
-int cli_quant_flag(const char *cmd, cli_quant_flags *f, int argc, char **argv, int *i);
+// The method flags as rows of a command's flag table (cli/flags.h), setting
+// *f: writes CLI_QUANT_N_FLAGS rows, returns their count.
+#define CLI_QUANT_N_FLAGS 16
+int cli_quant_flag_rows(cli_quant_flags *f, cli_flag *rows);
 
 // The method's defaults with the flags applied. Flags that do not apply to
 // the method are usage errors: prints and returns 2; 0 on success.
