@@ -6,17 +6,17 @@
 
 #include "crvq.h"
 #include "io/gguf.h"
+#include "tokenizer/tokenizer.h" // CRVQ_MAX_VOCAB: the tokenizer readers check it too
 
-// Upper bounds: generous for real LLaMA-family models (Llama-3.1-405B has
-// dim 16384, hidden 53248, vocab 128256), small enough that every product of
-// them used for sizes fits in int64 and a corrupt header fails here rather
-// than in a huge allocation.
+// Upper bounds (with CRVQ_MAX_VOCAB of tokenizer/tokenizer.h): generous for
+// real LLaMA-family models (Llama-3.1-405B has dim 16384, hidden 53248, vocab
+// 128256), small enough that every product of them used for sizes fits in
+// int64 and a corrupt header fails here rather than in a huge allocation.
 #define CRVQ_MAX_DIM 65536
 #define CRVQ_MAX_HIDDEN_DIM 262144
 #define CRVQ_MAX_LAYERS 1024
 #define CRVQ_MAX_HEADS 1024
 #define CRVQ_MAX_HEAD_DIM 1024
-#define CRVQ_MAX_VOCAB (1 << 22)
 #define CRVQ_MAX_SEQ_LEN (1 << 24)
 
 // Defaults for fields a file may leave out: no scaling, theta 10000,

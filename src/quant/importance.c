@@ -8,7 +8,6 @@
 
 #include "quant/kmeans.h"
 #include "quant/rng.h"
-#include "quant/vq.h"
 
 // Column sums in row order, thread t owning columns [n·t/T, n·(t+1)/T):
 // independent of the thread count. kind 0: (W − Q0)² (Q0 from C, assign);

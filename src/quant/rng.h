@@ -10,6 +10,13 @@
 
 #include <stdint.h>
 
+// The streams of the quantizer's stages.
+enum {
+    CRVQ_STREAM_PREQUANT = 1,    // k-means of the pre-quantization (importance "hessian")
+    CRVQ_STREAM_RANDOM_PERM = 2, // importance "random"
+    CRVQ_STREAM_CODEBOOK = 16,   // + k: k-means initialisation of codebook k
+};
+
 typedef struct crvq_rng {
     uint64_t s[4];
 } crvq_rng;

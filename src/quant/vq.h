@@ -7,20 +7,6 @@
 
 #include "crvq.h"
 
-// The random streams of the stages (quant/rng.h): a stage that does not run
-// never shifts the numbers of another.
-enum {
-    CRVQ_STREAM_PREQUANT = 1,    // k-means of the pre-quantization (importance "hessian")
-    CRVQ_STREAM_RANDOM_PERM = 2, // importance "random"
-    CRVQ_STREAM_CODEBOOK = 16,   // + k: k-means initialisation of codebook k
-};
-
-// k-means fits on a seeded sample of this many points per centroid
-// (all points when there are fewer): 65536 of the 2M vectors of a 4096 x
-// 4096 layer at e = 8. The initial codebooks only seed the alternating
-// rounds, which refine them against H.
-#define CRVQ_KMEANS_FIT_PER_CENTROID 256
-
 // Conjugate-gradient iterations of each continuous step (one SGEMM each);
 // docs/quantization.md has the measurements behind the choice.
 #define CRVQ_VQ_CG_ITERS 1

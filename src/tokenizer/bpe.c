@@ -16,6 +16,7 @@
 // whole string.
 #include "tokenizer/merge_heap.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/unicode.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
 // code; the other 68 bytes, in increasing order, for U+0100, U+0101, ...
 // (so a space is U+0120 'Ġ', a newline U+010A 'Ċ').
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/unicode.h"
 
 static int printable(unsigned b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE; }
 

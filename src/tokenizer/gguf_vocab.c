@@ -16,7 +16,6 @@
 // Llama 3's ignores merges).
 #include "io/gguf.h"
 #include "io/gguf_write.h"
-#include "model/config.h"
 #include "tokenizer/tok_internal.h"
 
 #include <stdlib.h>

@@ -11,7 +11,6 @@
 // refused with an error that names it: crvq never encodes differently from
 // the file's own tokenizer without saying so.
 #include "io/json.h"
-#include "model/config.h"
 #include "tokenizer/tok_internal.h"
 
 #include <math.h>

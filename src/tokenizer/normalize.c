@@ -3,6 +3,7 @@
 // invalid UTF-8 byte becomes U+FFFD, spaces become U+2581, optional removal of
 // extra spaces, and the dummy prefix (or suffix) space.
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/unicode.h"
 
 #include <string.h>
 

@@ -11,7 +11,6 @@
 // letters only, as tokenizers.js and llama.cpp do. A byte that does not
 // start a valid UTF-8 character counts as one character of no class.
 #include "tokenizer/pretok.h"
-#include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
 
 #include <string.h>

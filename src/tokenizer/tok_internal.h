@@ -1,7 +1,7 @@
 // tok_internal.h — the tokenizer's private layout, shared by the files of
-// src/tokenizer/: vocab.c builds it, sp_model.c and llama2c_tok.c parse files
-// into it, normalize.c, bpe.c and unigram.c encode with it, tokenizer.c is the
-// public API on top. Byte-level BPE (Hugging Face tokenizer.json, GGUF
+// src/tokenizer/: vocab.c builds it, pieces.c looks pieces up in it, sp_model.c
+// and llama2c_tok.c parse files into it, normalize.c, bpe.c and unigram.c
+// encode with it, api.c is the public API (crvq.h) on top. Byte-level BPE (Hugging Face tokenizer.json, GGUF
 // "gpt2") adds a crvq_bbpe: bbpe_build.c builds it, hf_json.c and
 // gguf_vocab.c parse files into it, bbpe.c encodes with it.
 #ifndef CRVQ_TOK_INTERNAL_H
@@ -71,6 +71,14 @@ struct crvq_tokenizer {
     struct crvq_bbpe *bbpe; // byte-level BPE only (opt.model CRVQ_TOK_BYTE_BPE), else NULL
 };
 
+// FNV-1a of piece bytes, the key of crvq_tokenizer.table: short keys (a few
+// bytes), computed for every candidate merge.
+static inline uint64_t crvq_tok_hash64(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
 crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_options *opt,
                                  const char *what, crvq_tokenizer **out);
 
@@ -86,10 +94,6 @@ static inline int crvq_tok_mergeable(int type) {
 
 // Length of the user-defined piece that is the longest prefix of s[0..n), or 0.
 size_t crvq_tok_user_match(const crvq_tokenizer *t, const char *s, size_t n);
-
-// Length of the (valid) UTF-8 character at s, 0 if s[0..n) does not start
-// with one; the codepoint goes to *cp.
-size_t crvq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
 
 // A growable array of ids.
 typedef struct crvq_tok_ids {

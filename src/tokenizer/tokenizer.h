@@ -5,6 +5,11 @@
 
 #include "crvq.h"
 
+// At most this many pieces in a vocabulary (and vocab_size of a model,
+// model/config.h): generous for real models (Llama 3 has 128256), small
+// enough that a corrupt count fails here rather than in a huge allocation.
+#define CRVQ_MAX_VOCAB (1 << 22)
+
 // Piece types: SentencePiece's numbering, which GGUF's token_type also uses.
 typedef enum crvq_piece_type {
     CRVQ_PIECE_NORMAL = 1,

@@ -45,6 +45,10 @@ extern const uint32_t crvq_uc_decomp_pool[];
 extern const crvq_uc_pair crvq_uc_pairs[];
 extern const int crvq_uc_n_pairs;
 
+// Length of the (valid) UTF-8 character at s, 0 if s[0..n) does not start
+// with one; the codepoint goes to *cp (unicode.c).
+size_t crvq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
+
 // CRVQ_UC_* flags of a code point (0 for cp > U+10FFFF).
 static inline unsigned crvq_uc_flags(uint32_t cp) {
     if (cp >= 0x110000) return 0;

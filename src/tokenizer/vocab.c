@@ -1,6 +1,7 @@
 // vocab.c — the tokenizer's tables: pieces, scores, types, a hash from piece
 // bytes to id, byte-fallback ids, and what the encoders precompute from them.
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/unicode.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,87 +13,6 @@ crvq_tok_options crvq_tok_options_default(void) {
     // identity normalization that keeps whitespace as is (LLaMA's setup).
     crvq_tok_options o = {.model = CRVQ_TOK_BPE, .escape_whitespaces = 1};
     return o;
-}
-
-static uint64_t hash_bytes(const char *s, size_t n) {
-    // FNV-1a: short keys (a few bytes), computed for every candidate merge.
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
-int crvq_tok_lookup(const crvq_tokenizer *t, const char *s, size_t n) {
-    for (uint32_t h = (uint32_t)hash_bytes(s, n) & t->table_mask;; h = (h + 1) & t->table_mask) {
-        int id = t->table[h];
-        if (id < 0) return -1;
-        if (t->len[id] == n && memcmp(t->blob + t->off[id], s, n) == 0) return id;
-    }
-}
-
-size_t crvq_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp) {
-    // SentencePiece's DecodeUTF8: shortest forms only, no surrogates, <= U+10FFFF.
-    uint8_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t need = c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xF0 && c < 0xF5 ? 4 : 0;
-    if (need == 0 || n < need) return 0;
-    uint32_t v = c & (0x7F >> need);
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min_cp[need] || v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return 0;
-    *cp = v;
-    return need;
-}
-
-size_t crvq_tok_user_match(const crvq_tokenizer *t, const char *s, size_t n) {
-    if (t->n_user == 0 || n == 0) return 0;
-    uint8_t c = (uint8_t)s[0];
-    if (!(t->user_first[c >> 3] & (1u << (c & 7)))) return 0;
-    for (size_t l = n < t->user_max_len ? n : t->user_max_len; l > 0; l--) {
-        int id = crvq_tok_lookup(t, s, l);
-        if (id >= 0 && t->type[id] == CRVQ_PIECE_USER_DEFINED) return l;
-    }
-    return 0;
-}
-
-crvq_status crvq_tok_ids_push(crvq_tok_ids *ids, int id) {
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? 2 * ids->cap : 256;
-        int *v = realloc(ids->v, cap * sizeof *v);
-        if (!v) return crvq_fail(CRVQ_ERR_NOMEM, "tokenizer: out of memory for %zu ids", cap);
-        ids->v = v;
-        ids->cap = cap;
-    }
-    ids->v[ids->n++] = id;
-    return CRVQ_OK;
-}
-
-crvq_status crvq_tok_push_unknown(const crvq_tokenizer *t, const char *s, size_t n, crvq_tok_ids *ids) {
-    if (!t->byte_fallback) {
-        if (t->unk < 0)
-            return crvq_fail(CRVQ_ERR_INVALID, "tokenizer: text has a character outside the vocabulary "
-                                               "and the vocabulary has neither <unk> nor byte pieces");
-        // SentencePiece merges a run of unknown pieces into one unk (only
-        // unknown text ever becomes unk, so the last id tells).
-        if (ids->n > 0 && ids->v[ids->n - 1] == t->unk) return CRVQ_OK;
-        return crvq_tok_ids_push(ids, t->unk);
-    }
-    for (size_t i = 0; i < n; i++) {
-        // A byte the model has no piece for falls back to unk, as
-        // SentencePiece's PieceToId does for a missing "<0xXX>".
-        int id = t->byte_id[(uint8_t)s[i]] >= 0 ? t->byte_id[(uint8_t)s[i]] : t->unk;
-        if (id < 0)
-            return crvq_fail(CRVQ_ERR_INVALID, "tokenizer: byte 0x%02X has no byte piece and there is no <unk>",
-                             (uint8_t)s[i]);
-        crvq_status st = crvq_tok_ids_push(ids, id);
-        if (st) return st;
-    }
-    return CRVQ_OK;
 }
 
 void crvq_tokenizer_free(crvq_tokenizer *t) {
@@ -212,7 +132,7 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
 
         // Like SentencePiece, reject a vocabulary that defines a piece twice:
         // which of the two ids encoding should produce would be arbitrary.
-        uint32_t h = (uint32_t)hash_bytes(p, len) & t->table_mask;
+        uint32_t h = (uint32_t)crvq_tok_hash64(p, len) & t->table_mask;
         for (; t->table[h] >= 0; h = (h + 1) & t->table_mask) {
             int j = t->table[h];
             if (t->len[j] == len && memcmp(t->blob + t->off[j], p, len) == 0)

@@ -1,4 +1,4 @@
-// tokenizer.c — the public tokenizer API: load a file (format from its
+// api.c — the public tokenizer API (crvq.h): load a file (format from its
 // content), encode a string as SentencePiece or Hugging Face's byte-level
 // BPE does, decode one token.
 #include "io/gguf.h"
