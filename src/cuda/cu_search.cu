@@ -61,6 +61,32 @@ __device__ inline double warp_matvec(const double *A, double x, int d, int lane)
     return y;
 }
 
+// The codeword j < K of the smallest score q[j] + Σ_t vs[t] ct[t, j] (ct: the
+// transposed codebook (d, K)), the first index among equal scores as the
+// CPU's kernels: each lane scores its codewords, then the warp takes the
+// argmin. K when there is none (all lanes get the answer).
+__device__ inline int warp_best_code(const float *vs, const float *ct, const float *q, int K, int d, int lane) {
+    float best = INFINITY;
+    int bj = K;
+    for (int j = lane; j < K; j += 32) {
+        float sc = q[j];
+        for (int t = 0; t < d; t++) sc = fmaf(vs[t], ct[(size_t)t * K + j], sc);
+        if (bj == K || sc < best) {
+            best = sc;
+            bj = j;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float ob = __shfl_xor_sync(CRVQ_FULL_MASK, best, o);
+        int oj = __shfl_xor_sync(CRVQ_FULL_MASK, bj, o);
+        if (oj < K && (bj == K || ob < best || (ob == best && oj < bj))) {
+            best = ob;
+            bj = oj;
+        }
+    }
+    return bj;
+}
+
 __global__ void __launch_bounds__(CRVQ_CU_SEARCH_WARPS * 32) search_kernel(crvq_cu_search_args a) {
     __shared__ double hsh[CRVQ_CU_SEARCH_WARPS][CRVQ_CU_MAX_WB];
     __shared__ float vsh[CRVQ_CU_SEARCH_WARPS][CRVQ_CUDA_MAX_D];
@@ -95,27 +121,7 @@ __global__ void __launch_bounds__(CRVQ_CU_SEARCH_WARPS * 32) search_kernel(crvq_
             __syncwarp();
             if (mine) vs[lane] = (float)(-2.0 * (hs / s + Hc));
             __syncwarp();
-            // Scores of this lane's codewords, then the warp's argmin (the
-            // first index among equal scores, as the CPU's kernels).
-            const float *ct = a.ct[k], *q = a.q[k] + (size_t)g * K;
-            float best = INFINITY;
-            int bj = K;
-            for (int j = lane; j < K; j += 32) {
-                float sc = q[j];
-                for (int t = 0; t < d; t++) sc = fmaf(vs[t], ct[(size_t)t * K + j], sc);
-                if (bj == K || sc < best) {
-                    best = sc;
-                    bj = j;
-                }
-            }
-            for (int o = 16; o > 0; o >>= 1) {
-                float ob = __shfl_xor_sync(CRVQ_FULL_MASK, best, o);
-                int oj = __shfl_xor_sync(CRVQ_FULL_MASK, bj, o);
-                if (oj < K && (bj == K || ob < best || (ob == best && oj < bj))) {
-                    best = ob;
-                    bj = oj;
-                }
-            }
+            int bj = warp_best_code(vs, a.ct[k], a.q[k] + (size_t)g * K, K, d, lane);
             if (bj == b || bj >= K) continue;
             double delta = mine ? (double)Ck[(size_t)bj * d + lane] - c : 0;
             double Hd = warp_matvec(Hg, delta, d, lane);

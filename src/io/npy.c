@@ -125,73 +125,67 @@ static crvq_status parse_header(cursor *c, npy_header *h) {
     return CRVQ_OK;
 }
 
+// Magic, version and header length of the file (size bytes at b), then
+// the header dict into h; *data_off: where the array data starts.
+static crvq_status read_header(const char *path, const uint8_t *b, size_t size, npy_header *h, size_t *data_off) {
+    size_t hlen_size = 0, hlen = 0;
+    if (size < 10 || memcmp(b, npy_magic, 6) != 0)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+    if (b[6] == 1 && b[7] == 0) hlen_size = 2;
+    else if ((b[6] == 2 || b[6] == 3) && b[7] == 0) hlen_size = 4;
+    else
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: .npy format version %d.%d (supported: 1.0, 2.0, 3.0)", path,
+                         b[6], b[7]);
+    if (size < 8 + hlen_size) return crvq_fail(CRVQ_ERR_FORMAT, "%s: truncated .npy header", path);
+    hlen = hlen_size == 2 ? (size_t)b[8] | (size_t)b[9] << 8
+                          : (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+    *data_off = 8 + hlen_size + hlen;
+    if (*data_off > size)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: truncated .npy header (%zu bytes declared, %zu in the file)", path,
+                         hlen, size - 8 - hlen_size);
+    const char *text = (const char *)b + 8 + hlen_size;
+    if (hlen == 0 || text[hlen - 1] != '\n')
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: malformed .npy header: does not end in a newline", path);
+    cursor c = {text, text, text + hlen, path};
+    return parse_header(&c, h);
+}
+
+// What crvq reads: a C-order 2-D array of '<f4' or '<f8' whose data fills
+// the rest of the file (data_bytes). *item: its element size.
+static crvq_status check_array(const char *path, const npy_header *h, size_t data_bytes, size_t *item) {
+    if (strcmp(h->descr, "<f4") == 0) *item = 4;
+    else if (strcmp(h->descr, "<f8") == 0) *item = 8;
+    else
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported (need '<f4' or '<f8')", path,
+                         h->descr);
+    if (h->fortran_order)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: array is in Fortran order; save it in C order "
+                         "(numpy.ascontiguousarray)", path);
+    if (h->ndim != 2)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: array has %d dimensions, expected 2", path, h->ndim);
+    int64_t r = h->shape[0], k = h->shape[1];
+    if ((k > 0 && (uint64_t)r > (SIZE_MAX / 8) / (uint64_t)k))
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: shape (%lld, %lld) is too large", path, (long long)r, (long long)k);
+    size_t nbytes = (size_t)r * (size_t)k * *item;
+    if (data_bytes != nbytes)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %s: shape (%lld, %lld) of %s needs %zu data bytes, the file has %zu",
+                         path, data_bytes < nbytes ? "truncated" : "trailing bytes", (long long)r, (long long)k,
+                         h->descr, nbytes, data_bytes);
+    return CRVQ_OK;
+}
+
 crvq_status crvq_npy_read(const char *path, crvq_dtype want, void **data, int64_t *rows, int64_t *cols) {
     assert(path && data && rows && cols && (want == CRVQ_F32 || want == CRVQ_F64));
     crvq_mapfile f;
     crvq_status st = crvq_mapfile_open(path, &f);
     if (st) return st;
     const uint8_t *b = f.data;
-    size_t hlen_size = 0, hlen = 0;
-    if (f.size < 10 || memcmp(b, npy_magic, 6) != 0) {
-        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
-        goto done;
-    }
-    if (b[6] == 1 && b[7] == 0) hlen_size = 2;
-    else if ((b[6] == 2 || b[6] == 3) && b[7] == 0) hlen_size = 4;
-    else {
-        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: .npy format version %d.%d (supported: 1.0, 2.0, 3.0)", path,
-                       b[6], b[7]);
-        goto done;
-    }
-    if (f.size < 8 + hlen_size) {
-        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: truncated .npy header", path);
-        goto done;
-    }
-    hlen = hlen_size == 2 ? (size_t)b[8] | (size_t)b[9] << 8
-                          : (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
-    size_t data_off = 8 + hlen_size + hlen;
-    if (data_off > f.size) {
-        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: truncated .npy header (%zu bytes declared, %zu in the file)", path,
-                       hlen, f.size - 8 - hlen_size);
-        goto done;
-    }
-    const char *text = (const char *)b + 8 + hlen_size;
-    if (hlen == 0 || text[hlen - 1] != '\n') {
-        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: malformed .npy header: does not end in a newline", path);
-        goto done;
-    }
-    cursor c = {text, text, text + hlen, path};
     npy_header h = {0};
-    if ((st = parse_header(&c, &h))) goto done;
-
-    size_t item;
-    if (strcmp(h.descr, "<f4") == 0) item = 4;
-    else if (strcmp(h.descr, "<f8") == 0) item = 8;
-    else {
-        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported (need '<f4' or '<f8')", path, h.descr);
+    size_t data_off = 0, item = 0;
+    if ((st = read_header(path, b, f.size, &h, &data_off)) || (st = check_array(path, &h, f.size - data_off, &item)))
         goto done;
-    }
-    if (h.fortran_order) {
-        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: array is in Fortran order; save it in C order "
-                       "(numpy.ascontiguousarray)", path);
-        goto done;
-    }
-    if (h.ndim != 2) {
-        st = crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: array has %d dimensions, expected 2", path, h.ndim);
-        goto done;
-    }
     int64_t r = h.shape[0], k = h.shape[1];
-    if ((k > 0 && (uint64_t)r > (SIZE_MAX / 8) / (uint64_t)k)) {
-        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: shape (%lld, %lld) is too large", path, (long long)r, (long long)k);
-        goto done;
-    }
     size_t count = (size_t)r * (size_t)k, nbytes = count * item;
-    if (f.size - data_off != nbytes) {
-        st = crvq_fail(CRVQ_ERR_FORMAT, "%s: %s: shape (%lld, %lld) of %s needs %zu data bytes, the file has %zu",
-                       path, f.size - data_off < nbytes ? "truncated" : "trailing bytes", (long long)r,
-                       (long long)k, h.descr, nbytes, f.size - data_off);
-        goto done;
-    }
     size_t out_item = want == CRVQ_F32 ? 4 : 8;
     void *out = malloc(count ? count * out_item : 1);
     if (!out) {

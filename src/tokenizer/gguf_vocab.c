@@ -134,50 +134,106 @@ static crvq_status write_llama(const crvq_tokenizer *t, crvq_gguf_writer *w) {
 
 // ------------------------------------------------------ byte-level BPE ---
 
-static crvq_status read_gpt2(const crvq_gguf *g, const crvq_gguf_array *tokens, crvq_tokenizer **out) {
+// The settings of a gpt2 vocabulary (pre-tokenizer, normalizer, flags,
+// special ids) into spec, and its merges list.
+static crvq_status gpt2_settings(const crvq_gguf *g, int n, crvq_bbpe_spec *spec, crvq_gguf_array *merges) {
     const char *what = g->path;
-    int n = (int)tokens->n;
     crvq_gguf_str pre;
-    crvq_gguf_array merges;
     crvq_status st;
     if (!key(g, "tokenizer.ggml.pre"))
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: gpt2 vocabulary without tokenizer.ggml.pre: crvq cannot tell "
                          "its pre-tokenizer (known: llama-bpe, qwen2, gpt-2)", what);
     if ((st = crvq_gguf_get_str(g, "tokenizer.ggml.pre", &pre)) ||
-        (st = crvq_gguf_get_arr(g, "tokenizer.ggml.merges", &merges)))
+        (st = crvq_gguf_get_arr(g, "tokenizer.ggml.merges", merges)))
         return st;
-    if (merges.type != CRVQ_GGUF_STRING)
+    if (merges->type != CRVQ_GGUF_STRING)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer.ggml.merges is not a list of strings", what);
-    crvq_bbpe_spec spec = {.n = n, .n_merges = (int)merges.n, .bos_id = -1, .eos_id = -1, .unk_id = -1};
+    *spec = (crvq_bbpe_spec){.n = n, .n_merges = (int)merges->n, .bos_id = -1, .eos_id = -1, .unk_id = -1};
     int known = 0;
     for (size_t k = 0; k < sizeof pre_names / sizeof *pre_names && !known; k++)
         if (pre.len == strlen(pre_names[k].name) && memcmp(pre.p, pre_names[k].name, pre.len) == 0) {
-            spec.pretok = pre_names[k].kind;
-            spec.nfc = pre_names[k].nfc;
-            spec.ignore_merges = pre_names[k].ignore_merges;
+            spec->pretok = pre_names[k].kind;
+            spec->nfc = pre_names[k].nfc;
+            spec->ignore_merges = pre_names[k].ignore_merges;
             known = 1;
         }
     if (!known)
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: tokenizer.ggml.pre \"%.*s\" is not a pre-tokenizer crvq has "
                          "(llama-bpe, qwen2, gpt-2)", what, (int)(pre.len < 60 ? pre.len : 60), pre.p);
-    if (merges.n > (uint64_t)INT32_MAX / 4)
+    if (merges->n > (uint64_t)INT32_MAX / 4)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: too many merges", what);
     crvq_gguf_str norm;
     int add_bos = 1;
     if ((key(g, "crvq.tokenizer.normalizer") && (st = crvq_gguf_get_str(g, "crvq.tokenizer.normalizer", &norm))) ||
         (key(g, "crvq.tokenizer.ignore_merges") &&
-         (st = crvq_gguf_get_bool(g, "crvq.tokenizer.ignore_merges", &spec.ignore_merges))) ||
+         (st = crvq_gguf_get_bool(g, "crvq.tokenizer.ignore_merges", &spec->ignore_merges))) ||
         (key(g, "crvq.tokenizer.add_prefix_space") &&
-         (st = crvq_gguf_get_bool(g, "crvq.tokenizer.add_prefix_space", &spec.add_prefix_space))) ||
+         (st = crvq_gguf_get_bool(g, "crvq.tokenizer.add_prefix_space", &spec->add_prefix_space))) ||
         (key(g, "tokenizer.ggml.add_bos_token") && (st = crvq_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos))) ||
-        (st = read_ids(g, n, &spec.bos_id, &spec.eos_id, &spec.unk_id)))
+        (st = read_ids(g, n, &spec->bos_id, &spec->eos_id, &spec->unk_id)))
         return st;
     if (key(g, "crvq.tokenizer.normalizer")) {
-        if (norm.len == 3 && memcmp(norm.p, "NFC", 3) == 0) spec.nfc = 1;
-        else if (norm.len == 4 && memcmp(norm.p, "none", 4) == 0) spec.nfc = 0;
+        if (norm.len == 3 && memcmp(norm.p, "NFC", 3) == 0) spec->nfc = 1;
+        else if (norm.len == 4 && memcmp(norm.p, "none", 4) == 0) spec->nfc = 0;
         else return crvq_fail(CRVQ_ERR_FORMAT, "%s: crvq.tokenizer.normalizer is neither NFC nor none", what);
     }
-    if (!add_bos) spec.bos_id = -1; // crvq's BOS is the token put in front
+    if (!add_bos) spec->bos_id = -1; // crvq's BOS is the token put in front
+    return CRVQ_OK;
+}
+
+// The raw bytes of the n tokens, appended to blob at *pos: pieces (n) and
+// lens (n) point into it. NORMAL tokens are byte-level encoded; added tokens
+// and placeholders are the text itself.
+static crvq_status gpt2_pieces(const crvq_gguf_array *tokens, int n, const int32_t *types, const char *what,
+                               char *blob, size_t *pos, const char **pieces, size_t *lens) {
+    for (int i = 0; i < n; i++) {
+        const crvq_gguf_str *s = &tokens->strs[i];
+        pieces[i] = blob + *pos;
+        if (types[i] != CRVQ_PIECE_NORMAL) {
+            memcpy(blob + *pos, s->p, s->len);
+            lens[i] = s->len;
+        } else {
+            long m = crvq_bytelevel_decode(s->p, s->len, blob + *pos);
+            if (m <= 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: token %d is not byte-level encoded", what, i);
+            lens[i] = (size_t)m;
+        }
+        *pos += lens[i];
+    }
+    return CRVQ_OK;
+}
+
+// The raw bytes of both sides of each merge ("left right", byte-level
+// encoded), appended to blob at *pos: parts and part_lens (n_merges, 2).
+static crvq_status gpt2_merges(const crvq_gguf_array *merges, const char *what, char *blob, size_t *pos,
+                               const char **parts, size_t *part_lens) {
+    for (uint64_t r = 0; r < merges->n; r++) {
+        const crvq_gguf_str *s = &merges->strs[r];
+        const char *sp = memchr(s->p, ' ', s->len);
+        if (!sp || memchr(sp + 1, ' ', (size_t)(s->p + s->len - sp - 1)))
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: merge %llu is not two tokens and one space", what,
+                             (unsigned long long)r);
+        size_t len[2] = {(size_t)(sp - s->p), (size_t)(s->p + s->len - sp - 1)};
+        const char *src[2] = {s->p, sp + 1};
+        for (int k = 0; k < 2; k++) {
+            long m = len[k] ? crvq_bytelevel_decode(src[k], len[k], blob + *pos) : -1;
+            if (m <= 0)
+                return crvq_fail(CRVQ_ERR_FORMAT, "%s: merge %llu is not byte-level encoded", what,
+                                 (unsigned long long)r);
+            parts[2 * r + k] = blob + *pos;
+            part_lens[2 * r + k] = (size_t)m;
+            *pos += (size_t)m;
+        }
+    }
+    return CRVQ_OK;
+}
+
+static crvq_status read_gpt2(const crvq_gguf *g, const crvq_gguf_array *tokens, crvq_tokenizer **out) {
+    const char *what = g->path;
+    int n = (int)tokens->n;
+    crvq_gguf_array merges;
+    crvq_bbpe_spec spec;
+    crvq_status st = gpt2_settings(g, n, &spec, &merges);
+    if (st) return st;
 
     size_t total = 0;
     for (int i = 0; i < n; i++) total += tokens->strs[i].len;
@@ -204,44 +260,9 @@ static crvq_status read_gpt2(const crvq_gguf *g, const crvq_gguf_array *tokens, 
         for (int i = 0; i < n; i++) flags[i] = (uint8_t)(flags32[i] & 7);
     }
     size_t pos = 0;
-    for (int i = 0; i < n; i++) {
-        const crvq_gguf_str *s = &tokens->strs[i];
-        pieces[i] = blob + pos;
-        if (types[i] != CRVQ_PIECE_NORMAL) { // added tokens and placeholders: the text itself
-            memcpy(blob + pos, s->p, s->len);
-            lens[i] = s->len;
-        } else {
-            long m = crvq_bytelevel_decode(s->p, s->len, blob + pos);
-            if (m <= 0) {
-                st = crvq_fail(CRVQ_ERR_FORMAT, "%s: token %d is not byte-level encoded", what, i);
-                goto done;
-            }
-            lens[i] = (size_t)m;
-        }
-        pos += lens[i];
-    }
-    for (uint64_t r = 0; r < merges.n; r++) {
-        const crvq_gguf_str *s = &merges.strs[r];
-        const char *sp = memchr(s->p, ' ', s->len);
-        if (!sp || memchr(sp + 1, ' ', (size_t)(s->p + s->len - sp - 1))) {
-            st = crvq_fail(CRVQ_ERR_FORMAT, "%s: merge %llu is not two tokens and one space", what,
-                           (unsigned long long)r);
-            goto done;
-        }
-        size_t len[2] = {(size_t)(sp - s->p), (size_t)(s->p + s->len - sp - 1)};
-        const char *src[2] = {s->p, sp + 1};
-        for (int k = 0; k < 2; k++) {
-            long m = len[k] ? crvq_bytelevel_decode(src[k], len[k], blob + pos) : -1;
-            if (m <= 0) {
-                st = crvq_fail(CRVQ_ERR_FORMAT, "%s: merge %llu is not byte-level encoded", what,
-                               (unsigned long long)r);
-                goto done;
-            }
-            parts[2 * r + k] = blob + pos;
-            part_lens[2 * r + k] = (size_t)m;
-            pos += (size_t)m;
-        }
-    }
+    if ((st = gpt2_pieces(tokens, n, types, what, blob, &pos, pieces, lens)) ||
+        (st = gpt2_merges(&merges, what, blob, &pos, parts, part_lens)))
+        goto done;
     spec.pieces = pieces;
     spec.piece_lens = lens;
     spec.types = (const int *)types;
