@@ -6,12 +6,13 @@
 // same settings reads.
 //
 //   make_synthetic_model -o OUT.gguf --tokenizer tokenizer.model
-//                        [--kind crvq|vq|rtn|dense] [--layers N] [--seed S]
+//                        [--kind crvq|vq|rtn|dense] [--lambda L] [--layers N] [--seed S]
 //
 // Kinds (every block's seven projections):
 //   crvq   CRVQ defaults: d 8, M 4, e 8, λ 0.02 -> n_crit = floor(n_in·λ/d)
 //          (10 groups of 512 for n_in 4096, 27 of 1376 for 11008), random
-//          column permutation
+//          column permutation; --lambda L sets λ (0.33: the 2-bit class
+//          setting of README's one-layer table, 168 and 454 critical groups)
 //   vq     one codebook: d 8, M 1, e 8
 //   rtn    scalar 2-bit, group 128
 //   dense  fp16 in the file (float32 once loaded)
@@ -38,10 +39,10 @@ typedef enum kind { KIND_CRVQ, KIND_VQ, KIND_RTN, KIND_DENSE } kind;
 
 static void usage(FILE *f) {
     fprintf(f, "usage: make_synthetic_model -o OUT.gguf --tokenizer tokenizer.model\n"
-               "                            [--kind crvq|vq|rtn|dense] [--layers N] [--seed S]\n\n"
+               "                            [--kind crvq|vq|rtn|dense] [--lambda L] [--layers N] [--seed S]\n\n"
                "Writes a Llama-2-7B-shaped container (dim 4096, hidden 11008, 32 heads, vocab\n"
                "32000; --layers blocks, default 32) with random weights, for decode benchmarks.\n"
-               "  crvq   d 8, M 4, e 8, lambda 0.02 (default)   vq     d 8, M 1, e 8\n"
+               "  crvq   d 8, M 4, e 8, lambda 0.02 (default; --lambda L)   vq  d 8, M 1, e 8\n"
                "  rtn    2 bits, group 128                      dense  fp16\n");
 }
 
@@ -69,13 +70,13 @@ static void fill_f32(crvq_rng *r, float *p, size_t n, float amp) {
     for (size_t i = 0; i < n; i++) p[i] = amp * (2.0f * crvq_rng_float(r) - 1.0f);
 }
 
-// A CRVQ (M 4) or VQ (M 1) layer (n_out, n_in) at d 8, e 8 with random codes.
-static crvq_status make_vq(crvq_model *m, crvq_rng *r, int n_out, int n_in, int M, const char *what,
-                           crvq_linear *lin) {
+// A CRVQ (M 4, λ lambda) or VQ (M 1) layer (n_out, n_in) at d 8, e 8 with random codes.
+static crvq_status make_vq(crvq_model *m, crvq_rng *r, int n_out, int n_in, int M, double lambda,
+                           const char *what, crvq_linear *lin) {
     const int d = 8, K = 256;
     int G = n_in / d;
-    // VQ: every group uses every codebook (n_crit = G); CRVQ: floor(n_in·λ/d), λ 0.02
-    int n_crit = M == 1 ? G : (int)floor(n_in * 0.02 / d + 1e-9);
+    // VQ: every group uses every codebook (n_crit = G); CRVQ: floor(n_in·λ/d)
+    int n_crit = M == 1 ? G : (int)floor(n_in * lambda / d + 1e-9);
     crvq_vq_raw raw = {.m_out = n_out, .n_in = n_in, .d = d, .M = M, .n_crit = n_crit};
     uint8_t *codes = alloc(m, (size_t)n_out * G);
     uint8_t *ext = M > 1 ? alloc(m, (size_t)n_out * n_crit * (M - 1)) : NULL;
@@ -133,6 +134,7 @@ int main(int argc, char **argv) {
     kind k = KIND_CRVQ;
     int n_layers = 32;
     uint64_t seed = 1;
+    double lambda = 0.02;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -148,6 +150,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--tokenizer")) tok_path = v;
         else if (!strcmp(a, "--layers")) n_layers = atoi(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--lambda")) lambda = atof(v);
         else if (!strcmp(a, "--kind")) {
             if (!strcmp(v, "crvq")) k = KIND_CRVQ;
             else if (!strcmp(v, "vq")) k = KIND_VQ;
@@ -162,7 +165,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!out || !tok_path || n_layers < 1 || n_layers > 32) {
+    if (!out || !tok_path || n_layers < 1 || n_layers > 32 || !(lambda >= 0 && lambda <= 1)) {
         usage(stderr);
         return 2;
     }
@@ -236,8 +239,8 @@ int main(int argc, char **argv) {
             snprintf(what, sizeof what, "blk.%d.%s", l, crvq_proj_table[j].gguf);
             crvq_status st = CRVQ_OK;
             switch (k) {
-            case KIND_CRVQ: st = make_vq(m, &r, n_out, n_in, 4, what, lin); break;
-            case KIND_VQ: st = make_vq(m, &r, n_out, n_in, 1, what, lin); break;
+            case KIND_CRVQ: st = make_vq(m, &r, n_out, n_in, 4, lambda, what, lin); break;
+            case KIND_VQ: st = make_vq(m, &r, n_out, n_in, 1, 1.0, what, lin); break;
             case KIND_RTN: st = make_rtn(m, &r, n_out, n_in, what, lin); break;
             case KIND_DENSE: // attention (dim, dim), gate and up (hidden, dim), down (dim, hidden)
                 *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in,
@@ -254,15 +257,16 @@ int main(int argc, char **argv) {
     // recorded as crvq.* keys, so `crvq info` names what the file holds
     crvq_quant_params p;
     crvq_quant_params_default(&p, k == KIND_CRVQ ? CRVQ_METHOD_CRVQ : k == KIND_VQ ? CRVQ_METHOD_VQ : CRVQ_METHOD_RTN);
+    if (k == KIND_CRVQ) p.lambda = lambda;
     crvq_container_info info = {.params = k == KIND_DENSE ? NULL : &p, .calib_file = "synthetic (random codes)"};
     if (crvq_container_write(m, &info, out)) {
         fail(crvq_last_error());
         goto done;
     }
-    printf("wrote %s: Llama-2-7B shapes, %d layers, %s, %.4f bits per linear weight\n", out, n_layers,
-           k == KIND_CRVQ ? "crvq d 8 M 4 e 8 lambda 0.02" : k == KIND_VQ ? "vq d 8 M 1 e 8"
+    printf("wrote %s: Llama-2-7B shapes, %d layers, %s (lambda %g), %.4f bits per linear weight\n", out,
+           n_layers, k == KIND_CRVQ ? "crvq d 8 M 4 e 8" : k == KIND_VQ ? "vq d 8 M 1 e 8"
            : k == KIND_RTN ? "rtn 2-bit group 128" : "dense fp16",
-           crvq_model_linear_bpw(m, NULL));
+           k == KIND_CRVQ ? lambda : 0.0, crvq_model_linear_bpw(m, NULL));
     rc = 0;
 done:
     crvq_model_free(m);

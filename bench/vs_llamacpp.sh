@@ -8,16 +8,17 @@
 # 32000) with LAYERS blocks (default 2) and random weights, written once by
 # bench/make_synthetic_model as a dense fp16 GGUF that both tools read. From
 # it llama.cpp makes its i-quants (an importance matrix from CALIB first, as
-# IQ1_S/IQ1_M/IQ2_XXS need one) and crvq writes files of the same shapes:
-# CRVQ defaults (d 8, M 4, e 8, λ 0.02) and a 2-bit class setting (RTN 2-bit,
-# group 128). Random weights make the numbers computed meaningless; what a
-# token reads and computes is that of a real file of the same settings.
+# IQ1_S/IQ1_M/IQ2_XXS need one) and crvq writes files of the same shapes
+# with random codes: CRVQ defaults (d 8, M 4, e 8, λ 0.02, against IQ1_S and
+# IQ1_M) and a 2-bit class CRVQ setting (λ 0.33, 2.0 bits, against IQ2_XXS).
+# Random weights make the numbers computed meaningless; what a token reads
+# and computes is that of a real file of the same settings.
 #
 # Each pair (file, threads) is measured in two ways:
 #   - each tool's own benchmark: llama-bench (pp PROMPT, tg GEN, REPS
-#     repetitions, wall time) and `crvq bench` (prefill PROMPT, decode GEN,
-#     median of REPS; wall time, except that at one thread crvq bench reports
-#     its thread's CPU time);
+#     repetitions, the median of its samples, wall time) and `crvq bench`
+#     (prefill PROMPT, decode GEN, median of REPS; wall time, except that at
+#     one thread crvq bench reports its thread's CPU time);
 #   - decode by process CPU time, the same for both: each tool decodes
 #     GEN_A and GEN_B tokens after an 8-token prompt in two runs; the
 #     difference of the two runs' CPU seconds over GEN_B - GEN_A is the cost
@@ -35,6 +36,7 @@
 #   LAYERS (2) THREADS ("1 2") PROMPT (512) GEN (128) REPS (3)
 #   GEN_A (8) GEN_B (40)   decode lengths of the CPU-time measure
 #   CHUNKS (8)             512-token chunks of CALIB for llama-imatrix
+#   DENSE                  when set, both tools also run the dense f16 file
 #   WORK                   where the model files go (default: a temporary
 #                          directory, removed at the end; ~4 GB)
 #   RESULT                 the table (default bench/results/vs_llamacpp.md)
@@ -66,7 +68,10 @@ if [ ! -x "$lbin/llama-bench" ] || [ ! -x "$lbin/llama-quantize" ] || [ ! -x "$l
         -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF >/dev/null
     cmake --build "$LLAMACPP/build" -j "$(nproc)" --target llama-bench llama-quantize llama-imatrix >/dev/null
 fi
-lcommit=$(git -C "$LLAMACPP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# a checkout without .git still names the ggml it synced and its gguf-py version
+lcommit=$(git -C "$LLAMACPP" rev-parse --short HEAD 2>/dev/null) || lcommit="unknown (no .git; ggml sync $(
+    cut -c1-8 "$LLAMACPP/scripts/sync-ggml.last" 2>/dev/null || echo ?), gguf-py $(
+    sed -n 's/^version = "\(.*\)"/\1/p' "$LLAMACPP/gguf-py/pyproject.toml" 2>/dev/null || echo ?))"
 
 if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"; else
     work=$(mktemp -d "${TMPDIR:-/tmp}/crvq-vsl.XXXXXX"); trap 'rm -rf "$work"' EXIT; fi
@@ -77,9 +82,9 @@ rows=$work/rows.jsonl
 made() { [ -s "$1" ]; }
 dense=$work/dense-f16.gguf
 made "$dense" || { log "writing $dense"; "$mk" -o "$dense" --tokenizer "$tok" --kind dense --layers "$layers" >&2; }
-for kind in crvq rtn; do
-    made "$work/crvq-$kind.gguf" || "$mk" -o "$work/crvq-$kind.gguf" --tokenizer "$tok" --kind $kind --layers "$layers" >&2
-done
+made "$work/crvq-defaults.gguf" || "$mk" -o "$work/crvq-defaults.gguf" --tokenizer "$tok" --layers "$layers" >&2
+made "$work/crvq-2bit.gguf" ||
+    "$mk" -o "$work/crvq-2bit.gguf" --tokenizer "$tok" --lambda 0.33 --layers "$layers" >&2
 if ! made "$work/imatrix.dat"; then
     log "llama-imatrix: $chunks chunks of 512 tokens of $calib"
     "$lbin/llama-imatrix" -m "$dense" -f "$calib" -o "$work/imatrix.dat" -c 512 --chunks "$chunks" \
@@ -114,7 +119,8 @@ row() {
         own=$("$lbin/llama-bench" -m "$file" -p "$prompt" -n "$gen" -t "$t" -r "$reps" -o json 2>/dev/null |
             python3 -c '
 import json, sys
-r = {("pp" if o["n_gen"] == 0 else "tg"): o["avg_ts"] for o in json.load(sys.stdin)}
+import statistics
+r = {("pp" if o["n_gen"] == 0 else "tg"): statistics.median(o["samples_ts"]) for o in json.load(sys.stdin)}
 print(json.dumps({"prefill_tps": r["pp"], "decode_tps": r["tg"]}))')
         dec=("$lbin/llama-bench" -m "$file" -p 0 -t 1 -r 1 -n)
     else
@@ -140,21 +146,22 @@ o.update(tool=sys.argv[2], name=sys.argv[3], threads=int(sys.argv[4]), load=floa
 print(json.dumps(o))' "$own" "$tool" "$name" "$t" "$load" "$cpu" "$file" "$bits" >>"$rows"
 }
 
+up_start=$(uptime)
 for t in $threads; do
-    row crvq crvq-defaults "$work/crvq-crvq.gguf" "$t"
+    row crvq crvq-defaults "$work/crvq-defaults.gguf" "$t"
     row llama IQ1_S "$work/llama-IQ1_S.gguf" "$t"
     row llama IQ1_M "$work/llama-IQ1_M.gguf" "$t"
-    row crvq crvq-rtn2 "$work/crvq-rtn.gguf" "$t"
+    row crvq crvq-2bit "$work/crvq-2bit.gguf" "$t"
     row llama IQ2_XXS "$work/llama-IQ2_XXS.gguf" "$t"
-    row crvq dense-f16 "$dense" "$t"
+    if [ -n "${DENSE:-}" ]; then row crvq dense-f16-crvq "$dense" "$t"; row llama dense-f16-llama "$dense" "$t"; fi
 done
 
 # --- the table and the JSON line
 python3 - "$rows" "$result" "$json" "$layers" "$prompt" "$gen" "$reps" "$gen_a" "$gen_b" "$lcommit" \
     "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)" \
-    "$(nproc)" <<'EOF'
+    "$(nproc)" "$up_start" "$(uptime)" <<'EOF'
 import json, sys, time
-rows_f, out, as_json, layers, prompt, gen, reps, ga, gb, lcommit, commit, cpu, ncpu = sys.argv[1:14]
+rows_f, out, as_json, layers, prompt, gen, reps, ga, gb, lcommit, commit, cpu, ncpu, up0, up1 = sys.argv[1:16]
 rows = [json.loads(l) for l in open(rows_f)]
 def get(name, t):
     return next(r for r in rows if r["name"] == name and r["threads"] == t)
@@ -167,7 +174,7 @@ for r in rows:
     if r["cpu_s_per_token_1t"] is not None:
         res[k + "_cpu_s_per_token"] = r["cpu_s_per_token_1t"]
     res[r["name"].lower().replace("-", "_") + "_linear_bpw"] = r["linear_bpw"]
-for peer, ours in (("iq1s", "crvq-defaults"), ("iq1m", "crvq-defaults"), ("iq2xxs", "crvq-rtn2")):
+for peer, ours in (("iq1s", "crvq-defaults"), ("iq1m", "crvq-defaults"), ("iq2xxs", "crvq-2bit")):
     pname = {"iq1s": "IQ1_S", "iq1m": "IQ1_M", "iq2xxs": "IQ2_XXS"}[peer]
     for t in threads:
         a, b = get(ours, t), get(pname, t)
@@ -186,6 +193,8 @@ with open(out, "w") as f:
     w("*CPU ms/token (1 thread)* is the process CPU time of decoding %s tokens minus that of %s, per token,"
       " the same for both tools; *own* columns are each tool's benchmark (wall time; crvq bench at one thread"
       " reports CPU time). *load* is the 1-minute load average when the row started." % (gb, ga))
+    w()
+    w("`uptime` at the start: `%s`; at the end: `%s`." % (up0.strip(), up1.strip()))
     w()
     w("| file | bits/linear weight | file MB | threads | prefill tok/s (own) | decode tok/s (own) | CPU ms/token (1 thread) | load |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
