@@ -25,20 +25,8 @@ ROUNDS=${ROUNDS:-40}
 TARGET=0.020378 # the authors' relative loss after 8 rounds
 mkdir -p "$DATA" "$LOGS"
 
-if [ ! -f "$DATA/W.npy" ] || [ ! -f "$DATA/H.npy" ]; then
-    echo "generating the layer into $DATA" >&2
-    t0=$(date +%s%N)
-    python3 "$SYNTH_DIR/synth_gen.py" "$DATA/gen" --no-save-x >"$LOGS/gen.log"
-    python3 - "$DATA/gen/hashes.json" "$SYNTH_DIR/hashes.json" <<'EOF'
-import json, sys
-got, want = (json.load(open(p)) for p in sys.argv[1:])
-for k in ("W_sha256", "H_sha256"):
-    if got[k] != want[k]:
-        sys.exit("generated %s %s differs from the reference %s" % (k, got[k], want[k]))
-EOF
-    mv "$DATA/gen/W.npy" "$DATA/gen/H.npy" "$DATA/"
-    echo "generated and verified in $((($(date +%s%N) - t0) / 1000000)) ms" >&2
-fi
+. "$here/bench/official_layer.sh"
+official_layer "$DATA" "$SYNTH_DIR" "$LOGS"
 
 # run NAME FLAGS...: one command, its JSON line and its wall time.
 run() {
