@@ -31,7 +31,6 @@ static void usage(FILE *f) {
     cli_quant_usage(f);
     fprintf(f,
             "  --device cpu|cuda      where vq and crvq run (default cpu; cuda: docs/cuda.md)\n"
-            "  --cg-iters N           vq, crvq: CG iterations per continuous step (default 1)\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --json                 also print one JSON object as the last line of stdout\n"
             "  -h, --help             this help\n");
@@ -110,7 +109,6 @@ typedef struct opts {
     cli_common c; // --seed, --threads, --json
     const char *synthetic, *w_path, *h_path, *save_w, *save_h, *save_rec;
     int m_out, n_in; // of --synthetic
-    int cg_iters;    // < 0: the default
     crvq_device device;
     cli_quant_flags qf;
     crvq_quant_params p; // validate: what the flags mean
@@ -126,10 +124,9 @@ static int parse(void *vo, int argc, char **argv) {
     opts *o = vo;
     memset(o, 0, sizeof *o);
     cli_common_default(&o->c);
-    o->cg_iters = -1;
     o->device = CRVQ_DEVICE_CPU;
     cli_quant_flags_init(&o->qf);
-    cli_flag own[8 + CLI_QUANT_N_FLAGS] = {
+    cli_flag own[7 + CLI_QUANT_N_FLAGS] = {
         CLI_FLAG_STRING(NULL, "--synthetic", &o->synthetic),
         CLI_FLAG_STRING(NULL, "--weight", &o->w_path),
         CLI_FLAG_STRING(NULL, "--hessian", &o->h_path),
@@ -137,9 +134,8 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_STRING(NULL, "--save-hessian", &o->save_h),
         CLI_FLAG_STRING(NULL, "--save-reconstruction", &o->save_rec),
         CLI_FLAG_CUSTOM(NULL, "--device", &o->device, parse_device),
-        CLI_FLAG_INT(NULL, "--cg-iters", &o->cg_iters, 0, 1000),
     };
-    int n = 8 + cli_quant_flag_rows(&o->qf, own + 8);
+    int n = 7 + cli_quant_flag_rows(&o->qf, own + 7);
     return cli_parse(cmd, argc, argv, CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON, &o->c, own, n, usage);
 }
 
@@ -154,10 +150,9 @@ static int validate(void *vo) {
     crvq_quant_params *p = &o->p;
     int rc = cli_quant_params(cmd, &o->qf, o->c.seed, p);
     if (rc) return rc;
-    if ((o->device != CRVQ_DEVICE_CPU || o->cg_iters >= 0) && cli_quant_is_scalar(p->method))
-        return usage_error(o->device != CRVQ_DEVICE_CPU ? "--device" : "--cg-iters", "applies to vq and crvq only");
+    if (o->device != CRVQ_DEVICE_CPU && cli_quant_is_scalar(p->method))
+        return usage_error("--device", "applies to vq and crvq only");
     p->device = o->device;
-    if (o->cg_iters >= 0) p->cg_iters = o->cg_iters;
     return 0;
 }
 

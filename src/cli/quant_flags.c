@@ -11,6 +11,7 @@ void cli_quant_flags_init(cli_quant_flags *f) {
     f->max_rounds = -1;
     f->importance = -1;
     f->order = -1;
+    f->cg_iters = -1;
     f->damp = f->lambda = f->tol = NAN;
 }
 
@@ -77,6 +78,7 @@ int cli_quant_flag_rows(cli_quant_flags *f, cli_flag *rows) {
         CLI_FLAG_DOUBLE(NULL, "--tol", &f->tol, 0, 1e9),
         CLI_FLAG_INT(NULL, "--max-rounds", &f->max_rounds, 0, 1000000),
         CLI_FLAG_INT(NULL, "--kmeans-iters", &f->kmeans_iters, 1, 1000000),
+        CLI_FLAG_INT(NULL, "--cg-iters", &f->cg_iters, 0, 1000),
     };
     memcpy(rows, t, sizeof t);
     return CLI_QUANT_N_FLAGS;
@@ -90,11 +92,10 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
     p->seed = seed;
     const char *name = crvq_method_name(method);
     if (cli_quant_is_scalar(method)) {
-        if (o->d || o->M || o->n_e || o->beam || o->max_rounds >= 0 || o->kmeans_iters || o->importance >= 0 ||
-            o->order >= 0 ||
-            !isnan(o->lambda) || !isnan(o->tol))
+        if (o->d || o->M || o->n_e || o->beam || o->max_rounds >= 0 || o->kmeans_iters || o->cg_iters >= 0 ||
+            o->importance >= 0 || o->order >= 0 || !isnan(o->lambda) || !isnan(o->tol))
             return cli_usage_error(cmd, "vector-method flags (-d, -M, -e, --lambda, --importance, --beam, --tol, "
-                                    "--max-rounds, --kmeans-iters) do not apply to", name);
+                                    "--max-rounds, --kmeans-iters, --cg-iters) do not apply to", name);
         if (method == CRVQ_METHOD_RTN && (o->act_order || o->block_size || !isnan(o->damp)))
             return cli_usage_error(cmd, "--damp, --act-order and --block-size apply to gptq, not", name);
         if (o->bits) p->bits = o->bits;
@@ -129,6 +130,7 @@ int cli_quant_params(const char *cmd, const cli_quant_flags *o, uint64_t seed, c
     if (!isnan(o->tol)) p->tol = o->tol;
     if (o->max_rounds >= 0) p->max_rounds = o->max_rounds;
     if (o->kmeans_iters) p->kmeans_iters = o->kmeans_iters;
+    if (o->cg_iters >= 0) p->cg_iters = o->cg_iters;
     return 0;
 }
 
@@ -153,7 +155,8 @@ void cli_quant_usage(FILE *f) {
                "  --beam B               beam width of the code search (default 1: greedy)\n"
                "  --tol T                stop when a round improves L by less than T (default 0.01)\n"
                "  --max-rounds N         at most N alternating rounds (default 50)\n"
-               "  --kmeans-iters N       k-means iterations of the codebook initialisation (default 20)\n");
+               "  --kmeans-iters N       k-means iterations of the codebook initialisation (default 20)\n"
+               "  --cg-iters N           conjugate-gradient steps per continuous update (default 1)\n");
 }
 
 void cli_quant_describe(const crvq_quant_params *p, char *buf, size_t cap) {

@@ -12,7 +12,7 @@ typedef struct cli_quant_flags {
     int have_method;
     crvq_method method;
     int bits, group_size, block_size, act_order, d, M, n_e, e[CRVQ_MAX_CODEBOOKS], beam, max_rounds,
-        kmeans_iters, importance, order;
+        kmeans_iters, cg_iters, importance, order; // cg_iters < 0: the default
     double damp, lambda, tol;
 } cli_quant_flags;
 
@@ -20,7 +20,7 @@ void cli_quant_flags_init(cli_quant_flags *f);
 
 // The method flags as rows of a command's flag table (cli/flags.h), setting
 // *f: writes CLI_QUANT_N_FLAGS rows, returns their count.
-#define CLI_QUANT_N_FLAGS 16
+#define CLI_QUANT_N_FLAGS 17
 int cli_quant_flag_rows(cli_quant_flags *f, cli_flag *rows);
 
 // The method's defaults with the flags applied. Flags that do not apply to
