@@ -36,6 +36,7 @@ static void usage(FILE *f) {
             "  --checkpoint FILE      per-block checkpoint (default OUT.gguf.ckpt; removed on success;\n"
             "                         an existing FILE must be a crvq checkpoint)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
+            "  --device cpu|cuda      where vq and crvq quantize each layer (default cpu; docs/cuda.md)\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
             "  --quiet                no progress output\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
@@ -133,7 +134,7 @@ static long long file_size(const char *path) {
 }
 
 typedef struct opts {
-    cli_common c; // -m, --tokenizer, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows
+    cli_common c; // -m, --tokenizer, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows, --device
     const char *calib;
     int dry_run, no_finetune;
     double ft_lr; // < 0: the default (likewise the ints)
@@ -163,7 +164,7 @@ static int parse(void *vo, int argc, char **argv) {
     int n = 7 + cli_quant_flag_rows(&o->qf, own + 7);
     return cli_parse(cmd, argc, argv,
                      CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS |
-                         CLI_F_JSON | CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS,
+                         CLI_F_JSON | CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS | CLI_F_DEVICE,
                      &o->c, own, n, usage);
 }
 
@@ -177,6 +178,9 @@ static int validate(void *vo) {
     crvq_pipeline_opts_default(po, o->qf.method);
     int rc = cli_quant_params(cmd, &o->qf, c->seed, &po->qp);
     if (rc) return rc;
+    if (c->device != CRVQ_DEVICE_CPU && cli_quant_is_scalar(po->qp.method))
+        return cli_usage_error(cmd, "--device", "applies to vq and crvq only");
+    po->qp.device = c->device;
     if (c->threads) crvq_set_threads(c->threads);
     const char *ckpt = c->checkpoint;
     if (!ckpt && c->output) {
@@ -277,6 +281,12 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
 
 static int run(const void *vo) {
     const opts *o = vo;
+    char why[256];
+    if (!o->dry_run && !crvq_backend_available(o->c.device, why, sizeof why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(o->c.device), why);
+        return cli_error(cmd, msg);
+    }
     crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
     double planned_bits = 0;

@@ -106,37 +106,28 @@ static cJSON *trace_json(const crvq_quant_result *r) {
 }
 
 typedef struct opts {
-    cli_common c; // --seed, --threads, --json
+    cli_common c; // --seed, --threads, --json, --device
     const char *synthetic, *w_path, *h_path, *save_w, *save_h, *save_rec;
     int m_out, n_in; // of --synthetic
-    crvq_device device;
     cli_quant_flags qf;
     crvq_quant_params p; // validate: what the flags mean
 } opts;
-
-static int parse_device(const char *cmd_name, const char *flag, const char *v, void *dst) {
-    if (strcmp(v, "cpu") && strcmp(v, "cuda")) return usage_error("--device expects cpu or cuda, got", v);
-    *(crvq_device *)dst = strcmp(v, "cpu") ? CRVQ_DEVICE_CUDA : CRVQ_DEVICE_CPU;
-    return 0;
-}
 
 static int parse(void *vo, int argc, char **argv) {
     opts *o = vo;
     memset(o, 0, sizeof *o);
     cli_common_default(&o->c);
-    o->device = CRVQ_DEVICE_CPU;
     cli_quant_flags_init(&o->qf);
-    cli_flag own[7 + CLI_QUANT_N_FLAGS] = {
+    cli_flag own[6 + CLI_QUANT_N_FLAGS] = {
         CLI_FLAG_STRING(NULL, "--synthetic", &o->synthetic),
         CLI_FLAG_STRING(NULL, "--weight", &o->w_path),
         CLI_FLAG_STRING(NULL, "--hessian", &o->h_path),
         CLI_FLAG_STRING(NULL, "--save-weight", &o->save_w),
         CLI_FLAG_STRING(NULL, "--save-hessian", &o->save_h),
         CLI_FLAG_STRING(NULL, "--save-reconstruction", &o->save_rec),
-        CLI_FLAG_CUSTOM(NULL, "--device", &o->device, parse_device),
     };
-    int n = 7 + cli_quant_flag_rows(&o->qf, own + 7);
-    return cli_parse(cmd, argc, argv, CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON, &o->c, own, n, usage);
+    int n = 6 + cli_quant_flag_rows(&o->qf, own + 6);
+    return cli_parse(cmd, argc, argv, CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON | CLI_F_DEVICE, &o->c, own, n, usage);
 }
 
 static int validate(void *vo) {
@@ -150,9 +141,9 @@ static int validate(void *vo) {
     crvq_quant_params *p = &o->p;
     int rc = cli_quant_params(cmd, &o->qf, o->c.seed, p);
     if (rc) return rc;
-    if (o->device != CRVQ_DEVICE_CPU && cli_quant_is_scalar(p->method))
+    if (o->c.device != CRVQ_DEVICE_CPU && cli_quant_is_scalar(p->method))
         return usage_error("--device", "applies to vq and crvq only");
-    p->device = o->device;
+    p->device = o->c.device;
     return 0;
 }
 
@@ -196,7 +187,7 @@ static void print_text(const opts *o, const crvq_quant_result *res, int m_out, i
            t->t_load - t->t_start, res->seconds_checks, res->seconds, res->seconds_loss);
     if (!cli_quant_is_scalar(p->method)) {
         printf("rounds         %d\n", res->rounds);
-        print_trace(res, o->device);
+        print_trace(res, o->c.device);
     }
     printf("threads        %d\n", crvq_get_threads());
     if (res->damp_added > 0)
@@ -226,7 +217,7 @@ static void print_json(const opts *o, const crvq_quant_result *res, int m_out, i
     cJSON_AddNumberToObject(j, "damp_added", res->damp_added);
     cJSON_AddItemToObject(j, "params", cli_quant_params_json(p));
     if (!cli_quant_is_scalar(p->method)) {
-        cJSON_AddStringToObject(j, "device", crvq_device_name(o->device));
+        cJSON_AddStringToObject(j, "device", crvq_device_name(o->c.device));
         cJSON_AddNumberToObject(j, "cg_iters", p->cg_iters);
         cJSON_AddItemToObject(j, "trace", trace_json(res));
     }
@@ -266,9 +257,9 @@ static int run(const void *vo) {
     const opts *o = vo;
     char why[256];
     timing t = {.t_start = cli_seconds()};
-    if (!crvq_backend_available(o->device, why, sizeof why)) {
+    if (!crvq_backend_available(o->c.device, why, sizeof why)) {
         char msg[300];
-        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(o->device), why);
+        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(o->c.device), why);
         return cli_error(cmd, msg);
     }
     if (o->c.threads) crvq_set_threads(o->c.threads);

@@ -31,6 +31,7 @@ void cli_common_default(cli_common *c) {
     c->nsamples = 128;
     c->nval = 16;
     c->seqlen = 512;
+    c->device = CRVQ_DEVICE_CPU;
 }
 
 int cli_usage_error(const char *cmd, const char *msg, const char *arg) {
@@ -77,6 +78,13 @@ static int parse_threads(const char *cmd, const char *flag, const char *value, v
     return 0;
 }
 
+static int parse_device(const char *cmd, const char *flag, const char *value, void *dst) {
+    if (strcmp(value, "cpu") && strcmp(value, "cuda"))
+        return cli_usage_error(cmd, "--device expects cpu or cuda, got", value);
+    *(crvq_device *)dst = strcmp(value, "cpu") ? CRVQ_DEVICE_CUDA : CRVQ_DEVICE_CPU;
+    return 0;
+}
+
 // The shared flags: the CLI_F_* bit that selects each (CLI_F_WINDOWS: three
 // flags), the offset of its field in cli_common.
 #define AT(field) offsetof(cli_common, field)
@@ -99,6 +107,7 @@ static const struct shared_flag {
     {CLI_F_WINDOWS, AT(nsamples), CLI_FLAG_INT(NULL, "--nsamples", NULL, 1, 1 << 20)},
     {CLI_F_WINDOWS, AT(nval), CLI_FLAG_INT(NULL, "--nval", NULL, 0, 1 << 20)},
     {CLI_F_WINDOWS, AT(seqlen), CLI_FLAG_INT(NULL, "--seqlen", NULL, 2, 1 << 20)},
+    {CLI_F_DEVICE, AT(device), CLI_FLAG_CUSTOM(NULL, "--device", NULL, parse_device)},
 };
 #undef AT
 

@@ -21,6 +21,7 @@ typedef struct cli_common {
     int json, quiet, resume;
     uint64_t seed;
     int nsamples, nval, seqlen;    // calibration / training windows (128, 16, 512)
+    crvq_device device;            // --device cpu|cuda (default cpu)
 } cli_common;
 
 enum {
@@ -36,6 +37,7 @@ enum {
     CLI_F_QUIET = 1 << 9,      // --quiet
     CLI_F_SEED = 1 << 10,      // --seed S (0..2^63-1)
     CLI_F_WINDOWS = 1 << 11,   // --nsamples N, --nval N, --seqlen N
+    CLI_F_DEVICE = 1 << 12,    // --device cpu|cuda
 };
 
 typedef enum cli_kind {
