@@ -53,6 +53,9 @@ static const crvq_backend cpu = {
     .cholesky_ok = cpu_cholesky_ok,
     .layer_losses = cpu_layer_losses,
     .kmeans = crvq_kmeans,
+    .hessian_begin = crvq_cpu_hessian_begin,
+    .hessian_add = crvq_cpu_hessian_add,
+    .hessian_end = crvq_cpu_hessian_end,
 };
 
 const crvq_backend *crvq_backend_get(crvq_device dev) {

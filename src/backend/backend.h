@@ -40,7 +40,23 @@ typedef struct crvq_backend {
     // crvq_kmeans (quant/kmeans.h) of host points X (n, d): centroids
     // C (K, d) and, if assign is not NULL, assignments (n).
     crvq_status (*kmeans)(const float *X, size_t n, int d, const crvq_kmeans_opts *o, float *C, uint16_t *assign);
+    // Proxy Hessians of the pipeline, in float64: begin sets *ctx to
+    // accumulate into the host matrices H[t] (width[t]², zeroed here) of
+    // n_taps taps; add does H[tap] += xᵀx for x (n <= max_rows,
+    // width[tap]) row-major; end (rows > 0) leaves H[t] = XᵀX / rows, both
+    // triangles, on the host, and frees ctx (rows <= 0: only frees it).
+    crvq_status (*hessian_begin)(int n_taps, const int *width, int max_rows, double *const *H, void **ctx);
+    crvq_status (*hessian_add)(void *ctx, int tap, const float *x, int n);
+    crvq_status (*hessian_end)(void *ctx, long long rows);
 } crvq_backend;
+
+// The most taps a Hessian context holds.
+#define CRVQ_BACKEND_MAX_TAPS 8
+
+// The CPU's Hessian entries (cpu_hessian.c).
+crvq_status crvq_cpu_hessian_begin(int n_taps, const int *width, int max_rows, double *const *H, void **ctx);
+crvq_status crvq_cpu_hessian_add(void *ctx, int tap, const float *x, int n);
+crvq_status crvq_cpu_hessian_end(void *ctx, long long rows);
 
 // The CUDA table: defined by src/cuda/cuda_backend.c, or NULL (no_cuda.c).
 extern const crvq_backend *const crvq_backend_cuda_table;

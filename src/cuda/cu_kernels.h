@@ -115,6 +115,10 @@ int crvq_cu_precond_apply(size_t nb, int d, const double *P, const unsigned char
 int crvq_cu_difference(size_t n, const float *A, const float *B, double *E);
 // A[j, j] += shift.
 int crvq_cu_add_diagonal(int n, double shift, double *A);
+// Y[i] = (double)X[i] for i < n.
+int crvq_cu_widen(size_t n, const float *X, double *Y);
+// H (n, n): H[i][j] = H[j][i] = H[i][j] / rows for i <= j (the upper triangle, mirrored).
+int crvq_cu_mirror_scale(int n, double rows, double *H);
 // out[r] = Σ_j X[r,j] Y[r,j] (warp per row, fixed order).
 int crvq_cu_row_dots_f64(int m, int n, const double *X, const double *Y, double *out);
 

@@ -36,3 +36,30 @@ int crvq_cu_row_dots_f64(int m, int n, const double *X, const double *Y, double 
     row_dots_f64_kernel<<<crvq_cu_blocks((size_t)m, 8), 256>>>(m, n, X, Y, out);
     return crvq_cu_launched();
 }
+
+__global__ void widen_kernel(size_t n, const float *X, double *Y) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) Y[i] = (double)X[i];
+}
+
+int crvq_cu_widen(size_t n, const float *X, double *Y) {
+    widen_kernel<<<crvq_cu_blocks(n, 256), 256>>>(n, X, Y);
+    return crvq_cu_launched();
+}
+
+// One thread per element; (i, j) with i <= j reads the upper triangle and
+// writes both halves, so no element is read after another thread wrote it.
+__global__ void mirror_scale_kernel(int n, double rows, double *H) {
+    size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= (size_t)n * n) return;
+    int i = (int)(k / n), j = (int)(k % n);
+    if (i > j) return;
+    double v = H[k] / rows;
+    H[k] = v;
+    H[(size_t)j * n + i] = v;
+}
+
+int crvq_cu_mirror_scale(int n, double rows, double *H) {
+    mirror_scale_kernel<<<crvq_cu_blocks((size_t)n * n, 256), 256>>>(n, rows, H);
+    return crvq_cu_launched();
+}

@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 
 #include "cuda/cuda_device.h"
+#include "cuda/cuda_hessian.h"
 #include "cuda/cuda_kmeans.h"
 #include "cuda/cuda_linalg.h"
 #include "cuda/cuda_vq.h"
@@ -23,6 +24,9 @@ static const crvq_backend cuda = {
     .cholesky_ok = cholesky_ok,
     .layer_losses = crvq_cuda_layer_losses,
     .kmeans = crvq_cuda_kmeans,
+    .hessian_begin = crvq_cuda_hessian_begin,
+    .hessian_add = crvq_cuda_hessian_add,
+    .hessian_end = crvq_cuda_hessian_end,
 };
 
 const crvq_backend *const crvq_backend_cuda_table = &cuda;

@@ -26,6 +26,8 @@ typedef cublasStatus_t (*sgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOper
 typedef cublasStatus_t (*dgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
                                    const double *, const double *, int, const double *, int, const double *,
                                    double *, int);
+typedef cublasStatus_t (*dsyrk_fn)(cublasHandle_t, cublasFillMode_t, cublasOperation_t, int, int, const double *,
+                                   const double *, int, const double *, double *, int);
 typedef cusolverStatus_t (*sv_create_fn)(cusolverDnHandle_t *);
 typedef cusolverStatus_t (*sv_destroy_fn)(cusolverDnHandle_t);
 typedef cusolverStatus_t (*potrf_size_fn)(cusolverDnHandle_t, cublasFillMode_t, int, double *, int, int *);
@@ -49,6 +51,7 @@ static struct {
     math_fn math;
     sgemm_fn sgemm;
     dgemm_fn dgemm;
+    dsyrk_fn dsyrk;
 } blas;
 
 // Load cuBLAS once: by its soname (LD_LIBRARY_PATH, the loader's cache),
@@ -68,7 +71,8 @@ static int load_cublas(void) {
     blas.math = (math_fn)dlsym(blas.lib, "cublasSetMathMode");
     blas.sgemm = (sgemm_fn)dlsym(blas.lib, "cublasSgemm_v2");
     blas.dgemm = (dgemm_fn)dlsym(blas.lib, "cublasDgemm_v2");
-    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm || !blas.dgemm) {
+    blas.dsyrk = (dsyrk_fn)dlsym(blas.lib, "cublasDsyrk_v2");
+    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm || !blas.dgemm || !blas.dsyrk) {
         snprintf(blas.why, sizeof blas.why, "%s lacks the cuBLAS functions crvq needs", CRVQ_CUBLAS_SONAME);
         dlclose(blas.lib);
         blas.lib = NULL;
@@ -146,6 +150,15 @@ crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, con
     cublasStatus_t s = blas.dgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
                                   &zero, C, n);
     return gemm_status(s, "cublasDgemm", m, n, k);
+}
+
+crvq_status crvq_cu_dsyrk_upper(crvq_cu *cu, int n, int k, const double *X, double *C) {
+    // Row-major X (k, n) is column-major Xᵀ (n, k); the row-major upper
+    // triangle of C is the column-major lower one.
+    const double one = 1.0;
+    cublasStatus_t s = blas.dsyrk((cublasHandle_t)cu->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &one, X, n,
+                                  &one, C, n);
+    return gemm_status(s, "cublasDsyrk", n, n, k);
 }
 
 // cuSOLVER, loaded on first use like cuBLAS (its soname has its own version).

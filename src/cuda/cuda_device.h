@@ -32,6 +32,9 @@ crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, cons
 
 // C (m, n) = A (m, k)·B (k, n), row-major, FP64 (cuBLAS).
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C);
+// C (n, n) += Xᵀ·X for X (k, n), row-major, FP64: only C's upper triangle
+// (row-major) is written (cuBLAS DSYRK).
+crvq_status crvq_cu_dsyrk_upper(crvq_cu *cu, int n, int k, const double *X, double *C);
 // Cholesky of the symmetric A (n, n, device) in place (cuSOLVER, loaded on
 // first use): *ok 1 if it succeeded, 0 if A is not positive definite.
 crvq_status crvq_cu_potrf_ok(double *A, int n, int *ok);

@@ -3,9 +3,11 @@
 //
 // Memory: the calibration activations X (n_seq, seqlen, dim) live once; each
 // block is run one sequence at a time through a crvq_state sized for one
-// sequence. The proxy Hessians are accumulated in float64 with dsyrk.
+// sequence. The proxy Hessians are accumulated in float64 by the device's
+// table (backend.h: dsyrk on the CPU, cuBLAS DSYRK on the GPU).
 #include "crvq.h"
 
+#include "backend/backend.h"
 #include "container/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
@@ -17,7 +19,6 @@
 #include "quant/bits.h"
 #include "train/block_ft.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,31 +38,21 @@ void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method) {
 // ------------------------------------------------------------ Hessians ---
 
 typedef struct hessians {
-    double *H[CRVQ_N_TAPS];  // (width, width), upper triangle accumulated
-    double *buf;             // (seqlen, max width) float64 copy of the tap
+    const crvq_backend *be;  // the device that accumulates them (backend.h's hessian_*)
+    void *ctx;               // its accumulator while a block's Hessian pass runs
+    double *H[CRVQ_N_TAPS];  // (width, width) on the host
     int width[CRVQ_N_TAPS];
     long long rows;          // calibration rows accumulated (same for every tap)
     int on;                  // accumulate (training sequences only)
+    crvq_status st;          // the first failure of an accumulation
 } hessians;
 
 static void hessian_tap(void *ctx, int tap, const float *x, int n, int width) {
     hessians *h = ctx;
-    if (!h->on) return;
-    size_t len = (size_t)n * width;
-    for (size_t i = 0; i < len; i++) h->buf[i] = x[i];
-    // H += xᵀx: x is (n, width) row-major
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, width, n, 1.0, h->buf, width, 1.0, h->H[tap], width);
+    (void)width;
+    if (!h->on || h->st) return;
+    h->st = h->be->hessian_add(h->ctx, tap, x, n);
     if (tap == CRVQ_TAP_ATTN_IN) h->rows += n;
-}
-
-// Mirror the upper triangle and divide by the number of rows: H = XᵀX / N.
-static void hessian_finish(double *H, int n, long long rows) {
-    for (int i = 0; i < n; i++)
-        for (int j = i; j < n; j++) {
-            double v = H[(size_t)i * n + j] / (double)rows;
-            H[(size_t)i * n + j] = v;
-            H[(size_t)j * n + i] = v;
-        }
 }
 
 // ------------------------------------------------------------- quantize ---
@@ -140,21 +131,28 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     const crvq_config *c = &r->m->cfg;
     size_t bytes = (size_t)r->n_seq * r->seqlen * c->dim * sizeof(float);
     report(r, (crvq_progress){CRVQ_STAGE_HESSIAN, l, c->n_layers, -1, 0, 0, fraction(r, l, 0), 0});
-    for (int t = 0; t < CRVQ_N_TAPS; t++) memset(h->H[t], 0, (size_t)h->width[t] * h->width[t] * sizeof(double));
     h->rows = 0;
+    crvq_status st = h->be->hessian_begin(CRVQ_N_TAPS, h->width, r->seqlen, h->H, &h->ctx);
+    if (st) return st;
     // The Hessian pass runs the full-precision block on a copy of the inputs;
     // its outputs are the fine-tuning targets, the inputs go on to the
     // quantized block.
     float *inputs = malloc(bytes);
-    if (!inputs) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for calibration activations");
+    if (!inputs) {
+        h->be->hessian_end(h->ctx, 0);
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for calibration activations");
+    }
     memcpy(inputs, r->X, bytes);
+    h->st = CRVQ_OK;
     run_block(r, l, h, r->o->nsamples);
     float *targets = r->X;
     r->X = inputs;
-    for (int t = 0; t < CRVQ_N_TAPS; t++) hessian_finish(h->H[t], h->width[t], h->rows);
+    st = h->st;
+    crvq_status end = h->be->hessian_end(h->ctx, st ? 0 : h->rows);
+    h->ctx = NULL;
+    if (!st) st = end;
 
     double within = 0.1;
-    crvq_status st = CRVQ_OK;
     for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
         report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, 0, 0, fraction(r, l, within), 0});
         double rel = 0, bits = 0;
@@ -210,18 +208,17 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
         rep->blocks_resumed = start;
     }
 
-    hessians h = {0};
-    int max_w = 0;
-    for (int t = 0; t < CRVQ_N_TAPS; t++) {
-        h.width[t] = crvq_tap_width(c, t);
-        if (h.width[t] > max_w) max_w = h.width[t];
-    }
+    // The device that quantizes the layers accumulates their Hessians;
+    // rtn and gptq run on the CPU (crvq_quantize_matrix refuses them elsewhere).
+    hessians h = {.be = crvq_backend_get(o->qp.device)};
+    if (!h.be || !h.be->hessian_begin)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "--device %s: this build cannot accumulate Hessians there",
+                         crvq_device_name(o->qp.device));
+    for (int t = 0; t < CRVQ_N_TAPS; t++) h.width[t] = crvq_tap_width(c, t);
     st = CRVQ_OK;
     for (int t = 0; t < CRVQ_N_TAPS && !st; t++)
         if (!(h.H[t] = malloc((size_t)h.width[t] * h.width[t] * sizeof(double))))
             st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
-    if (!st && !(h.buf = malloc((size_t)r->seqlen * max_w * sizeof(double))))
-        st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
 
     for (int l = start; l < c->n_layers && !st; l++) {
         if ((st = quantize_block(r, l, &h))) break;
@@ -229,7 +226,6 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
         report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 0});
     }
     for (int t = 0; t < CRVQ_N_TAPS; t++) free(h.H[t]);
-    free(h.buf);
     return st;
 }
 
