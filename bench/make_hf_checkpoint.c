@@ -331,33 +331,34 @@ static int copy_tokenizer(const char *dir, const char *src) {
     return ok;
 }
 
+// The value of option `name` in argv (the last one given), or NULL.
+static const char *opt(int argc, char **argv, const char *name) {
+    const char *v = NULL;
+    for (int i = 1; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], name)) v = argv[i + 1];
+    return v;
+}
+
 int main(int argc, char **argv) {
-    const char *out = NULL, *tok = NULL, *pname = NULL;
-    int n_layers = -1;
-    long shard_mb = 5000;
-    uint64_t seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    static const char *const known[] = {"-o", "--tokenizer", "--preset", "--layers", "--seed", "--shard-mb"};
+    for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
         }
-        if (!v) {
+        int ok = i + 1 < argc;
+        for (size_t k = 0; ok && k < sizeof known / sizeof known[0] && strcmp(argv[i], known[k]); k++)
+            if (k + 1 == sizeof known / sizeof known[0]) ok = 0;
+        if (!ok) {
             usage(stderr);
-            return fail("%s needs a value (or unknown option)", a);
+            return fail("unknown option or missing value: %s", argv[i]);
         }
-        if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--tokenizer")) tok = v;
-        else if (!strcmp(a, "--preset")) pname = v;
-        else if (!strcmp(a, "--layers")) n_layers = atoi(v);
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--shard-mb")) shard_mb = atol(v);
-        else {
-            usage(stderr);
-            return fail("unknown option %s", a);
-        }
-        i++;
     }
+    const char *out = opt(argc, argv, "-o"), *tok = opt(argc, argv, "--tokenizer");
+    const char *pname = opt(argc, argv, "--preset"), *v;
+    int n_layers = (v = opt(argc, argv, "--layers")) ? atoi(v) : -1;
+    long shard_mb = (v = opt(argc, argv, "--shard-mb")) ? atol(v) : 5000;
+    uint64_t seed = (v = opt(argc, argv, "--seed")) ? strtoull(v, NULL, 10) : 1;
     const preset *ps = NULL;
     for (size_t i = 0; pname && i < sizeof presets / sizeof presets[0]; i++)
         if (!strcmp(pname, presets[i].name)) ps = &presets[i];
