@@ -162,9 +162,13 @@ typedef struct crvq_layer {
 
 typedef struct crvq_model {
     crvq_config cfg;
-    const float *tok_embd; // (vocab_size, dim)
+    const float *tok_embd; // (vocab_size, dim); NULL when tok_embd_q holds the embedding
+    // The token embedding stored scalar-quantized (crvq quantize --embeddings):
+    // each token's row is dequantized when it is read (crvq_model_embed_row).
+    const struct crvq_scalar_weights *tok_embd_q;
     const float *out_norm; // (dim)
-    crvq_linear output;    // (vocab_size, dim); w == tok_embd when tied
+    crvq_linear output;    // (vocab_size, dim); w == tok_embd when tied (sq == tok_embd_q
+                           // when tied to a quantized embedding)
     crvq_layer *layers;    // (n_layers)
     crvq_tokenizer *tok;   // NULL if the model came without one
     char *path;            // where it was loaded from
@@ -181,6 +185,10 @@ typedef struct crvq_load_opts {
 // file, or a llama2.c checkpoint; detected from the path and file magic.
 crvq_status crvq_model_load(const char *path, const crvq_load_opts *opts, crvq_model **out);
 void crvq_model_free(crvq_model *m);
+
+// The embedding row of `token` into dst (dim floats): copied, or
+// dequantized from tok_embd_q.
+void crvq_model_embed_row(const crvq_model *m, int token, float *dst);
 
 // Parameter counts: all, and outside the token embedding / output head.
 int64_t crvq_model_n_params(const crvq_model *m);
@@ -453,8 +461,22 @@ typedef struct crvq_progress {
     int resumed;          // BLOCK_DONE: the block came from the checkpoint
 } crvq_progress;
 
+// A scalar format for the output head or the token embedding (crvq quantize
+// --head / --embeddings): RTN / GPTQ's group-wise grid (crvq_scalar_layer),
+// bits 0 = left as it is (the default).
+typedef struct crvq_tensor_fmt {
+    int bits;           // 0, or 2..8
+    int group_size;     // columns per scale/zero group; divides dim
+    crvq_method method; // head: CRVQ_METHOD_GPTQ (the head's own Hessian) or RTN; embeddings: RTN
+} crvq_tensor_fmt;
+
 typedef struct crvq_pipeline_opts {
     crvq_quant_params qp;
+    // After the blocks: the head with GPTQ against H = XᵀX/N of its inputs
+    // (the final-norm outputs of the training windows through the quantized
+    // blocks) or RTN; a tied head becomes a separate tensor. The embedding
+    // with RTN; a tied head not quantized itself then reads the same codes.
+    crvq_tensor_fmt head, embed;
     const char *calib_path;
     int nsamples, nval, seqlen; // calibration windows (training, validation) of seqlen tokens
     int finetune;               // block fine-tuning after quantizing each block (vq, crvq)
@@ -469,6 +491,8 @@ typedef struct crvq_pipeline_report {
     int blocks_resumed;
     double seconds;
     double linear_bits;          // bits per weight over all linear layers
+    double head_rel_loss;        // --head: L(Ŵ)/L(0) of the head against its Hessian; else 0
+    double head_seconds;         // --head, --embeddings: time for the head's Hessian and both quantizers
     double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
     double ft_seconds;           // time spent in block fine-tuning
     double ft_mse_ratio;         // mean over tuned blocks of validation MSE after / before

@@ -92,7 +92,9 @@ static double linear_bytes(const crvq_linear *l) {
 // Bytes of weights one decode step reads: every linear layer in its runtime
 // form (compressed layers as stored), the output head and one embedding row.
 static double decode_weight_bytes(const crvq_model *m) {
-    double b = linear_bytes(&m->output) + 4.0 * m->cfg.dim;
+    double row = m->tok_embd_q ? (double)crvq_scalar_weights_bytes(m->tok_embd_q) / m->tok_embd_q->m_out
+                               : 4.0 * m->cfg.dim;
+    double b = linear_bytes(&m->output) + row;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) b += linear_bytes(crvq_block_proj_c(&m->layers[l], p));
     return b;

@@ -19,7 +19,8 @@ static void usage(FILE *f) {
             "Quantize every linear layer of MODEL (q, k, v, o, gate, up, down of each block) block\n"
             "by block against proxy Hessians from calibration text, and write one self-contained\n"
             "GGUF file (docs/format.md) that crvq perplexity/generate/bench/info run directly.\n"
-            "Embeddings, norms and the output head stay 16/32-bit.\n\n"
+            "Norms stay 32-bit; the token embedding and the output head stay 16-bit unless\n"
+            "--embeddings / --head give them a scalar format.\n\n"
             "  -m, --model MODEL      HF directory, GGUF file or llama2.c checkpoint\n"
             "  --tokenizer FILE       tokenizer to use instead of the model's own\n"
             "  --calib TEXT           calibration text (never an evaluation file)\n"
@@ -37,6 +38,13 @@ static void usage(FILE *f) {
             "                         an existing FILE must be a crvq checkpoint)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
             "  --device cpu|cuda      where vq and crvq quantize each layer (default cpu; docs/cuda.md)\n"
+            "  --head FMT             output head as FMT: q8, q4 (any qN, N in 2..8; group 128, or qNgG\n"
+            "                         for group G dividing dim), or f16 (the default: unquantized)\n"
+            "  --head-method M        gptq (default: against the head's own Hessian, from the\n"
+            "                         final-norm outputs of the calibration windows) or rtn\n"
+            "  --embeddings FMT       token embedding as FMT (rtn; each token's row dequantized when\n"
+            "                         read). A tied head quantized with --head becomes its own tensor;\n"
+            "                         a tied head without --head reads the quantized embedding\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
             "  --quiet                no progress output\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
@@ -133,6 +141,35 @@ static long long file_size(const char *path) {
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
+// "q8", "q4", "qN" (N in 2..8) or "qNgG": a scalar format, group G (128);
+// "f16" or "none": left unquantized.
+static int parse_fmt(const char *name, const char *flag, const char *v, void *dst) {
+    crvq_tensor_fmt *f = dst;
+    int bits = 0, group = 128, n = 0;
+    if (strcmp(v, "f16") == 0 || strcmp(v, "none") == 0) {
+        f->bits = 0;
+        return 0;
+    }
+    size_t len = strlen(v);
+    int ok = (sscanf(v, "q%d%n", &bits, &n) == 1 && (size_t)n == len) ||
+             (sscanf(v, "q%dg%d%n", &bits, &group, &n) == 2 && (size_t)n == len);
+    if (!ok || bits < 2 || bits > 8 || group < 1 || v[1] < '0' || v[1] > '9') {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s takes q8, q4 (qN with N in 2..8, or qNgG), or f16, got", flag);
+        return cli_usage_error(name, msg, v);
+    }
+    f->bits = bits;
+    f->group_size = group;
+    return 0;
+}
+
+static int parse_head_method(const char *name, const char *flag, const char *v, void *dst) {
+    if (strcmp(v, "gptq") == 0) *(crvq_method *)dst = CRVQ_METHOD_GPTQ;
+    else if (strcmp(v, "rtn") == 0) *(crvq_method *)dst = CRVQ_METHOD_RTN;
+    else return cli_usage_error(name, "--head-method must be gptq or rtn, got", v);
+    return 0;
+}
+
 typedef struct opts {
     cli_common c; // -m, --tokenizer, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows, --device
     const char *calib;
@@ -140,6 +177,7 @@ typedef struct opts {
     double ft_lr; // < 0: the default (likewise the ints)
     int ft_epochs, ft_patience, ft_batch;
     cli_quant_flags qf;
+    crvq_tensor_fmt head, embed; // --head, --embeddings, --head-method
     crvq_pipeline_opts po; // validate: what the flags mean
     char ckpt_buf[4096];   // the default checkpoint path, OUT.gguf.ckpt
 } opts;
@@ -152,7 +190,9 @@ static int parse(void *vo, int argc, char **argv) {
     o->ft_epochs = o->ft_patience = o->ft_batch = -1;
     cli_quant_flags_init(&o->qf);
     o->qf.method = CRVQ_METHOD_CRVQ;
-    cli_flag own[8 + CLI_QUANT_N_FLAGS] = {
+    o->head.method = CRVQ_METHOD_GPTQ;
+    o->embed.method = CRVQ_METHOD_RTN;
+    cli_flag own[11 + CLI_QUANT_N_FLAGS] = {
         CLI_FLAG_STRING(NULL, "--calib", &o->calib),
         CLI_FLAG_SET(NULL, "--no-finetune", &o->no_finetune),
         CLI_FLAG_DOUBLE(NULL, "--ft-lr", &o->ft_lr, 0, 1),
@@ -160,8 +200,11 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_INT(NULL, "--ft-patience", &o->ft_patience, 1, 100000),
         CLI_FLAG_INT(NULL, "--ft-batch", &o->ft_batch, 1, 1 << 20),
         CLI_FLAG_SET(NULL, "--dry-run", &o->dry_run),
+        CLI_FLAG_CUSTOM(NULL, "--head", &o->head, parse_fmt),
+        CLI_FLAG_CUSTOM(NULL, "--head-method", &o->head.method, parse_head_method),
+        CLI_FLAG_CUSTOM(NULL, "--embeddings", &o->embed, parse_fmt),
     };
-    int n = 7 + cli_quant_flag_rows(&o->qf, own + 7);
+    int n = 10 + cli_quant_flag_rows(&o->qf, own + 10);
     return cli_parse(cmd, argc, argv,
                      CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS |
                          CLI_F_JSON | CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS | CLI_F_DEVICE,
@@ -199,6 +242,8 @@ static int validate(void *vo) {
     if (o->ft_epochs >= 0) po->ft.max_epochs = o->ft_epochs;
     if (o->ft_patience >= 0) po->ft.patience = o->ft_patience;
     if (o->ft_batch >= 0) po->ft.batch_seqs = o->ft_batch;
+    po->head = o->head;
+    po->embed = o->embed;
     po->calib_path = o->calib;
     po->nsamples = c->nsamples;
     po->nval = c->nval;

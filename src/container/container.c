@@ -276,7 +276,9 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
 
     int64_t emb[2] = {c->vocab_size, c->dim}, vec[1] = {c->dim};
     size_t n_emb = (size_t)c->vocab_size * c->dim;
-    if (bf16_exact(m->tok_embd, n_emb))
+    if (m->tok_embd_q)
+        write_scalar(w, &k, "token_embd", m->tok_embd_q, hd, 0);
+    else if (bf16_exact(m->tok_embd, n_emb))
         add(w, "token_embd", ".weight", CRVQ_BF16, 2, emb, to_bf16(&k, m->tok_embd, n_emb));
     else
         add(w, "token_embd", ".weight", CRVQ_F16, 2, emb, to_f16(&k, m->tok_embd, n_emb));

@@ -240,7 +240,7 @@ crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, 
     int dim = c->dim;
     int blas_threads = blas_threads_for(c, n);
     for (int r = 0; r < n; r++)
-        memcpy(s->x + (size_t)r * dim, m->tok_embd + (size_t)tokens[r] * dim, (size_t)dim * sizeof(float));
+        crvq_model_embed_row(m, tokens[r], s->x + (size_t)r * dim);
     for (int l = 0; l < c->n_layers; l++) block(m, s, l, n, pos, NULL, NULL);
     if (all_logits) {
         crvq_rmsnorm_rows(s->x, m->out_norm, n, dim, c->norm_eps, s->xb, NULL);

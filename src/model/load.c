@@ -198,6 +198,38 @@ static crvq_status bind_layer(loader *ld, int l) {
     return CRVQ_OK;
 }
 
+// A dense NAME, or a compressed layer stored under NAME minus ".weight".
+static int has_linear(const loader *ld, const char *name) {
+    const char *file;
+    size_t len = strlen(name);
+    char alt[160];
+    if (find(ld, name, &file)) return 1;
+    if (len <= 7 || strcmp(name + len - 7, ".weight") != 0) return 0;
+    snprintf(alt, sizeof alt, "%.*s.qweight", (int)(len - 7), name);
+    if (find(ld, alt, &file)) return 1;
+    snprintf(alt, sizeof alt, "%.*s.codes", (int)(len - 7), name);
+    return find(ld, alt, &file) != NULL;
+}
+
+// The token embedding: dense, or scalar-quantized (crvq's container,
+// token_embd.qweight/.qscale/.qzero), read one dequantized row at a time.
+static crvq_status bind_embedding(loader *ld) {
+    crvq_model *m = ld->m;
+    const crvq_config *c = &m->cfg;
+    crvq_linear lin;
+    crvq_status st = bind_linear(ld, ld->names->tok_embd, NULL, c->vocab_size, c->dim, &lin);
+    if (st) return st;
+    if (lin.kind == CRVQ_LINEAR_DENSE) {
+        m->tok_embd = lin.w;
+        return CRVQ_OK;
+    }
+    if (lin.kind != CRVQ_LINEAR_SCALAR)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: the token embedding is vector-quantized; only a dense or "
+                         "scalar-quantized (qweight) embedding can be read", ld->ckpt);
+    m->tok_embd_q = lin.sq;
+    return CRVQ_OK;
+}
+
 // All tensors of the model. An absent output head means a tied one (GGUF,
 // llama2.c); HF files say so in config.json.
 static crvq_status bind_model(loader *ld, int output_optional) {
@@ -206,12 +238,11 @@ static crvq_status bind_model(loader *ld, int output_optional) {
     crvq_status st;
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
     if (!m->layers) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", ld->ckpt);
-    if ((st = bind(ld, ld->names->tok_embd, c->vocab_size, c->dim, &m->tok_embd)) ||
-        (st = bind(ld, ld->names->out_norm, 0, c->dim, &m->out_norm)))
-        return st;
-    const char *file;
-    if (output_optional) c->tied_embeddings = find(ld, ld->names->output, &file) == NULL;
+    if ((st = bind_embedding(ld)) || (st = bind(ld, ld->names->out_norm, 0, c->dim, &m->out_norm))) return st;
+    if (output_optional) c->tied_embeddings = !has_linear(ld, ld->names->output);
     m->output = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim, .w = m->tok_embd};
+    if (m->tok_embd_q) m->output = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size,
+                                                 .n_in = c->dim, .sq = m->tok_embd_q};
     if (!c->tied_embeddings && (st = bind_linear(ld, ld->names->output, NULL, c->vocab_size, c->dim, &m->output)))
         return st;
     for (int l = 0; l < c->n_layers; l++)

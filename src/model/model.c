@@ -1,10 +1,12 @@
 // model.c — freeing a model and counting its parameters.
 #include "crvq.h"
 
+#include "kernels/sq_weights.h"
 #include "model/block_proj.h"
 #include "model/storage.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void crvq_model_free(crvq_model *m) {
     if (!m) return;
@@ -15,6 +17,13 @@ void crvq_model_free(crvq_model *m) {
     free(m->format);
     free(m->source_dtype);
     free(m);
+}
+
+void crvq_model_embed_row(const crvq_model *m, int token, float *dst) {
+    if (m->tok_embd_q)
+        crvq_scalar_dequant_rows(m->tok_embd_q, token, token + 1, dst);
+    else
+        memcpy(dst, m->tok_embd + (size_t)token * m->cfg.dim, (size_t)m->cfg.dim * sizeof(float));
 }
 
 static int64_t linear_weights(const crvq_linear *l) { return (int64_t)l->n_out * l->n_in; }

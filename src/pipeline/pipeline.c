@@ -15,6 +15,7 @@
 #include "model/forward.h"
 #include "model/linear_bind.h"
 #include "model/storage.h"
+#include "pipeline/head.h"
 #include "pipeline/run_id.h"
 #include "quant/bits.h"
 #include "train/block_ft.h"
@@ -191,8 +192,7 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
     // embeddings of every calibration window
     for (int i = 0; i < r->n_seq; i++)
         for (int t = 0; t < r->seqlen; t++)
-            memcpy(r->X + ((size_t)i * r->seqlen + t) * c->dim,
-                   m->tok_embd + (size_t)cal->tokens[(size_t)i * r->seqlen + t] * c->dim, (size_t)c->dim * sizeof(float));
+            crvq_model_embed_row(m, cal->tokens[(size_t)i * r->seqlen + t], r->X + ((size_t)i * r->seqlen + t) * c->dim);
 
     // what the checkpoint's blocks depend on, taken while the model is as loaded
     crvq_run_id id;
@@ -234,10 +234,13 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!m->tok) return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer for the calibration text", m->path);
+    if (!m->tok_embd) return crvq_fail(CRVQ_ERR_INVALID, "%s: the token embedding is already quantized", m->path);
+    crvq_status st = crvq_pipeline_head_check(m, o);
+    if (st) return st;
     if (o->nsamples < 1 || o->nval < 0 || o->seqlen < 2)
         return crvq_fail(CRVQ_ERR_INVALID, "calibration: bad sample counts or length");
     crvq_calib cal;
-    crvq_status st = crvq_calib_sample(m->tok, o->calib_path, o->nsamples, o->nval, o->seqlen, o->qp.seed, &cal);
+    st = crvq_calib_sample(m->tok, o->calib_path, o->nsamples, o->nval, o->seqlen, o->qp.seed, &cal);
     if (st) return st;
     rep->n_calib_text_tokens = cal.n_text_tokens;
     run r = {.m = m, .o = o, .n_seq = o->nsamples + o->nval, .seqlen = o->seqlen};
@@ -252,6 +255,13 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     if (!r.X) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for %d x %d calibration activations", r.n_seq, r.seqlen);
     if (!st) st = crvq_state_init(m, r.seqlen, r.seqlen, &r.s);
     if (!st) st = pipeline(&r, &cal, rep);
+    if (!st && (o->head.bits || o->embed.bits)) {
+        struct timespec h0, h1;
+        clock_gettime(CLOCK_MONOTONIC, &h0);
+        st = crvq_pipeline_head(m, o, r.X, o->nsamples, r.seqlen, &rep->head_rel_loss);
+        clock_gettime(CLOCK_MONOTONIC, &h1);
+        rep->head_seconds = (double)(h1.tv_sec - h0.tv_sec) + 1e-9 * (double)(h1.tv_nsec - h0.tv_nsec);
+    }
     if (!st) {
         rep->linear_bits = crvq_model_linear_bpw(m, NULL);
         rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;

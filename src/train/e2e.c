@@ -87,8 +87,9 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     if (teacher->cfg.vocab_size != c->vocab_size)
         return crvq_fail(CRVQ_ERR_INVALID, "distillation: the teacher has %d tokens in its vocabulary, the student %d",
                          teacher->cfg.vocab_size, c->vocab_size);
-    if (student->output.kind != CRVQ_LINEAR_DENSE || student->output.bias)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "distillation: the student's output head must be dense without bias");
+    if (student->output.kind != CRVQ_LINEAR_DENSE || student->output.bias || !student->tok_embd)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "distillation: the student's output head must be dense without bias, "
+                         "and its token embedding dense (quantize them with --head / --embeddings after tuning)");
     if (max_seqs < 1 || seqlen < 2)
         return crvq_fail(CRVQ_ERR_INVALID, "distillation: %d sequences of %d tokens", max_seqs, seqlen);
     crvq_e2e *e = calloc(1, sizeof *e);

@@ -1,0 +1,141 @@
+// head.c — the output head and the token embedding, quantized after the
+// blocks with the scalar kind of RTN / GPTQ (kernels/sq_weights.h), so the
+// runtime reads them compressed: the head through the scalar kernels, the
+// embedding one dequantized row per token.
+#include "pipeline/head.h"
+
+#include "kernels/ops.h"
+#include "kernels/sq_weights.h"
+#include "model/linear_bind.h"
+#include "model/storage.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void crvq_tensor_fmt_params(const crvq_tensor_fmt *f, uint64_t seed, crvq_quant_params *p) {
+    crvq_quant_params_default(p, f->method);
+    p->bits = f->bits;
+    p->group_size = f->group_size;
+    p->seed = seed;
+}
+
+// H = XᵀX/N (dim, dim) of the head's inputs: RMSNorm(x) · out_norm of every
+// row of the training windows, accumulated in float64 a window at a time.
+static crvq_status head_hessian(const crvq_model *m, const float *X, int n_train, int seqlen, double *H) {
+    int dim = m->cfg.dim;
+    float *xn = malloc((size_t)seqlen * dim * sizeof *xn);
+    double *xd = malloc((size_t)seqlen * dim * sizeof *xd);
+    if (!xn || !xd) {
+        free(xn);
+        free(xd);
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for the output head's Hessian");
+    }
+    memset(H, 0, (size_t)dim * dim * sizeof *H);
+    for (int i = 0; i < n_train; i++) {
+        crvq_rmsnorm_rows(X + (size_t)i * seqlen * dim, m->out_norm, seqlen, dim, m->cfg.norm_eps, xn, NULL);
+        for (size_t k = 0; k < (size_t)seqlen * dim; k++) xd[k] = xn[k];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, dim, seqlen, 1.0, xd, dim, 1.0, H, dim);
+    }
+    double rows = (double)n_train * seqlen;
+    for (int i = 0; i < dim; i++)
+        for (int j = i; j < dim; j++) H[(size_t)j * dim + i] = H[(size_t)i * dim + j] /= rows;
+    free(xn);
+    free(xd);
+    return CRVQ_OK;
+}
+
+// Quantize W (rows, dim) in format f (H may be NULL for RTN) into scalar weights.
+static crvq_status quantize_tensor(const float *W, int rows, int dim, const double *H, const crvq_tensor_fmt *f,
+                                   uint64_t seed, const char *what, crvq_scalar_weights **out, double *rel_loss) {
+    crvq_quant_params p;
+    crvq_tensor_fmt_params(f, seed, &p);
+    double *eye = NULL;
+    if (!H) { // RTN ignores H, but the dispatcher checks and scores against one
+        if (!(eye = calloc((size_t)dim * dim, sizeof *eye)))
+            return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
+        for (int i = 0; i < dim; i++) eye[(size_t)i * dim + i] = 1.0;
+        H = eye;
+    }
+    crvq_quant_result r;
+    crvq_status st = crvq_quantize_matrix(W, rows, dim, H, &p, &r);
+    free(eye);
+    if (st) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", crvq_last_error());
+        return crvq_fail(st, "%s: %s", what, msg);
+    }
+    if (rel_loss) *rel_loss = r.loss0 > 0 ? r.loss / r.loss0 : 0;
+    st = crvq_scalar_weights_from_layer(&r.scalar, what, out);
+    crvq_quant_result_free(&r);
+    return st;
+}
+
+static crvq_status check_fmt(const crvq_model *m, const crvq_tensor_fmt *f, const char *what) {
+    if (f->bits < 2 || f->bits > 8)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: %d bits, expected 2..8 (or 0: unquantized)", what, f->bits);
+    if (f->group_size < 1 || m->cfg.dim % f->group_size)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: group size %d does not divide the model's dim %d", what,
+                         f->group_size, m->cfg.dim);
+    if (f->method != CRVQ_METHOD_RTN && f->method != CRVQ_METHOD_GPTQ)
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: method %s, expected rtn or gptq", what, crvq_method_name(f->method));
+    return CRVQ_OK;
+}
+
+static crvq_status quantize_head(crvq_model *m, const crvq_pipeline_opts *o, const float *X, int n_train,
+                                 int seqlen, double *rel_loss) {
+    crvq_config *c = &m->cfg;
+    crvq_linear *out = &m->output;
+    if (out->kind != CRVQ_LINEAR_DENSE) return crvq_fail(CRVQ_ERR_INVALID, "output head: already quantized");
+    double *H = NULL;
+    crvq_status st = CRVQ_OK;
+    if (o->head.method == CRVQ_METHOD_GPTQ) {
+        if (!(H = malloc((size_t)c->dim * c->dim * sizeof *H)))
+            return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for the output head's Hessian");
+        st = head_hessian(m, X, n_train, seqlen, H);
+    }
+    crvq_scalar_weights *W = NULL;
+    if (!st) st = quantize_tensor(out->w, out->n_out, out->n_in, H, &o->head, o->qp.seed, "output head", &W, rel_loss);
+    free(H);
+    if (st) return st;
+    *out = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim};
+    if ((st = crvq_linear_attach(m->storage, out, CRVQ_LINEAR_SCALAR, W))) return st;
+    c->tied_embeddings = 0; // the head is its own tensor now
+    return CRVQ_OK;
+}
+
+static crvq_status quantize_embed(crvq_model *m, const crvq_pipeline_opts *o) {
+    crvq_config *c = &m->cfg;
+    crvq_scalar_weights *W = NULL;
+    crvq_status st = quantize_tensor(m->tok_embd, c->vocab_size, c->dim, NULL, &o->embed, o->qp.seed,
+                                     "token embedding", &W, NULL);
+    if (st || (st = crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free))) return st;
+    m->tok_embd_q = W;
+    m->tok_embd = NULL; // the float32 original stays in the storage until the model is freed
+    if (c->tied_embeddings)
+        m->output = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size, .n_in = c->dim, .sq = W};
+    return CRVQ_OK;
+}
+
+crvq_status crvq_pipeline_head_check(const crvq_model *m, const crvq_pipeline_opts *o) {
+    crvq_status st;
+    if (o->head.bits && (st = check_fmt(m, &o->head, "--head"))) return st;
+    if (o->embed.bits && (st = check_fmt(m, &o->embed, "--embeddings"))) return st;
+    if (o->embed.bits && o->embed.method != CRVQ_METHOD_RTN)
+        return crvq_fail(CRVQ_ERR_INVALID, "--embeddings: a lookup table has no Hessian; only rtn applies");
+    if ((o->head.bits && m->output.kind != CRVQ_LINEAR_DENSE) || (o->embed.bits && !m->tok_embd))
+        return crvq_fail(CRVQ_ERR_INVALID, "%s: the %s is already quantized", m->path,
+                         o->embed.bits && !m->tok_embd ? "token embedding" : "output head");
+    return CRVQ_OK;
+}
+
+crvq_status crvq_pipeline_head(crvq_model *m, const crvq_pipeline_opts *o, const float *X, int n_train,
+                               int seqlen, double *rel_loss) {
+    crvq_status st;
+    *rel_loss = 0;
+    if ((st = crvq_pipeline_head_check(m, o))) return st;
+    if (o->head.bits && (st = quantize_head(m, o, X, n_train, seqlen, rel_loss))) return st;
+    if (o->embed.bits && (st = quantize_embed(m, o))) return st;
+    return CRVQ_OK;
+}
