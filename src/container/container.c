@@ -252,6 +252,23 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     free(bits);
 }
 
+// One block's tensors: both norms, then the seven projections in table order.
+// permute: undo the half-RoPE row order of the rope projections (the container;
+// checkpoints store rows as they are in memory).
+static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l, int permute) {
+    const crvq_layer *L = &m->layers[l];
+    int64_t vec[1] = {m->cfg.dim};
+    char p[48];
+    snprintf(p, sizeof p, "blk.%d.attn_norm", l);
+    add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
+    snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
+    add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
+    for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+        snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
+        write_linear(w, k, p, crvq_block_proj_c(L, j), m->cfg.head_dim, permute && crvq_proj_table[j].rope);
+    }
+}
+
 crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info *info, const char *path) {
     const crvq_config *c = &m->cfg;
     if (c->arch == CRVQ_ARCH_QWEN2)
@@ -284,18 +301,7 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
         add(w, "token_embd", ".weight", CRVQ_F16, 2, emb, to_f16(&k, m->tok_embd, n_emb));
     add(w, "output_norm", ".weight", CRVQ_F32, 1, vec, m->out_norm);
     if (!c->tied_embeddings) write_linear(w, &k, "output", &m->output, hd, 0);
-    for (int l = 0; l < c->n_layers; l++) {
-        const crvq_layer *L = &m->layers[l];
-        char p[48];
-        snprintf(p, sizeof p, "blk.%d.attn_norm", l);
-        add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
-        snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
-        add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
-            write_linear(w, &k, p, crvq_block_proj_c(L, j), hd, permute && crvq_proj_table[j].rope);
-        }
-    }
+    for (int l = 0; l < c->n_layers; l++) write_block(w, &k, m, l, permute);
     if (k.failed || crvq_gguf_writer_failed(w))
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the file", path);
     else
@@ -318,19 +324,7 @@ crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const cr
     crvq_gguf_set_u64(w, "crvq.ckpt.model_digest", id->model);
     crvq_gguf_set_u64(w, "crvq.ckpt.calib_digest", id->calib);
     crvq_gguf_set_str(w, "crvq.ckpt.options", id->options);
-    int64_t vec[1] = {m->cfg.dim};
-    for (int l = 0; l < blocks_done; l++) {
-        crvq_layer *L = &m->layers[l];
-        char p[48];
-        snprintf(p, sizeof p, "blk.%d.attn_norm", l);
-        add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
-        snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
-        add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
-            write_linear(w, &k, p, crvq_block_proj_c(L, j), m->cfg.head_dim, 0);
-        }
-    }
+    for (int l = 0; l < blocks_done; l++) write_block(w, &k, m, l, 0);
     if (k.failed || crvq_gguf_writer_failed(w))
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the checkpoint", path);
     else
