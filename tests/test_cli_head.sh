@@ -4,7 +4,8 @@
 # own scalar tensor, the embedding is stored as qweight/qscale/qzero and read
 # back), 8-bit head and embedding move the perplexity by < 1% (an 8-bit grid
 # over 32 columns keeps every weight within scale/2 = range/510), and a bad
-# FMT is a usage error (exit 2) naming the flag, before any work.
+# FMT is a usage error (exit 2) naming the flag, before any work. The report,
+# the plan and info count the head and embedding by the scalar formula.
 set -u
 crvq=$1 s=${CRVQ_SHARED:-../shared}
 model=$s/models/stories260K/stories260K.bin tok=$s/models/stories260K/tok512.bin calib=$s/data/tinystories-val-1k.txt
@@ -27,8 +28,26 @@ q -o "$tmp/bad.gguf" --embeddings q4g48 >/dev/null 2>"$tmp/err" && { echo "FAIL:
 grep -q "group size 48 does not divide" "$tmp/err" || { echo "FAIL: --embeddings q4g48: $(cat "$tmp/err")"; fail=1; }
 
 q -o "$tmp/base.gguf" >/dev/null || { echo "FAIL: quantize"; exit 1; }
-q -o "$tmp/q8.gguf" --head q8g32 --embeddings q8g16 >/dev/null || { echo "FAIL: quantize --head q8"; exit 1; }
+q -o "$tmp/q8.gguf" --head q8g32 --embeddings q8g16 --json >"$tmp/qj" || { echo "FAIL: quantize --head q8"; exit 1; }
 "$crvq" info -m "$tmp/q8.gguf" >"$tmp/info" || { echo "FAIL: info"; exit 1; }
+"$crvq" info -m "$tmp/q8.gguf" --json | tail -1 >"$tmp/ij"
+# the report names both settings, counts them as info does (q8g32: 8 + 32/32
+# bits, q8g16: 8 + 32/16), and so does the plan
+q -o "$tmp/dry.gguf" --head q8g32 --embeddings q8g16 --dry-run >"$tmp/dry"
+q -o "$tmp/dry.gguf" --head q8g32 --embeddings q8g16 --dry-run --json | tail -1 >"$tmp/dj"
+grep -q "^output  *512 x 64  *9.0000  q8g32 gptq$" "$tmp/dry" && grep -q "^token_embd  *512 x 64  *10.0000  q8g16 rtn$" "$tmp/dry" ||
+    { echo "FAIL: --dry-run rows"; cat "$tmp/dry"; fail=1; }
+grep -q "^output head q8g32 gptq: 9.0000 bits per weight" "$tmp/qj" || { echo "FAIL: report line"; fail=1; }
+python3 - "$tmp/qj" "$tmp/ij" "$tmp/dj" <<'PY' || fail=1
+import json, sys
+q, i, d = (json.loads(open(f).read().splitlines()[-1]) for f in sys.argv[1:])
+assert (q['head']['format'], q['head']['method'], q['head']['bpw']) == ('q8g32', 'gptq', 9), q['head']
+assert (q['embeddings']['format'], q['embeddings']['method'], q['embeddings']['bpw']) == ('q8g16', 'rtn', 10), q
+assert 0 < q['head']['rel_loss'] < 0.01, q['head']
+assert abs(q['tensor_bpw'] - i['total_bpw']) < 1e-12 and abs(q['nonembed_bpw'] - i['nonembed_bpw']) < 1e-12, (q, i)
+assert q['linear_bpw'] == i['linear_bpw'] and q['total_bpw'] > q['tensor_bpw'], q  # the file also holds metadata
+assert d['head'] == {'format': 'q8g32', 'method': 'gptq', 'bpw': 9} and d['embeddings']['bpw'] == 10, d
+PY
 grep -q "separate output head" "$tmp/info" || { echo "FAIL: the quantized head is not a separate tensor"; fail=1; }
 python3 - "$tmp/q8.gguf" <<'PY' || fail=1
 import struct, sys

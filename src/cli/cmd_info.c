@@ -21,8 +21,9 @@ static void usage(FILE *f) {
                "Load a model and describe it: format, architecture, dimensions, RoPE settings,\n"
                "parameter counts, the dtype of the stored weights and the tensor shapes, and\n"
                "bits per weight: linear layers (compressed ones by docs/method.md's formula,\n"
-               "dense ones as stored), all tensors as stored, and all but embedding and head.\n"
-               "For compressed files also every compressed layer and the crvq.* metadata.\n\n"
+               "dense ones as stored), all tensors as stored, and all but embedding and head;\n"
+               "a quantized head or embedding by the scalar formula. For compressed files also\n"
+               "every compressed layer (head and embedding included) and the crvq.* metadata.\n\n"
                "  -m, --model MODEL   Hugging Face directory (config.json + safetensors), GGUF\n"
                "                      file or llama2.c checkpoint\n"
                "  --tokenizer FILE    tokenizer.model or tokenizer.bin replacing the model's own\n"
@@ -56,31 +57,38 @@ static int list_kinds(const crvq_model *m, tensor_kind *k) {
     return n;
 }
 
-// Bits per weight of the whole model: compressed layers by crvq_linear_bits,
-// dense tensors as the file stores them (the loader's per-role byte counts).
-typedef struct bits_summary {
-    double linear_bpw;   // the 7 projections of every block
-    double total_bpw;    // every tensor, over all parameters
-    double nonembed_bpw; // every tensor but the token embedding and the output head
-    int n_compressed;    // compressed linear layers (of CRVQ_PROJ_COUNT * n_layers)
-} bits_summary;
-
-static bits_summary model_bits(const crvq_model *m) {
+// The i-th tensor that may be compressed (0 <= i < n_layers · 7 + 2): the
+// projections of every block in order, then the output head and the token
+// embedding. Returns 0 when it is dense, or is the tied head (the embedding).
+static int compressed_tensor(const crvq_model *m, int i, char *name, size_t cap, crvq_linear *lin) {
     const crvq_config *c = &m->cfg;
-    const double *dense = m->storage->dense_bits;
-    bits_summary b = {0};
-    for (int l = 0; l < c->n_layers; l++)
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++)
-            b.n_compressed += crvq_block_proj_c(&m->layers[l], j)->kind != CRVQ_LINEAR_DENSE;
-    double n_all = (double)crvq_model_n_params(m), n_lin = (double)crvq_model_n_params_linear(m);
-    double n_embed = (double)c->vocab_size * c->dim;
-    if (!c->tied_embeddings) n_embed += (double)m->output.n_out * m->output.n_in;
-    double embed_bits = dense[CRVQ_ROLE_EMBED] + dense[CRVQ_ROLE_HEAD];
-    double lin_bits = crvq_model_linear_bits(m, &dense[CRVQ_ROLE_LINEAR]);
-    b.linear_bpw = lin_bits / n_lin;
-    b.total_bpw = (lin_bits + embed_bits + dense[CRVQ_ROLE_OTHER]) / n_all;
-    b.nonembed_bpw = (lin_bits + dense[CRVQ_ROLE_OTHER]) / (n_all - n_embed);
-    return b;
+    int n_proj = c->n_layers * CRVQ_PROJ_COUNT;
+    if (i < n_proj) {
+        *lin = *crvq_block_proj_c(&m->layers[i / CRVQ_PROJ_COUNT], i % CRVQ_PROJ_COUNT);
+        snprintf(name, cap, "blk.%d.%s", i / CRVQ_PROJ_COUNT, crvq_proj_table[i % CRVQ_PROJ_COUNT].gguf);
+    } else if (i == n_proj) {
+        if (c->tied_embeddings) return 0;
+        *lin = m->output;
+        snprintf(name, cap, "output");
+    } else {
+        if (!m->tok_embd_q) return 0;
+        *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size, .n_in = c->dim, .sq = m->tok_embd_q};
+        snprintf(name, cap, "token_embd");
+    }
+    return lin->kind != CRVQ_LINEAR_DENSE;
+}
+
+static int n_tensor_slots(const crvq_model *m) {
+    return m->cfg.n_layers * CRVQ_PROJ_COUNT + 2;
+}
+
+// Compressed tensors: all of them, and those among the blocks' projections.
+static int n_compressed(const crvq_model *m, int blocks_only) {
+    int n = 0, n_slots = blocks_only ? m->cfg.n_layers * CRVQ_PROJ_COUNT : n_tensor_slots(m);
+    char name[48];
+    crvq_linear lin;
+    for (int i = 0; i < n_slots; i++) n += compressed_tensor(m, i, name, sizeof name, &lin);
+    return n;
 }
 
 // "vq" when every vector uses all codebooks (or there is only one), "crvq"
@@ -92,59 +100,57 @@ static const char *vq_kind(const crvq_vq_weights *W) {
 static void print_layers(const crvq_model *m) {
     printf("compressed layers\n");
     printf("  %-18s %-6s %-13s %-36s %s\n", "name", "kind", "shape", "settings", "bits/weight");
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
-            if (lin->kind == CRVQ_LINEAR_DENSE) continue;
-            char name[48], shape[32], set[96];
-            snprintf(name, sizeof name, "blk.%d.%s", l, crvq_proj_table[j].gguf);
-            snprintf(shape, sizeof shape, "(%d, %d)", lin->n_out, lin->n_in);
-            const char *kind;
-            if (lin->kind == CRVQ_LINEAR_VQ) {
-                const crvq_vq_weights *W = lin->vq;
-                kind = vq_kind(W);
-                int k = snprintf(set, sizeof set, "d %d  M %d  e ", W->d, W->M);
-                for (int i = 0; i < W->M; i++) k += snprintf(set + k, sizeof set - (size_t)k, "%s%d", i ? "," : "", W->e[i]);
-                snprintf(set + k, sizeof set - (size_t)k, "  n_crit %d/%d%s", W->n_crit, W->n_groups,
-                         W->perm ? "  perm" : "");
-            } else {
-                kind = "scalar";
-                snprintf(set, sizeof set, "bits %d  group %d", lin->sq->bits, lin->sq->group_size);
-            }
-            printf("  %-18s %-6s %-13s %-36s %.4f\n", name, kind, shape, set, crvq_linear_bits(lin));
+    for (int i = 0; i < n_tensor_slots(m); i++) {
+        char name[48], shape[32], set[96];
+        crvq_linear L;
+        if (!compressed_tensor(m, i, name, sizeof name, &L)) continue;
+        const crvq_linear *lin = &L;
+        snprintf(shape, sizeof shape, "(%d, %d)", lin->n_out, lin->n_in);
+        const char *kind;
+        if (lin->kind == CRVQ_LINEAR_VQ) {
+            const crvq_vq_weights *W = lin->vq;
+            kind = vq_kind(W);
+            int k = snprintf(set, sizeof set, "d %d  M %d  e ", W->d, W->M);
+            for (int e = 0; e < W->M; e++) k += snprintf(set + k, sizeof set - (size_t)k, "%s%d", e ? "," : "", W->e[e]);
+            snprintf(set + k, sizeof set - (size_t)k, "  n_crit %d/%d%s", W->n_crit, W->n_groups,
+                     W->perm ? "  perm" : "");
+        } else {
+            kind = "scalar";
+            snprintf(set, sizeof set, "bits %d  group %d", lin->sq->bits, lin->sq->group_size);
         }
+        printf("  %-18s %-6s %-13s %-36s %.4f\n", name, kind, shape, set, crvq_linear_bits(lin));
+    }
 }
 
 static cJSON *layers_json(const crvq_model *m) {
     cJSON *arr = cJSON_CreateArray();
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
-            if (lin->kind == CRVQ_LINEAR_DENSE) continue;
-            cJSON *o = cJSON_CreateObject();
-            char name[48];
-            snprintf(name, sizeof name, "blk.%d.%s", l, crvq_proj_table[j].gguf);
-            cJSON_AddStringToObject(o, "name", name);
-            cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_out));
-            cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_in));
-            if (lin->kind == CRVQ_LINEAR_VQ) {
-                const crvq_vq_weights *W = lin->vq;
-                cJSON_AddStringToObject(o, "kind", vq_kind(W));
-                cJSON_AddNumberToObject(o, "d", W->d);
-                cJSON_AddNumberToObject(o, "M", W->M);
-                cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(W->e, W->M));
-                cJSON_AddNumberToObject(o, "n_crit", W->n_crit);
-                cJSON_AddNumberToObject(o, "n_groups", W->n_groups);
-                cJSON_AddBoolToObject(o, "perm", W->perm != NULL);
-            } else {
-                cJSON_AddStringToObject(o, "kind", "scalar");
-                cJSON_AddNumberToObject(o, "bits", lin->sq->bits);
-                cJSON_AddNumberToObject(o, "group_size", lin->sq->group_size);
-            }
-            cJSON_AddNumberToObject(o, "bpw", crvq_linear_bits(lin));
-            cJSON_AddItemToArray(arr, o);
+    for (int i = 0; i < n_tensor_slots(m); i++) {
+        char name[48];
+        crvq_linear L;
+        if (!compressed_tensor(m, i, name, sizeof name, &L)) continue;
+        const crvq_linear *lin = &L;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_out));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_in));
+        if (lin->kind == CRVQ_LINEAR_VQ) {
+            const crvq_vq_weights *W = lin->vq;
+            cJSON_AddStringToObject(o, "kind", vq_kind(W));
+            cJSON_AddNumberToObject(o, "d", W->d);
+            cJSON_AddNumberToObject(o, "M", W->M);
+            cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(W->e, W->M));
+            cJSON_AddNumberToObject(o, "n_crit", W->n_crit);
+            cJSON_AddNumberToObject(o, "n_groups", W->n_groups);
+            cJSON_AddBoolToObject(o, "perm", W->perm != NULL);
+        } else {
+            cJSON_AddStringToObject(o, "kind", "scalar");
+            cJSON_AddNumberToObject(o, "bits", lin->sq->bits);
+            cJSON_AddNumberToObject(o, "group_size", lin->sq->group_size);
         }
+        cJSON_AddNumberToObject(o, "bpw", crvq_linear_bits(lin));
+        cJSON_AddItemToArray(arr, o);
+    }
     return arr;
 }
 
@@ -152,7 +158,7 @@ static const char *rope_style_name(crvq_rope_style s) {
     return s == CRVQ_ROPE_INTERLEAVED ? "interleaved" : "half";
 }
 
-static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, const bits_summary *b,
+static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, const crvq_model_bpw *b,
                        const cJSON *meta) {
     const crvq_config *c = &m->cfg;
     int64_t n_all = crvq_model_n_params(m), n_lin = crvq_model_n_params_linear(m);
@@ -188,13 +194,14 @@ static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, c
         else snprintf(shape, sizeof shape, "(%d)", k[i].n_in);
         printf("  %-12s %-14s x %d\n", k[i].name, shape, k[i].count);
     }
-    printf("bits/weight    linear %.4f, total %.4f, without embedding and head %.4f\n", b->linear_bpw,
-           b->total_bpw, b->nonembed_bpw);
-    if (b->n_compressed) {
-        int n_dense = CRVQ_PROJ_COUNT * c->n_layers - b->n_compressed;
+    printf("bits/weight    linear %.4f, total %.4f, without embedding and head %.4f\n", b->linear,
+           b->total, b->nonembed);
+    int n_blocks = n_compressed(m, 1);
+    if (n_blocks) {
+        int n_dense = CRVQ_PROJ_COUNT * c->n_layers - n_blocks;
         if (n_dense) printf("               (%d linear layers left dense, counted as stored)\n", n_dense);
-        print_layers(m);
     }
+    if (n_compressed(m, 0)) print_layers(m);
     if (meta) {
         printf("crvq metadata\n");
         for (const cJSON *e = meta->child; e; e = e->next) {
@@ -205,7 +212,7 @@ static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, c
     }
 }
 
-static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, const bits_summary *b,
+static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, const crvq_model_bpw *b,
                       const cJSON *meta) {
     const crvq_config *c = &m->cfg;
     int64_t n_all = crvq_model_n_params(m), n_lin = crvq_model_n_params_linear(m);
@@ -250,11 +257,11 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, co
         cJSON_AddItemToArray(shape, cJSON_CreateNumber(k[i].n_in));
         cJSON_AddNumberToObject(e, "count", k[i].count);
     }
-    cJSON_AddNumberToObject(o, "linear_bpw", b->linear_bpw);
-    cJSON_AddNumberToObject(o, "total_bpw", b->total_bpw);
-    cJSON_AddNumberToObject(o, "nonembed_bpw", b->nonembed_bpw);
-    cJSON_AddNumberToObject(o, "n_compressed_layers", b->n_compressed);
-    if (b->n_compressed) cJSON_AddItemToObject(o, "layers", layers_json(m));
+    cJSON_AddNumberToObject(o, "linear_bpw", b->linear);
+    cJSON_AddNumberToObject(o, "total_bpw", b->total);
+    cJSON_AddNumberToObject(o, "nonembed_bpw", b->nonembed);
+    cJSON_AddNumberToObject(o, "n_compressed_layers", n_compressed(m, 1));
+    if (n_compressed(m, 0)) cJSON_AddItemToObject(o, "layers", layers_json(m));
     if (meta) cJSON_AddItemToObject(o, "crvq", cJSON_Duplicate(meta, 1));
     return o;
 }
@@ -286,7 +293,7 @@ static int run(const void *vo) {
     if (!m) return 1;
     tensor_kind kinds[16];
     int n_kinds = list_kinds(m, kinds);
-    bits_summary bits = model_bits(m);
+    crvq_model_bpw bits = crvq_model_bpw_of(m, m->storage->dense_bits);
     cJSON *meta = NULL;
     if (strcmp(m->format, "gguf") == 0 && crvq_container_metadata(m->path, &meta)) meta = NULL; // none to show
     print_text(m, kinds, n_kinds, &bits, meta);

@@ -3,6 +3,8 @@
 #include "cli/quant_flags.h"
 #include "container/container.h"
 #include "model/block_proj.h"
+#include "pipeline/head.h"
+#include "quant/bits.h"
 #include "quant/quant_internal.h"
 #include "util/fileguard.h"
 
@@ -136,6 +138,47 @@ static int plan(const crvq_model *m, const crvq_quant_params *qp, int print, dou
     return 0;
 }
 
+// "q4g32 gptq": a --head / --embeddings setting.
+static void describe_fmt(const crvq_tensor_fmt *f, char *buf, size_t cap) {
+    snprintf(buf, cap, "q%dg%d %s", f->bits, f->group_size, crvq_method_name(f->method));
+}
+
+// The head and embedding rows of the plan, each only when its flag is given
+// (a plan without them prints as before). Their shapes are checked first.
+static int plan_head(const crvq_model *m, const crvq_pipeline_opts *po, int print) {
+    if (!po->head.bits && !po->embed.bits) return 0;
+    if (crvq_pipeline_head_check(m, po)) return cli_error(cmd, NULL);
+    const crvq_config *c = &m->cfg;
+    const crvq_tensor_fmt *f[2] = {&po->head, &po->embed};
+    const char *name[2] = {"output", "token_embd"};
+    for (int i = 0; i < 2 && print; i++) {
+        if (!f[i]->bits) continue;
+        char set[48];
+        describe_fmt(f[i], set, sizeof set);
+        printf("%-12s %5d x %-5d %10.4f  %s\n", name[i], c->vocab_size, c->dim,
+               crvq_scalar_shape_bits(c->vocab_size, c->dim, f[i]->bits, f[i]->group_size), set);
+    }
+    return 0;
+}
+
+// The same as JSON: "head" / "embeddings" {format, method, bpw}; bpw = the
+// stored tensor's (NULL: the planned one).
+static void head_json(cJSON *j, const crvq_model *m, const crvq_pipeline_opts *po, const crvq_model_bpw *b) {
+    const crvq_config *c = &m->cfg;
+    const crvq_tensor_fmt *f[2] = {&po->head, &po->embed};
+    const char *key[2] = {"head", "embeddings"};
+    for (int i = 0; i < 2; i++) {
+        if (!f[i]->bits) continue;
+        cJSON *o = cJSON_AddObjectToObject(j, key[i]);
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "q%dg%d", f[i]->bits, f[i]->group_size);
+        cJSON_AddStringToObject(o, "format", fmt);
+        cJSON_AddStringToObject(o, "method", crvq_method_name(f[i]->method));
+        double planned = crvq_scalar_shape_bits(c->vocab_size, c->dim, f[i]->bits, f[i]->group_size);
+        cJSON_AddNumberToObject(o, "bpw", !b ? planned : i == 0 ? b->head : b->embed);
+    }
+}
+
 static long long file_size(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
@@ -253,7 +296,7 @@ static int validate(void *vo) {
     return 0;
 }
 
-static void print_dry_run(const opts *o, const char *desc, double planned_bits) {
+static void print_dry_run(const opts *o, const crvq_model *m, const char *desc, double planned_bits) {
     const crvq_quant_params *qp = &o->po.qp;
     if (!o->c.json) {
         printf("method %s (%s)\n", crvq_method_name(qp->method), desc);
@@ -265,6 +308,7 @@ static void print_dry_run(const opts *o, const char *desc, double planned_bits) 
     cJSON_AddStringToObject(j, "method", crvq_method_name(qp->method));
     cJSON_AddNumberToObject(j, "linear_bpw", planned_bits);
     cJSON_AddItemToObject(j, "params", cli_quant_params_json(qp));
+    head_json(j, m, &o->po, NULL);
     cli_print_json(j);
 }
 
@@ -273,8 +317,20 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     long long bytes = file_size(out);
     double total_bpw = bytes > 0 ? 8.0 * (double)bytes / (double)crvq_model_n_params(m) : 0;
     int64_t rss = cli_peak_rss_bytes();
+    crvq_model_bpw b = crvq_model_bpw_of(m, NULL);
     printf("wrote %s: %.2f MB, %.4f bits per linear weight, %.4f bits per parameter overall (file size)\n", out,
            bytes / 1e6, rep->linear_bits, total_bpw);
+    printf("bits per weight: linear %.4f, without embedding and head %.4f, all tensors %.4f\n", b.linear,
+           b.nonembed, b.total);
+    char set[48];
+    if (o->po.head.bits) {
+        describe_fmt(&o->po.head, set, sizeof set);
+        printf("output head %s: %.4f bits per weight, rel loss %.4f\n", set, b.head, rep->head_rel_loss);
+    }
+    if (o->po.embed.bits) {
+        describe_fmt(&o->po.embed, set, sizeof set);
+        printf("token embedding %s: %.4f bits per weight\n", set, b.embed);
+    }
     printf("quantized in %.1f s (%d blocks from the checkpoint), mean layer rel loss %.4f, peak RSS %.0f MB\n",
            rep->seconds, rep->blocks_resumed, rep->mean_rel_loss, rss / 1e6);
     if (o->po.finetune)
@@ -286,6 +342,10 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddItemToObject(j, "params", cli_quant_params_json(&o->po.qp));
     cJSON_AddNumberToObject(j, "linear_bpw", rep->linear_bits);
     cJSON_AddNumberToObject(j, "total_bpw", total_bpw);
+    cJSON_AddNumberToObject(j, "nonembed_bpw", b.nonembed);
+    cJSON_AddNumberToObject(j, "tensor_bpw", b.total);
+    head_json(j, m, &o->po, &b);
+    if (o->po.head.bits) cJSON_AddNumberToObject(cJSON_GetObjectItem(j, "head"), "rel_loss", rep->head_rel_loss);
     cJSON_AddNumberToObject(j, "bytes", (double)bytes);
     cJSON_AddNumberToObject(j, "seconds", rep->seconds);
     cJSON_AddNumberToObject(j, "blocks_resumed", rep->blocks_resumed);
@@ -336,14 +396,15 @@ static int run(const void *vo) {
     if (!m) return 1;
     double planned_bits = 0;
     int rc = 1;
-    if (!plan(m, &o->po.qp, o->dry_run && !o->c.json, &planned_bits)) {
+    int print = o->dry_run && !o->c.json;
+    if (!plan(m, &o->po.qp, print, &planned_bits) && !plan_head(m, &o->po, print)) {
         if (o->c.seqlen > m->cfg.max_seq_len)
             fprintf(stderr, "crvq %s: warning: --seqlen %d is longer than the model's context %d\n", cmd,
                     o->c.seqlen, m->cfg.max_seq_len);
         char desc[512];
         cli_quant_describe(&o->po.qp, desc, sizeof desc);
         if (o->dry_run) {
-            print_dry_run(o, desc, planned_bits);
+            print_dry_run(o, m, desc, planned_bits);
             rc = 0;
         } else {
             rc = quantize(o, m, desc, planned_bits);

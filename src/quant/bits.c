@@ -5,6 +5,7 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
+#include "model/storage.h"
 
 #include <assert.h>
 
@@ -76,4 +77,34 @@ double crvq_model_linear_bits(const crvq_model *m, const double *dense_stored) {
 
 double crvq_model_linear_bpw(const crvq_model *m, const double *dense_stored) {
     return crvq_model_linear_bits(m, dense_stored) / (double)crvq_model_n_params_linear(m);
+}
+
+// A compressed matrix by its formula; a dense one as the file stores it
+// (*stored) or as the container writes it (fp16).
+static double matrix_bits(const crvq_linear *lin, const double *stored) {
+    double P = (double)lin->n_out * lin->n_in;
+    if (lin->kind != CRVQ_LINEAR_DENSE) return crvq_linear_bits(lin) * P;
+    return stored ? *stored : 16.0 * P;
+}
+
+crvq_model_bpw crvq_model_bpw_of(const crvq_model *m, const double *dense_stored) {
+    const crvq_config *c = &m->cfg;
+    const double *ds = dense_stored;
+    double n_all = (double)crvq_model_n_params(m), n_lin = (double)crvq_model_n_params_linear(m);
+    double n_emb = (double)c->vocab_size * c->dim, n_head = c->tied_embeddings ? 0 : n_emb;
+    double n_other = n_all - n_lin - n_emb - n_head;
+    // the embedding as a (vocab_size, dim) "layer", so one rule counts it
+    crvq_linear emb = {.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim};
+    if (m->tok_embd_q) emb.kind = CRVQ_LINEAR_SCALAR, emb.sq = m->tok_embd_q;
+    double lin_bits = crvq_model_linear_bits(m, ds ? &ds[CRVQ_ROLE_LINEAR] : NULL);
+    double emb_bits = matrix_bits(&emb, ds ? &ds[CRVQ_ROLE_EMBED] : NULL);
+    double head_bits = c->tied_embeddings ? 0 : matrix_bits(&m->output, ds ? &ds[CRVQ_ROLE_HEAD] : NULL);
+    double other_bits = ds ? ds[CRVQ_ROLE_OTHER] : 32.0 * n_other;
+    return (crvq_model_bpw){
+        .linear = lin_bits / n_lin,
+        .nonembed = (lin_bits + other_bits) / (n_all - n_emb - n_head),
+        .total = (lin_bits + emb_bits + head_bits + other_bits) / n_all,
+        .embed = emb_bits / n_emb,
+        .head = n_head ? head_bits / n_head : 0,
+    };
 }
