@@ -7,6 +7,7 @@
 //
 //   make_synthetic_model -o OUT.gguf --tokenizer tokenizer.model
 //                        [--kind crvq|vq|rtn|dense] [--lambda L] [--layers N] [--seed S]
+//                        [--head f16|qN|qNgG]
 //
 // Kinds (every block's seven projections):
 //   crvq   CRVQ defaults: d 8, M 4, e 8, λ 0.02 -> n_crit = floor(n_in·λ/d)
@@ -19,8 +20,9 @@
 // Codes are uniform random, codebooks uniform in [-1, 1), row scales and
 // dense weights ~ 1/sqrt(n_in) so activations stay finite through the
 // RMSNorms. The embedding and the (untied) output head are random fp16, as
-// Llama-2's are stored 16-bit. The tokenizer must have the model's 32000
-// pieces (Llama-2's tokenizer.model).
+// Llama-2's are stored 16-bit; --head qNgG makes the head scalar-quantized
+// (random codes, as `crvq quantize --head` stores it). The tokenizer must
+// have the model's 32000 pieces (Llama-2's tokenizer.model).
 #include "crvq.h"
 #include "container/container.h"
 #include "kernels/sq_weights.h"
@@ -28,6 +30,7 @@
 #include "model/block_proj.h"
 #include "model/sample.h"
 #include "model/storage.h"
+#include "pipeline/head.h"
 #include "quant/bits.h"
 
 #include <math.h>
@@ -39,11 +42,13 @@ typedef enum kind { KIND_CRVQ, KIND_VQ, KIND_RTN, KIND_DENSE } kind;
 
 static void usage(FILE *f) {
     fprintf(f, "usage: make_synthetic_model -o OUT.gguf --tokenizer tokenizer.model\n"
-               "                            [--kind crvq|vq|rtn|dense] [--lambda L] [--layers N] [--seed S]\n\n"
+               "                            [--kind crvq|vq|rtn|dense] [--lambda L] [--layers N] [--seed S]\n"
+               "                            [--head f16|qN|qNgG]\n\n"
                "Writes a Llama-2-7B-shaped container (dim 4096, hidden 11008, 32 heads, vocab\n"
                "32000; --layers blocks, default 32) with random weights, for decode benchmarks.\n"
                "  crvq   d 8, M 4, e 8, lambda 0.02 (default; --lambda L)   vq  d 8, M 1, e 8\n"
-               "  rtn    2 bits, group 128                      dense  fp16\n");
+               "  rtn    2 bits, group 128                      dense  fp16\n"
+               "  --head the output head: f16 (default), or scalar N bits, group G (128)\n");
 }
 
 static int fail(const char *msg) {
@@ -110,16 +115,16 @@ static crvq_status make_vq(crvq_model *m, crvq_rng *r, int n_out, int n_in, int 
     return st;
 }
 
-// A 2-bit, group-128 scalar layer with random codes, scales and zeros.
-static crvq_status make_rtn(crvq_model *m, crvq_rng *r, int n_out, int n_in, const char *what, crvq_linear *lin) {
-    const int bits = 2, gs = 128;
+// A scalar layer (bits, group gs) with random codes, scales and zeros.
+static crvq_status make_scalar(crvq_model *m, crvq_rng *r, int n_out, int n_in, int bits, int gs, const char *what,
+                               crvq_linear *lin) {
     size_t row_bytes = ((size_t)n_in * bits + 7) / 8, n_gr = (size_t)n_out * (n_in / gs);
     uint8_t *q = alloc(m, (size_t)n_out * row_bytes);
     uint16_t *scale = alloc(m, n_gr * sizeof *scale), *zero = alloc(m, n_gr * sizeof *zero);
     if (!q || !scale || !zero) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for %s", what);
-    fill_bytes(r, q, (size_t)n_out * row_bytes, 0xff);
+    fill_bytes(r, q, (size_t)n_out * row_bytes, 0xff); // any bits pattern is a valid code
     fill_f16(r, scale, n_gr, 1.0f / sqrtf((float)n_in));
-    for (size_t i = 0; i < n_gr; i++) zero[i] = crvq_f32_to_f16((float)(crvq_rng_next(r) & 3));
+    for (size_t i = 0; i < n_gr; i++) zero[i] = crvq_f32_to_f16((float)(crvq_rng_next(r) & ((1u << bits) - 1)));
     crvq_scalar_raw raw = {.m_out = n_out, .n_in = n_in, .bits = bits, .group_size = gs,
                            .q = q, .scale = scale, .zero = zero};
     crvq_scalar_weights *W;
@@ -135,6 +140,7 @@ int main(int argc, char **argv) {
     int n_layers = 32;
     uint64_t seed = 1;
     double lambda = 0.02;
+    crvq_tensor_fmt head_fmt = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -151,6 +157,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--layers")) n_layers = atoi(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--lambda")) lambda = atof(v);
+        else if (!strcmp(a, "--head")) {
+            if (crvq_tensor_fmt_parse(v, &head_fmt) || (head_fmt.bits && 4096 % head_fmt.group_size)) {
+                usage(stderr);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--kind")) {
             if (!strcmp(v, "crvq")) k = KIND_CRVQ;
             else if (!strcmp(v, "vq")) k = KIND_VQ;
@@ -210,6 +222,15 @@ int main(int argc, char **argv) {
     m->tok_embd = emb;
     m->out_norm = ones;
     m->output = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim, .w = head};
+    // the quantized head from a stream of its own: the blocks stay the same
+    // random ones whatever --head says
+    crvq_rng hr;
+    crvq_rng_seed(&hr, seed + 0x9e3779b97f4a7c15ull);
+    if (head_fmt.bits && make_scalar(m, &hr, c->vocab_size, c->dim, head_fmt.bits, head_fmt.group_size, "output",
+                                     &m->output)) {
+        fail(crvq_last_error());
+        goto done;
+    }
 
     // dense kind: one random float32 matrix per shape, shared by every block
     // (the file still stores each block's copy); holding 32 distinct ones
@@ -241,7 +262,7 @@ int main(int argc, char **argv) {
             switch (k) {
             case KIND_CRVQ: st = make_vq(m, &r, n_out, n_in, 4, lambda, what, lin); break;
             case KIND_VQ: st = make_vq(m, &r, n_out, n_in, 1, 1.0, what, lin); break;
-            case KIND_RTN: st = make_rtn(m, &r, n_out, n_in, what, lin); break;
+            case KIND_RTN: st = make_scalar(m, &r, n_out, n_in, 2, 128, what, lin); break;
             case KIND_DENSE: // attention (dim, dim), gate and up (hidden, dim), down (dim, hidden)
                 *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in,
                                      .w = j < CRVQ_PROJ_GATE ? dense_sq : j < CRVQ_PROJ_DOWN ? dense_up : dense_down};
@@ -263,10 +284,10 @@ int main(int argc, char **argv) {
         fail(crvq_last_error());
         goto done;
     }
-    printf("wrote %s: Llama-2-7B shapes, %d layers, %s (lambda %g), %.4f bits per linear weight\n", out,
-           n_layers, k == KIND_CRVQ ? "crvq d 8 M 4 e 8" : k == KIND_VQ ? "vq d 8 M 1 e 8"
+    printf("wrote %s: Llama-2-7B shapes, %d layers, %s (lambda %g), %.4f bits per linear weight, head %.4f\n",
+           out, n_layers, k == KIND_CRVQ ? "crvq d 8 M 4 e 8" : k == KIND_VQ ? "vq d 8 M 1 e 8"
            : k == KIND_RTN ? "rtn 2-bit group 128" : "dense fp16",
-           k == KIND_CRVQ ? lambda : 0.0, crvq_model_linear_bpw(m, NULL));
+           k == KIND_CRVQ ? lambda : 0.0, crvq_model_linear_bpw(m, NULL), crvq_model_bpw_of(m, NULL).head);
     rc = 0;
 done:
     crvq_model_free(m);

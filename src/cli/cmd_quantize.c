@@ -184,26 +184,12 @@ static long long file_size(const char *path) {
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
-// "q8", "q4", "qN" (N in 2..8) or "qNgG": a scalar format, group G (128);
-// "f16" or "none": left unquantized.
+// --head / --embeddings FMT (crvq_tensor_fmt_parse).
 static int parse_fmt(const char *name, const char *flag, const char *v, void *dst) {
-    crvq_tensor_fmt *f = dst;
-    int bits = 0, group = 128, n = 0;
-    if (strcmp(v, "f16") == 0 || strcmp(v, "none") == 0) {
-        f->bits = 0;
-        return 0;
-    }
-    size_t len = strlen(v);
-    int ok = (sscanf(v, "q%d%n", &bits, &n) == 1 && (size_t)n == len) ||
-             (sscanf(v, "q%dg%d%n", &bits, &group, &n) == 2 && (size_t)n == len);
-    if (!ok || bits < 2 || bits > 8 || group < 1 || v[1] < '0' || v[1] > '9') {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%s takes q8, q4 (qN with N in 2..8, or qNgG), or f16, got", flag);
-        return cli_usage_error(name, msg, v);
-    }
-    f->bits = bits;
-    f->group_size = group;
-    return 0;
+    if (crvq_tensor_fmt_parse(v, dst) == 0) return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s takes q8, q4 (qN with N in 2..8, or qNgG), or f16, got", flag);
+    return cli_usage_error(name, msg, v);
 }
 
 static int parse_head_method(const char *name, const char *flag, const char *v, void *dst) {

@@ -14,6 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+int crvq_tensor_fmt_parse(const char *v, crvq_tensor_fmt *f) {
+    int bits = 0, group = 128, n = 0;
+    if (strcmp(v, "f16") == 0 || strcmp(v, "none") == 0) {
+        f->bits = 0;
+        return 0;
+    }
+    size_t len = strlen(v);
+    int ok = (sscanf(v, "q%d%n", &bits, &n) == 1 && (size_t)n == len) ||
+             (sscanf(v, "q%dg%d%n", &bits, &group, &n) == 2 && (size_t)n == len);
+    // v[1] a digit: sscanf's %d would also take "q+4" or "q 4"
+    if (!ok || bits < 2 || bits > 8 || group < 1 || v[1] < '0' || v[1] > '9') return -1;
+    f->bits = bits;
+    f->group_size = group;
+    return 0;
+}
+
 void crvq_tensor_fmt_params(const crvq_tensor_fmt *f, uint64_t seed, crvq_quant_params *p) {
     crvq_quant_params_default(p, f->method);
     p->bits = f->bits;
