@@ -4,12 +4,12 @@
 // embedding one dequantized row per token.
 #include "pipeline/head.h"
 
+#include "backend/backend.h"
 #include "kernels/ops.h"
 #include "kernels/sq_weights.h"
 #include "model/linear_bind.h"
 #include "model/storage.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,28 +38,21 @@ void crvq_tensor_fmt_params(const crvq_tensor_fmt *f, uint64_t seed, crvq_quant_
 }
 
 // H = XᵀX/N (dim, dim) of the head's inputs: RMSNorm(x) · out_norm of every
-// row of the training windows, accumulated in float64 a window at a time.
+// row of the training windows, a window at a time, through the CPU's proxy
+// Hessian entries (backend/cpu_hessian.c: float64, one tap).
 static crvq_status head_hessian(const crvq_model *m, const float *X, int n_train, int seqlen, double *H) {
     int dim = m->cfg.dim;
     float *xn = malloc((size_t)seqlen * dim * sizeof *xn);
-    double *xd = malloc((size_t)seqlen * dim * sizeof *xd);
-    if (!xn || !xd) {
-        free(xn);
-        free(xd);
-        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for the output head's Hessian");
-    }
-    memset(H, 0, (size_t)dim * dim * sizeof *H);
-    for (int i = 0; i < n_train; i++) {
+    void *ctx = NULL;
+    crvq_status st = xn ? crvq_cpu_hessian_begin(1, &dim, seqlen, &H, &ctx)
+                        : crvq_fail(CRVQ_ERR_NOMEM, "out of memory for the output head's Hessian");
+    for (int i = 0; i < n_train && !st; i++) {
         crvq_rmsnorm_rows(X + (size_t)i * seqlen * dim, m->out_norm, seqlen, dim, m->cfg.norm_eps, xn, NULL);
-        for (size_t k = 0; k < (size_t)seqlen * dim; k++) xd[k] = xn[k];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, dim, seqlen, 1.0, xd, dim, 1.0, H, dim);
+        st = crvq_cpu_hessian_add(ctx, 0, xn, seqlen);
     }
-    double rows = (double)n_train * seqlen;
-    for (int i = 0; i < dim; i++)
-        for (int j = i; j < dim; j++) H[(size_t)j * dim + i] = H[(size_t)i * dim + j] /= rows;
+    crvq_cpu_hessian_end(ctx, st ? 0 : (long long)n_train * seqlen);
     free(xn);
-    free(xd);
-    return CRVQ_OK;
+    return st;
 }
 
 // Quantize W (rows, dim) in format f (H may be NULL for RTN) into scalar weights.
