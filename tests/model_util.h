@@ -28,4 +28,14 @@ static inline float *test_logits(const crvq_model *m, int n) {
     return out;
 }
 
+// The pipeline's defaults for method with the tests' tiny calibration: two
+// 32-token windows of calib, no validation windows.
+static inline void test_pipeline_opts(crvq_pipeline_opts *o, crvq_method method, const char *calib) {
+    crvq_pipeline_opts_default(o, method);
+    o->nsamples = 2;
+    o->nval = 0;
+    o->seqlen = 32;
+    o->calib_path = calib;
+}
+
 #endif

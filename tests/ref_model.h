@@ -1,7 +1,8 @@
 // ref_model.h — float64 references of a transformer block's forward pass,
 // written from the formulas (docs/design.md): linear layers of every kind
 // (dense, scalar, VQ / CRVQ rebuilt from float64 codebooks and scales),
-// RMSNorm, RoPE, causal grouped-query attention, SwiGLU, and a whole block.
+// RMSNorm, RoPE, causal grouped-query attention, SwiGLU, a whole block, and
+// a whole model's logits.
 // The gradient checks take central differences of these: in float64 the
 // differences are exact to ~1e-10, so what they measure is the float32
 // analytic gradient's own error (test_block_grad, test_e2e).
@@ -12,7 +13,9 @@
 #include "crvq.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/block_proj.h"
 #include "train/block_grad.h"
+#include "ref_rope.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -186,8 +189,58 @@ static void ref_block_forward(const ref_block *b, const double *x, double *y) {
     free(xn), free(q), free(k), free(v), free(ao), free(h), free(g), free(u);
 }
 
-static void ref_block_rebuild(ref_block *b) {
+static inline void ref_block_rebuild(ref_block *b) {
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_rebuild(&b->lin[i]);
+}
+
+// ------------------------------------------------------------ the model ---
+
+// RoPE tables (T, head_dim/2) from ref_freq, rounded to float as the block
+// reads them; malloc'd.
+static inline void ref_rope_tables(const crvq_config *c, int T, float **cs, float **sn) {
+    const int half = c->head_dim / 2;
+    *cs = malloc((size_t)T * half * sizeof **cs);
+    *sn = malloc((size_t)T * half * sizeof **sn);
+    for (int p = 0; p < T; p++)
+        for (int i = 0; i < half; i++) {
+            (*cs)[p * half + i] = (float)cos(p * ref_freq(c, i));
+            (*sn)[p * half + i] = (float)sin(p * ref_freq(c, i));
+        }
+}
+
+// logits (n, vocab) of model m on tokens tok[0..n-1] from position 0, in
+// float64 from m's weights (compressed layers expanded).
+static inline void ref_model_logits(const crvq_model *m, const int *tok, int n, double *logits) {
+    const crvq_config *c = &m->cfg;
+    const int dim = c->dim;
+    double *x = malloc((size_t)n * dim * sizeof *x), *y = malloc((size_t)n * dim * sizeof *y);
+    float *row = malloc((size_t)dim * sizeof *row);
+    for (int t = 0; t < n; t++) {
+        crvq_model_embed_row(m, tok[t], row);
+        for (int i = 0; i < dim; i++) x[(size_t)t * dim + i] = row[i];
+    }
+    ref_block b = {.c = c, .n_seq = 1, .T = n};
+    float *cs, *sn;
+    ref_rope_tables(c, n, &cs, &sn);
+    b.cs = cs, b.sn = sn;
+    for (int l = 0; l < c->n_layers; l++) {
+        const crvq_layer *L = &m->layers[l];
+        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.lin[i], crvq_block_proj_c(L, i));
+        b.attn_norm = to_d(L->attn_norm, dim);
+        b.ffn_norm = to_d(L->ffn_norm, dim);
+        ref_block_forward(&b, x, y);
+        double *s = x;
+        x = y, y = s;
+        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_free(&b.lin[i]);
+        free(b.attn_norm), free(b.ffn_norm);
+    }
+    double *w = to_d(m->out_norm, dim);
+    for (int t = 0; t < n; t++) ref_rmsnorm(x + (size_t)t * dim, w, dim, c->norm_eps, y + (size_t)t * dim);
+    ref_lin head;
+    ref_lin_init(&head, &m->output);
+    ref_lin_apply(&head, y, n, logits);
+    ref_lin_free(&head);
+    free(w), free(x), free(y), free(row), free(cs), free(sn);
 }
 
 #endif

@@ -9,79 +9,13 @@
 #include "crvq.h"
 #include "model/block_proj.h"
 #include "model/forward.h"
+#include "tiny_model.h"
+#include "ref_rope.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-// ----------------------------------------------------------- tiny models ---
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static double urand(void) { // uniform in [-1, 1)
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / (double)(1ull << 52) - 1.0;
-}
-
-static float *rand_vec(size_t n, double scale, double offset) {
-    float *v = malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = (float)(offset + scale * urand());
-    return v;
-}
-
-static crvq_linear rand_linear(int n_out, int n_in, int bias) {
-    crvq_linear L = {.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in};
-    L.w = rand_vec((size_t)n_out * n_in, 1.5 / sqrt(n_in), 0.0);
-    L.bias = bias ? rand_vec(n_out, 0.3, 0.0) : NULL;
-    return L;
-}
-
-static void free_linear(crvq_linear *L) {
-    free((void *)L->w);
-    free((void *)L->bias);
-}
-
-static crvq_model *tiny_model(const crvq_config *cfg) {
-    crvq_model *m = calloc(1, sizeof *m);
-    m->cfg = *cfg;
-    const crvq_config *c = &m->cfg;
-    m->tok_embd = rand_vec((size_t)c->vocab_size * c->dim, 1.0, 0.0);
-    m->out_norm = rand_vec(c->dim, 0.2, 1.0);
-    if (c->tied_embeddings)
-        m->output = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim,
-                                  .w = m->tok_embd};
-    else
-        m->output = rand_linear(c->vocab_size, c->dim, 0);
-    m->layers = calloc(c->n_layers, sizeof *m->layers);
-    for (int l = 0; l < c->n_layers; l++) {
-        crvq_layer *L = &m->layers[l];
-        L->attn_norm = rand_vec(c->dim, 0.2, 1.0);
-        L->ffn_norm = rand_vec(c->dim, 0.2, 1.0);
-        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
-            int n_out, n_in;
-            crvq_proj_shape(c, p, &n_out, &n_in);
-            *crvq_block_proj(L, p) = rand_linear(n_out, n_in, c->qkv_bias && crvq_proj_table[p].bias);
-        }
-    }
-    return m;
-}
-
-static void free_tiny_model(crvq_model *m) {
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        crvq_layer *L = &m->layers[l];
-        free((void *)L->attn_norm);
-        free((void *)L->ffn_norm);
-        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) free_linear(crvq_block_proj(L, p));
-    }
-    if (!m->cfg.tied_embeddings) free_linear(&m->output);
-    free((void *)m->tok_embd);
-    free((void *)m->out_norm);
-    free(m->layers);
-    free(m);
-}
 
 // ------------------------------------------------- float64 reference ---
 
@@ -99,22 +33,6 @@ static void ref_rmsnorm(const double *x, const float *w, int n, double eps, doub
     for (int i = 0; i < n; i++) ss += x[i] * x[i];
     double r = 1.0 / sqrt(ss / n + eps);
     for (int i = 0; i < n; i++) out[i] = x[i] * r * w[i];
-}
-
-// Frequency of pair i, written after Hugging Face's rope initialisation
-// functions (default, linear, llama3).
-static double ref_freq(const crvq_config *c, int i) {
-    double f = 1.0 / pow(c->rope_theta, (2.0 * i) / c->head_dim);
-    if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR) return f / c->rope_factor;
-    if (c->rope_scaling != CRVQ_ROPE_SCALING_LLAMA3) return f;
-    double wavelen = 2 * M_PI / f;
-    double lo = c->rope_original_max_pos / c->rope_low_freq_factor;  // longest kept-smooth wavelength
-    double hi = c->rope_original_max_pos / c->rope_high_freq_factor; // shortest
-    if (wavelen < hi) return f;
-    if (wavelen > lo) return f / c->rope_factor;
-    double t = (c->rope_original_max_pos / wavelen - c->rope_low_freq_factor) /
-               (c->rope_high_freq_factor - c->rope_low_freq_factor);
-    return (1 - t) * (f / c->rope_factor) + t * f;
 }
 
 // Rotate one head vector v (hd) for position p.

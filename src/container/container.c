@@ -7,6 +7,7 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
+#include "model/config.h"
 #include "model/linear_bind.h"
 #include "quant/bits.h"
 #include "tokenizer/tok_internal.h"
@@ -49,14 +50,21 @@ static void keep_free(keep *k) {
     free(k->p);
 }
 
-// Row r of the file's q/k weight comes from row src_row(r) of ours: GGUF
-// llama files rotate pairs (2i, 2i+1) of each head, Hugging Face pairs
-// (i, i + hd/2), so a rotate-half model is written with each head's rows
-// interleaved (what llama.cpp's converter does).
-static int src_row(int r, int hd, int permute) {
-    if (!permute) return r;
-    int h = r / hd, t = r % hd;
-    return h * hd + (t % 2) * (hd / 2) + t / 2;
+// How the file's q/k rows are ordered against the model's. GGUF llama files
+// rotate pairs (2i, 2i+1) of each head, Hugging Face and GGUF qwen2 files
+// pairs (i, i + hd/2); a model is written in its architecture's file layout
+// (as llama.cpp's converter does), its rows reordered where the layouts differ.
+typedef enum row_order { ROWS_AS_IS, ROWS_TO_INTERLEAVED, ROWS_TO_HALF } row_order;
+
+// Row r of the file's q/k weight comes from row src_row(r) of ours.
+static int src_row(int r, int hd, row_order order) {
+    int h = r / hd, t = r % hd, half = hd / 2;
+    switch (order) {
+    case ROWS_AS_IS: break;
+    case ROWS_TO_INTERLEAVED: return h * hd + (t % 2) * half + t / 2;
+    case ROWS_TO_HALF: return h * hd + 2 * (t % half) + t / half;
+    }
+    return r;
 }
 
 static uint16_t *to_f16(keep *k, const float *x, size_t n) {
@@ -88,7 +96,7 @@ static uint16_t *to_bf16(keep *k, const float *x, size_t n) {
 }
 
 // rows (n_rows, row_bytes) reordered by src_row
-static void *permuted_rows(keep *k, const void *src, int n_rows, size_t row_bytes, int hd, int permute) {
+static void *permuted_rows(keep *k, const void *src, int n_rows, size_t row_bytes, int hd, row_order permute) {
     uint8_t *dst = keep_alloc(k, (size_t)n_rows * row_bytes);
     if (dst)
         for (int r = 0; r < n_rows; r++)
@@ -105,15 +113,15 @@ static void add(crvq_gguf_writer *w, const char *prefix, const char *suffix, crv
 }
 
 static void write_dense(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_linear *lin, int hd,
-                        int permute) {
-    const float *rows = permute ? permuted_rows(k, lin->w, lin->n_out, (size_t)lin->n_in * 4, hd, 1) : lin->w;
+                        row_order permute) {
+    const float *rows = permute ? permuted_rows(k, lin->w, lin->n_out, (size_t)lin->n_in * 4, hd, permute) : lin->w;
     if (!rows) return;
     int64_t shape[2] = {lin->n_out, lin->n_in};
     add(w, prefix, ".weight", CRVQ_F16, 2, shape, to_f16(k, rows, (size_t)lin->n_out * lin->n_in));
 }
 
 static void write_vq(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_vq_weights *W, int hd,
-                     int permute) {
+                     row_order permute) {
     int m = W->m_out;
     int wide0 = W->codes16 != NULL, widex = W->ext16 != NULL;
     const void *codes = wide0 ? (const void *)W->codes16 : W->codes8;
@@ -150,7 +158,7 @@ static void write_vq(crvq_gguf_writer *w, keep *k, const char *prefix, const crv
 }
 
 static void write_scalar(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_scalar_weights *W,
-                         int hd, int permute) {
+                         int hd, row_order permute) {
     int m = W->m_out;
     int64_t qs[2] = {m, (int64_t)W->row_bytes}, gs[2] = {m, W->n_gr};
     add(w, prefix, ".qweight", CRVQ_I8, 2, qs, permuted_rows(k, W->q, m, W->row_bytes, hd, permute));
@@ -163,34 +171,55 @@ static void write_scalar(crvq_gguf_writer *w, keep *k, const char *prefix, const
 }
 
 static void write_linear(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_linear *lin, int hd,
-                         int permute) {
+                         row_order permute) {
     switch (lin->kind) {
     case CRVQ_LINEAR_DENSE: write_dense(w, k, prefix, lin, hd, permute); break;
     case CRVQ_LINEAR_VQ: write_vq(w, k, prefix, lin->vq, hd, permute); break;
     case CRVQ_LINEAR_SCALAR: write_scalar(w, k, prefix, lin->sq, hd, permute); break;
     }
+    int64_t shape[1] = {lin->n_out};
+    if (lin->bias) add(w, prefix, ".bias", CRVQ_F32, 1, shape, permuted_rows(k, lin->bias, lin->n_out, 4, hd, permute));
 }
 
-static void write_config(crvq_gguf_writer *w, const crvq_model *m) {
+// "<arch>.<field>" = v
+static void set_arch_u32(crvq_gguf_writer *w, const char *arch, const char *field, int v) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, field);
+    crvq_gguf_set_u32(w, key, (uint32_t)v);
+}
+
+static void set_arch_f32(crvq_gguf_writer *w, const char *arch, const char *field, float v) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, field);
+    crvq_gguf_set_f32(w, key, v);
+}
+
+static void write_config(crvq_gguf_writer *w, const crvq_model *m, const char *arch) {
     const crvq_config *c = &m->cfg;
     const char *base = strrchr(m->path, '/');
-    crvq_gguf_set_str(w, "general.architecture", "llama");
+    crvq_gguf_set_str(w, "general.architecture", arch);
     crvq_gguf_set_str(w, "general.name", base && base[1] ? base + 1 : m->path);
-    crvq_gguf_set_u32(w, "llama.context_length", (uint32_t)c->max_seq_len);
-    crvq_gguf_set_u32(w, "llama.embedding_length", (uint32_t)c->dim);
-    crvq_gguf_set_u32(w, "llama.block_count", (uint32_t)c->n_layers);
-    crvq_gguf_set_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
-    crvq_gguf_set_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads);
-    crvq_gguf_set_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    crvq_gguf_set_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
-    crvq_gguf_set_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
-    crvq_gguf_set_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim);
-    crvq_gguf_set_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
-    crvq_gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
-    crvq_gguf_set_f32(w, "llama.rope.freq_base", c->rope_theta);
-    if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR) {
-        crvq_gguf_set_str(w, "llama.rope.scaling.type", "linear");
-        crvq_gguf_set_f32(w, "llama.rope.scaling.factor", c->rope_factor);
+    const struct { const char *field; int v; } ints[] = {
+        {"context_length", c->max_seq_len}, {"embedding_length", c->dim}, {"block_count", c->n_layers},
+        {"feed_forward_length", c->hidden_dim}, {"attention.head_count", c->n_heads},
+        {"attention.head_count_kv", c->n_kv_heads}, {"attention.key_length", c->head_dim},
+        {"attention.value_length", c->head_dim}, {"rope.dimension_count", c->head_dim},
+        {"vocab_size", c->vocab_size},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) set_arch_u32(w, arch, ints[i].field, ints[i].v);
+    set_arch_f32(w, arch, "attention.layer_norm_rms_epsilon", c->norm_eps);
+    set_arch_f32(w, arch, "rope.freq_base", c->rope_theta);
+    if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE) {
+        char key[96];
+        snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+        crvq_gguf_set_str(w, key, crvq_rope_scaling_name(c->rope_scaling));
+        set_arch_f32(w, arch, "rope.scaling.factor", c->rope_factor);
+    }
+    if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
+        // llama.cpp's name for the original context; the two factors are crvq's
+        set_arch_u32(w, arch, "rope.scaling.original_context_length", c->rope_original_max_pos);
+        set_arch_f32(w, arch, "rope.scaling.low_freq_factor", c->rope_low_freq_factor);
+        set_arch_f32(w, arch, "rope.scaling.high_freq_factor", c->rope_high_freq_factor);
     }
 }
 
@@ -252,10 +281,10 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     free(bits);
 }
 
-// One block's tensors: both norms, then the seven projections in table order.
-// permute: undo the half-RoPE row order of the rope projections (the container;
-// checkpoints store rows as they are in memory).
-static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l, int permute) {
+// One block's tensors: both norms, then the seven projections (and their
+// biases) in table order. order: how the rope projections' rows are
+// reordered (the container; checkpoints store rows as they are in memory).
+static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l, row_order order) {
     const crvq_layer *L = &m->layers[l];
     int64_t vec[1] = {m->cfg.dim};
     char p[48];
@@ -265,26 +294,30 @@ static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l
     add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
         snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
-        write_linear(w, k, p, crvq_block_proj_c(L, j), m->cfg.head_dim, permute && crvq_proj_table[j].rope);
+        write_linear(w, k, p, crvq_block_proj_c(L, j), m->cfg.head_dim,
+                     crvq_proj_table[j].rope ? order : ROWS_AS_IS);
     }
 }
 
 crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info *info, const char *path) {
     const crvq_config *c = &m->cfg;
-    if (c->arch == CRVQ_ARCH_QWEN2)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: the container holds llama-architecture models; qwen2 "
-                         "(q/k/v biases) is not supported yet", path);
-    if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3)
-        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: llama3 RoPE scaling cannot be stored in the container yet", path);
+    crvq_rope_style file_style;
+    const char *arch = crvq_gguf_arch_name(c->arch, &file_style);
+    if (!arch)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: the container cannot hold %s models", path,
+                         crvq_arch_name(c->arch));
     if (!m->tok)
         return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer to embed (give --tokenizer)", path);
     crvq_gguf_writer *w;
     crvq_status st = crvq_gguf_writer_init(&w);
     if (st) return st;
     keep k = {0};
-    int permute = c->rope_style == CRVQ_ROPE_HALF, hd = c->head_dim;
+    row_order order = c->rope_style == file_style             ? ROWS_AS_IS
+                      : file_style == CRVQ_ROPE_INTERLEAVED ? ROWS_TO_INTERLEAVED
+                                                              : ROWS_TO_HALF;
+    int hd = c->head_dim;
 
-    write_config(w, m);
+    write_config(w, m, arch);
     if ((st = crvq_tokenizer_to_gguf(m->tok, w))) {
         crvq_gguf_writer_free(w);
         return st;
@@ -294,14 +327,14 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
     int64_t emb[2] = {c->vocab_size, c->dim}, vec[1] = {c->dim};
     size_t n_emb = (size_t)c->vocab_size * c->dim;
     if (m->tok_embd_q)
-        write_scalar(w, &k, "token_embd", m->tok_embd_q, hd, 0);
+        write_scalar(w, &k, "token_embd", m->tok_embd_q, hd, ROWS_AS_IS);
     else if (bf16_exact(m->tok_embd, n_emb))
         add(w, "token_embd", ".weight", CRVQ_BF16, 2, emb, to_bf16(&k, m->tok_embd, n_emb));
     else
         add(w, "token_embd", ".weight", CRVQ_F16, 2, emb, to_f16(&k, m->tok_embd, n_emb));
     add(w, "output_norm", ".weight", CRVQ_F32, 1, vec, m->out_norm);
-    if (!c->tied_embeddings) write_linear(w, &k, "output", &m->output, hd, 0);
-    for (int l = 0; l < c->n_layers; l++) write_block(w, &k, m, l, permute);
+    if (!c->tied_embeddings) write_linear(w, &k, "output", &m->output, hd, ROWS_AS_IS);
+    for (int l = 0; l < c->n_layers; l++) write_block(w, &k, m, l, order);
     if (k.failed || crvq_gguf_writer_failed(w))
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the file", path);
     else
@@ -324,7 +357,7 @@ crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const cr
     crvq_gguf_set_u64(w, "crvq.ckpt.model_digest", id->model);
     crvq_gguf_set_u64(w, "crvq.ckpt.calib_digest", id->calib);
     crvq_gguf_set_str(w, "crvq.ckpt.options", id->options);
-    for (int l = 0; l < blocks_done; l++) write_block(w, &k, m, l, 0);
+    for (int l = 0; l < blocks_done; l++) write_block(w, &k, m, l, ROWS_AS_IS);
     if (k.failed || crvq_gguf_writer_failed(w))
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the checkpoint", path);
     else

@@ -7,6 +7,7 @@
 #include "util/printable.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *crvq_arch_name(crvq_arch a) {
@@ -265,23 +266,62 @@ crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *w
 
 // ------------------------------------------------------------------ GGUF ---
 
-static crvq_status gguf_opt_int(const crvq_gguf *g, const char *key, int *v) {
-    if (crvq_gguf_find_key(g, key) < 0) return CRVQ_OK;
+// The architectures of GGUF files as llama.cpp names them, and the order of
+// their q/k rows: llama.cpp's converter permutes llama's for interleaved RoPE
+// and keeps Qwen2's in Hugging Face's half-split order (its "neox" RoPE).
+// Mistral is written as llama, as llama.cpp does.
+static const struct gguf_arch {
+    const char *name;
+    crvq_arch arch;
+    crvq_rope_style style;
+} gguf_archs[] = {
+    {"llama", CRVQ_ARCH_LLAMA, CRVQ_ROPE_INTERLEAVED},
+    {"llama", CRVQ_ARCH_MISTRAL, CRVQ_ROPE_INTERLEAVED},
+    {"qwen2", CRVQ_ARCH_QWEN2, CRVQ_ROPE_HALF},
+};
+#define N_GGUF_ARCHS (sizeof gguf_archs / sizeof gguf_archs[0])
+
+const char *crvq_gguf_arch_name(crvq_arch a, crvq_rope_style *style) {
+    for (size_t i = 0; i < N_GGUF_ARCHS; i++)
+        if (gguf_archs[i].arch == a) {
+            *style = gguf_archs[i].style;
+            return gguf_archs[i].name;
+        }
+    *style = CRVQ_ROPE_INTERLEAVED;
+    return NULL;
+}
+
+// Keys of one GGUF architecture: "<arch>.<field>".
+typedef struct gguf_keys {
+    const crvq_gguf *g;
+    const char *arch;
+    char buf[128];
+} gguf_keys;
+
+static const char *key_of(gguf_keys *k, const char *field) {
+    snprintf(k->buf, sizeof k->buf, "%s.%s", k->arch, field);
+    return k->buf;
+}
+
+static crvq_status gguf_opt_int(gguf_keys *k, const char *field, int *v) {
+    const char *key = key_of(k, field);
+    if (crvq_gguf_find_key(k->g, key) < 0) return CRVQ_OK;
     int32_t x;
-    crvq_status st = crvq_gguf_get_i32(g, key, &x);
+    crvq_status st = crvq_gguf_get_i32(k->g, key, &x);
     if (!st) *v = x;
     return st;
 }
 
-static crvq_status gguf_req_int(const crvq_gguf *g, const char *key, int *v) {
+static crvq_status gguf_req_int(gguf_keys *k, const char *field, int *v) {
     int32_t x;
-    crvq_status st = crvq_gguf_get_i32(g, key, &x);
+    crvq_status st = crvq_gguf_get_i32(k->g, key_of(k, field), &x);
     if (!st) *v = x;
     return st;
 }
 
-static crvq_status gguf_opt_float(const crvq_gguf *g, const char *key, float *v) {
-    return crvq_gguf_find_key(g, key) < 0 ? CRVQ_OK : crvq_gguf_get_f32(g, key, v);
+static crvq_status gguf_opt_float(gguf_keys *k, const char *field, float *v) {
+    const char *key = key_of(k, field);
+    return crvq_gguf_find_key(k->g, key) < 0 ? CRVQ_OK : crvq_gguf_get_f32(k->g, key, v);
 }
 
 // Token ids: absent, or the "none" value some writers use (u32 -1), mean -1.
@@ -293,22 +333,35 @@ static crvq_status gguf_token_id(const crvq_gguf *g, const char *key, int *v) {
     return st;
 }
 
-static crvq_status gguf_rope_scaling(const crvq_gguf *g, crvq_config *c) {
+// <arch>.rope.scaling.type none, linear (+ factor) or llama3 (+ factor,
+// original_context_length and crvq's low/high_freq_factor keys: llama.cpp
+// itself stores llama3 scaling as per-frequency factors, rope_freqs.weight,
+// which crvq does not read).
+static crvq_status gguf_rope_scaling(gguf_keys *k, crvq_config *c) {
+    const crvq_gguf *g = k->g;
     const char *what = g->path;
     if (crvq_gguf_find_tensor(g, "rope_freqs.weight"))
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: per-frequency RoPE factors (rope_freqs.weight) are not supported",
                          what);
-    const char *key = "llama.rope.scaling.type";
+    const char *key = key_of(k, "rope.scaling.type");
     if (crvq_gguf_find_key(g, key) < 0 || crvq_gguf_str_is(g, key, "none")) return CRVQ_OK;
-    if (!crvq_gguf_str_is(g, key, "linear")) {
+    if (crvq_gguf_str_is(g, key, "linear")) {
+        c->rope_scaling = CRVQ_ROPE_SCALING_LINEAR;
+    } else if (crvq_gguf_str_is(g, key, "llama3")) {
+        c->rope_scaling = CRVQ_ROPE_SCALING_LLAMA3;
+    } else {
         crvq_gguf_str s = {"(not a string)", 14};
         crvq_gguf_get_str(g, key, &s);
         char buf[64];
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported rope scaling type \"%s\"", what,
                          crvq_printable(buf, sizeof buf, s.p, s.len));
     }
-    c->rope_scaling = CRVQ_ROPE_SCALING_LINEAR;
-    return crvq_gguf_get_f32(g, "llama.rope.scaling.factor", &c->rope_factor);
+    crvq_status st = crvq_gguf_get_f32(g, key_of(k, "rope.scaling.factor"), &c->rope_factor);
+    if (st || c->rope_scaling != CRVQ_ROPE_SCALING_LLAMA3) return st;
+    if ((st = crvq_gguf_get_f32(g, key_of(k, "rope.scaling.low_freq_factor"), &c->rope_low_freq_factor)) ||
+        (st = crvq_gguf_get_f32(g, key_of(k, "rope.scaling.high_freq_factor"), &c->rope_high_freq_factor)))
+        return st;
+    return gguf_req_int(k, "rope.scaling.original_context_length", &c->rope_original_max_pos);
 }
 
 crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
@@ -317,33 +370,38 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     crvq_status st;
     crvq_gguf_str arch;
     if ((st = crvq_gguf_get_str(g, "general.architecture", &arch))) return st;
-    if (!crvq_gguf_str_is(g, "general.architecture", "llama")) {
+    const struct gguf_arch *ga = NULL;
+    for (size_t i = 0; i < N_GGUF_ARCHS && !ga; i++)
+        if (crvq_gguf_str_is(g, "general.architecture", gguf_archs[i].name)) ga = &gguf_archs[i];
+    if (!ga) {
         char buf[96];
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %s", what,
                          crvq_printable(buf, sizeof buf, arch.p, arch.len));
     }
-    c->arch = CRVQ_ARCH_LLAMA;
-    c->rope_style = CRVQ_ROPE_INTERLEAVED; // llama.cpp's converters permute q/k rows for it
+    c->arch = ga->arch;
+    c->rope_style = ga->style;
+    c->qkv_bias = ga->arch == CRVQ_ARCH_QWEN2;
     c->vocab_size = 0;
+    gguf_keys k = {.g = g, .arch = ga->name};
     int rope_dim = -1;
-    if ((st = gguf_req_int(g, "llama.embedding_length", &c->dim)) ||
-        (st = gguf_req_int(g, "llama.feed_forward_length", &c->hidden_dim)) ||
-        (st = gguf_req_int(g, "llama.block_count", &c->n_layers)) ||
-        (st = gguf_req_int(g, "llama.attention.head_count", &c->n_heads)) ||
-        (st = gguf_req_int(g, "llama.context_length", &c->max_seq_len)))
+    if ((st = gguf_req_int(&k, "embedding_length", &c->dim)) ||
+        (st = gguf_req_int(&k, "feed_forward_length", &c->hidden_dim)) ||
+        (st = gguf_req_int(&k, "block_count", &c->n_layers)) ||
+        (st = gguf_req_int(&k, "attention.head_count", &c->n_heads)) ||
+        (st = gguf_req_int(&k, "context_length", &c->max_seq_len)))
         return st;
     c->n_kv_heads = c->n_heads;
     c->head_dim = c->n_heads > 0 && c->dim % c->n_heads == 0 ? c->dim / c->n_heads : -1;
     int value_dim = -1;
-    if ((st = gguf_opt_int(g, "llama.attention.head_count_kv", &c->n_kv_heads)) ||
-        (st = gguf_opt_int(g, "llama.attention.key_length", &c->head_dim)) ||
-        (st = gguf_opt_int(g, "llama.attention.value_length", &value_dim)) ||
-        (st = gguf_opt_int(g, "llama.rope.dimension_count", &rope_dim)) ||
-        (st = gguf_opt_int(g, "llama.vocab_size", &c->vocab_size)) ||
-        (st = gguf_opt_float(g, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps)) ||
-        (st = gguf_opt_float(g, "llama.rope.freq_base", &c->rope_theta)) ||
+    if ((st = gguf_opt_int(&k, "attention.head_count_kv", &c->n_kv_heads)) ||
+        (st = gguf_opt_int(&k, "attention.key_length", &c->head_dim)) ||
+        (st = gguf_opt_int(&k, "attention.value_length", &value_dim)) ||
+        (st = gguf_opt_int(&k, "rope.dimension_count", &rope_dim)) ||
+        (st = gguf_opt_int(&k, "vocab_size", &c->vocab_size)) ||
+        (st = gguf_opt_float(&k, "attention.layer_norm_rms_epsilon", &c->norm_eps)) ||
+        (st = gguf_opt_float(&k, "rope.freq_base", &c->rope_theta)) ||
         (st = gguf_token_id(g, "tokenizer.ggml.bos_token_id", &c->bos_id)) ||
-        (st = gguf_token_id(g, "tokenizer.ggml.eos_token_id", &c->eos_id)) || (st = gguf_rope_scaling(g, c)))
+        (st = gguf_token_id(g, "tokenizer.ggml.eos_token_id", &c->eos_id)) || (st = gguf_rope_scaling(&k, c)))
         return st;
     if (c->head_dim == -1)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d", what, c->dim,

@@ -32,10 +32,12 @@ crvq_status crvq_config_validate(const crvq_config *c, const char *what);
 // CRVQ_ERR_UNSUPPORTED.
 crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *what, crvq_config *c);
 
-// GGUF "llama" metadata (llama.embedding_length, llama.block_count, ...):
-// interleaved RoPE, vocab from llama.vocab_size, the tokenizer.ggml.tokens
-// count or token_embd.weight. Other architectures, partial rotary
-// dimensions, rope_freqs.weight and RoPE scalings other than linear are
+// GGUF metadata of general.architecture "llama" or "qwen2" (<arch>.embedding_length,
+// <arch>.block_count, ...): the q/k row order llama.cpp gives that
+// architecture, qwen2's q/k/v biases, vocab from <arch>.vocab_size, the
+// tokenizer.ggml.tokens count or token_embd.weight, linear and llama3 RoPE
+// scaling (<arch>.rope.scaling.*). Other architectures, partial rotary
+// dimensions, rope_freqs.weight and other RoPE scalings are
 // CRVQ_ERR_UNSUPPORTED.
 crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c);
 
@@ -44,6 +46,10 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c);
 uint64_t crvq_config_digest(const crvq_config *c, uint64_t seed);
 
 const char *crvq_arch_name(crvq_arch a);
+// The general.architecture a GGUF file of architecture a has (Mistral is
+// "llama", as llama.cpp writes it) and the RoPE layout of its q/k rows there
+// (*style); NULL for an architecture GGUF files cannot hold.
+const char *crvq_gguf_arch_name(crvq_arch a, crvq_rope_style *style);
 const char *crvq_rope_scaling_name(crvq_rope_scaling s);
 
 #endif
