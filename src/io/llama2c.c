@@ -1,8 +1,6 @@
 // llama2c.c — llama2.c checkpoint reader: header, size check, tensor views.
 #include "io/llama2c.h"
 
-#include "model/config.h"
-
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,60 +39,62 @@ static void add_stacked(builder *b, const char *suffix, int n_layers, int64_t ro
     }
 }
 
-crvq_status crvq_llama2c_parse(const char *path, const uint8_t *data, size_t size, crvq_llama2c *out) {
-    memset(out, 0, sizeof *out);
+crvq_status crvq_llama2c_read_header(const char *path, const uint8_t *data, size_t size, crvq_llama2c_header *h) {
+    memset(h, 0, sizeof *h);
     if (size < HEADER_BYTES)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: %zu bytes is shorter than its header",
                          path, size);
-    int32_t h[7];
-    memcpy(h, data, sizeof h);
-    crvq_config *c = &out->cfg;
-    crvq_config_init(c);
-    c->arch = CRVQ_ARCH_LLAMA;
-    c->rope_style = CRVQ_ROPE_INTERLEAVED;
-    c->dim = h[0];
-    c->hidden_dim = h[1];
-    c->n_layers = h[2];
-    c->n_heads = h[3];
-    c->n_kv_heads = h[4];
-    // A negative vocab_size marks an untied classifier (INT_MIN has no magnitude).
-    c->tied_embeddings = h[5] > 0;
-    c->vocab_size = h[5] == INT_MIN ? 0 : abs(h[5]);
-    c->max_seq_len = h[6];
-    // run.c hard-codes these ids; its tokenizer files do not store them.
-    c->bos_id = c->vocab_size > 1 ? 1 : -1;
-    c->eos_id = c->vocab_size > 2 ? 2 : -1;
-    // Ranges first (n_heads <= 0 fails there), then divisibility.
-    c->head_dim = c->n_heads > 0 ? c->dim / c->n_heads : 0;
-    crvq_status st = crvq_config_validate(c, path);
-    if (st) return st;
-    if (c->dim % c->n_heads)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: dim %d is not a multiple of n_heads %d",
-                         path, c->dim, c->n_heads);
+    int32_t f[7];
+    memcpy(f, data, sizeof f);
+    // A negative vocab_size marks an untied classifier.
+    *h = (crvq_llama2c_header){f[0], f[1], f[2], f[3], f[4], f[5] == INT_MIN ? 0 : abs(f[5]), f[6], f[5] > 0};
+    return CRVQ_OK;
+}
 
-    // The bounds checked above keep every product here far below 2^62.
-    int64_t L = c->n_layers, dim = c->dim, hid = c->hidden_dim, V = c->vocab_size;
-    int64_t kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
-    int64_t freq = (int64_t)c->max_seq_len * c->head_dim; // real and imaginary halves
-    int64_t floats = V * dim + L * (2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hid * dim) + dim + freq +
-                     (c->tied_embeddings ? 0 : V * dim);
-    int64_t expect = HEADER_BYTES + 4 * floats;
-    if ((uint64_t)expect != (uint64_t)size)
+// The file size the header asks for, in double: that cannot overflow on a
+// corrupt header and is exact up to 2^53 bytes (every partial sum is below
+// the total), far above any file that can be mapped.
+static double needed_bytes(const crvq_llama2c_header *h) {
+    double L = h->n_layers, dim = h->dim, hid = h->hidden_dim, V = h->vocab_size;
+    double head_dim = (double)(h->dim / h->n_heads);
+    double kv_dim = h->n_kv_heads * head_dim;
+    double freq = h->seq_len * head_dim; // real and imaginary halves
+    double floats = V * dim + L * (2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hid * dim) + dim + freq +
+                    (h->tied_embeddings ? 0 : V * dim);
+    return HEADER_BYTES + 4 * floats;
+}
+
+crvq_status crvq_llama2c_parse(const char *path, const uint8_t *data, size_t size, crvq_llama2c *out) {
+    memset(out, 0, sizeof *out);
+    const crvq_llama2c_header *h = &out->header;
+    crvq_status st = crvq_llama2c_read_header(path, data, size, &out->header);
+    if (st) return st;
+    if (h->dim <= 0 || h->hidden_dim <= 0 || h->n_layers <= 0 || h->n_heads <= 0 || h->n_kv_heads <= 0 ||
+        h->vocab_size <= 0 || h->seq_len <= 0)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: a header field is not positive", path);
+    if (h->dim % h->n_heads)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a llama2.c checkpoint: dim %d is not a multiple of n_heads %d",
+                         path, h->dim, h->n_heads);
+    double expect = needed_bytes(h);
+    if (!(expect <= 0x1p53) || (uint64_t)expect != (uint64_t)size)
         return crvq_fail(CRVQ_ERR_FORMAT,
                          "%s: not a llama2.c checkpoint: its header (dim %d, hidden %d, %d layers, vocab %d, "
-                         "seq_len %d) needs %lld bytes, the file has %zu",
-                         path, c->dim, c->hidden_dim, c->n_layers, c->vocab_size, c->max_seq_len,
-                         (long long)expect, size);
+                         "seq_len %d) needs %.0f bytes, the file has %zu",
+                         path, h->dim, h->hidden_dim, h->n_layers, h->vocab_size, h->seq_len, expect, size);
 
-    int cap = 3 + 9 * c->n_layers;
-    out->tensors = calloc((size_t)cap, sizeof *out->tensors);
-    out->names = calloc((size_t)cap, NAME_CAP);
+    // The size matched, so every product below is at most the file size.
+    int64_t L = h->n_layers, dim = h->dim, hid = h->hidden_dim, V = h->vocab_size;
+    int64_t kv_dim = (int64_t)h->n_kv_heads * (dim / h->n_heads);
+    int64_t freq = (int64_t)h->seq_len * (dim / h->n_heads);
+    size_t cap = 3 + 9 * (size_t)L;
+    out->tensors = calloc(cap, sizeof *out->tensors);
+    out->names = calloc(cap, NAME_CAP);
     if (!out->tensors || !out->names) {
         crvq_llama2c_free(out);
         return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", path);
     }
     builder b = {out, data + HEADER_BYTES};
-    int nl = c->n_layers;
+    int nl = h->n_layers;
     add(&b, "token_embd.weight", V, dim);
     add_stacked(&b, "attn_norm.weight", nl, 0, dim);
     add_stacked(&b, "attn_q.weight", nl, dim, dim);
@@ -107,7 +107,7 @@ crvq_status crvq_llama2c_parse(const char *path, const uint8_t *data, size_t siz
     add_stacked(&b, "ffn_up.weight", nl, hid, dim);   // w3
     add(&b, "output_norm.weight", 0, dim);
     b.p += 4 * freq; // RoPE tables: crvq computes its own
-    if (!c->tied_embeddings) add(&b, "output.weight", V, dim);
+    if (!h->tied_embeddings) add(&b, "output.weight", V, dim);
     return CRVQ_OK;
 }
 

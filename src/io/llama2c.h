@@ -15,16 +15,31 @@
 
 #include "io/tensor.h"
 
+// The header's fields; the model layer turns them into a crvq_config.
+typedef struct crvq_llama2c_header {
+    int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads;
+    int32_t vocab_size; // the stored value's magnitude (0 for INT_MIN, which has none)
+    int32_t seq_len;
+    int tied_embeddings; // the stored vocab_size was positive: no separate classifier
+} crvq_llama2c_header;
+
 typedef struct crvq_llama2c {
-    crvq_config cfg;            // interleaved RoPE, theta 10000, eps 1e-5, bos 1, eos 2 (as run.c)
+    crvq_llama2c_header header;
     int n_tensors;
     crvq_tensor_view *tensors;  // named as in GGUF llama files: token_embd.weight, blk.N.attn_q.weight, ...
     char *names;                // storage for the tensor names
 } crvq_llama2c;
 
+// The header alone; fails only when the file is shorter than it. A loader
+// checks the header's bounds (model/config.h) before calling
+// crvq_llama2c_parse, so a corrupt header is reported by the field that is
+// out of range.
+crvq_status crvq_llama2c_read_header(const char *path, const uint8_t *data, size_t size, crvq_llama2c_header *h);
+
 // Parses a checkpoint held in memory (data, size bytes; typically a mapped
-// file that outlives the result). The file size must match the header
-// exactly. Errors name `path`.
+// file that outlives the result). Safe on any input: every header field must
+// be positive, dim a multiple of n_heads and the file size must match the
+// header exactly. Errors name `path`.
 crvq_status crvq_llama2c_parse(const char *path, const uint8_t *data, size_t size, crvq_llama2c *out);
 void crvq_llama2c_free(crvq_llama2c *c);
 

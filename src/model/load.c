@@ -291,16 +291,38 @@ static int looks_safetensors(const char *path, const crvq_mapfile *f) {
     return hlen >= 2 && hlen <= f->size - 8 && f->data[8] == '{';
 }
 
+// llama2.c's header as a config: interleaved RoPE, theta 10000, eps 1e-5,
+// bos 1, eos 2 (as run.c), then the bounds every loader checks.
+static crvq_status llama2c_config(const crvq_llama2c_header *h, const char *path, crvq_config *c) {
+    crvq_config_init(c);
+    c->arch = CRVQ_ARCH_LLAMA;
+    c->rope_style = CRVQ_ROPE_INTERLEAVED;
+    c->dim = h->dim, c->hidden_dim = h->hidden_dim, c->n_layers = h->n_layers;
+    c->n_heads = h->n_heads, c->n_kv_heads = h->n_kv_heads;
+    // n_heads <= 0 fails in the range checks
+    c->head_dim = c->n_heads > 0 ? c->dim / c->n_heads : 0;
+    c->vocab_size = h->vocab_size, c->tied_embeddings = h->tied_embeddings, c->max_seq_len = h->seq_len;
+    // run.c hard-codes these ids; its tokenizer files do not store them.
+    c->bos_id = c->vocab_size > 1 ? 1 : -1;
+    c->eos_id = c->vocab_size > 2 ? 2 : -1;
+    return crvq_config_validate(c, path);
+}
+
 static crvq_status load_llama2c(loader *ld, const crvq_mapfile *f) {
-    crvq_llama2c ck;
-    crvq_status st = crvq_llama2c_parse(ld->m->path, f->data, f->size, &ck);
+    crvq_llama2c_header h;
+    crvq_llama2c ck = {0};
+    crvq_config cfg;
+    // The bounds first, so a corrupt header is reported by its field.
+    crvq_status st = crvq_llama2c_read_header(ld->m->path, f->data, f->size, &h);
+    if (!st) st = llama2c_config(&h, ld->m->path, &cfg);
+    if (!st) st = crvq_llama2c_parse(ld->m->path, f->data, f->size, &ck);
     if (st == CRVQ_ERR_FORMAT) {
         char why[512];
         snprintf(why, sizeof why, "%s", crvq_last_error());
         return unknown_format(ld->m->path, f, why);
     }
     if (st) return st;
-    ld->m->cfg = ck.cfg;
+    ld->m->cfg = cfg;
     ld->names = &gguf_names;
     ld->ckpt = ld->m->path;
     if (!(st = add_source(ld, ld->m->path, ck.tensors, ck.n_tensors))) st = bind_model(ld, 1);
