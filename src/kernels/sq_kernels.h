@@ -5,7 +5,7 @@
 #define CRVQ_KERNELS_SQ_KERNELS_H
 
 #include "kernels/isa.h"
-#include "kernels/sq_weights.h"
+#include "kernels/sq_types.h"
 
 typedef struct crvq_sq_kernels {
     // y[r - r0] = Σ_c Ŵ[r,c] x[c] for rows [r0, r1), computed as

@@ -1,25 +1,12 @@
 // sq_weights.h — scalar-quantized (RTN / GPTQ) weights in their inference
-// form, and y = x Ŵᵀ computed straight from them (docs/kernels.md).
-//
-// Ŵ[r,c] = scale[r,g] * (q[r,c] - zero[r,g]), g = c / group_size, original
-// column order. The codes are bit-packed: row r is row_bytes bytes, code c at
-// bits [c*bits, (c+1)*bits) counted from the least significant bit of byte 0
-// (LSB-first), so a file can hold them as they are used.
+// form (the layout: sq_types.h), built from a file's arrays or the
+// quantizer's output, and y = x Ŵᵀ computed straight from them
+// (docs/kernels.md).
 #ifndef CRVQ_KERNELS_SQ_WEIGHTS_H
 #define CRVQ_KERNELS_SQ_WEIGHTS_H
 
 #include "crvq.h"
-
-typedef struct crvq_scalar_weights {
-    int m_out, n_in, bits, group_size;
-    int n_gr;            // n_in / group_size: groups per row
-    size_t row_bytes;    // ceil(n_in * bits / 8)
-    const uint8_t *q;    // (m_out, row_bytes), packed; may point into a mapped file
-    const float *scale;  // (m_out, n_gr), fp16 values
-    const float *zero;   // (m_out, n_gr), fp16 values
-    void *own_q;         // packed codes made by crvq_scalar_weights_from_layer, else NULL
-    // (the struct itself is one allocation with scale and zero)
-} crvq_scalar_weights;
+#include "kernels/sq_types.h"
 
 // The arrays of a stored layer. q is referenced, not copied (it must outlive
 // the weights); scale and zero are fp16 and converted to float32 here.

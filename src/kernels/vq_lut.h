@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "kernels/isa.h"
-#include "kernels/vq_weights.h"
+#include "kernels/vq_types.h"
 
 typedef struct crvq_vq_kernels {
     // One look-up table: t[c] = Σ_j x[j] · cb_t[j*K + c] for c < K, i.e. the
