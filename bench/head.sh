@@ -11,8 +11,8 @@
 #       embedding at q8 / q4 (the tied head then reads it).
 #   (b) speed: Llama-2-7B shapes, 2 CRVQ blocks (bench/make_synthetic_model,
 #       crvq defaults, random codes) with the head f16 (float32 at run time),
-#       q8 and q4 (group 128); `crvq bench` at 1 thread (CPU time of one
-#       thread), median of REPS decodes of GEN tokens; MB read per token is
+#       q8 and q4 (group 128); `crvq bench` at 1 thread (its process CPU
+#       time: decode_cpu_tps), median of REPS decodes of GEN tokens; MB read per token is
 #       bench's decode_weight_bytes (linear layers as stored, the head in its
 #       run-time form, one embedding row).
 #
@@ -100,7 +100,7 @@ import json, sys
 d = json.loads(sys.argv[1])
 print(next((format(x["bpw"], ".4f") for x in d["layers"] if x["name"] == "output"), "16 (float32 in memory)"))' "$i")
     j=$(nice "$crvq" bench -m "$work/syn.gguf" --prompt-len 8 --gen "$gen" --reps "$reps" --threads 1 --json | tail -n1)
-    tps=$(field "$j" decode_tps .2f)
+    tps=$(field "$j" decode_cpu_tps .2f)
     echo "| $h | $hb | $(( $(stat -c %s "$work/syn.gguf") / 1000000 )) | $(field "$j" decode_weight_bytes .1f 1e-6) |" \
          "$tps | $(python3 -c "print(f'{1000 / $tps:.1f}')") | $(cut -d' ' -f1 /proc/loadavg) |" >>"$work/md"
 done

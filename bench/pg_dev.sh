@@ -86,14 +86,14 @@ table() {
         echo "| model | bits/weight | WikiText-2 | C4 | KLD | top-1 | time s | decode tok/s |"
         echo "|---|---|---|---|---|---|---|---|"
         printf '| original (bf16 weights, f32 compute) | 16 | %.2f | %.2f | 0 | 1 | – | %.1f |\n' \
-            "$(j "$WORK/original.wiki.json" ppl)" "$(j "$WORK/original.c4.json" ppl)" "$(j "$WORK/original.bench.json" decode_tps)"
+            "$(j "$WORK/original.wiki.json" ppl)" "$(j "$WORK/original.c4.json" ppl)" "$(j "$WORK/original.bench.json" decode_cpu_tps)"
         for c in "${all[@]}"; do
             name=${c%%|*}
             [ -f "$WORK/$name.bench.json" ] || continue
             printf '| %s (`%s`) | %.3f | %.2f | %.2f | %.4f | %.3f | %.0f | %.1f |\n' "$name" "${c#*|}" \
                 "$(j "$WORK/$name.quant.json" linear_bpw)" "$(j "$WORK/$name.wiki.json" ppl)" "$(j "$WORK/$name.c4.json" ppl)" \
                 "$(j "$WORK/$name.wiki.json" kld)" "$(j "$WORK/$name.wiki.json" top1_agree)" \
-                "$(j "$WORK/$name.quant.json" seconds)" "$(j "$WORK/$name.bench.json" decode_tps)"
+                "$(j "$WORK/$name.quant.json" seconds)" "$(j "$WORK/$name.bench.json" decode_cpu_tps)"
         done
     } >"$OUT"
 }

@@ -17,8 +17,7 @@
 # Each pair (file, threads) is measured in two ways:
 #   - each tool's own benchmark: llama-bench (pp PROMPT, tg GEN, REPS
 #     repetitions, the median of its samples, wall time) and `crvq bench`
-#     (prefill PROMPT, decode GEN, median of REPS; wall time, except that at
-#     one thread crvq bench reports its thread's CPU time);
+#     (prefill PROMPT, decode GEN, median of REPS; wall time);
 #   - decode by process CPU time, the same for both: each tool decodes
 #     GEN_A and GEN_B tokens after an 8-token prompt in two runs; the
 #     difference of the two runs' CPU seconds over GEN_B - GEN_A is the cost

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_cli_generate.sh CRVQ — `crvq generate` and `crvq bench` on stories260K:
+# test_cli_generate.sh CRVQ — `crvq generate` on stories260K:
 # greedy text from BOS matches what llama.cpp generates from the same GGUF
 # file, the llama2.c file gives the same ids, sampling is reproducible by
 # seed, the JSON keys are there, and usage errors exit 2.
@@ -50,19 +50,12 @@ json "$tmp/out" "d['ids'] == $a and d['seed'] == 7"
 expect 0 generate -m "$s/stories260K.bin" -p "Lily" -n 40 --temp 1 --top-p 0.95 --seed 8 --json
 json "$tmp/out" "d['ids'] != $a"
 
-expect 0 bench -m "$s/stories260K.bin" --prompt-len 32 --gen 8 --reps 1 --json
-json "$tmp/out" "d['prompt_len'] == 32 and d['gen'] == 8 and all(d[k] > 0 for k in ('prefill_tps', 'decode_tps', 'prefill_gflops', 'sgemm_gflops', 'prefill_sgemm_fraction'))"
-
 expect 0 generate --help
-expect 0 bench --help
 expect 2 generate -m "$s/stories260K.bin"
 expect 2 generate -m "$s/stories260K.bin" -p hi --top-p 0
 expect 2 generate -m "$s/stories260K.bin" -p hi --temp -1
 expect 2 generate -m "$s/stories260K.bin" -p hi -n 0
-expect 2 bench
-expect 2 bench -m "$s/stories260K.bin" --reps 0
 expect 1 generate -m "$tmp/none.bin" -p hi
-expect 1 bench -m "$tmp/none.bin"
 
 [ $fail = 0 ] && echo "ok"
 exit $fail

@@ -21,8 +21,13 @@ static void usage(FILE *f) {
             "timed on this machine at the shape of the feed-forward projections (N x dim times\n"
             "dim x hidden). Decode GB/s is the weights one step reads (linear layers in their\n"
             "runtime form: float32 dense, compressed ones as stored; the output head) per\n"
-            "token over the decode time. With one thread (--threads 1) every time is the CPU\n"
-            "time of that thread: the speed of an idle core even when the machine is shared.\n\n"
+            "token over the decode time. These rates are in wall-clock time at every thread\n"
+            "count, so that runs at different --threads compare. Next to them: the CPU seconds\n"
+            "of the process (all its threads, spin-waiting included) and tokens per CPU second;\n"
+            "at one thread that is the speed of an idle core even on a shared machine, at more\n"
+            "threads CPU over wall seconds is how many cores the run kept busy.\n"
+            "--json prints prefill_seconds, prefill_tps, decode_seconds, decode_tps (wall) and\n"
+            "prefill_cpu_seconds, prefill_cpu_tps, decode_cpu_seconds, decode_cpu_tps.\n\n"
             "options:\n"
             "  -m, --model PATH     model: Hugging Face directory, GGUF or llama2.c .bin\n"
             "  --prompt-len N       prefill tokens (default: min(512, model context))\n"
@@ -36,17 +41,11 @@ static void usage(FILE *f) {
 
 static const char *cmd = "bench";
 
-// The clock of every rate: wall time, or with one thread the CPU time of
-// the calling thread, where all the work then runs. On a machine shared with
-// other work the latter gives the speed of an idle core; wall time would
-// count the waiting too. (Process CPU time would also count OpenBLAS's idle
-// workers spinning.)
-static int use_cpu_clock;
-
-static double bench_seconds(void) {
-    if (!use_cpu_clock) return cli_seconds();
+// Process CPU time: every thread of the process, OpenMP's and OpenBLAS's
+// workers included, and their spin-waiting with them.
+static double cpu_seconds(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -71,9 +70,9 @@ static double sgemm_gflops(int M, int N, int K, int reps) {
         for (size_t i = 0; i < (size_t)M * K; i++) A[i] = crvq_rng_float(&r) - 0.5f;
         for (size_t i = 0; i < (size_t)N * K; i++) B[i] = crvq_rng_float(&r) - 0.5f;
         for (int rep = -1; rep < reps; rep++) { // rep -1 warms up
-            double t0 = bench_seconds();
+            double t0 = cli_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
-            if (rep >= 0) t[rep] = bench_seconds() - t0;
+            if (rep >= 0) t[rep] = cli_seconds() - t0;
         }
         g = 2.0 * M * N * K / median(t, reps) / 1e9;
     }
@@ -128,9 +127,10 @@ static int validate(void *vo) {
     return 0;
 }
 
-// Median seconds of the prefill and of the decoding, over o->reps repetitions.
+// Median seconds of the prefill and of the decoding, over o->reps
+// repetitions: wall-clock and process CPU, each its own median.
 typedef struct timings {
-    double prefill, decode;
+    double prefill, decode, prefill_cpu, decode_cpu;
 } timings;
 
 // Time the prefill of tok[0, prompt_len) and the decoding of the next n_gen.
@@ -139,9 +139,9 @@ static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timi
     int max_seq = prompt_len + o->n_gen, reps = o->reps, rc = 1;
     int *tok = malloc((size_t)max_seq * sizeof *tok);
     float *logits = malloc((size_t)c->vocab_size * sizeof *logits);
-    double *t_pre = malloc((size_t)reps * sizeof *t_pre), *t_dec = malloc((size_t)reps * sizeof *t_dec);
+    double *t = malloc(4 * (size_t)reps * sizeof *t); // wall prefill, decode; CPU prefill, decode
     crvq_state *s = NULL;
-    if (!tok || !logits || !t_pre || !t_dec) {
+    if (!tok || !logits || !t) {
         cli_error(cmd, "out of memory");
         goto done;
     }
@@ -150,24 +150,24 @@ static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timi
     crvq_rng_seed(&rng, o->c.seed);
     for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
     for (int rep = -1; rep < reps; rep++) { // rep -1 warms up (page faults, BLAS pools)
-        double t0 = bench_seconds();
+        double t0 = cli_seconds(), c0 = cpu_seconds();
         if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) goto fail;
-        double t1 = bench_seconds();
+        double t1 = cli_seconds(), c1 = cpu_seconds();
         for (int i = 0; i < o->n_gen && rep >= 0; i++)
             if (crvq_forward(m, s, tok + prompt_len + i, 1, prompt_len + i, 0, logits) != CRVQ_OK) goto fail;
         if (rep >= 0) {
-            t_pre[rep] = t1 - t0;
-            t_dec[rep] = bench_seconds() - t1;
+            t[rep] = t1 - t0, t[reps + rep] = cli_seconds() - t1;
+            t[2 * reps + rep] = c1 - c0, t[3 * reps + rep] = cpu_seconds() - c1;
         }
     }
-    *out = (timings){median(t_pre, reps), median(t_dec, reps)};
+    *out = (timings){median(t, reps), median(t + reps, reps), median(t + 2 * reps, reps), median(t + 3 * reps, reps)};
     rc = 0;
     goto done;
 fail:
     cli_error(cmd, NULL);
 done:
     crvq_state_free(s);
-    free(tok), free(logits), free(t_pre), free(t_dec);
+    free(tok), free(logits), free(t);
     return rc;
 }
 
@@ -175,7 +175,7 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
     const crvq_config *c = &m->cfg;
     // useful work of the prefill: linear layers on every row, causal
     // attention (Q Kᵀ and P V over keys 0..i for row i), head on the last row
-    double n = prompt_len, pre = t.prefill, dec = t.decode;
+    double n = prompt_len, pre = t.prefill, dec = t.decode, pre_cpu = t.prefill_cpu, dec_cpu = t.decode_cpu;
     double flops = 2.0 * n * (double)crvq_model_n_params_linear(m) +
                    4.0 * c->n_layers * c->n_heads * c->head_dim * (n * (n + 1) / 2) +
                    2.0 * c->dim * c->vocab_size;
@@ -189,19 +189,25 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
                prompt_len, c->hidden_dim, c->dim, ref_gflops);
         printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", o->n_gen,
                prompt_len, dec, o->n_gen / dec, dec_gbps);
-        if (use_cpu_clock) printf("(one thread: seconds are CPU seconds of that thread)\n");
+        printf("process CPU seconds (%d threads): prefill %.4f s = %.1f tok/s, decode %.4f s = %.1f tok/s\n",
+               crvq_get_threads(), pre_cpu, prompt_len / pre_cpu, dec_cpu, o->n_gen / dec_cpu);
         return;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", o->c.model);
     cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
-    cJSON_AddStringToObject(j, "clock", use_cpu_clock ? "thread_cpu" : "wall");
+    cJSON_AddStringToObject(j, "clock", "wall");
     cJSON_AddNumberToObject(j, "prompt_len", prompt_len);
     cJSON_AddNumberToObject(j, "gen", o->n_gen);
     cJSON_AddNumberToObject(j, "reps", o->reps);
     cJSON_AddNumberToObject(j, "prefill_seconds", pre);
     cJSON_AddNumberToObject(j, "prefill_tps", prompt_len / pre);
+    cJSON_AddNumberToObject(j, "decode_seconds", dec);
     cJSON_AddNumberToObject(j, "decode_tps", o->n_gen / dec);
+    cJSON_AddNumberToObject(j, "prefill_cpu_seconds", pre_cpu);
+    cJSON_AddNumberToObject(j, "prefill_cpu_tps", prompt_len / pre_cpu);
+    cJSON_AddNumberToObject(j, "decode_cpu_seconds", dec_cpu);
+    cJSON_AddNumberToObject(j, "decode_cpu_tps", o->n_gen / dec_cpu);
     cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
     cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
     cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
@@ -217,7 +223,6 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
 static int run(const void *vo) {
     const opts *o = vo;
     if (o->c.threads) crvq_set_threads(o->c.threads);
-    use_cpu_clock = crvq_get_threads() == 1;
     crvq_model *m = cli_load_model(cmd, o->c.model, NULL);
     if (!m) return 1;
     const crvq_config *c = &m->cfg;
