@@ -80,6 +80,57 @@ void crvq_e2e_free(crvq_e2e *e) {
     free(e);
 }
 
+// Lays out the parameter vector: each block's parameters, the final norm,
+// then (when trained) the embedding and an untied head. Returns the size of
+// the blocks' transposed-codebook scratch; *widest is the block whose
+// projections need the most training scratch, which sizes the shared
+// workspace.
+static size_t layout_params(crvq_e2e *e, int *widest) {
+    const crvq_config *c = e->c;
+    const size_t emb = (size_t)e->V * c->dim;
+    size_t n = 0, n_cbt = 0, most = 0;
+    *widest = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        crvq_block_params_layout(&e->bp[l], c, &e->s->layers[l], n);
+        n = e->bp[l].end;
+        n_cbt += e->bp[l].n_cbt;
+        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
+            size_t s = crvq_linear_train_scratch(crvq_block_proj_c(&e->s->layers[l], i));
+            if (s > most) most = s, *widest = l;
+        }
+    }
+    e->off_onorm = n;
+    n += c->dim;
+    e->off_emb = e->off_head = n;
+    if (e->train_emb) {
+        n += emb;
+        if (!e->tied) e->off_head = n, n += emb;
+    }
+    e->n = n;
+    return n_cbt;
+}
+
+// The parameter vector, the codebook scratch and the activations of e->B
+// sequences of e->T tokens; 0 when one is out of memory.
+static int alloc_buffers(crvq_e2e *e, size_t n_cbt) {
+    const size_t dim = e->c->dim, N = (size_t)e->B * e->T, L = (size_t)e->c->n_layers, n = e->n;
+    e->params = malloc(n * sizeof(float));
+    e->cbt = malloc((n_cbt ? n_cbt : 1) * sizeof(float));
+    e->xs = malloc((L + 1) * N * dim * sizeof(float));
+    e->xn = malloc(N * dim * sizeof(float));
+    e->inv = malloc(N * sizeof(float));
+    e->dx = malloc(N * dim * sizeof(float));
+    e->dx2 = malloc(N * dim * sizeof(float));
+    e->ytmp = malloc(N * dim * sizeof(float));
+    e->dxn = malloc(N * dim * sizeof(float));
+    e->slog = malloc((size_t)e->T * e->V * sizeof(float));
+    e->tlog = malloc((size_t)e->T * e->V * sizeof(float));
+    e->row_kl = malloc((size_t)e->T * sizeof(double));
+    e->row_nll = malloc((size_t)e->T * sizeof(double));
+    return e->params && e->cbt && e->xs && e->xn && e->inv && e->dx && e->dx2 && e->ytmp && e->dxn && e->slog &&
+           e->tlog && e->row_kl && e->row_nll;
+}
+
 crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, int train_embeddings,
                           int max_seqs, int seqlen, crvq_e2e **out) {
     *out = NULL;
@@ -103,45 +154,13 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     e->train_emb = train_embeddings;
     e->tied = student->output.w == student->tok_embd;
     const int L = c->n_layers;
-    const size_t dim = c->dim, N = (size_t)max_seqs * seqlen, emb = (size_t)e->V * dim;
+    const size_t dim = c->dim, emb = (size_t)e->V * dim;
 
     crvq_status st = CRVQ_OK;
     if (!(e->bp = calloc((size_t)L, sizeof *e->bp))) goto nomem;
-    size_t n = 0, n_cbt = 0, most = 0;
-    int widest = 0; // the block whose projections need the most training scratch sizes the shared workspace
-    for (int l = 0; l < L; l++) {
-        crvq_block_params_layout(&e->bp[l], c, &student->layers[l], n);
-        n = e->bp[l].end;
-        n_cbt += e->bp[l].n_cbt;
-        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-            size_t s = crvq_linear_train_scratch(crvq_block_proj_c(&student->layers[l], i));
-            if (s > most) most = s, widest = l;
-        }
-    }
-    e->off_onorm = n;
-    n += dim;
-    e->off_emb = e->off_head = n;
-    if (train_embeddings) {
-        n += emb;
-        if (!e->tied) e->off_head = n, n += emb;
-    }
-    e->n = n;
-    e->params = malloc(n * sizeof(float));
-    e->cbt = malloc((n_cbt ? n_cbt : 1) * sizeof(float));
-    e->xs = malloc(((size_t)L + 1) * N * dim * sizeof(float));
-    e->xn = malloc(N * dim * sizeof(float));
-    e->inv = malloc(N * sizeof(float));
-    e->dx = malloc(N * dim * sizeof(float));
-    e->dx2 = malloc(N * dim * sizeof(float));
-    e->ytmp = malloc(N * dim * sizeof(float));
-    e->dxn = malloc(N * dim * sizeof(float));
-    e->slog = malloc((size_t)seqlen * e->V * sizeof(float));
-    e->tlog = malloc((size_t)seqlen * e->V * sizeof(float));
-    e->row_kl = malloc((size_t)seqlen * sizeof(double));
-    e->row_nll = malloc((size_t)seqlen * sizeof(double));
-    if (!e->params || !e->cbt || !e->xs || !e->xn || !e->inv || !e->dx || !e->dx2 || !e->ytmp || !e->dxn ||
-        !e->slog || !e->tlog || !e->row_kl || !e->row_nll)
-        goto nomem;
+    int widest;
+    const size_t n_cbt = layout_params(e, &widest);
+    if (!alloc_buffers(e, n_cbt)) goto nomem;
     if ((st = crvq_ft_ws_init(c, &student->layers[widest], max_seqs, seqlen, &e->ws)) ||
         (st = crvq_state_init(teacher, seqlen, seqlen, &e->tst)))
         goto fail;
@@ -383,11 +402,8 @@ static double lr_at(const crvq_e2e_params *p, int64_t step, int64_t steps) {
     return p->min_lr + 0.5 * (p->lr - p->min_lr) * (1.0 + cos(M_PI * f));
 }
 
-crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
-                              int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
-                              crvq_e2e_report *rep) {
-    const double t0 = omp_get_wtime();
-    memset(rep, 0, sizeof *rep);
+static crvq_status check_args(const crvq_model *student, const int *tokens, int n_train, int n_val, int seqlen,
+                              const crvq_e2e_params *p) {
     if (n_train < 1 || n_val < 0 || p->epochs < 0 || p->batch < 1 || p->accum < 1 || p->warmup < 0 ||
         !(p->lr > 0) || !(p->min_lr >= 0 && p->min_lr <= p->lr) || !(p->beta1 >= 0 && p->beta1 < 1) ||
         !(p->beta2 >= 0 && p->beta2 < 1) || !(p->eps > 0))
@@ -398,120 +414,170 @@ crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, co
     for (size_t i = 0; i < (size_t)(n_train + n_val) * seqlen; i++)
         if (tokens[i] < 0 || tokens[i] >= student->cfg.vocab_size)
             return crvq_fail(CRVQ_ERR_INVALID, "distillation: token id %d out of the vocabulary", tokens[i]);
-    const int most = n_train > n_val ? n_train : n_val, B = p->batch < most ? p->batch : most;
+    return CRVQ_OK;
+}
+
+// What the epochs of one run share.
+typedef struct e2e_run {
     crvq_e2e *e;
-    crvq_status st = crvq_e2e_init(student, teacher, p->train_embeddings, B, seqlen, &e);
-    if (st) return st;
-    const size_t n = e->n;
-    float *grad = malloc(n * sizeof(float)), *saved = malloc(n * sizeof(float)), *best = malloc(n * sizeof(float));
-    int *order = malloc((size_t)n_train * sizeof *order), *tb = malloc((size_t)B * seqlen * sizeof *tb);
-    crvq_adam opt = {0};
-    if (!grad || !saved || !best || !order || !tb) {
-        st = crvq_fail(CRVQ_ERR_NOMEM, "distillation: out of memory");
-        goto done;
-    }
-    if ((st = crvq_adam_init(&opt, n, p->lr, p->beta1, p->beta2, p->eps))) goto done;
-    rep->n_params = n;
+    const crvq_e2e_params *p;
+    const int *tokens, *val; // training windows (n_train, T); validation windows (n_eval, T)
+    int n_train, n_eval;
+    int n_mb;                // mini-batches per epoch
+    int64_t steps;           // optimizer steps of the whole run
+    float *grad, *saved, *best;
+    int *order, *tb;         // the epoch's window order; one mini-batch's tokens
+    crvq_adam opt;
+    ckpt_head h;
+} e2e_run;
 
-    const int *val = n_val ? tokens + (size_t)n_train * seqlen : tokens;
-    const int n_eval = n_val ? n_val : n_train;
-    const int n_mb = (n_train + B - 1) / B;                    // mini-batches per epoch
-    const int64_t per_epoch = (n_mb + p->accum - 1) / p->accum, steps = per_epoch * p->epochs;
-    ckpt_head h = {.magic = E2E_CKPT_MAGIC, .n = n};
-    h.hash = run_hash(e, tokens, (n_train + n_val) * seqlen, p);
-    if (p->checkpoint && p->resume && access(p->checkpoint, F_OK) == 0) {
-        if ((st = ckpt_read(p->checkpoint, &h, e->params, &opt, best))) goto done;
-        crvq_e2e_sync(e);
-        rep->epochs_resumed = h.epochs_done;
-    } else {
-        // the student as given is fp16-exact already: it is the epoch-0 candidate
-        evaluate(e, val, n_eval, &h.kl0, &h.ppl0);
-        if (!isfinite(h.kl0) || !isfinite(h.ppl0)) {
-            st = not_finite("validation KL", h.kl0, 0, 0);
-            goto done;
-        }
-        h.best_kl = h.kl0;
-        h.best_ppl = h.ppl0;
-        memcpy(best, e->params, n * sizeof(float));
+// The epoch's window order: a Fisher-Yates shuffle seeded by (seed, epoch),
+// so a resumed run draws the same order.
+static void shuffle_windows(e2e_run *r, int epoch) {
+    crvq_rng rng;
+    crvq_rng_init(&rng, r->p->seed, E2E_RNG_STREAM + (uint64_t)epoch);
+    for (int i = 0; i < r->n_train; i++) r->order[i] = i;
+    for (int i = r->n_train - 1; i > 0; i--) {
+        int j = (int)crvq_rng_below(&rng, (uint64_t)i + 1), t = r->order[i];
+        r->order[i] = r->order[j];
+        r->order[j] = t;
     }
-    rep->val_kl_before = h.kl0;
-    rep->val_ppl_before = h.ppl0;
+}
 
-    for (int epoch = h.epochs_done + 1; epoch <= p->epochs; epoch++) {
-        crvq_rng rng;
-        crvq_rng_init(&rng, p->seed, E2E_RNG_STREAM + (uint64_t)epoch);
-        for (int i = 0; i < n_train; i++) order[i] = i;
-        for (int i = n_train - 1; i > 0; i--) { // Fisher-Yates
-            int j = (int)crvq_rng_below(&rng, (uint64_t)i + 1), t = order[i];
-            order[i] = order[j];
-            order[j] = t;
+// One epoch's optimizer steps, each on the gradients summed over `accum`
+// mini-batches.
+static crvq_status train_epoch(e2e_run *r, int epoch) {
+    crvq_e2e *e = r->e;
+    const crvq_e2e_params *p = r->p;
+    const int B = e->B, seqlen = e->T;
+    shuffle_windows(r, epoch);
+    for (int mb0 = 0; mb0 < r->n_mb; mb0 += p->accum) {
+        const int n_acc = r->n_mb - mb0 < p->accum ? r->n_mb - mb0 : p->accum;
+        memset(r->grad, 0, e->n * sizeof(float));
+        double kl = 0;
+        for (int a = 0; a < n_acc; a++) {
+            const int s0 = (mb0 + a) * B, nb = r->n_train - s0 < B ? r->n_train - s0 : B;
+            for (int b = 0; b < nb; b++)
+                memcpy(r->tb + (size_t)b * seqlen, r->tokens + (size_t)r->order[s0 + b] * seqlen,
+                       seqlen * sizeof *r->tb);
+            kl += crvq_e2e_loss(e, r->tb, nb, r->grad, 1.0f / n_acc, NULL) / n_acc;
         }
-        for (int mb0 = 0; mb0 < n_mb; mb0 += p->accum) {
-            const int n_acc = n_mb - mb0 < p->accum ? n_mb - mb0 : p->accum;
-            memset(grad, 0, n * sizeof(float));
-            double kl = 0;
-            for (int a = 0; a < n_acc; a++) {
-                const int s0 = (mb0 + a) * B, nb = n_train - s0 < B ? n_train - s0 : B;
-                for (int b = 0; b < nb; b++)
-                    memcpy(tb + (size_t)b * seqlen, tokens + (size_t)order[s0 + b] * seqlen, seqlen * sizeof *tb);
-                kl += crvq_e2e_loss(e, tb, nb, grad, 1.0f / n_acc, NULL) / n_acc;
-            }
-            h.step++;
-            if (!isfinite(kl)) {
-                st = not_finite("training KL", kl, epoch, h.step);
-                goto done;
-            }
-            opt.lr = lr_at(p, h.step, steps);
-            crvq_adam_step(&opt, e->params, grad);
-            crvq_e2e_sync(e);
-            if (p->progress) {
-                crvq_e2e_progress pr = {.epoch = epoch, .epochs = p->epochs, .step = h.step, .steps = steps,
-                                        .train_kl = kl, .lr = opt.lr};
-                p->progress(p->progress_user, &pr);
-            }
-        }
-        // judge the parameters as they will be stored
-        memcpy(saved, e->params, n * sizeof(float));
-        crvq_e2e_round_fp16(e);
-        double vkl, vppl;
-        evaluate(e, val, n_eval, &vkl, &vppl);
-        if (!isfinite(vkl) || !isfinite(vppl)) {
-            st = not_finite("validation KL", vkl, epoch, 0);
-            goto done;
-        }
-        if (vkl < h.best_kl) {
-            h.best_kl = vkl;
-            h.best_ppl = vppl;
-            h.best_epoch = epoch;
-            memcpy(best, e->params, n * sizeof(float));
-        }
-        memcpy(e->params, saved, n * sizeof(float));
+        r->h.step++;
+        if (!isfinite(kl)) return not_finite("training KL", kl, epoch, r->h.step);
+        r->opt.lr = lr_at(p, r->h.step, r->steps);
+        crvq_adam_step(&r->opt, e->params, r->grad);
         crvq_e2e_sync(e);
-        h.epochs_done = epoch;
-        h.adam_t = opt.t;
-        if (p->checkpoint && (st = ckpt_write(p->checkpoint, &h, e->params, &opt, best))) goto done;
         if (p->progress) {
-            crvq_e2e_progress pr = {.epoch = epoch, .epochs = p->epochs, .step = h.step, .steps = steps,
-                                    .lr = opt.lr, .epoch_done = 1, .val_kl = vkl, .val_ppl = vppl};
+            crvq_e2e_progress pr = {.epoch = epoch, .epochs = p->epochs, .step = r->h.step, .steps = r->steps,
+                                    .train_kl = kl, .lr = r->opt.lr};
             p->progress(p->progress_user, &pr);
         }
     }
-    rep->epochs_run = h.epochs_done;
-    rep->best_epoch = h.best_epoch;
-    rep->steps = h.step;
-    rep->val_kl_after = h.best_kl;
-    rep->val_ppl_after = h.best_ppl;
-    if (h.best_epoch > 0) {
-        memcpy(e->params, best, n * sizeof(float));
+    return CRVQ_OK;
+}
+
+// Judges the parameters as they will be stored (rounded to fp16) and keeps
+// them when they are the best so far; training goes on from the unrounded
+// ones.
+static crvq_status validate_epoch(e2e_run *r, int epoch, double *vkl, double *vppl) {
+    crvq_e2e *e = r->e;
+    memcpy(r->saved, e->params, e->n * sizeof(float));
+    crvq_e2e_round_fp16(e);
+    evaluate(e, r->val, r->n_eval, vkl, vppl);
+    if (!isfinite(*vkl) || !isfinite(*vppl)) return not_finite("validation KL", *vkl, epoch, 0);
+    if (*vkl < r->h.best_kl) {
+        r->h.best_kl = *vkl;
+        r->h.best_ppl = *vppl;
+        r->h.best_epoch = epoch;
+        memcpy(r->best, e->params, e->n * sizeof(float));
+    }
+    memcpy(e->params, r->saved, e->n * sizeof(float));
+    crvq_e2e_sync(e);
+    return CRVQ_OK;
+}
+
+// Resumes from the checkpoint, or judges the student as given (fp16-exact
+// already: the epoch-0 candidate).
+static crvq_status start_run(e2e_run *r, crvq_e2e_report *rep) {
+    crvq_e2e *e = r->e;
+    const crvq_e2e_params *p = r->p;
+    if (p->checkpoint && p->resume && access(p->checkpoint, F_OK) == 0) {
+        crvq_status st = ckpt_read(p->checkpoint, &r->h, e->params, &r->opt, r->best);
+        if (st) return st;
+        crvq_e2e_sync(e);
+        rep->epochs_resumed = r->h.epochs_done;
+        return CRVQ_OK;
+    }
+    evaluate(e, r->val, r->n_eval, &r->h.kl0, &r->h.ppl0);
+    if (!isfinite(r->h.kl0) || !isfinite(r->h.ppl0)) return not_finite("validation KL", r->h.kl0, 0, 0);
+    r->h.best_kl = r->h.kl0;
+    r->h.best_ppl = r->h.ppl0;
+    memcpy(r->best, e->params, e->n * sizeof(float));
+    return CRVQ_OK;
+}
+
+crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
+                              int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
+                              crvq_e2e_report *rep) {
+    const double t0 = omp_get_wtime();
+    memset(rep, 0, sizeof *rep);
+    crvq_status st = check_args(student, tokens, n_train, n_val, seqlen, p);
+    if (st) return st;
+    const int most = n_train > n_val ? n_train : n_val, B = p->batch < most ? p->batch : most;
+    e2e_run r = {.p = p, .tokens = tokens, .n_train = n_train};
+    if ((st = crvq_e2e_init(student, teacher, p->train_embeddings, B, seqlen, &r.e))) return st;
+    crvq_e2e *e = r.e;
+    const size_t n = e->n;
+    r.grad = malloc(n * sizeof(float));
+    r.saved = malloc(n * sizeof(float));
+    r.best = malloc(n * sizeof(float));
+    r.order = malloc((size_t)n_train * sizeof *r.order);
+    r.tb = malloc((size_t)B * seqlen * sizeof *r.tb);
+    if (!r.grad || !r.saved || !r.best || !r.order || !r.tb) {
+        st = crvq_fail(CRVQ_ERR_NOMEM, "distillation: out of memory");
+        goto done;
+    }
+    if ((st = crvq_adam_init(&r.opt, n, p->lr, p->beta1, p->beta2, p->eps))) goto done;
+    rep->n_params = n;
+
+    r.val = n_val ? tokens + (size_t)n_train * seqlen : tokens;
+    r.n_eval = n_val ? n_val : n_train;
+    r.n_mb = (n_train + B - 1) / B;
+    r.steps = (int64_t)((r.n_mb + p->accum - 1) / p->accum) * p->epochs;
+    r.h = (ckpt_head){.magic = E2E_CKPT_MAGIC, .n = n};
+    r.h.hash = run_hash(e, tokens, (n_train + n_val) * seqlen, p);
+    if ((st = start_run(&r, rep))) goto done;
+    rep->val_kl_before = r.h.kl0;
+    rep->val_ppl_before = r.h.ppl0;
+
+    for (int epoch = r.h.epochs_done + 1; epoch <= p->epochs; epoch++) {
+        double vkl, vppl;
+        if ((st = train_epoch(&r, epoch)) || (st = validate_epoch(&r, epoch, &vkl, &vppl))) goto done;
+        r.h.epochs_done = epoch;
+        r.h.adam_t = r.opt.t;
+        if (p->checkpoint && (st = ckpt_write(p->checkpoint, &r.h, e->params, &r.opt, r.best))) goto done;
+        if (p->progress) {
+            crvq_e2e_progress pr = {.epoch = epoch, .epochs = p->epochs, .step = r.h.step, .steps = r.steps,
+                                    .lr = r.opt.lr, .epoch_done = 1, .val_kl = vkl, .val_ppl = vppl};
+            p->progress(p->progress_user, &pr);
+        }
+    }
+    rep->epochs_run = r.h.epochs_done;
+    rep->best_epoch = r.h.best_epoch;
+    rep->steps = r.h.step;
+    rep->val_kl_after = r.h.best_kl;
+    rep->val_ppl_after = r.h.best_ppl;
+    if (r.h.best_epoch > 0) {
+        memcpy(e->params, r.best, n * sizeof(float));
         st = crvq_e2e_write(e, student);
     }
 done:
-    crvq_adam_free(&opt);
-    free(grad);
-    free(saved);
-    free(best);
-    free(order);
-    free(tb);
+    crvq_adam_free(&r.opt);
+    free(r.grad);
+    free(r.saved);
+    free(r.best);
+    free(r.order);
+    free(r.tb);
     crvq_e2e_free(e);
     rep->seconds = omp_get_wtime() - t0;
     return st;
