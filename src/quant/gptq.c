@@ -60,6 +60,79 @@ static int inverse_cholesky_upper(double *A, int n) {
     return 1;
 }
 
+// The processing order (descending diag(H) with act-order, else column
+// order) into perm, U = P H Pᵀ with the dead fix and damping, and Wd = W Pᵀ
+// with dead columns zeroed. Dead inputs (H[j,j] = 0: the channel is always
+// zero) carry no loss; their weights become 0 and their diagonal 1 so H
+// stays invertible.
+static void permute_and_damp(const float *W, int m, int n, const double *H, const crvq_quant_params *p,
+                             diag_entry *order, int *perm, double *U, double *Wd) {
+    double mean_diag = 0;
+    for (int j = 0; j < n; j++) mean_diag += H[(size_t)j * n + j];
+    mean_diag /= n;
+    for (int j = 0; j < n; j++) order[j] = (diag_entry){j, H[(size_t)j * n + j]};
+    if (p->act_order) qsort(order, (size_t)n, sizeof *order, by_diag_desc);
+    for (int j = 0; j < n; j++) perm[j] = order[j].j;
+#pragma omp parallel for schedule(static)
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) U[(size_t)a * n + b] = H[(size_t)perm[a] * n + perm[b]];
+    for (int a = 0; a < n; a++) {
+        double *d = &U[(size_t)a * n + a];
+        if (*d == 0) *d = 1;
+        *d += p->damp * mean_diag;
+    }
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < m; r++)
+        for (int a = 0; a < n; a++)
+            Wd[(size_t)r * n + a] = H[(size_t)perm[a] * n + perm[a]] == 0 ? 0.0 : W[(size_t)r * n + perm[a]];
+}
+
+// Act-order's static groups: every grid from the original (dead-zeroed)
+// weights, before any column is quantized.
+static void static_group_grids(const float *W, int m, int n, const double *H, int gs, int bits,
+                               crvq_scalar_layer *out) {
+    const int n_groups = n / gs;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < m; r++)
+        for (int g = 0; g < n_groups; g++) {
+            double lo = 0, hi = 0; // the grid contains 0 anyway
+            for (int c = g * gs; c < (g + 1) * gs; c++) {
+                double w = H[(size_t)c * n + c] == 0 ? 0.0 : W[(size_t)r * n + c];
+                lo = w < lo ? w : lo;
+                hi = w > hi ? w : hi;
+            }
+            size_t gi = (size_t)r * n_groups + g;
+            crvq_scalar_grid(lo, hi, bits, &out->scale[gi], &out->zero[gi]);
+        }
+}
+
+// The end of the block that starts at column i1. Without act-order a grid is
+// computed from the current weights when its group starts; a group that
+// starts inside the block must also end in it, since columns past the block
+// lack the block's updates.
+static int block_end(int i1, int n, const crvq_quant_params *p) {
+    const int gs = p->group_size;
+    int i2 = i1 + p->block_size < n ? i1 + p->block_size : n;
+    if (!p->act_order)
+        for (int c = (i1 / gs + 1) * gs; c < i2; c += gs)
+            if (c + gs > i2) {
+                i2 = c;
+                break;
+            }
+    return i2;
+}
+
+// The grid of the group that starts at w[j] (no act-order), from the weights
+// as updated so far.
+static void dynamic_group_grid(const double *w, int j, int gs, int bits, float *scale, float *zero) {
+    double lo = w[j], hi = w[j];
+    for (int t = j + 1; t < j + gs; t++) {
+        lo = w[t] < lo ? w[t] : lo;
+        hi = w[t] > hi ? w[t] : hi;
+    }
+    crvq_scalar_grid(lo, hi, bits, scale, zero);
+}
+
 crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double *H,
                                const crvq_quant_params *p, crvq_scalar_layer *out) {
     assert(W && H && p && out);
@@ -77,60 +150,17 @@ crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double
         goto done;
     }
 
-    // Dead inputs (H[j,j] = 0: the channel is always zero) carry no loss;
-    // their weights become 0 and their diagonal 1 so H stays invertible.
-    double mean_diag = 0;
-    for (int j = 0; j < n; j++) mean_diag += H[(size_t)j * n + j];
-    mean_diag /= n;
-    for (int j = 0; j < n; j++) order[j] = (diag_entry){j, H[(size_t)j * n + j]};
-    if (p->act_order) qsort(order, (size_t)n, sizeof *order, by_diag_desc);
-    for (int j = 0; j < n; j++) perm[j] = order[j].j;
-    // U = P H Pᵀ + dead fix + damping; Wd = W Pᵀ with dead columns zeroed.
-#pragma omp parallel for schedule(static)
-    for (int a = 0; a < n; a++)
-        for (int b = 0; b < n; b++) U[(size_t)a * n + b] = H[(size_t)perm[a] * n + perm[b]];
-    for (int a = 0; a < n; a++) {
-        double *d = &U[(size_t)a * n + a];
-        if (*d == 0) *d = 1;
-        *d += p->damp * mean_diag;
-    }
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < m; r++)
-        for (int a = 0; a < n; a++)
-            Wd[(size_t)r * n + a] = H[(size_t)perm[a] * n + perm[a]] == 0 ? 0.0 : W[(size_t)r * n + perm[a]];
+    permute_and_damp(W, m, n, H, p, order, perm, U, Wd);
     if (!inverse_cholesky_upper(U, n)) {
         st = crvq_fail(CRVQ_ERR_INVALID, "gptq: H + %g x mean diag(H) is not positive definite "
                        "(H is singular; use a damping > 0)", p->damp);
         goto done;
     }
 
-    if (p->act_order) {
-        // Static groups: grids from the original (dead-zeroed) weights.
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < m; r++)
-            for (int g = 0; g < n_groups; g++) {
-                double lo = 0, hi = 0; // the grid contains 0 anyway
-                for (int c = g * gs; c < (g + 1) * gs; c++) {
-                    double w = H[(size_t)c * n + c] == 0 ? 0.0 : W[(size_t)r * n + c];
-                    lo = w < lo ? w : lo;
-                    hi = w > hi ? w : hi;
-                }
-                size_t gi = (size_t)r * n_groups + g;
-                crvq_scalar_grid(lo, hi, bits, &out->scale[gi], &out->zero[gi]);
-            }
-    }
+    if (p->act_order) static_group_grids(W, m, n, H, gs, bits, out);
 
     for (int i1 = 0; i1 < n;) {
-        int i2 = i1 + p->block_size < n ? i1 + p->block_size : n;
-        // Without act-order a grid is computed from the current weights when
-        // its group starts; a group that starts inside this block must also
-        // end in it, since columns past the block lack this block's updates.
-        if (!p->act_order)
-            for (int c = (i1 / gs + 1) * gs; c < i2; c += gs)
-                if (c + gs > i2) {
-                    i2 = c;
-                    break;
-                }
+        const int i2 = block_end(i1, n, p);
         const int count = i2 - i1;
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < m; r++) {
@@ -139,22 +169,8 @@ crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double
             for (int c = 0; c < count; c++) {
                 int j = i1 + c, col = perm[j];
                 size_t gi = (size_t)r * n_groups + col / gs;
-                float s, z;
-                if (p->act_order) {
-                    s = out->scale[gi];
-                    z = out->zero[gi];
-                } else {
-                    if (j % gs == 0) {
-                        double lo = w[j], hi = w[j];
-                        for (int t = j + 1; t < j + gs; t++) {
-                            lo = w[t] < lo ? w[t] : lo;
-                            hi = w[t] > hi ? w[t] : hi;
-                        }
-                        crvq_scalar_grid(lo, hi, bits, &out->scale[gi], &out->zero[gi]);
-                    }
-                    s = out->scale[gi];
-                    z = out->zero[gi];
-                }
+                if (!p->act_order && j % gs == 0) dynamic_group_grid(w, j, gs, bits, &out->scale[gi], &out->zero[gi]);
+                const float s = out->scale[gi], z = out->zero[gi];
                 int q = crvq_scalar_code(w[j], s, z, bits);
                 out->q[(size_t)r * n + col] = (uint8_t)q;
                 const double *u = U + (size_t)j * n; // row j of U
