@@ -67,9 +67,10 @@ static crvq_status build_fail(crvq_tokenizer *t, crvq_status st) {
     return st;
 }
 
-crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_options *opt, const char *what,
-                                 crvq_tokenizer **out) {
-    *out = NULL;
+// The spec's counts, model and special ids, and *total, the bytes of all
+// its pieces (they must fit the uint32 offsets).
+static crvq_status check_spec(const crvq_vocab_spec *spec, const crvq_tok_options *opt, const char *what,
+                              size_t *total) {
     int n = spec->n;
     if (n <= 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has no pieces", what);
     if (n > (1 << 24)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer has %d pieces (too many)", what, n);
@@ -82,13 +83,62 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
         if (*ids[k] < -1 || *ids[k] >= n)
             return crvq_fail(CRVQ_ERR_FORMAT, "%s: %s id %d is outside the vocabulary (%d pieces)", what, names[k],
                              *ids[k], n);
-
-    size_t total = 0;
+    *total = 0;
     for (int i = 0; i < n; i++) {
-        if (spec->piece_lens[i] > UINT32_MAX - total)
+        if (spec->piece_lens[i] > UINT32_MAX - *total)
             return crvq_fail(CRVQ_ERR_FORMAT, "%s: tokenizer pieces are too long", what);
-        total += spec->piece_lens[i];
+        *total += spec->piece_lens[i];
     }
+    return CRVQ_OK;
+}
+
+// Piece i of the spec into t: its bytes at blob offset *pos, score, type,
+// hash slot, and what the encoders precompute from it.
+static crvq_status add_piece(crvq_tokenizer *t, const crvq_vocab_spec *spec, int i, size_t *pos, const char *what) {
+    const char *p = spec->pieces[i];
+    size_t len = spec->piece_lens[i];
+    if (len == 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d is empty", what, i);
+    memcpy(t->blob + *pos, p, len);
+    t->off[i] = (uint32_t)*pos;
+    t->len[i] = (uint32_t)len;
+    *pos += len;
+    float s = spec->scores ? spec->scores[i] : 0.0f;
+    if (!isfinite(s)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d has a non-finite score", what, i);
+    t->score[i] = s;
+    int ty = spec->types ? spec->types[i] : infer_type(spec, i, p, len);
+    if (ty < CRVQ_PIECE_NORMAL || ty > CRVQ_PIECE_BYTE)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d has unknown type %d", what, i, ty);
+    t->type[i] = (uint8_t)ty;
+
+    // Like SentencePiece, reject a vocabulary that defines a piece twice:
+    // which of the two ids encoding should produce would be arbitrary.
+    uint32_t h = (uint32_t)crvq_tok_hash64(p, len) & t->table_mask;
+    for (; t->table[h] >= 0; h = (h + 1) & t->table_mask) {
+        int j = t->table[h];
+        if (t->len[j] == len && memcmp(t->blob + t->off[j], p, len) == 0)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d '%.*s' repeats piece %d", what, i,
+                             (int)(len < 64 ? len : 64), p, j);
+    }
+    t->table[h] = i;
+
+    if (ty == CRVQ_PIECE_UNKNOWN && t->unk < 0) t->unk = i;
+    if (ty == CRVQ_PIECE_UNUSED) t->has_unused = 1;
+    if (ty == CRVQ_PIECE_USER_DEFINED) {
+        t->n_user++;
+        if (len > t->user_max_len) t->user_max_len = len;
+        t->user_first[(uint8_t)p[0] >> 3] |= (uint8_t)(1u << ((uint8_t)p[0] & 7));
+    }
+    if (t->joinable && crvq_tok_mergeable(ty)) set_joinable(t->joinable, p, len);
+    return CRVQ_OK;
+}
+
+crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_options *opt, const char *what,
+                                 crvq_tokenizer **out) {
+    *out = NULL;
+    size_t total = 0;
+    crvq_status st = check_spec(spec, opt, what, &total);
+    if (st) return st;
+    const int n = spec->n;
     crvq_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory for the tokenizer", what);
     uint32_t cap = 1;
@@ -113,43 +163,8 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
     t->add_dummy_prefix = spec->add_dummy_prefix;
 
     size_t pos = 0;
-    for (int i = 0; i < n; i++) {
-        const char *p = spec->pieces[i];
-        size_t len = spec->piece_lens[i];
-        if (len == 0) return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d is empty", what, i));
-        memcpy(t->blob + pos, p, len);
-        t->off[i] = (uint32_t)pos;
-        t->len[i] = (uint32_t)len;
-        pos += len;
-        float s = spec->scores ? spec->scores[i] : 0.0f;
-        if (!isfinite(s))
-            return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d has a non-finite score", what, i));
-        t->score[i] = s;
-        int ty = spec->types ? spec->types[i] : infer_type(spec, i, p, len);
-        if (ty < CRVQ_PIECE_NORMAL || ty > CRVQ_PIECE_BYTE)
-            return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d has unknown type %d", what, i, ty));
-        t->type[i] = (uint8_t)ty;
-
-        // Like SentencePiece, reject a vocabulary that defines a piece twice:
-        // which of the two ids encoding should produce would be arbitrary.
-        uint32_t h = (uint32_t)crvq_tok_hash64(p, len) & t->table_mask;
-        for (; t->table[h] >= 0; h = (h + 1) & t->table_mask) {
-            int j = t->table[h];
-            if (t->len[j] == len && memcmp(t->blob + t->off[j], p, len) == 0)
-                return build_fail(t, crvq_fail(CRVQ_ERR_FORMAT, "%s: piece %d '%.*s' repeats piece %d", what, i,
-                                               (int)(len < 64 ? len : 64), p, j));
-        }
-        t->table[h] = i;
-
-        if (ty == CRVQ_PIECE_UNKNOWN && t->unk < 0) t->unk = i;
-        if (ty == CRVQ_PIECE_UNUSED) t->has_unused = 1;
-        if (ty == CRVQ_PIECE_USER_DEFINED) {
-            t->n_user++;
-            if (len > t->user_max_len) t->user_max_len = len;
-            t->user_first[(uint8_t)p[0] >> 3] |= (uint8_t)(1u << ((uint8_t)p[0] & 7));
-        }
-        if (t->joinable && crvq_tok_mergeable(ty)) set_joinable(t->joinable, p, len);
-    }
+    for (int i = 0; i < n; i++)
+        if ((st = add_piece(t, spec, i, &pos, what))) return build_fail(t, st);
 
     for (int b = 0; b < 256; b++) {
         char name[8];
@@ -167,7 +182,6 @@ crvq_status crvq_tokenizer_build(const crvq_vocab_spec *spec, const crvq_tok_opt
     t->unk_surface[usn] = 0;
     t->opt.unk_surface = t->unk_surface;
     t->opt.unk_surface_len = usn;
-    crvq_status st;
     if (opt->model == CRVQ_TOK_UNIGRAM && (st = crvq_unigram_prepare(t, what))) return build_fail(t, st);
     *out = t;
     return CRVQ_OK;
