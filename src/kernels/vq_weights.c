@@ -42,9 +42,8 @@ static int codes_need_check(const int *e, int first, int last, int wide) {
     return 0;
 }
 
-crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
-                                     crvq_vq_weights **out) {
-    *out = NULL;
+// Shapes, codebook widths and that every code fits its codebook.
+static crvq_status check_raw(const crvq_vq_raw *raw, const char *what) {
     const int m = raw->m_out, n = raw->n_in, d = raw->d, M = raw->M;
     if (m <= 0 || n <= 0 || d <= 0 || n % d)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad shape %d x %d with vector dimension %d", what, m, n, d);
@@ -68,7 +67,48 @@ crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
         st = check_codes(raw->codes, wide0, (size_t)m * G, raw->e, 1, CRVQ_ERR_FORMAT, what, "basic");
     if (st == CRVQ_OK && n_ext > 0 && codes_need_check(raw->e, 1, M, widex))
         st = check_codes(raw->codes_ext, widex, (size_t)m * n_ext, raw->e + 1, M - 1, CRVQ_ERR_FORMAT, what, "extended");
+    return st;
+}
+
+// The fp16 codebooks as float32, each (K, d) into cb and transposed (d, K)
+// into cbt, one after the other.
+static void unpack_codebooks(crvq_vq_weights *W, const crvq_vq_raw *raw, float *cb, float *cbt) {
+    const int d = raw->d;
+    for (int k = 0; k < raw->M; k++) {
+        const int K = 1 << raw->e[k];
+        for (int c = 0; c < K; c++)
+            for (int j = 0; j < d; j++) {
+                float v = crvq_f16_to_f32(raw->codebooks[k][(size_t)c * d + j]);
+                cb[(size_t)c * d + j] = v;
+                cbt[(size_t)j * K + c] = v;
+            }
+        W->cb[k] = cb;
+        W->cb_t[k] = cbt;
+        cb += (size_t)K * d;
+        cbt += (size_t)K * d;
+    }
+}
+
+// src (n) into dst if it is a permutation: every column exactly once.
+static crvq_status copy_perm(int32_t *dst, const int32_t *src, int n, const char *what) {
+    memset(dst, 0xff, (size_t)n * 4);
+    for (int j = 0; j < n; j++) {
+        int32_t c = src[j];
+        if (c < 0 || c >= n || dst[c] >= 0)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: perm is not a permutation (entry %d = %d)", what, j, (int)c);
+        dst[c] = 0;
+    }
+    memcpy(dst, src, (size_t)n * 4);
+    return CRVQ_OK;
+}
+
+crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
+                                     crvq_vq_weights **out) {
+    *out = NULL;
+    crvq_status st = check_raw(raw, what);
     if (st != CRVQ_OK) return st;
+    const int m = raw->m_out, n = raw->n_in, d = raw->d, M = raw->M, G = n / d, n_ext = raw->n_crit * (M - 1);
+    const int wide0 = raw->e[0] > 8, widex = max_ext_bits(raw->e, M) > 8;
 
     // one allocation: codebooks (K, d) and (d, K) per codebook, scales, perm
     size_t cb_floats = 0;
@@ -98,33 +138,14 @@ crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
     W->n_ext = n_ext;
     W->K0 = 1 << raw->e[0];
     W->Kx = n_ext > 0 ? 1 << max_ext_bits(raw->e, M) : 0;
-    for (int k = 0; k < M; k++) {
-        const int K = 1 << raw->e[k];
-        for (int c = 0; c < K; c++)
-            for (int j = 0; j < d; j++) {
-                float v = crvq_f16_to_f32(raw->codebooks[k][(size_t)c * d + j]);
-                cb[(size_t)c * d + j] = v;
-                cbt[(size_t)j * K + c] = v;
-            }
-        W->cb[k] = cb;
-        W->cb_t[k] = cbt;
-        cb += (size_t)K * d;
-        cbt += (size_t)K * d;
-    }
+    unpack_codebooks(W, raw, cb, cbt);
     for (int r = 0; r < m; r++) sc[r] = crvq_f16_to_f32(raw->scales[r]);
     W->scales = sc;
     if (raw->perm) {
-        // a permutation: every column exactly once
-        memset(perm, 0xff, (size_t)n * 4);
-        for (int j = 0; j < n; j++) {
-            int32_t c = raw->perm[j];
-            if (c < 0 || c >= n || perm[c] >= 0) {
-                free(blk);
-                return crvq_fail(CRVQ_ERR_FORMAT, "%s: perm is not a permutation (entry %d = %d)", what, j, (int)c);
-            }
-            perm[c] = 0;
+        if ((st = copy_perm(perm, raw->perm, n, what)) != CRVQ_OK) {
+            free(blk);
+            return st;
         }
-        memcpy(perm, raw->perm, (size_t)n * 4);
         W->perm = perm;
     }
     if (wide0) W->codes16 = raw->codes;
