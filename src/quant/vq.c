@@ -207,6 +207,44 @@ static crvq_status run_rounds(crvq_vq_work *w, const crvq_quant_params *p, const
     return CRVQ_OK;
 }
 
+// Step 1, the layout: CRVQ keeps its extended codebooks for the
+// floor(λ·n_in/d) critical groups (all groups: no permutation needed; none:
+// plain VQ); VQ uses them everywhere.
+static void crit_layout(int n_in, const crvq_quant_params *p, int *M, int *n_crit, int *relax) {
+    const int d = p->d, ng = n_in / d;
+    *M = p->M, *n_crit = ng, *relax = 0;
+    if (p->method == CRVQ_METHOD_CRVQ && *M > 1) {
+        // The epsilon keeps λ·n_in/d that should be an integer from rounding down.
+        double gc = floor((double)n_in * p->lambda / d + 1e-9);
+        if (gc < 1)
+            *M = 1;
+        else if (gc < ng) {
+            *relax = 1;
+            *n_crit = (int)gc;
+        }
+    }
+}
+
+// H as float32, and W (into *Wp) too when perm is not NULL, both permuted by
+// perm. 0 when out of memory.
+static int permuted_inputs(const float *W, int m_out, int n_in, const double *H, const int32_t *perm, float **Wp,
+                           float **Hf) {
+    const size_t n = (size_t)n_in;
+    *Hf = malloc(n * n * sizeof **Hf);
+    if (perm) *Wp = malloc((size_t)m_out * n * sizeof **Wp);
+    if (!*Hf || (perm && !*Wp)) return 0;
+    float *wp = *Wp, *hf = *Hf;
+    if (perm) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < m_out; r++)
+            for (size_t j = 0; j < n; j++) wp[(size_t)r * n + j] = W[(size_t)r * n + perm[j]];
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) hf[i * n + j] = (float)(perm ? H[(size_t)perm[i] * n + perm[j]] : H[i * n + j]);
+    return 1;
+}
+
 crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const double *H,
                                 const crvq_quant_params *p, const crvq_vq_opts *o, crvq_vq_layer *out,
                                 int *rounds) {
@@ -219,18 +257,8 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
         return crvq_fail(CRVQ_ERR_INVALID, "vq: negative option (cg_iters %d, block_groups %d)", o->cg_iters,
                          o->block_groups);
 
-    // Step 1: the layout.
-    int d = p->d, ng = n_in / d, M = p->M, n_crit = ng, relax = 0;
-    if (p->method == CRVQ_METHOD_CRVQ && M > 1) {
-        // The epsilon keeps λ·n_in/d that should be an integer from rounding down.
-        double gc = floor((double)n_in * p->lambda / d + 1e-9);
-        if (gc < 1)
-            M = 1;
-        else if (gc < ng) {
-            relax = 1;
-            n_crit = (int)gc;
-        }
-    }
+    int d = p->d, M, n_crit, relax;
+    crit_layout(n_in, p, &M, &n_crit, &relax);
     crvq_vq_layer L;
     st = crvq_vq_layer_alloc(&L, m_out, n_in, d, M, p->e, n_crit, relax);
     if (st != CRVQ_OK) return st;
@@ -245,25 +273,13 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
     double t0 = omp_get_wtime();
     if (relax) st = crvq_channel_perm(W, m_out, n_in, H, p, n_crit * d, L.perm);
     double t_perm = omp_get_wtime();
-    size_t n = (size_t)n_in;
     float *Wp = NULL, *Hf = NULL;
     if (st != CRVQ_OK) goto done;
-    Hf = malloc(n * n * sizeof *Hf);
-    if (relax) Wp = malloc((size_t)m_out * n * sizeof *Wp);
-    if (!Hf || (relax && !Wp)) {
+    if (!permuted_inputs(W, m_out, n_in, H, relax ? L.perm : NULL, &Wp, &Hf)) {
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory for a %d x %d layer", crvq_method_name(p->method), m_out,
                        n_in);
         goto done;
     }
-    if (relax) {
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < m_out; r++)
-            for (size_t j = 0; j < n; j++) Wp[(size_t)r * n + j] = W[(size_t)r * n + L.perm[j]];
-    }
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            Hf[i * n + j] = (float)(relax ? H[(size_t)L.perm[i] * n + L.perm[j]] : H[i * n + j]);
     const float *Wuse = relax ? Wp : W;
 
     double t1 = omp_get_wtime();
