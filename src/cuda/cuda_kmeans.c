@@ -86,6 +86,62 @@ static crvq_status update_means(kmeans_buf *b, const float *F, size_t nf, int d,
     return st;
 }
 
+// A random sample of nf of the n points of dX (as the CPU draws it),
+// gathered on the device into b->Xs.
+static crvq_status gather_sample(kmeans_buf *b, const float *dX, size_t n, size_t nf, int d, crvq_rng *g) {
+    b->hidx = malloc(nf * sizeof *b->hidx);
+    b->hidx32 = malloc(nf * sizeof *b->hidx32);
+    if (!b->hidx || !b->hidx32)
+        return crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for a sample of %zu points", nf);
+    crvq_status st = crvq_kmeans_sample(n, nf, g, b->hidx);
+    if (st != CRVQ_OK) return st;
+    for (size_t i = 0; i < nf; i++) b->hidx32[i] = (uint32_t)b->hidx[i];
+    st = crvq_cu_alloc(&b->idx, nf * sizeof *b->idx, "the k-means sample");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&b->Xs, nf * d * sizeof *b->Xs, "the k-means sample");
+    if (st == CRVQ_OK) st = crvq_cu_upload(b->idx, b->hidx32, nf * sizeof *b->idx);
+    if (st == CRVQ_OK) st = crvq_cu_check(crvq_cu_gather_points(dX, b->idx, nf, d, b->Xs), "k-means sample");
+    return st;
+}
+
+// k-means++ seeds from the first points of F, then Lloyd iterations until
+// the assignment stops changing or o->iters are done.
+static crvq_status lloyd(kmeans_buf *b, const float *F, size_t nf, int d, int K, int bits, const crvq_kmeans_opts *o,
+                         crvq_rng *g, float *C) {
+    const size_t Kd = (size_t)K * d;
+    b->ha = malloc(nf * sizeof *b->ha);
+    b->hprev = malloc(nf * sizeof *b->hprev);
+    b->hdist = malloc(nf * sizeof *b->hdist);
+    // k-means++ seeds from the first ns points
+    size_t ns = (size_t)CRVQ_KMEANS_SEED_PER_CENTROID * K;
+    if (ns > nf) ns = nf;
+    b->D2 = malloc(ns * sizeof *b->D2);
+    b->hsum = malloc(Kd * sizeof *b->hsum);
+    b->hstart = malloc((size_t)K * sizeof *b->hstart);
+    b->hend = malloc((size_t)K * sizeof *b->hend);
+    b->hcount = malloc((size_t)K * sizeof *b->hcount);
+    if (!b->D2 || !b->ha || !b->hprev || !b->hdist || !b->hsum || !b->hstart || !b->hend || !b->hcount)
+        return crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for %zu points, %d centroids", nf, K);
+    crvq_status st = crvq_cu_alloc(&b->a, nf * sizeof *b->a, "k-means assignments");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&b->dist, nf * sizeof *b->dist, "k-means distances");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&b->sum, Kd * sizeof *b->sum, "k-means sums");
+    if (st == CRVQ_OK) st = crvq_cu_segs_alloc(&b->segs, nf, 1 << bits);
+    if (st == CRVQ_OK) st = crvq_cu_download(b->hpts, F, ns * d * sizeof(float));
+    if (st != CRVQ_OK) return st;
+    crvq_kmeans_plusplus(b->hpts, ns, d, K, g, b->D2, C);
+    for (int it = 0; it < o->iters; it++) {
+        if ((st = tables(b, C, K, d)) != CRVQ_OK) return st;
+        uint16_t *sw = b->hprev;
+        b->hprev = b->ha;
+        b->ha = sw;
+        st = crvq_cu_check(crvq_cu_assign(F, nf, d, b->ct, b->qn, K, b->a, b->dist), "k-means assignment");
+        if (st == CRVQ_OK) st = crvq_cu_download(b->ha, b->a, nf * sizeof *b->ha);
+        if (st != CRVQ_OK) return st;
+        if (it > 0 && !memcmp(b->hprev, b->ha, nf * sizeof *b->ha)) break;
+        if ((st = update_means(b, F, nf, d, K, bits, C)) != CRVQ_OK) return st;
+    }
+    return CRVQ_OK;
+}
+
 crvq_status crvq_cu_kmeans(const float *dX, size_t n, int d, const crvq_kmeans_opts *o, float *C,
                            uint16_t *d_assign) {
     int K = o->K, bits = 0;
@@ -105,19 +161,7 @@ crvq_status crvq_cu_kmeans(const float *dX, size_t n, int d, const crvq_kmeans_o
         goto done;
     }
     if (nf < n) {
-        b.hidx = malloc(nf * sizeof *b.hidx);
-        b.hidx32 = malloc(nf * sizeof *b.hidx32);
-        if (!b.hidx || !b.hidx32) {
-            st = crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for a sample of %zu points", nf);
-            goto done;
-        }
-        if ((st = crvq_kmeans_sample(n, nf, &g, b.hidx)) != CRVQ_OK) goto done;
-        for (size_t i = 0; i < nf; i++) b.hidx32[i] = (uint32_t)b.hidx[i];
-        st = crvq_cu_alloc(&b.idx, nf * sizeof *b.idx, "the k-means sample");
-        if (st == CRVQ_OK) st = crvq_cu_alloc(&b.Xs, nf * d * sizeof *b.Xs, "the k-means sample");
-        if (st == CRVQ_OK) st = crvq_cu_upload(b.idx, b.hidx32, nf * sizeof *b.idx);
-        if (st == CRVQ_OK) st = crvq_cu_check(crvq_cu_gather_points(dX, b.idx, nf, d, b.Xs), "k-means sample");
-        if (st != CRVQ_OK) goto done;
+        if ((st = gather_sample(&b, dX, n, nf, d, &g)) != CRVQ_OK) goto done;
         F = b.Xs;
     }
     st = crvq_cu_alloc(&b.ct, Kd * sizeof *b.ct, "k-means tables");
@@ -127,39 +171,8 @@ crvq_status crvq_cu_kmeans(const float *dX, size_t n, int d, const crvq_kmeans_o
         // Fewer points than centroids: the points themselves are optimal.
         if ((st = crvq_cu_download(b.hpts, F, nf * d * sizeof(float))) != CRVQ_OK) goto done;
         for (int j = 0; j < K; j++) memcpy(C + (size_t)j * d, b.hpts + (j % nf) * d, (size_t)d * sizeof *C);
-    } else {
-        size_t ns = (size_t)CRVQ_KMEANS_SEED_PER_CENTROID * K;
-        if (ns > nf) ns = nf;
-        b.D2 = malloc(ns * sizeof *b.D2);
-        b.ha = malloc(nf * sizeof *b.ha);
-        b.hprev = malloc(nf * sizeof *b.hprev);
-        b.hdist = malloc(nf * sizeof *b.hdist);
-        b.hsum = malloc(Kd * sizeof *b.hsum);
-        b.hstart = malloc((size_t)K * sizeof *b.hstart);
-        b.hend = malloc((size_t)K * sizeof *b.hend);
-        b.hcount = malloc((size_t)K * sizeof *b.hcount);
-        if (!b.D2 || !b.ha || !b.hprev || !b.hdist || !b.hsum || !b.hstart || !b.hend || !b.hcount) {
-            st = crvq_fail(CRVQ_ERR_NOMEM, "k-means: out of memory for %zu points, %d centroids", nf, K);
-            goto done;
-        }
-        st = crvq_cu_alloc(&b.a, nf * sizeof *b.a, "k-means assignments");
-        if (st == CRVQ_OK) st = crvq_cu_alloc(&b.dist, nf * sizeof *b.dist, "k-means distances");
-        if (st == CRVQ_OK) st = crvq_cu_alloc(&b.sum, Kd * sizeof *b.sum, "k-means sums");
-        if (st == CRVQ_OK) st = crvq_cu_segs_alloc(&b.segs, nf, 1 << bits);
-        if (st == CRVQ_OK) st = crvq_cu_download(b.hpts, F, ns * d * sizeof(float));
-        if (st != CRVQ_OK) goto done;
-        crvq_kmeans_plusplus(b.hpts, ns, d, K, &g, b.D2, C);
-        for (int it = 0; it < o->iters; it++) {
-            if ((st = tables(&b, C, K, d)) != CRVQ_OK) goto done;
-            uint16_t *sw = b.hprev;
-            b.hprev = b.ha;
-            b.ha = sw;
-            st = crvq_cu_check(crvq_cu_assign(F, nf, d, b.ct, b.qn, K, b.a, b.dist), "k-means assignment");
-            if (st == CRVQ_OK) st = crvq_cu_download(b.ha, b.a, nf * sizeof *b.ha);
-            if (st != CRVQ_OK) goto done;
-            if (it > 0 && !memcmp(b.hprev, b.ha, nf * sizeof *b.ha)) break;
-            if ((st = update_means(&b, F, nf, d, K, bits, C)) != CRVQ_OK) goto done;
-        }
+    } else if ((st = lloyd(&b, F, nf, d, K, bits, o, &g, C)) != CRVQ_OK) {
+        goto done;
     }
     if (d_assign) {
         st = tables(&b, C, K, d);
