@@ -5,7 +5,8 @@
 
 Fails (exit 1) when
   1. a function in src/ is longer than --max-lines (default 80) lines, from its
-     signature's first line to its closing brace (generated files excepted);
+     signature's first line to its closing brace (a signature may be wrapped
+     over several lines; generated files excepted);
   2. two units import each other, directly or through others: a unit is a
      source file with its header (src/quant/vq.c + src/quant/vq.h), and unit A
      imports unit B when A's .c or .h includes B's header;
@@ -37,6 +38,10 @@ LAYERS = [
     ("cli",),
 ]
 
+# A signature, joined onto one line: it starts in column 0 and ends with the
+# body's opening brace.
+SIG_LINE = re.compile(r"^(?!typedef|struct|enum|union|static\s+const|#)[A-Za-z_]")
+MAX_SIG_LINES = 12
 FUNC_START = re.compile(r"^(?!typedef|struct|enum|union|static\s+const|#)[A-Za-z_][^;=]*\)\s*(__attribute__\S*\s*)?\{\s*$")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
@@ -48,23 +53,39 @@ def sources():
                 yield os.path.relpath(os.path.join(d, f), SRC)
 
 
+def signature_end(lines, i):
+    """The line of the `{` that opens a function whose signature starts on
+    line i (clang-format wraps long parameter lists), or None."""
+    if not SIG_LINE.match(lines[i]):
+        return None
+    for k in range(i, min(i + MAX_SIG_LINES, len(lines))):
+        # a wrapped parameter list is indented; a column-0 line is another declaration
+        if ";" in lines[k] or (k > i and not lines[k].startswith((" ", "\t"))):
+            return None
+        if lines[k].rstrip().endswith("{"):
+            sig = " ".join(l.strip() for l in lines[i:k + 1])
+            return k if FUNC_START.match(sig) else None
+    return None
+
+
 def functions(path):
     """(name, first line, length) of each function definition in a file."""
     lines = open(os.path.join(SRC, path), encoding="utf-8").read().split("\n")
     out, i = [], 0
     while i < len(lines):
-        line = lines[i]
-        if FUNC_START.match(line):
+        k = signature_end(lines, i)
+        if k is not None:
             start = i
-            # the signature may start on earlier lines (a wrapped parameter list)
+            # the return type may stand on the lines before the name
             while start > 0 and lines[start - 1].strip() and not lines[start - 1].rstrip().endswith((";", "}", "*/")) \
                     and not lines[start - 1].startswith(("#", "//")):
                 start -= 1
-            j = i + 1
+            j = k + 1
             while j < len(lines) and not lines[j].startswith("}"):
                 j += 1
-            name = re.search(r"([A-Za-z_]\w*)\s*\(", " ".join(lines[start:i + 1]))
-            out.append((name.group(1) if name else "?", start + 1, j - start + 1))
+            names = [n for n in re.findall(r"([A-Za-z_]\w*)\s*\(", " ".join(lines[start:k + 1]))
+                     if n != "__attribute__"]
+            out.append((names[0] if names else "?", start + 1, j - start + 1))
             i = j
         i += 1
     return out
