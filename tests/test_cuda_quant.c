@@ -2,7 +2,8 @@
 // against the CPU: the k-means, the initial layer (importance, permutation,
 // codebooks, codes) and the first round match the CPU's closely; whole runs
 // reach the CPU's relative loss within 1%; two GPU runs give the same bits;
-// what the GPU refuses, it refuses with a message. Skips (77) without a GPU.
+// what the GPU refuses, it refuses with a message; the proxy Hessians
+// agree within float64 rounding. Skips (77) without a GPU.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,62 @@ static void test_checks_and_losses(void) {
     free(H);
 }
 
+// The GPU's proxy Hessians equal the CPU's within float64 rounding: three
+// taps of odd widths, windows of different lengths (one empty). Products of
+// float32 inputs are exact in float64, so the two differ only by the order
+// of N additions: |ΔH_ij| <= 2 N 2^-53 Σ_r |x_ri x_rj| / N, the bound tested.
+// A wrong triangle, layout or scale misses it by orders of magnitude.
+static void test_hessians(void) {
+    enum { TAPS = 3, WINDOWS = 4, MAX_ROWS = 300 };
+    const int width[TAPS] = {64, 101, 37}, rows[WINDOWS] = {300, 1, 0, 173};
+    const crvq_backend *gpu = crvq_backend_get(CRVQ_DEVICE_CUDA), *cpu = crvq_backend_get(CRVQ_DEVICE_CPU);
+    double *Hg[TAPS], *Hc[TAPS], *A[TAPS];
+    float *x = malloc(sizeof(float) * MAX_ROWS * 101);
+    for (int t = 0; t < TAPS; t++) {
+        size_t ww = (size_t)width[t] * width[t];
+        Hg[t] = malloc(sizeof(double) * ww);
+        Hc[t] = malloc(sizeof(double) * ww);
+        A[t] = calloc(ww, sizeof(double));
+    }
+    void *cg = NULL, *cc = NULL;
+    CHECK(gpu->hessian_begin(TAPS, width, MAX_ROWS, Hg, &cg) == CRVQ_OK);
+    CHECK(cpu->hessian_begin(TAPS, width, MAX_ROWS, Hc, &cc) == CRVQ_OK);
+    crvq_rng g;
+    crvq_rng_init(&g, 5, 0);
+    long long total = 0;
+    for (int w = 0; w < WINDOWS; w++) {
+        for (int t = 0; t < TAPS; t++) {
+            int n = rows[w], k = width[t];
+            // a few large channels, as activations have
+            for (int i = 0; i < n * k; i++) x[i] = (float)((2 * crvq_rng_uniform(&g) - 1) * (i % k < 3 ? 20.0 : 1.0));
+            CHECK(gpu->hessian_add(cg, t, x, n) == CRVQ_OK);
+            CHECK(cpu->hessian_add(cc, t, x, n) == CRVQ_OK);
+            for (int r = 0; r < n; r++)
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) A[t][i * k + j] += fabs((double)x[r * k + i] * x[r * k + j]);
+        }
+        total += rows[w];
+    }
+    CHECK(gpu->hessian_end(cg, total) == CRVQ_OK);
+    CHECK(cpu->hessian_end(cc, total) == CRVQ_OK);
+    for (int t = 0; t < TAPS; t++) {
+        int k = width[t], bad = 0;
+        double worst = 0;
+        for (int i = 0; i < k * k; i++) {
+            double bound = 2.0 * (double)total * 0x1p-53 * A[t][i] / (double)total;
+            double d = fabs(Hg[t][i] - Hc[t][i]);
+            if (d > bound) bad++;
+            if (bound > 0 && d / bound > worst) worst = d / bound;
+        }
+        CHECK_MSG(bad == 0, "tap %d (width %d): %d entries of the GPU Hessian outside the rounding bound (worst %.3g x)",
+                  t, k, bad, worst);
+        free(Hg[t]);
+        free(Hc[t]);
+        free(A[t]);
+    }
+    free(x);
+}
+
 int main(void) {
     char why[256];
     if (!crvq_backend_available(CRVQ_DEVICE_CUDA, why, sizeof why)) {
@@ -232,6 +289,7 @@ int main(void) {
     }
     test_refusals();
     test_checks_and_losses();
+    test_hessians();
     test_kmeans();
     test_initial_layer();
     test_first_round();
