@@ -142,7 +142,12 @@ typedef enum crvq_linear_kind {
 typedef struct crvq_linear {
     crvq_linear_kind kind;
     int n_out, n_in;
-    const float *w;    // (n_out, n_in), row-major; DENSE only
+    // DENSE only, one of the two: (n_out, n_in) row-major in float32, or as
+    // the file stores it in bf16 / fp16 (w16_dtype), mapped, never widened
+    // to a float32 copy (crvq_linear_dense_rows reads rows of either).
+    const float *w;
+    const uint16_t *w16;
+    crvq_dtype w16_dtype; // CRVQ_BF16 or CRVQ_F16 when w16 is set
     const float *bias; // (n_out) or NULL
     const struct crvq_vq_weights *vq;     // VQ only
     const struct crvq_scalar_weights *sq; // SCALAR only
@@ -162,13 +167,18 @@ typedef struct crvq_layer {
 
 typedef struct crvq_model {
     crvq_config cfg;
-    const float *tok_embd; // (vocab_size, dim); NULL when tok_embd_q holds the embedding
+    // The token embedding (vocab_size, dim): float32 (tok_embd), or bf16 /
+    // fp16 as stored (tok_embd16, tok_embd16_dtype), or quantized (tok_embd_q);
+    // exactly one is set.
+    const float *tok_embd;
+    const uint16_t *tok_embd16;
+    crvq_dtype tok_embd16_dtype;
     // The token embedding stored scalar-quantized (crvq quantize --embeddings):
     // each token's row is dequantized when it is read (crvq_model_embed_row).
     const struct crvq_scalar_weights *tok_embd_q;
     const float *out_norm; // (dim)
-    crvq_linear output;    // (vocab_size, dim); w == tok_embd when tied (sq == tok_embd_q
-                           // when tied to a quantized embedding)
+    crvq_linear output;    // (vocab_size, dim); when tied it points at the embedding:
+                           // w == tok_embd, w16 == tok_embd16 or sq == tok_embd_q
     crvq_layer *layers;    // (n_layers)
     crvq_tokenizer *tok;   // NULL if the model came without one
     char *path;            // where it was loaded from
@@ -186,9 +196,13 @@ typedef struct crvq_load_opts {
 crvq_status crvq_model_load(const char *path, const crvq_load_opts *opts, crvq_model **out);
 void crvq_model_free(crvq_model *m);
 
-// The embedding row of `token` into dst (dim floats): copied, or
-// dequantized from tok_embd_q.
+// The embedding row of `token` into dst (dim floats): copied, widened from
+// bf16 / fp16, or dequantized from tok_embd_q.
 void crvq_model_embed_row(const crvq_model *m, int token, float *dst);
+
+// A dense token embedding (tok_embd or tok_embd16) as a dense linear layer
+// (vocab_size, dim): what a tied head multiplies with.
+crvq_linear crvq_model_embedding(const crvq_model *m);
 
 // Parameter counts: all, and outside the token embedding / output head.
 int64_t crvq_model_n_params(const crvq_model *m);

@@ -5,6 +5,7 @@
 #define CRVQ_TEST_MODEL_UTIL_H
 
 #include "crvq.h"
+#include "model/linear.h"
 
 // The model at path (tokenizer from tok, or found beside it), NULL on failure.
 static inline crvq_model *test_load(const char *path, const char *tok) {
@@ -13,6 +14,20 @@ static inline crvq_model *test_load(const char *path, const char *tok) {
     crvq_status st = crvq_model_load(path, &o, &m);
     CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
     return m;
+}
+
+// A dense layer's W (n_out, n_in) as float32, widened when the model keeps
+// it in bf16 / fp16; malloc'd.
+static inline float *test_dense_f32(const crvq_linear *L) {
+    float *w = malloc((size_t)L->n_out * L->n_in * sizeof *w);
+    crvq_linear_dense_rows(L, 0, L->n_out, w);
+    return w;
+}
+
+// Whether a dense layer is held as its file stores it: 16-bit types stay
+// 16-bit (w16, no float32 copy), others are float32.
+static inline int test_dense_kept(const crvq_linear *L, int stored_16bit, crvq_dtype dt) {
+    return stored_16bit ? L->w16 && !L->w && L->w16_dtype == dt : L->w && !L->w16;
 }
 
 // logits (n, vocab) of the tokens (i * 37 + 11) % vocab, i = 0..n-1; malloc'd

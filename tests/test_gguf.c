@@ -5,6 +5,7 @@
 // unsupported architectures, each failing with a message naming the file;
 // then random bit flips.
 #include "check.h"
+#include "model_util.h"
 #include "crvq.h"
 #include "io/gguf.h"
 
@@ -560,6 +561,22 @@ static void check_tensor(const float *got, const gtensor *ts, int n, const char 
     CHECK_MSG(0, "no tensor %s", name);
 }
 
+// A dense weight: kept in its stored 16-bit type or as float32, with the
+// stored values.
+static void check_linear(const crvq_linear *L, const gtensor *ts, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(ts[i].name, name) == 0) {
+            int half = ts[i].type == CRVQ_F16 || ts[i].type == CRVQ_BF16;
+            CHECK_MSG(test_dense_kept(L, half, (crvq_dtype)ts[i].type), "%s (type %u) not kept as stored", name,
+                      ts[i].type);
+            float *w = test_dense_f32(L);
+            check_tensor(w, ts, n, name);
+            free(w);
+            return;
+        }
+    CHECK_MSG(0, "no tensor %s", name);
+}
+
 static void test_model(void) {
     for (int tied = 0; tied <= 1; tied++) {
         knobs o = defaults();
@@ -583,10 +600,11 @@ static void test_model(void) {
                   m->source_dtype);
         CHECK(m->tok && crvq_tokenizer_n_vocab(m->tok) == VOCAB && crvq_tokenizer_bos(m->tok) == 1 &&
               crvq_tokenizer_eos(m->tok) == 2);
-        check_tensor(m->tok_embd, ts, n, "token_embd.weight");
+        const crvq_linear emb = crvq_model_embedding(m);
+        check_linear(&emb, ts, n, "token_embd.weight");
         check_tensor(m->out_norm, ts, n, "output_norm.weight");
-        if (tied) CHECK(m->output.w == m->tok_embd);
-        else check_tensor(m->output.w, ts, n, "output.weight");
+        if (tied) CHECK(m->output.w == m->tok_embd && m->output.w16 == m->tok_embd16);
+        else check_linear(&m->output, ts, n, "output.weight");
         char name[64];
         for (int l = 0; l < NL; l++) {
             const crvq_layer *L = &m->layers[l];
@@ -595,16 +613,22 @@ static void test_model(void) {
         snprintf(name, sizeof name, "blk.%d.%s", l, SUFFIX);     \
         check_tensor(PTR, ts, n, name);                          \
     } while (0)
+#define W(LIN, SUFFIX)                                           \
+    do {                                                         \
+        snprintf(name, sizeof name, "blk.%d.%s", l, SUFFIX);     \
+        check_linear(&(LIN), ts, n, name);                       \
+    } while (0)
             V(L->attn_norm, "attn_norm.weight");
             V(L->ffn_norm, "ffn_norm.weight");
-            V(L->wq.w, "attn_q.weight");
-            V(L->wk.w, "attn_k.weight");
-            V(L->wv.w, "attn_v.weight");
-            V(L->wo.w, "attn_output.weight");
-            V(L->w_gate.w, "ffn_gate.weight");
-            V(L->w_up.w, "ffn_up.weight");
-            V(L->w_down.w, "ffn_down.weight");
+            W(L->wq, "attn_q.weight");
+            W(L->wk, "attn_k.weight");
+            W(L->wv, "attn_v.weight");
+            W(L->wo, "attn_output.weight");
+            W(L->w_gate, "ffn_gate.weight");
+            W(L->w_up, "ffn_up.weight");
+            W(L->w_down, "ffn_down.weight");
 #undef V
+#undef W
         }
         crvq_model_free(m);
     }

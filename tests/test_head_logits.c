@@ -131,7 +131,7 @@ static void one(const char *model, const char *tok, const char *calib, int bits,
         set_dense_head(r, w);
         for (int i = 0; i < dim; i++) eye[(size_t)i * dim + i] = 1;
         set_dense_head(e, eye);
-        set_dense_head(t, (float *)t->tok_embd);
+        t->output = crvq_model_embedding(t); // the file's embedding as the head
         for (int decode = 0; decode < 2; decode++) {
             char label[96];
             snprintf(label, sizeof label, "%s %s", what, decode ? "decode" : "prefill");

@@ -4,6 +4,7 @@
 // convert-llama2c-to-ggml copies q/k rows unpermuted, both use interleaved
 // RoPE), the f16 GGUF equals it rounded to f16.
 #include "check.h"
+#include "model_util.h"
 #include "crvq.h"
 
 #include <string.h>
@@ -42,17 +43,29 @@ static int64_t mismatches(const float *a, const float *b, int64_t n, int f16) {
     return bad;
 }
 
-static void check_linear(const char *what, int l, const crvq_linear *a, const crvq_linear *b, int f16) {
+// Same weights (widened from 16 bits where a model keeps them so).
+static int64_t linear_mismatches(const crvq_linear *a, const crvq_linear *b, int f16) {
     CHECK(a->n_out == b->n_out && a->n_in == b->n_in);
-    int64_t bad = mismatches(a->w, b->w, (int64_t)a->n_out * a->n_in, f16);
+    float *x = test_dense_f32(a), *y = test_dense_f32(b);
+    int64_t bad = mismatches(x, y, (int64_t)a->n_out * a->n_in, f16);
+    free(x);
+    free(y);
+    return bad;
+}
+
+static void check_linear(const char *what, int l, const crvq_linear *a, const crvq_linear *b, int f16) {
+    int64_t bad = linear_mismatches(a, b, f16);
     CHECK_MSG(bad == 0, "layer %d %s: %lld weights differ", l, what, (long long)bad);
 }
 
 // Same weights in `a` (f32 or f16 GGUF) as in the reference `b`.
 static void check_same_weights(const crvq_model *a, const crvq_model *b, int f16) {
     const crvq_config *c = &b->cfg;
-    CHECK(mismatches(a->tok_embd, b->tok_embd, (int64_t)c->vocab_size * c->dim, f16) == 0);
-    CHECK(mismatches(a->output.w, b->output.w, (int64_t)c->vocab_size * c->dim, f16) == 0);
+    const crvq_linear ea = crvq_model_embedding(a), eb = crvq_model_embedding(b);
+    CHECK(linear_mismatches(&ea, &eb, f16) == 0);
+    CHECK(linear_mismatches(&a->output, &b->output, f16) == 0);
+    // an f16 file's weights stay f16 (no float32 copy)
+    CHECK(test_dense_kept(&ea, f16, CRVQ_F16) && test_dense_kept(&a->layers[0].wq, f16, CRVQ_F16));
     CHECK(mismatches(a->out_norm, b->out_norm, c->dim, 0) == 0); // norms stay f32 in llama.cpp's f16 files
     for (int l = 0; l < c->n_layers; l++) {
         const crvq_layer *x = &a->layers[l], *y = &b->layers[l];
@@ -117,7 +130,7 @@ static void test_pg_dev(void) {
     CHECK_NEAR(c->rope_theta, 10000.0, 1e-6);
     CHECK_NEAR(c->norm_eps, 1e-5, 1e-6);
     CHECK(c->rope_style == CRVQ_ROPE_HALF && c->rope_scaling == CRVQ_ROPE_SCALING_NONE);
-    CHECK(c->tied_embeddings && m->output.w == m->tok_embd);
+    CHECK(c->tied_embeddings && m->output.w16 == m->tok_embd16 && m->tok_embd16 && !m->tok_embd);
     CHECK(!c->qkv_bias && m->layers[0].wq.bias == NULL);
     CHECK(c->bos_id == 1 && c->eos_id == 2);
     CHECK(strcmp(m->format, "safetensors") == 0 && strcmp(m->source_dtype, "bf16") == 0);
@@ -125,15 +138,17 @@ static void test_pg_dev(void) {
     CHECK(crvq_model_n_params(m) == 23075328);
     CHECK(crvq_model_n_params(m) - (int64_t)c->vocab_size * c->dim == 18881024);
     CHECK(crvq_model_n_params_linear(m) == 6 * (512 * 512 * 2 + 256 * 512 * 2 + 3 * 1536 * 512));
-    // bf16 widened to f32: the low 16 bits are zero, values finite and not all zero.
+    // bf16 kept as bf16 (mapped, no float32 copy); widened, values finite
+    // and not all zero.
     int64_t bad = 0, nonzero = 0;
     const crvq_linear *w = &m->layers[5].w_down;
+    CHECK(test_dense_kept(w, 1, CRVQ_BF16));
+    float *wf = test_dense_f32(w);
     for (int64_t i = 0; i < (int64_t)w->n_out * w->n_in; i++) {
-        uint32_t u;
-        memcpy(&u, &w->w[i], 4);
-        bad += (u & 0xffff) != 0 || !isfinite(w->w[i]);
-        nonzero += w->w[i] != 0;
+        bad += !isfinite(wf[i]);
+        nonzero += wf[i] != 0;
     }
+    free(wf);
     CHECK(bad == 0 && nonzero > w->n_out * w->n_in / 2);
     crvq_model_free(m);
 }

@@ -3,6 +3,7 @@
 // sharded checkpoints; and malformed configs, headers, offsets, shapes and
 // indexes, each failing with a message that names the file.
 #include "check.h"
+#include "model_util.h"
 #include "crvq.h"
 #include "io/safetensors.h"
 #include "model/config.h"
@@ -227,6 +228,20 @@ static void check_values(const float *got, const tensor *ts, int n, const char *
     CHECK_MSG(bad == 0, "%s: %lld values differ", name, (long long)bad);
 }
 
+// A dense weight: kept in its stored 16-bit type or as float32, with the
+// stored values.
+static void check_linear(const crvq_linear *L, const tensor *ts, int n, const char *name) {
+    int i = find(ts, n, name);
+    CHECK_MSG(i >= 0, "no tensor %s", name);
+    if (i < 0) return;
+    int bf16 = strcmp(ts[i].dtype, "BF16") == 0, f16 = strcmp(ts[i].dtype, "F16") == 0;
+    CHECK_MSG(test_dense_kept(L, bf16 || f16, bf16 ? CRVQ_BF16 : CRVQ_F16), "%s (%s) not kept as stored", name,
+              ts[i].dtype);
+    float *w = test_dense_f32(L);
+    check_values(w, ts, n, name);
+    free(w);
+}
+
 static void check_model(const crvq_model *m, const tensor *ts, int n, int tied, int bias) {
     const crvq_config *c = &m->cfg;
     CHECK(c->dim == DIM && c->hidden_dim == HID && c->n_layers == NL && c->n_heads == NH && c->n_kv_heads == NKV);
@@ -238,10 +253,11 @@ static void check_model(const crvq_model *m, const tensor *ts, int n, int tied, 
     // Matrix dtypes in order of first appearance: embedding, (head,) q, k, v.
     CHECK_MSG(strcmp(m->source_dtype, "bf16+f16+f32") == 0, "dtype %s", m->source_dtype);
     CHECK(m->tok == NULL);
-    check_values(m->tok_embd, ts, n, "model.embed_tokens.weight");
+    const crvq_linear emb = crvq_model_embedding(m);
+    check_linear(&emb, ts, n, "model.embed_tokens.weight");
     check_values(m->out_norm, ts, n, "model.norm.weight");
-    if (tied) CHECK(m->output.w == m->tok_embd);
-    else check_values(m->output.w, ts, n, "lm_head.weight");
+    if (tied) CHECK(m->output.w == m->tok_embd && m->output.w16 == m->tok_embd16);
+    else check_linear(&m->output, ts, n, "lm_head.weight");
     char name[96];
     for (int l = 0; l < NL; l++) {
         const crvq_layer *L = &m->layers[l];
@@ -250,15 +266,20 @@ static void check_model(const crvq_model *m, const tensor *ts, int n, int tied, 
         snprintf(name, sizeof name, "model.layers.%d.%s", l, SUFFIX);    \
         check_values(PTR, ts, n, name);                                  \
     } while (0)
+#define W(LIN, SUFFIX)                                                   \
+    do {                                                                 \
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, SUFFIX);    \
+        check_linear(&(LIN), ts, n, name);                               \
+    } while (0)
         V(L->attn_norm, "input_layernorm.weight");
         V(L->ffn_norm, "post_attention_layernorm.weight");
-        V(L->wq.w, "self_attn.q_proj.weight");
-        V(L->wk.w, "self_attn.k_proj.weight");
-        V(L->wv.w, "self_attn.v_proj.weight");
-        V(L->wo.w, "self_attn.o_proj.weight");
-        V(L->w_gate.w, "mlp.gate_proj.weight");
-        V(L->w_up.w, "mlp.up_proj.weight");
-        V(L->w_down.w, "mlp.down_proj.weight");
+        W(L->wq, "self_attn.q_proj.weight");
+        W(L->wk, "self_attn.k_proj.weight");
+        W(L->wv, "self_attn.v_proj.weight");
+        W(L->wo, "self_attn.o_proj.weight");
+        W(L->w_gate, "mlp.gate_proj.weight");
+        W(L->w_up, "mlp.up_proj.weight");
+        W(L->w_down, "mlp.down_proj.weight");
         if (bias) {
             V(L->wq.bias, "self_attn.q_proj.bias");
             V(L->wk.bias, "self_attn.k_proj.bias");
@@ -268,6 +289,7 @@ static void check_model(const crvq_model *m, const tensor *ts, int n, int tied, 
         }
         CHECK(L->wo.bias == NULL && L->w_up.bias == NULL);
 #undef V
+#undef W
     }
     int64_t lin = NL * (2 * DIM * DIM + 2 * KV_DIM * DIM + 3 * HID * DIM);
     CHECK(crvq_model_n_params_linear(m) == lin);

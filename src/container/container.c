@@ -114,9 +114,15 @@ static void add(crvq_gguf_writer *w, const char *prefix, const char *suffix, crv
 
 static void write_dense(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_linear *lin, int hd,
                         row_order permute) {
+    int64_t shape[2] = {lin->n_out, lin->n_in};
+    if (lin->w16) { // a 16-bit layer keeps its type: no rounding
+        const void *rows16 =
+            permute ? permuted_rows(k, lin->w16, lin->n_out, (size_t)lin->n_in * 2, hd, permute) : lin->w16;
+        add(w, prefix, ".weight", lin->w16_dtype, 2, shape, rows16);
+        return;
+    }
     const float *rows = permute ? permuted_rows(k, lin->w, lin->n_out, (size_t)lin->n_in * 4, hd, permute) : lin->w;
     if (!rows) return;
-    int64_t shape[2] = {lin->n_out, lin->n_in};
     add(w, prefix, ".weight", CRVQ_F16, 2, shape, to_f16(k, rows, (size_t)lin->n_out * lin->n_in));
 }
 
@@ -328,6 +334,8 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
     size_t n_emb = (size_t)c->vocab_size * c->dim;
     if (m->tok_embd_q)
         write_scalar(w, &k, "token_embd", m->tok_embd_q, hd, ROWS_AS_IS);
+    else if (m->tok_embd16)
+        add(w, "token_embd", ".weight", m->tok_embd16_dtype, 2, emb, m->tok_embd16);
     else if (bf16_exact(m->tok_embd, n_emb))
         add(w, "token_embd", ".weight", CRVQ_BF16, 2, emb, to_bf16(&k, m->tok_embd, n_emb));
     else

@@ -4,12 +4,12 @@
 #include "kernels/sq_weights.h"
 
 #include <assert.h>
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/scratch.h"
+#include "kernels/tiled.h"
 #include "kernels/sq_kernels.h"
 
 static size_t row_bytes_of(int n_in, int bits) { return ((size_t)n_in * bits + 7) / 8; }
@@ -139,32 +139,10 @@ void crvq_scalar_forward_matvec(const crvq_scalar_weights *W, const float *x, in
     }
 }
 
-#define TILED_DEFAULT_ROWS 64
+static void sq_rows(const void *W, int r0, int r1, float *w) { crvq_sq_kernels_active()->dequant(W, r0, r1, w); }
 
-// Per-thread tiles and one-thread sgemm, as crvq_vq_forward_tiled.
 void crvq_scalar_forward_tiled(const crvq_scalar_weights *W, const float *x, int n, float *y, int tile) {
-    const crvq_sq_kernels *K = crvq_sq_kernels_active();
-    const int m = W->m_out, n_in = W->n_in;
-    if (tile <= 0) tile = TILED_DEFAULT_ROWS;
-    if (tile > m) tile = m;
-    const int n_tiles = (m + tile - 1) / tile, nth = omp_get_max_threads();
-    const size_t sz_w = crvq_scratch_align((size_t)tile * n_in * sizeof(float));
-    char *buf = crvq_scratch(sz_w * nth); // one expanded tile (tile, n_in) per thread
-    const int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#pragma omp parallel num_threads(nth)
-    {
-        float *wt = (float *)(buf + sz_w * omp_get_thread_num());
-#pragma omp for schedule(dynamic, 1)
-        for (int i = 0; i < n_tiles; i++) {
-            const int r0 = i * tile, nr = m - r0 < tile ? m - r0 : tile;
-            K->dequant(W, r0, r0 + nr, wt);
-            // y[:, r0..] (n, nr) = x (n, n_in) · wt (nr, n_in)ᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, n_in, 1.0f, x, n_in, wt, n_in, 0.0f,
-                        y + r0, m);
-        }
-    }
-    openblas_set_num_threads(blas_threads);
+    crvq_tiled_forward(sq_rows, W, W->m_out, W->n_in, x, n, y, tile);
 }
 
 // Below this many tokens the per-token products win (docs/kernels.md,

@@ -6,15 +6,59 @@
 #include <assert.h>
 #include <cblas.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/half_rows.h"
 #include "kernels/scratch.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "util/threads.h"
 
+// Floats of one expanded tile (16 MiB).
+#define TILE_FLOATS ((size_t)1 << 22)
+
+static int tile_rows(const crvq_linear *L) {
+    size_t r = TILE_FLOATS / (size_t)L->n_in;
+    if (r < 1) r = 1;
+    return r < (size_t)L->n_out ? (int)r : L->n_out;
+}
+
+// One token through a 16-bit layer: the rows split evenly over the threads,
+// each widening its rows in registers (kernels/half_rows.h).
+static void half_token(const crvq_linear *L, const float *x, float *y) {
+    const crvq_half_matrix H = {L->w16, L->w16_dtype, L->n_in};
+    const int m = L->n_out;
+#pragma omp parallel if ((size_t)m * L->n_in >= CRVQ_PAR_MIN_WORK)
+    {
+        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int r0 = (int)((int64_t)m * id / nt), r1 = (int)((int64_t)m * (id + 1) / nt);
+        if (r1 > r0) crvq_half_matvec(&H, x, r0, r1, y + r0);
+    }
+}
+
+// A batch through a 16-bit layer: row tiles of up to TILE_FLOATS widened,
+// each multiplied by one multi-threaded sgemm as the float32 layer is. A
+// pg-dev-sized matrix (the tied head too) is one tile, so its products are
+// the float32 copy's bit for bit.
+static void half_batch(const crvq_linear *L, const float *x, int n, float *y) {
+    const int R = tile_rows(L);
+    float *wt = crvq_scratch((size_t)R * L->n_in * sizeof(float));
+    for (int r0 = 0; r0 < L->n_out; r0 += R) {
+        const int nr = L->n_out - r0 < R ? L->n_out - r0 : R;
+        crvq_linear_dense_rows(L, r0, r0 + nr, wt);
+        // y[:, r0..] (n, nr) = x (n, n_in) · wt (nr, n_in)ᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, L->n_in, 1.0f, x, L->n_in, wt, L->n_in, 0.0f,
+                    y + r0, L->n_out);
+    }
+}
+
 static void linear_dense(const crvq_linear *L, const float *x, int n, float *y) {
-    if (n == 1) {
+    if (L->w16 && n == 1) {
+        half_token(L, x, y);
+    } else if (L->w16) {
+        half_batch(L, x, n, y);
+    } else if (n == 1) {
         // one token (decode): matrix-vector, y (n_out) = W (n_out, n_in) x (n_in)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, L->n_out, L->n_in, 1.0f, L->w, L->n_in, x, 1,
                     0.0f, y, 1);
@@ -29,7 +73,7 @@ void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y) 
     assert(n >= 1);
     switch (L->kind) {
     case CRVQ_LINEAR_DENSE:
-        assert(L->w);
+        assert(L->w || L->w16);
         linear_dense(L, x, n, y);
         break;
     case CRVQ_LINEAR_VQ:
@@ -50,6 +94,28 @@ void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y) 
         }
 }
 
+void crvq_linear_dense_rows(const crvq_linear *L, int r0, int r1, float *dst) {
+    assert(L->kind == CRVQ_LINEAR_DENSE && 0 <= r0 && r0 <= r1 && r1 <= L->n_out);
+    const size_t off = (size_t)r0 * L->n_in, n = (size_t)(r1 - r0) * L->n_in;
+    if (L->w16) crvq_half_to_f32(L->w16 + off, L->w16_dtype, n, dst);
+    else memcpy(dst, L->w + off, n * sizeof(float));
+}
+
+crvq_status crvq_linear_dense_f32(const crvq_linear *L, const float **w, float **owned) {
+    assert(L->kind == CRVQ_LINEAR_DENSE);
+    *owned = NULL;
+    if (!L->w16) {
+        *w = L->w;
+        return CRVQ_OK;
+    }
+    float *buf = malloc((size_t)L->n_out * L->n_in * sizeof(float));
+    if (!buf)
+        return crvq_fail(CRVQ_ERR_NOMEM, "out of memory widening a %d x %d layer to float32", L->n_out, L->n_in);
+    crvq_linear_dense_rows(L, 0, L->n_out, buf);
+    *w = *owned = buf;
+    return CRVQ_OK;
+}
+
 // ------------------------------------------------------------ training ---
 
 // For training, compressed layers are expanded into Ŵ in original column
@@ -65,19 +131,11 @@ void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y) 
 // also gets its slice of dŴ = dyᵀ x by sgemm, which is then reduced by the
 // frozen codes into codebook and scale gradients.
 
-// Floats of one expanded tile (16 MiB).
-#define TILE_FLOATS ((size_t)1 << 22)
-
 // Codebook gradients are summed in this many fixed row chunks, each with its
 // own accumulator, then over chunks in order: the result does not depend on
 // the number of threads (a per-thread split would).
 #define GRAD_CHUNKS 32
 
-static int tile_rows(const crvq_linear *L) {
-    size_t r = TILE_FLOATS / (size_t)L->n_in;
-    if (r < 1) r = 1;
-    return r < (size_t)L->n_out ? (int)r : L->n_out;
-}
 
 // Floats of all codebooks of W together: Σ_k 2^e[k] · d.
 static size_t cb_floats(const crvq_vq_weights *W) {
@@ -235,12 +293,29 @@ static void backward_compressed(const crvq_linear *L, const float *x, const floa
     }
 }
 
+// dx (n, n_in) (+)= dy (n, n_out) · W for a 16-bit dense layer, one widened
+// tile of W's rows at a time: dx += dy[:, r0..r1) · W[r0..r1, :].
+static void backward_half(const crvq_linear *L, const float *dy, int n, float *dx, int accumulate) {
+    const int R = tile_rows(L);
+    float *wt = crvq_scratch((size_t)R * L->n_in * sizeof(float));
+    for (int r0 = 0; r0 < L->n_out; r0 += R) {
+        const int nr = L->n_out - r0 < R ? L->n_out - r0 : R;
+        crvq_linear_dense_rows(L, r0, r0 + nr, wt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, nr, 1.0f, dy + r0, L->n_out, wt, L->n_in,
+                    accumulate || r0 > 0 ? 1.0f : 0.0f, dx, L->n_in);
+    }
+}
+
 void crvq_linear_backward(const crvq_linear *L, const float *x, const float *dy, int n, float *dx,
                           int accumulate, const crvq_linear_grad *g, float *scratch) {
     assert(n >= 1 && dx);
     switch (L->kind) {
     case CRVQ_LINEAR_DENSE:
-        assert(L->w && !g);
+        assert((L->w || L->w16) && !g);
+        if (L->w16) {
+            backward_half(L, dy, n, dx, accumulate);
+            break;
+        }
         // dx (n, n_in) (+)= dy (n, n_out) · W (n_out, n_in)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->n_in, L->n_out, 1.0f, dy, L->n_out,
                     L->w, L->n_in, accumulate ? 1.0f : 0.0f, dx, L->n_in);

@@ -16,6 +16,14 @@
 // runs its own threads.
 void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y);
 
+// Rows [r0, r1) of a dense layer's W as float32 into dst ((r1 - r0), n_in):
+// copied, or widened exactly from its bf16 / fp16 storage.
+void crvq_linear_dense_rows(const crvq_linear *L, int r0, int r1, float *dst);
+
+// The whole W of a dense layer as float32: L->w itself (*owned NULL), or a
+// widened copy in a new buffer *owned, which the caller frees.
+crvq_status crvq_linear_dense_f32(const crvq_linear *L, const float **w, float **owned);
+
 // Gradients of a VQ / CRVQ layer's continuous parameters, accumulated (+=).
 typedef struct crvq_linear_grad {
     float *cb[CRVQ_MAX_CODEBOOKS]; // k < M: (2^e[k], d) dL/dCk

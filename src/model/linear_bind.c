@@ -144,6 +144,7 @@ crvq_status crvq_linear_bind(crvq_tensor_lookup lookup, void *ctx, crvq_model_st
     lin->n_out = n_out;
     lin->n_in = n_in;
     lin->w = NULL;
+    lin->w16 = NULL;
     st = codes ? bind_vq(&b, codes, s, n_out, n_in, lin) : bind_scalar(&b, q, s, n_out, n_in, lin);
     *found = st == CRVQ_OK;
     return st;

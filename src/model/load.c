@@ -123,8 +123,10 @@ static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     if (k < cap) snprintf(buf + k, cap - k, "]");
 }
 
-// Bind tensor `name` of shape (rows, cols), or (cols) when rows == 0, as float32.
-static crvq_status bind(loader *ld, const char *name, int64_t rows, int64_t cols, const float **out) {
+// Find tensor `name` of shape (rows, cols), or (cols) when rows == 0, and
+// count its bits.
+static crvq_status find_bound(loader *ld, const char *name, int64_t rows, int64_t cols, const crvq_tensor_view **out,
+                              const char **out_file) {
     const char *file;
     const crvq_tensor_view *t = find(ld, name, &file);
     if (!t) return crvq_fail(CRVQ_ERR_FORMAT, "%s: missing tensor %s", ld->ckpt, name);
@@ -143,9 +145,37 @@ static crvq_status bind(loader *ld, const char *name, int64_t rows, int64_t cols
                             : strcmp(name, ld->names->output) == 0   ? CRVQ_ROLE_HEAD
                                                                      : CRVQ_ROLE_LINEAR;
     ld->m->storage->dense_bits[role] += 8.0 * (double)t->nbytes;
+    *out = t;
+    *out_file = file;
+    return CRVQ_OK;
+}
+
+// Bind tensor `name` of shape (rows, cols), or (cols) when rows == 0, as float32.
+static crvq_status bind(loader *ld, const char *name, int64_t rows, int64_t cols, const float **out) {
+    const crvq_tensor_view *t;
+    const char *file;
+    crvq_status st = find_bound(ld, name, rows, cols, &t, &file);
+    if (st) return st;
     char what[512];
     snprintf(what, sizeof what, "%s: tensor %s", file, name);
     return crvq_tensor_to_f32(ld->m->storage, t, what, out);
+}
+
+// Bind a dense weight (rows, cols): bf16 and fp16 stay as stored (mapped,
+// 2 bytes a weight: a 7B checkpoint is not widened to 28 GB of float32);
+// other types are read as float32.
+static crvq_status bind_dense(loader *ld, const char *name, int64_t rows, int64_t cols, crvq_linear *lin) {
+    const crvq_tensor_view *t;
+    const char *file;
+    crvq_status st = find_bound(ld, name, rows, cols, &t, &file);
+    if (st) return st;
+    if (t->dtype == CRVQ_BF16 || t->dtype == CRVQ_F16) {
+        lin->w16_dtype = t->dtype;
+        return crvq_tensor_to_half(ld->m->storage, t, &lin->w16);
+    }
+    char what[512];
+    snprintf(what, sizeof what, "%s: tensor %s", file, name);
+    return crvq_tensor_to_f32(ld->m->storage, t, what, &lin->w);
 }
 
 static const crvq_tensor_view *lookup(void *ctx, const char *name) {
@@ -157,9 +187,7 @@ static const crvq_tensor_view *lookup(void *ctx, const char *name) {
 // (crvq's container, docs/format.md).
 static crvq_status bind_linear(loader *ld, const char *name, const char *bias_name, int n_out, int n_in,
                                crvq_linear *lin) {
-    lin->kind = CRVQ_LINEAR_DENSE;
-    lin->n_out = n_out;
-    lin->n_in = n_in;
+    *lin = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = n_out, .n_in = n_in};
     const char *file;
     size_t len = strlen(name);
     crvq_status st = CRVQ_OK;
@@ -170,7 +198,7 @@ static crvq_status bind_linear(loader *ld, const char *name, const char *bias_na
         st = crvq_linear_bind(lookup, ld, ld->m->storage, ld->ckpt, prefix, n_out, n_in, lin, &found);
         if (found) ld->compressed = 1;
     }
-    if (!st && !found) st = bind(ld, name, n_out, n_in, &lin->w);
+    if (!st && !found) st = bind_dense(ld, name, n_out, n_in, lin);
     if (!st && bias_name) st = bind(ld, bias_name, 0, n_out, &lin->bias);
     return st;
 }
@@ -221,6 +249,8 @@ static crvq_status bind_embedding(loader *ld) {
     if (st) return st;
     if (lin.kind == CRVQ_LINEAR_DENSE) {
         m->tok_embd = lin.w;
+        m->tok_embd16 = lin.w16;
+        m->tok_embd16_dtype = lin.w16_dtype;
         return CRVQ_OK;
     }
     if (lin.kind != CRVQ_LINEAR_SCALAR)
@@ -240,7 +270,7 @@ static crvq_status bind_model(loader *ld, int output_optional) {
     if (!m->layers) return crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", ld->ckpt);
     if ((st = bind_embedding(ld)) || (st = bind(ld, ld->names->out_norm, 0, c->dim, &m->out_norm))) return st;
     if (output_optional) c->tied_embeddings = !has_linear(ld, ld->names->output);
-    m->output = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim, .w = m->tok_embd};
+    m->output = crvq_model_embedding(m);
     if (m->tok_embd_q) m->output = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size,
                                                  .n_in = c->dim, .sq = m->tok_embd_q};
     if (!c->tied_embeddings && (st = bind_linear(ld, ld->names->output, NULL, c->vocab_size, c->dim, &m->output)))

@@ -1,6 +1,7 @@
 // model.c — freeing a model and counting its parameters.
 #include "crvq.h"
 
+#include "kernels/half_rows.h"
 #include "kernels/sq_weights.h"
 #include "model/block_proj.h"
 #include "model/storage.h"
@@ -20,10 +21,18 @@ void crvq_model_free(crvq_model *m) {
 }
 
 void crvq_model_embed_row(const crvq_model *m, int token, float *dst) {
+    const size_t dim = (size_t)m->cfg.dim;
     if (m->tok_embd_q)
         crvq_scalar_dequant_rows(m->tok_embd_q, token, token + 1, dst);
+    else if (m->tok_embd16)
+        crvq_half_to_f32(m->tok_embd16 + (size_t)token * dim, m->tok_embd16_dtype, dim, dst);
     else
-        memcpy(dst, m->tok_embd + (size_t)token * m->cfg.dim, (size_t)m->cfg.dim * sizeof(float));
+        memcpy(dst, m->tok_embd + (size_t)token * dim, dim * sizeof(float));
+}
+
+crvq_linear crvq_model_embedding(const crvq_model *m) {
+    return (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = m->cfg.vocab_size, .n_in = m->cfg.dim,
+                         .w = m->tok_embd, .w16 = m->tok_embd16, .w16_dtype = m->tok_embd16_dtype};
 }
 
 static int64_t linear_weights(const crvq_linear *l) { return (int64_t)l->n_out * l->n_in; }

@@ -108,3 +108,17 @@ crvq_status crvq_tensor_to_f32(crvq_model_storage *s, const crvq_tensor_view *t,
     *out = dst;
     return CRVQ_OK;
 }
+
+crvq_status crvq_tensor_to_half(crvq_model_storage *s, const crvq_tensor_view *t, const uint16_t **out) {
+    if ((uintptr_t)t->data % 2 == 0) {
+        *out = t->data;
+        return CRVQ_OK;
+    }
+    // safetensors places tensors at any byte offset: an odd one is copied
+    void *dst;
+    crvq_status st = crvq_storage_alloc(s, t->nbytes, &dst);
+    if (st) return st;
+    memcpy(dst, t->data, t->nbytes);
+    *out = dst;
+    return CRVQ_OK;
+}

@@ -50,4 +50,8 @@ crvq_status crvq_storage_own(crvq_model_storage *s, void *obj, void (*free_fn)(v
 crvq_status crvq_tensor_to_f32(crvq_model_storage *s, const crvq_tensor_view *t, const char *what,
                                const float **out);
 
+// A BF16 or F16 tensor's elements as stored: zero-copy when 2-byte aligned,
+// otherwise copied into a buffer owned by the storage.
+crvq_status crvq_tensor_to_half(crvq_model_storage *s, const crvq_tensor_view *t, const uint16_t **out);
+
 #endif

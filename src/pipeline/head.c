@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "kernels/ops.h"
 #include "kernels/sq_weights.h"
+#include "model/linear.h"
 #include "model/linear_bind.h"
 #include "model/storage.h"
 
@@ -105,7 +106,11 @@ static crvq_status quantize_head(crvq_model *m, const crvq_pipeline_opts *o, con
         st = head_hessian(m, X, n_train, seqlen, H);
     }
     crvq_scalar_weights *W = NULL;
-    if (!st) st = quantize_tensor(out->w, out->n_out, out->n_in, H, &o->head, o->qp.seed, "output head", &W, rel_loss);
+    const float *w;
+    float *widened = NULL; // a 16-bit head's float32 copy
+    if (!st) st = crvq_linear_dense_f32(out, &w, &widened);
+    if (!st) st = quantize_tensor(w, out->n_out, out->n_in, H, &o->head, o->qp.seed, "output head", &W, rel_loss);
+    free(widened);
     free(H);
     if (st) return st;
     *out = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim};
@@ -117,11 +122,16 @@ static crvq_status quantize_head(crvq_model *m, const crvq_pipeline_opts *o, con
 static crvq_status quantize_embed(crvq_model *m, const crvq_pipeline_opts *o) {
     crvq_config *c = &m->cfg;
     crvq_scalar_weights *W = NULL;
-    crvq_status st = quantize_tensor(m->tok_embd, c->vocab_size, c->dim, NULL, &o->embed, o->qp.seed,
-                                     "token embedding", &W, NULL);
+    const crvq_linear emb = crvq_model_embedding(m);
+    const float *w;
+    float *widened; // a 16-bit embedding's float32 copy
+    crvq_status st = crvq_linear_dense_f32(&emb, &w, &widened);
+    if (!st) st = quantize_tensor(w, c->vocab_size, c->dim, NULL, &o->embed, o->qp.seed, "token embedding", &W, NULL);
+    free(widened);
     if (st || (st = crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free))) return st;
     m->tok_embd_q = W;
-    m->tok_embd = NULL; // the float32 original stays in the storage until the model is freed
+    m->tok_embd = NULL; // the original stays in the storage (or the mapped file) until the model is freed
+    m->tok_embd16 = NULL;
     if (c->tied_embeddings)
         m->output = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size, .n_in = c->dim, .sq = W};
     return CRVQ_OK;
@@ -133,9 +143,9 @@ crvq_status crvq_pipeline_head_check(const crvq_model *m, const crvq_pipeline_op
     if (o->embed.bits && (st = check_fmt(m, &o->embed, "--embeddings"))) return st;
     if (o->embed.bits && o->embed.method != CRVQ_METHOD_RTN)
         return crvq_fail(CRVQ_ERR_INVALID, "--embeddings: a lookup table has no Hessian; only rtn applies");
-    if ((o->head.bits && m->output.kind != CRVQ_LINEAR_DENSE) || (o->embed.bits && !m->tok_embd))
+    if ((o->head.bits && m->output.kind != CRVQ_LINEAR_DENSE) || (o->embed.bits && m->tok_embd_q))
         return crvq_fail(CRVQ_ERR_INVALID, "%s: the %s is already quantized", m->path,
-                         o->embed.bits && !m->tok_embd ? "token embedding" : "output head");
+                         o->embed.bits && m->tok_embd_q ? "token embedding" : "output head");
     return CRVQ_OK;
 }
 

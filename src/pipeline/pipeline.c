@@ -13,6 +13,7 @@
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/forward.h"
+#include "model/linear.h"
 #include "model/linear_bind.h"
 #include "model/storage.h"
 #include "pipeline/head.h"
@@ -67,7 +68,11 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
     if (lin->kind != CRVQ_LINEAR_DENSE)
         return crvq_fail(CRVQ_ERR_INVALID, "%s: layer is already quantized", what);
     crvq_quant_result r;
-    crvq_status st = crvq_quantize_matrix(lin->w, lin->n_out, lin->n_in, H, qp, &r);
+    const float *w;
+    float *widened; // a 16-bit layer's float32 copy, for this layer only
+    crvq_status st = crvq_linear_dense_f32(lin, &w, &widened);
+    if (st == CRVQ_OK) st = crvq_quantize_matrix(w, lin->n_out, lin->n_in, H, qp, &r);
+    free(widened);
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", crvq_last_error());
@@ -89,7 +94,8 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
     }
     crvq_quant_result_free(&r);
     if (st || (st = crvq_linear_attach(m->storage, lin, kind, weights))) return st;
-    lin->w = NULL; // the float32 original stays in the storage until the model is freed
+    lin->w = NULL; // the original stays in the storage (or the mapped file) until the model is freed
+    lin->w16 = NULL;
     return CRVQ_OK;
 }
 
@@ -234,7 +240,7 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!m->tok) return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer for the calibration text", m->path);
-    if (!m->tok_embd) return crvq_fail(CRVQ_ERR_INVALID, "%s: the token embedding is already quantized", m->path);
+    if (m->tok_embd_q) return crvq_fail(CRVQ_ERR_INVALID, "%s: the token embedding is already quantized", m->path);
     crvq_status st = crvq_pipeline_head_check(m, o);
     if (st) return st;
     if (o->nsamples < 1 || o->nval < 0 || o->seqlen < 2)

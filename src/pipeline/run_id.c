@@ -3,10 +3,12 @@
 
 #include "model/block_proj.h"
 #include "model/config.h"
+#include "model/linear.h"
 #include "util/hash.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // ---------------------------------------------------------------- make ---
@@ -56,35 +58,57 @@ static crvq_status options(const crvq_pipeline_opts *o, char *buf, size_t cap) {
 
 static uint64_t floats(uint64_t h, const float *x, size_t n) { return x ? crvq_digest(x, n * sizeof *x, h) : h ^ 1; }
 
-static uint64_t linear(uint64_t h, const crvq_linear *lin) {
+// A dense weight digests as its float32 values, whether the model holds it
+// in float32 or in bf16 / fp16: the same checkpoint read either way is the
+// same model. A 16-bit one is widened for this, one matrix at a time.
+static crvq_status dense(uint64_t *h, const crvq_linear *lin) {
+    const float *w;
+    float *widened;
+    crvq_status st = crvq_linear_dense_f32(lin, &w, &widened);
+    if (st == CRVQ_OK) *h = floats(*h, w, (size_t)lin->n_out * lin->n_in);
+    free(widened);
+    return st;
+}
+
+static crvq_status linear(uint64_t *h, const crvq_linear *lin) {
     int64_t shape[3] = {lin->kind, lin->n_out, lin->n_in};
-    h = crvq_xxh64(shape, sizeof shape, h);
-    if (lin->kind == CRVQ_LINEAR_DENSE) h = floats(h, lin->w, (size_t)lin->n_out * lin->n_in);
+    *h = crvq_xxh64(shape, sizeof shape, *h);
+    crvq_status st = CRVQ_OK;
     // a compressed layer cannot be quantized (the pipeline refuses it): its kind is enough
-    return lin->bias ? floats(h, lin->bias, (size_t)lin->n_out) : h;
+    if (lin->kind == CRVQ_LINEAR_DENSE) st = dense(h, lin);
+    if (lin->bias) *h = floats(*h, lin->bias, (size_t)lin->n_out);
+    return st;
 }
 
 // The forward pass's inputs: the configuration fields it reads, then every
 // tensor in a fixed order. Not the path: a moved copy is the same model.
-static uint64_t model_digest(const crvq_model *m) {
+static crvq_status model_digest(const crvq_model *m, uint64_t *out) {
     const crvq_config *c = &m->cfg;
     uint64_t h = crvq_config_digest(c, 0);
-    h = floats(h, m->tok_embd, (size_t)c->vocab_size * c->dim);
+    crvq_status st = CRVQ_OK;
+    if (m->tok_embd_q) {
+        h = floats(h, NULL, 0);
+    } else {
+        const crvq_linear emb = crvq_model_embedding(m);
+        st = dense(&h, &emb);
+    }
     h = floats(h, m->out_norm, (size_t)c->dim);
-    if (!c->tied_embeddings) h = linear(h, &m->output);
-    for (int l = 0; l < c->n_layers; l++) {
+    if (!c->tied_embeddings) st = linear(&h, &m->output);
+    for (int l = 0; l < c->n_layers && st == CRVQ_OK; l++) {
         crvq_layer *L = &m->layers[l];
         h = floats(h, L->attn_norm, (size_t)c->dim);
         h = floats(h, L->ffn_norm, (size_t)c->dim);
-        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) h = linear(h, crvq_block_proj(L, j));
+        for (int j = 0; j < CRVQ_PROJ_COUNT && st == CRVQ_OK; j++) st = linear(&h, crvq_block_proj(L, j));
     }
-    return h;
+    *out = h;
+    return st;
 }
 
 crvq_status crvq_run_id_make(const crvq_model *m, const crvq_pipeline_opts *o, const crvq_calib *cal,
                              crvq_run_id *id) {
     memset(id, 0, sizeof *id);
-    id->model = model_digest(m);
+    crvq_status st = model_digest(m, &id->model);
+    if (st) return st;
     size_t n_tok = (size_t)(cal->n_train + cal->n_val) * cal->seqlen;
     uint64_t count = cal->n_text_tokens;
     id->calib = crvq_digest(cal->tokens, n_tok * sizeof *cal->tokens, crvq_xxh64(&count, sizeof count, 0));

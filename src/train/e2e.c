@@ -12,6 +12,7 @@
 #include "io/atomic.h"
 #include "kernels/ops.h"
 #include "model/config.h"
+#include "model/linear.h"
 #include "model/storage.h"
 #include "quant/rng.h"
 #include "train/adam.h"
@@ -30,6 +31,10 @@ struct crvq_e2e {
     crvq_block_params *bp;        // (n_layers)
     size_t off_onorm, off_emb, off_head, n;
     float *params, *cbt;
+    // the student's frozen embedding and head in float32 (emb_w == head_w
+    // when tied), and the widened copies of 16-bit ones that they may be
+    const float *emb_w, *head_w;
+    float *emb_widened, *head_widened;
     crvq_ft_ws *ws;               // one block's workspace, shared by all blocks
     crvq_state *tst;              // the teacher's KV cache
     float *xs;                    // (n_layers + 1, B·T, dim): block inputs, then the last block's output
@@ -56,8 +61,8 @@ void crvq_e2e_round_fp16(crvq_e2e *e) {
 }
 
 // The embedding and head the student computes with now.
-static const float *cur_emb(const crvq_e2e *e) { return e->train_emb ? e->params + e->off_emb : e->s->tok_embd; }
-static const float *cur_head(const crvq_e2e *e) { return e->train_emb ? e->params + e->off_head : e->s->output.w; }
+static const float *cur_emb(const crvq_e2e *e) { return e->train_emb ? e->params + e->off_emb : e->emb_w; }
+static const float *cur_head(const crvq_e2e *e) { return e->train_emb ? e->params + e->off_head : e->head_w; }
 
 void crvq_e2e_free(crvq_e2e *e) {
     if (!e) return;
@@ -66,6 +71,8 @@ void crvq_e2e_free(crvq_e2e *e) {
     free(e->bp);
     free(e->params);
     free(e->cbt);
+    free(e->emb_widened);
+    free(e->head_widened);
     free(e->xs);
     free(e->xn);
     free(e->inv);
@@ -138,7 +145,7 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     if (teacher->cfg.vocab_size != c->vocab_size)
         return crvq_fail(CRVQ_ERR_INVALID, "distillation: the teacher has %d tokens in its vocabulary, the student %d",
                          teacher->cfg.vocab_size, c->vocab_size);
-    if (student->output.kind != CRVQ_LINEAR_DENSE || student->output.bias || !student->tok_embd)
+    if (student->output.kind != CRVQ_LINEAR_DENSE || student->output.bias || student->tok_embd_q)
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "distillation: the student's output head must be dense without bias, "
                          "and its token embedding dense (quantize them with --head / --embeddings after tuning)");
     if (max_seqs < 1 || seqlen < 2)
@@ -152,11 +159,15 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     e->B = max_seqs;
     e->V = c->vocab_size;
     e->train_emb = train_embeddings;
-    e->tied = student->output.w == student->tok_embd;
+    e->tied = student->output.w == student->tok_embd && student->output.w16 == student->tok_embd16;
     const int L = c->n_layers;
     const size_t dim = c->dim, emb = (size_t)e->V * dim;
 
-    crvq_status st = CRVQ_OK;
+    const crvq_linear emb_l = crvq_model_embedding(student);
+    crvq_status st = crvq_linear_dense_f32(&emb_l, &e->emb_w, &e->emb_widened);
+    if (st == CRVQ_OK && !e->tied) st = crvq_linear_dense_f32(&student->output, &e->head_w, &e->head_widened);
+    if (st) goto fail;
+    if (e->tied) e->head_w = e->emb_w;
     if (!(e->bp = calloc((size_t)L, sizeof *e->bp))) goto nomem;
     int widest;
     const size_t n_cbt = layout_params(e, &widest);
@@ -171,8 +182,8 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     }
     memcpy(e->params + e->off_onorm, student->out_norm, dim * sizeof(float));
     if (train_embeddings) {
-        memcpy(e->params + e->off_emb, student->tok_embd, emb * sizeof(float));
-        if (!e->tied) memcpy(e->params + e->off_head, student->output.w, emb * sizeof(float));
+        memcpy(e->params + e->off_emb, e->emb_w, emb * sizeof(float));
+        if (!e->tied) memcpy(e->params + e->off_head, e->head_w, emb * sizeof(float));
     }
     *out = e;
     return CRVQ_OK;
@@ -286,6 +297,8 @@ crvq_status crvq_e2e_write(crvq_e2e *e, crvq_model *m) {
     if (e->train_emb) {
         memcpy(buf + dim, e->params + e->off_emb, emb * sizeof(float));
         m->tok_embd = buf + dim;
+        m->tok_embd16 = NULL;
+        m->output.w16 = NULL;
         if (e->tied) {
             m->output.w = m->tok_embd;
         } else {

@@ -117,7 +117,7 @@ static int forward_ok(crvq_status st) {
 }
 
 void fuzz_model_exercise(const crvq_model *m) {
-    FUZZ_CHECK(m->cfg.vocab_size > 0 && m->tok_embd && m->out_norm && m->layers);
+    FUZZ_CHECK(m->cfg.vocab_size > 0 && (m->tok_embd || m->tok_embd16 || m->tok_embd_q) && m->out_norm && m->layers);
     FUZZ_CHECK(!m->tok || crvq_tokenizer_n_vocab(m->tok) <= m->cfg.vocab_size);
     if (macs_per_token(m) > FORWARD_MAX_MACS) return;
     int vocab = m->cfg.vocab_size;
