@@ -14,6 +14,7 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
+#include "model/linear.h"
 #include "train/block_grad.h"
 #include "ref_rope.h"
 
@@ -69,7 +70,10 @@ static void ref_lin_init(ref_lin *r, const crvq_linear *L) {
     r->W = malloc(n * sizeof(double));
     r->bias = L->bias ? to_d(L->bias, L->n_out) : NULL;
     if (L->kind == CRVQ_LINEAR_DENSE) {
-        for (size_t i = 0; i < n; i++) r->W[i] = L->w[i];
+        float *w = malloc(n * sizeof *w); // widened if the model keeps it in 16 bits
+        crvq_linear_dense_rows(L, 0, L->n_out, w);
+        for (size_t i = 0; i < n; i++) r->W[i] = w[i];
+        free(w);
     } else if (L->kind == CRVQ_LINEAR_SCALAR) {
         float *w = malloc(n * sizeof *w);
         crvq_scalar_dequant_rows(L->sq, 0, L->n_out, w);
