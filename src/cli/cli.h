@@ -48,6 +48,10 @@ typedef struct cli_file {
 // again against the files the model turned out to read.
 int cli_files(const char *cmd, const cli_file *files, int n);
 
+// Unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT, execute crvq
+// again with OMP_WAIT_POLICY=passive (see omp_wait.c); returns when it did not.
+void cli_default_omp_wait(char **argv);
+
 double cli_seconds(void); // monotonic clock
 int64_t cli_peak_rss_bytes(void);
 

@@ -29,6 +29,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    cli_default_omp_wait(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
