@@ -94,6 +94,7 @@ typedef enum crvq_arch {
     CRVQ_ARCH_LLAMA = 0,  // LlamaForCausalLM, llama2.c, GGUF "llama"
     CRVQ_ARCH_MISTRAL,    // MistralForCausalLM (same math as llama here)
     CRVQ_ARCH_QWEN2,      // Qwen2ForCausalLM: biases on q, k, v
+    CRVQ_ARCH_QWEN3,      // Qwen3ForCausalLM: RMSNorm of each q and k head before RoPE
 } crvq_arch;
 
 typedef enum crvq_rope_style {
@@ -127,6 +128,7 @@ typedef struct crvq_config {
     int rope_original_max_pos;       // llama3
     int tied_embeddings;  // output head shares the token embedding
     int qkv_bias;         // q, k, v projections have biases (Qwen2)
+    int qk_norm;          // each head of q and k is RMS-normed before RoPE (Qwen3)
     int bos_id, eos_id;
 } crvq_config;
 
@@ -156,6 +158,7 @@ typedef struct crvq_linear {
 typedef struct crvq_layer {
     const float *attn_norm; // (dim)
     const float *ffn_norm;  // (dim)
+    const float *q_norm, *k_norm; // (head_dim) when cfg.qk_norm, else NULL
     crvq_linear wq;     // (n_heads*head_dim, dim)
     crvq_linear wk;     // (n_kv_heads*head_dim, dim)
     crvq_linear wv;     // (n_kv_heads*head_dim, dim)

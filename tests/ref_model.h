@@ -160,6 +160,7 @@ typedef struct ref_block {
     int n_seq, T;
     ref_lin lin[CRVQ_PROJ_COUNT]; // q, k, v, o, gate, up, down
     double *attn_norm, *ffn_norm;
+    double *q_norm, *k_norm; // (head_dim): RMSNorm of each q and k head before RoPE; NULL: none
     const float *cs, *sn; // the RoPE tables the float block uses (T, head_dim/2)
 } ref_block;
 
@@ -175,6 +176,12 @@ static void ref_block_forward(const ref_block *b, const double *x, double *y) {
     ref_lin_apply(&b->lin[0], xn, N, q);
     ref_lin_apply(&b->lin[1], xn, N, k);
     ref_lin_apply(&b->lin[2], xn, N, v);
+    if (b->q_norm) { // in place: ref_rmsnorm reads each element before it writes it
+        for (int r = 0; r < N * c->n_heads; r++)
+            ref_rmsnorm(q + (size_t)r * c->head_dim, b->q_norm, c->head_dim, c->norm_eps, q + (size_t)r * c->head_dim);
+        for (int r = 0; r < N * c->n_kv_heads; r++)
+            ref_rmsnorm(k + (size_t)r * c->head_dim, b->k_norm, c->head_dim, c->norm_eps, k + (size_t)r * c->head_dim);
+    }
     for (int t = 0; t < N; t++) {
         const int p = t % T;
         ref_rope_row(q + t * qd, c->n_heads, c->head_dim, b->cs + p * half, b->sn + p * half, c->rope_style);
@@ -232,11 +239,13 @@ static inline void ref_model_logits(const crvq_model *m, const int *tok, int n, 
         for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.lin[i], crvq_block_proj_c(L, i));
         b.attn_norm = to_d(L->attn_norm, dim);
         b.ffn_norm = to_d(L->ffn_norm, dim);
+        b.q_norm = L->q_norm ? to_d(L->q_norm, c->head_dim) : NULL;
+        b.k_norm = L->k_norm ? to_d(L->k_norm, c->head_dim) : NULL;
         ref_block_forward(&b, x, y);
         double *s = x;
         x = y, y = s;
         for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_free(&b.lin[i]);
-        free(b.attn_norm), free(b.ffn_norm);
+        free(b.attn_norm), free(b.ffn_norm), free(b.q_norm), free(b.k_norm);
     }
     double *w = to_d(m->out_norm, dim);
     for (int t = 0; t < n; t++) ref_rmsnorm(x + (size_t)t * dim, w, dim, c->norm_eps, y + (size_t)t * dim);

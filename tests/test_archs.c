@@ -1,4 +1,6 @@
-// test_archs.c — every architecture end to end on a small random model that
+// test_archs.c — every architecture (Llama with linear or llama3 RoPE
+// scaling, Mistral, Qwen2 with q/k/v biases, Qwen3 with q/k norms; tied and
+// untied heads, grouped-query attention) end to end on a small random model that
 // the test writes in Hugging Face layout (config.json + one bf16
 // model.safetensors): load it, and its logits must be those of a float64
 // forward written from the formulas (tests/ref_model.h) on the weights the
@@ -53,6 +55,10 @@ static int collect(const crvq_model *m, hf_tensor *t) {
         const crvq_layer *L = &m->layers[l];
         ADD(L->attn_norm, 0, c->dim, "model.layers.%d.input_layernorm.weight", l);
         ADD(L->ffn_norm, 0, c->dim, "model.layers.%d.post_attention_layernorm.weight", l);
+        if (c->qk_norm) {
+            ADD(L->q_norm, 0, c->head_dim, "model.layers.%d.self_attn.q_norm.weight", l);
+            ADD(L->k_norm, 0, c->head_dim, "model.layers.%d.self_attn.k_norm.weight", l);
+        }
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
             const crvq_linear *lin = crvq_block_proj_c(L, p);
             const char *hf = crvq_proj_table[p].hf;
@@ -184,7 +190,8 @@ static void check_same_config(const char *what, const crvq_config *a, const crvq
                   a->n_layers == b->n_layers && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads &&
                   a->head_dim == b->head_dim && a->vocab_size == b->vocab_size && a->norm_eps == b->norm_eps &&
                   a->rope_theta == b->rope_theta && a->rope_scaling == b->rope_scaling &&
-                  a->tied_embeddings == b->tied_embeddings && a->qkv_bias == b->qkv_bias,
+                  a->tied_embeddings == b->tied_embeddings && a->qkv_bias == b->qkv_bias &&
+                  a->qk_norm == b->qk_norm,
               "%s: configuration differs (arch %s / %s)", what, crvq_arch_name(a->arch), crvq_arch_name(b->arch));
     if (a->rope_scaling != CRVQ_ROPE_SCALING_NONE) CHECK(a->rope_factor == b->rope_factor);
     if (a->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3)
@@ -207,15 +214,21 @@ static void check_file(const char *path, const crvq_config *c, const char *gguf_
     uint32_t dim = 0;
     CHECK(crvq_gguf_get_u32(g, key, &dim) == CRVQ_OK && dim == (uint32_t)c->dim);
     CHECK((crvq_gguf_find_tensor(g, "blk.1.attn_v.bias") != NULL) == c->qkv_bias);
+    CHECK((crvq_gguf_find_tensor(g, "blk.1.attn_k_norm.weight") != NULL) == c->qk_norm);
     snprintf(key, sizeof key, "%s.rope.scaling.type", gguf_arch);
     CHECK(c->rope_scaling == CRVQ_ROPE_SCALING_NONE ? crvq_gguf_find_key(g, key) < 0
                                                     : crvq_gguf_str_is(g, key, crvq_rope_scaling_name(c->rope_scaling)));
     crvq_gguf_close(g);
 }
 
-static void quantize_rtn(crvq_model *m, const char *calib) {
+// finetune: block fine-tuning after each block (its forward and backward
+// through this architecture), one epoch
+static void quantize_rtn(crvq_model *m, const char *calib, int finetune) {
     crvq_pipeline_opts o;
     test_pipeline_opts(&o, CRVQ_METHOD_RTN, calib);
+    o.finetune = finetune;
+    o.nval = finetune;
+    o.ft.max_epochs = 1;
     o.qp.bits = 4;
     o.qp.group_size = 16;
     crvq_pipeline_report rep;
@@ -223,9 +236,49 @@ static void quantize_rtn(crvq_model *m, const char *calib) {
     CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
 }
 
+// The commands on the Hugging Face directory and on the file `crvq quantize`
+// makes of it: each succeeds, info names the architecture, and the file's
+// perplexity measured against the directory (KL) is that of an 8-bit model.
+static void commands(const char *dir, const char *tok, const char *calib, const crvq_config *c) {
+    const char *bin = getenv("CRVQ_BIN");
+    if (!bin) return; // run outside CTest: the library checks above stand
+    char cmd[2048], out[256];
+    snprintf(out, sizeof out, "%s.cli.gguf", dir);
+    snprintf(cmd, sizeof cmd, "%s quantize -m %s --tokenizer %s --calib %s -o %s --method rtn --bits 8 "
+             "--group-size 16 --nsamples 2 --nval 0 --seqlen 32 >/dev/null 2>&1", bin, dir, tok, calib, out);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    const char *info_of[2] = {dir, out};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s info -m %s --tokenizer %s --json", bin, info_of[i], tok);
+        FILE *p = popen(cmd, "r");
+        char line[65536] = "", want[64];
+        while (p && fgets(line, sizeof line, p) && !strchr(line, '{')) {}
+        CHECK_MSG(p && pclose(p) == 0, "%s", cmd);
+        snprintf(want, sizeof want, "\"arch\":\"%s\"", crvq_arch_name(c->arch == CRVQ_ARCH_MISTRAL && i ? CRVQ_ARCH_LLAMA : c->arch));
+        CHECK_MSG(strstr(line, want) != NULL, "%s: no %s in %.200s", cmd, want, line);
+    }
+    snprintf(cmd, sizeof cmd, "%s perplexity -m %s -f %s --ctx 32 --max-windows 2 --kl-base %s --json 2>/dev/null", bin, out,
+             calib, dir);
+    FILE *p = popen(cmd, "r");
+    char line[65536] = "";
+    double kl = -1;
+    while (p && fgets(line, sizeof line, p)) {
+        const char *k = strstr(line, "\"kld\":");
+        if (k) kl = atof(k + 6);
+    }
+    CHECK_MSG(p && pclose(p) == 0, "%s", cmd);
+    printf("  %-32s %.2e\n", "crvq quantize file: KL", kl);
+    // 8-bit groups of 16 give a KL of 1-4e-5 here; a file computing another
+    // function than the directory (a tensor lost or misordered) is off by ~1
+    CHECK_MSG(kl >= 0 && kl < 1e-3, "%s: KL %g", cmd, kl);
+    snprintf(cmd, sizeof cmd, "%s generate -m %s -p \"Once upon\" -n 4 --temp 0 >/dev/null 2>&1", bin, out);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+}
+
 typedef struct arch_case {
     const char *name, *hf_arch, *gguf_arch;
     crvq_config cfg;
+    int finetune;
 } arch_case;
 
 static void run_case(const arch_case *ac, const char *tok, const char *calib) {
@@ -249,21 +302,24 @@ static void run_case(const arch_case *ac, const char *tok, const char *calib) {
     check_same_config("Hugging Face directory", &m->cfg, &want);
     ref_model_logits(src, tokens(), N_TOK, ref);
     check_logits("Hugging Face directory", m, ref, tol);
-    if (src->cfg.qkv_bias) { // the check can fail: the same model without its biases is far off
+    if (src->cfg.qkv_bias || src->cfg.qk_norm) {
+        // the check can fail: the same model without its biases or q/k norms is far off
         size_t bytes = (size_t)src->cfg.n_layers * sizeof *src->layers;
         crvq_layer *kept = malloc(bytes);
         memcpy(kept, src->layers, bytes);
-        for (int l = 0; l < src->cfg.n_layers; l++)
+        for (int l = 0; l < src->cfg.n_layers; l++) {
             for (int p = 0; p < CRVQ_PROJ_COUNT; p++) crvq_block_proj(&src->layers[l], p)->bias = NULL;
+            src->layers[l].q_norm = src->layers[l].k_norm = NULL;
+        }
         ref_model_logits(src, tokens(), N_TOK, other);
         memcpy(src->layers, kept, bytes);
         free(kept);
-        CHECK_MSG(rel_diff(other, ref, n_logits) > 100 * tol, "biases change the logits by only %g",
+        CHECK_MSG(rel_diff(other, ref, n_logits) > 100 * tol, "biases / q/k norms change the logits by only %g",
                   rel_diff(other, ref, n_logits));
     }
 
     // quantized, written and read back, in both q/k row layouts
-    quantize_rtn(m, calib);
+    quantize_rtn(m, calib, ac->finetune);
     for (int style = 0; style < 2; style++) {
         m->cfg.rope_style = (crvq_rope_style)style; // another model, but the file must mean the same one
         crvq_container_info info = {0};
@@ -280,6 +336,7 @@ static void run_case(const arch_case *ac, const char *tok, const char *calib) {
         crvq_model_free(q);
     }
     crvq_model_free(m);
+    commands(dir, tok, calib, &ac->cfg);
 out:
     free_tiny_model(src);
     free(ref), free(other);
@@ -292,24 +349,29 @@ int main(void) {
     const crvq_config base = {.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
                               .head_dim = 16, .vocab_size = VOCAB, .max_seq_len = 256, .norm_eps = 1e-6f,
                               .rope_theta = 10000.0f, .rope_style = CRVQ_ROPE_HALF, .rope_factor = 1.0f};
-    arch_case cases[4];
+    arch_case cases[5];
     int n = 0;
     // Qwen2: q/k/v biases, grouped-query attention, tied head
-    cases[n] = (arch_case){"qwen2", "Qwen2ForCausalLM", "qwen2", base};
+    cases[n] = (arch_case){"qwen2", "Qwen2ForCausalLM", "qwen2", base, 0};
     cases[n].cfg.arch = CRVQ_ARCH_QWEN2, cases[n].cfg.qkv_bias = 1, cases[n].cfg.tied_embeddings = 1;
     cases[n++].cfg.rope_theta = 1e6f;
     // Llama 3.1: llama3 RoPE scaling. With head_dim 16 and theta 1e4 the
     // wavelengths are 6.3, 20, 63, 199, ...: original 64 / low 1 / high 4
     // keeps the first pair, smooths the next two and divides the rest.
-    cases[n] = (arch_case){"llama3", "LlamaForCausalLM", "llama", base};
+    cases[n] = (arch_case){"llama3", "LlamaForCausalLM", "llama", base, 0};
     cases[n].cfg.rope_scaling = CRVQ_ROPE_SCALING_LLAMA3, cases[n].cfg.rope_factor = 8.0f;
     cases[n].cfg.rope_low_freq_factor = 1.0f, cases[n].cfg.rope_high_freq_factor = 4.0f;
     cases[n++].cfg.rope_original_max_pos = 64;
     // Llama with linear scaling; Mistral (written as llama, as llama.cpp does)
-    cases[n] = (arch_case){"llama-linear", "LlamaForCausalLM", "llama", base};
+    cases[n] = (arch_case){"llama-linear", "LlamaForCausalLM", "llama", base, 0};
     cases[n].cfg.rope_scaling = CRVQ_ROPE_SCALING_LINEAR, cases[n++].cfg.rope_factor = 4.0f;
-    cases[n] = (arch_case){"mistral", "MistralForCausalLM", "llama", base};
+    cases[n] = (arch_case){"mistral", "MistralForCausalLM", "llama", base, 0};
     cases[n].cfg.arch = CRVQ_ARCH_MISTRAL, cases[n++].cfg.n_kv_heads = 1;
+    // Qwen3: q/k norms, head_dim 32 (q_dim 128 != dim), no biases; its
+    // quantization fine-tunes the blocks
+    cases[n] = (arch_case){"qwen3", "Qwen3ForCausalLM", "qwen3", base, 1};
+    cases[n].cfg.arch = CRVQ_ARCH_QWEN3, cases[n].cfg.qk_norm = 1, cases[n].cfg.head_dim = 32;
+    cases[n].cfg.tied_embeddings = 1, cases[n++].cfg.rope_theta = 1e6f;
     for (int i = 0; i < n; i++) run_case(&cases[i], tok, calib);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -510,9 +510,11 @@ static double blk_loss(void *vc) {
 
 static void blk_rebuild(void *vc) { ref_block_rebuild(&((blk_ctx *)vc)->b); }
 
-static void test_block(crvq_rope_style style, int bias) {
+// qk: Qwen3's q/k norms (frozen in fine-tuning: only what flows through them is checked)
+static void test_block(crvq_rope_style style, int bias, int qk) {
     crvq_config c = {.dim = 16, .hidden_dim = 24, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .head_dim = 8,
-                     .vocab_size = 8, .norm_eps = 1e-5f, .rope_theta = 10000.0f, .rope_style = style, .qkv_bias = bias};
+                     .vocab_size = 8, .norm_eps = 1e-5f, .rope_theta = 10000.0f, .rope_style = style, .qkv_bias = bias,
+                     .qk_norm = qk};
     const int n_seq = 2, T = 5, N = n_seq * T, dim = 16;
     const int e2[2] = {3, 3}, e1[1] = {3};
     // q: CRVQ (permuted), k: VQ M=1, v: dense, o: CRVQ, gate: CRVQ, up: scalar, down: CRVQ
@@ -533,6 +535,7 @@ static void test_block(crvq_rope_style style, int bias) {
         L.wk.bias = rand_f(8, 0.3, 0.0);
         L.wv.bias = rand_f(8, 0.3, 0.0);
     }
+    if (qk) L.q_norm = rand_f(8, 0.3, 1.0), L.k_norm = rand_f(8, 0.3, 1.0);
 
     float *x = rand_f((size_t)N * dim, 1.0, 0.0), *R = rand_f((size_t)N * dim, 1.0, 0.0);
     float *y = malloc((size_t)N * dim * 4), *dx = malloc((size_t)N * dim * 4);
@@ -551,7 +554,8 @@ static void test_block(crvq_rope_style style, int bias) {
     float cs[5 * 4], sn[5 * 4];
     crvq_rope_tables(&c, T, cs, sn);
     blk_ctx b = {.b = {.c = &c, .n_seq = n_seq, .T = T, .attn_norm = to_d(L.attn_norm, dim),
-                       .ffn_norm = to_d(L.ffn_norm, dim), .cs = cs, .sn = sn},
+                       .ffn_norm = to_d(L.ffn_norm, dim), .q_norm = qk ? to_d(L.q_norm, 8) : NULL,
+                       .k_norm = qk ? to_d(L.k_norm, 8) : NULL, .cs = cs, .sn = sn},
                  .x = to_d(x, (size_t)N * dim), .R = to_d(R, (size_t)N * dim), .y = malloc((size_t)N * dim * 8)};
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.b.lin[i], crvq_block_proj(&L, i));
     ref_block_forward(&b.b, b.x, b.y);
@@ -562,13 +566,13 @@ static void test_block(crvq_rope_style style, int bias) {
     char what[96];
     double *num = malloc((size_t)N * dim * 8);
     num_grad(blk_loss, &b, b.x, (size_t)N * dim, NULL, num);
-    snprintf(what, sizeof what, "block (%s%s) dL/dx", sname, bias ? ", bias" : "");
+    snprintf(what, sizeof what, "block (%s%s) dL/dx", sname, bias ? ", bias" : qk ? ", q/k norm" : "");
     report(what, rel_err(dx, num, (size_t)N * dim));
     num_grad(blk_loss, &b, b.b.attn_norm, dim, NULL, num);
-    snprintf(what, sizeof what, "block (%s%s) dL/d attn_norm", sname, bias ? ", bias" : "");
+    snprintf(what, sizeof what, "block (%s%s) dL/d attn_norm", sname, bias ? ", bias" : qk ? ", q/k norm" : "");
     report(what, rel_err(g.attn_norm, num, dim));
     num_grad(blk_loss, &b, b.b.ffn_norm, dim, NULL, num);
-    snprintf(what, sizeof what, "block (%s%s) dL/d ffn_norm", sname, bias ? ", bias" : "");
+    snprintf(what, sizeof what, "block (%s%s) dL/d ffn_norm", sname, bias ? ", bias" : qk ? ", q/k norm" : "");
     report(what, rel_err(g.ffn_norm, num, dim));
     double worst_cb = 0, worst_s = 0;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
@@ -590,9 +594,9 @@ static void test_block(crvq_rope_style style, int bias) {
         worst_s = fmax(worst_s, e);
         free(ns);
     }
-    snprintf(what, sizeof what, "block (%s%s) dL/dC (worst layer)", sname, bias ? ", bias" : "");
+    snprintf(what, sizeof what, "block (%s%s) dL/dC (worst layer)", sname, bias ? ", bias" : qk ? ", q/k norm" : "");
     report(what, worst_cb);
-    snprintf(what, sizeof what, "block (%s%s) dL/ds (worst layer)", sname, bias ? ", bias" : "");
+    snprintf(what, sizeof what, "block (%s%s) dL/ds (worst layer)", sname, bias ? ", bias" : qk ? ", q/k norm" : "");
     report(what, worst_s);
 
     // without a gradient struct and without dx: the same forward, nothing written
@@ -616,7 +620,8 @@ static void test_block(crvq_rope_style style, int bias) {
             free((void *)lin->w);
         }
     }
-    free((void *)L.attn_norm), free((void *)L.ffn_norm);
+    free((void *)L.attn_norm), free((void *)L.ffn_norm), free((void *)L.q_norm), free((void *)L.k_norm);
+    free(b.b.q_norm), free(b.b.k_norm);
 }
 
 int main(void) {
@@ -630,7 +635,8 @@ int main(void) {
     test_attention_chunks();
     test_linears();
     test_linear_tiles();
-    test_block(CRVQ_ROPE_HALF, 0);
-    test_block(CRVQ_ROPE_INTERLEAVED, 1);
+    test_block(CRVQ_ROPE_HALF, 0, 0);
+    test_block(CRVQ_ROPE_INTERLEAVED, 1, 0);
+    test_block(CRVQ_ROPE_HALF, 0, 1);
     return check_done();
 }

@@ -1,6 +1,6 @@
 // tiny_model.h — small random models in memory for the tests: the same
 // weights on every machine (xorshift64), every projection dense, q/k/v
-// biases when the configuration has them, a tied or untied head.
+// biases and q/k norms when the configuration has them, a tied or untied head.
 #ifndef CRVQ_TEST_TINY_MODEL_H
 #define CRVQ_TEST_TINY_MODEL_H
 
@@ -54,6 +54,7 @@ static inline crvq_model *tiny_model(const crvq_config *cfg) {
         crvq_layer *L = &m->layers[l];
         L->attn_norm = rand_vec(c->dim, 0.2, 1.0);
         L->ffn_norm = rand_vec(c->dim, 0.2, 1.0);
+        if (c->qk_norm) L->q_norm = rand_vec(c->head_dim, 0.2, 1.0), L->k_norm = rand_vec(c->head_dim, 0.2, 1.0);
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
             int n_out, n_in;
             crvq_proj_shape(c, p, &n_out, &n_in);
@@ -68,6 +69,7 @@ static inline void free_tiny_model(crvq_model *m) {
         crvq_layer *L = &m->layers[l];
         free((void *)L->attn_norm);
         free((void *)L->ffn_norm);
+        free((void *)L->q_norm), free((void *)L->k_norm);
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) free_linear(crvq_block_proj(L, p));
     }
     if (!m->cfg.tied_embeddings) free_linear(&m->output);

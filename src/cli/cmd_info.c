@@ -54,6 +54,10 @@ static int list_kinds(const crvq_model *m, tensor_kind *k) {
     for (int p = 0; p < CRVQ_PROJ_COUNT && c->qkv_bias; p++)
         if (crvq_proj_table[p].bias)
             k[n++] = (tensor_kind){crvq_proj_table[p].bias, 0, crvq_block_proj_c(L, p)->n_out, c->n_layers};
+    if (c->qk_norm) {
+        k[n++] = (tensor_kind){"q_norm", 0, c->head_dim, c->n_layers};
+        k[n++] = (tensor_kind){"k_norm", 0, c->head_dim, c->n_layers};
+    }
     return n;
 }
 
@@ -182,6 +186,7 @@ static void print_text(const crvq_model *m, const tensor_kind *k, int n_kinds, c
     printf("\n");
     printf("embeddings     %s\n", c->tied_embeddings ? "tied (output head = token embedding)" : "separate output head");
     printf("qkv bias       %s\n", c->qkv_bias ? "yes" : "no");
+    if (c->qk_norm) printf("q/k norm       yes (per head, before RoPE)\n"); // only where there are, as their tensors
     printf("bos / eos      %d / %d\n", c->bos_id, c->eos_id);
     if (m->tok) printf("tokenizer      %d pieces\n", crvq_tokenizer_n_vocab(m->tok));
     else printf("tokenizer      none\n");
@@ -242,6 +247,7 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, co
     }
     cJSON_AddBoolToObject(o, "tied_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(o, "qkv_bias", c->qkv_bias);
+    if (c->qk_norm) cJSON_AddBoolToObject(o, "qk_norm", 1);
     cJSON_AddNumberToObject(o, "bos_id", c->bos_id);
     cJSON_AddNumberToObject(o, "eos_id", c->eos_id);
     if (m->tok) cJSON_AddNumberToObject(o, "tokenizer_vocab", crvq_tokenizer_n_vocab(m->tok));
@@ -291,7 +297,7 @@ static int run(const void *vo) {
     const opts *o = vo;
     crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
-    tensor_kind kinds[16];
+    tensor_kind kinds[20];
     int n_kinds = list_kinds(m, kinds);
     crvq_model_bpw bits = crvq_model_bpw_of(m, m->storage->dense_bits);
     cJSON *meta = NULL;

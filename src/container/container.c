@@ -287,8 +287,8 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     free(bits);
 }
 
-// One block's tensors: both norms, then the seven projections (and their
-// biases) in table order. order: how the rope projections' rows are
+// One block's tensors: the norms (q/k norms too where the model has them),
+// then the seven projections (and their biases) in table order. order: how the rope projections' rows are
 // reordered (the container; checkpoints store rows as they are in memory).
 static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l, row_order order) {
     const crvq_layer *L = &m->layers[l];
@@ -298,6 +298,14 @@ static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l
     add(w, p, ".weight", CRVQ_F32, 1, vec, L->attn_norm);
     snprintf(p, sizeof p, "blk.%d.ffn_norm", l);
     add(w, p, ".weight", CRVQ_F32, 1, vec, L->ffn_norm);
+    if (L->q_norm) { // weights of a head's elements: ordered as the q/k rows are
+        int hd = m->cfg.head_dim;
+        int64_t head[1] = {hd};
+        snprintf(p, sizeof p, "blk.%d.attn_q_norm", l);
+        add(w, p, ".weight", CRVQ_F32, 1, head, permuted_rows(k, L->q_norm, hd, 4, hd, order));
+        snprintf(p, sizeof p, "blk.%d.attn_k_norm", l);
+        add(w, p, ".weight", CRVQ_F32, 1, head, permuted_rows(k, L->k_norm, hd, 4, hd, order));
+    }
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
         snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
         write_linear(w, k, p, crvq_block_proj_c(L, j), m->cfg.head_dim,

@@ -40,15 +40,27 @@ static void rope_rows(const crvq_config *c, const crvq_block_io *io) {
     }
 }
 
-// h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm(x)
+// Qwen3's RMSNorm of every head of q (n, n_heads·hd) and k (n, n_kv_heads·hd),
+// in place (serving), or from the projections' outputs kept in q_raw/k_raw
+// with each head's 1/rms (training: the backward reads them).
+static void qk_norm_rows(const crvq_config *c, const crvq_layer *L, const crvq_block_io *io) {
+    const int n = io->n, hd = c->head_dim;
+    const float *q = io->q_raw ? io->q_raw : io->q, *k = io->k_raw ? io->k_raw : io->k;
+    crvq_rmsnorm_rows(q, L->q_norm, n * c->n_heads, hd, c->norm_eps, io->q, io->inv_q);
+    crvq_rmsnorm_rows(k, L->k_norm, n * c->n_kv_heads, hd, c->norm_eps, io->k, io->inv_k);
+}
+
+// h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm(x); q and
+// k of each head RMS-normed before RoPE when the model has q/k norms
 static void attention_half(const crvq_config *c, const crvq_layer *L, const crvq_block_io *io) {
     const int n = io->n, dim = c->dim, T = io->seqlen;
     const size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     crvq_rmsnorm_rows(io->x, L->attn_norm, n, dim, c->norm_eps, io->xn1, io->inv1);
     if (io->tap) io->tap(io->tap_ctx, CRVQ_TAP_ATTN_IN, io->xn1, n, dim);
-    linear(io, &L->wq, io->xn1, io->q);
-    linear(io, &L->wk, io->xn1, io->k);
+    linear(io, &L->wq, io->xn1, io->q_raw ? io->q_raw : io->q);
+    linear(io, &L->wk, io->xn1, io->k_raw ? io->k_raw : io->k);
     linear(io, &L->wv, io->xn1, io->v);
+    if (c->qk_norm) qk_norm_rows(c, L, io);
     rope_rows(c, io);
     if (io->kc)
         crvq_attn_cached(c, io->q, io->kc, io->vc, n, io->pos, io->q_tile, io->max_seq, io->scores, io->ao);

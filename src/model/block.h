@@ -51,6 +51,10 @@ typedef struct crvq_block_io {
     const float *x;      // (n, dim) block input
     float *xn1;          // (n, dim) attention norm output
     float *q, *k, *v;    // (n, q_dim), (n, kv_dim) x2; q and k after RoPE
+    // q/k-normed models (Qwen3) in training: not NULL, the q and k
+    // projections' outputs (n, q_dim), (n, kv_dim) and each head's 1/rms
+    // (n·n_heads), (n·n_kv_heads), kept for the backward. NULL: normed in place.
+    float *q_raw, *k_raw, *inv_q, *inv_k;
     float *ao;           // (n, q_dim) attention output, heads side by side
     float *o;            // (n, dim) output projection
     float *h;            // (n, dim) x + o, the residual stream after attention
@@ -61,7 +65,7 @@ typedef struct crvq_block_io {
 } crvq_block_io;
 
 // The block L (config c) on io: RMSNorm, q/k/v projections (+ biases),
-// RoPE, causal grouped-query softmax attention, output projection and
+// per-head q/k RMSNorm (Qwen3), RoPE, causal grouped-query softmax attention, output projection and
 // residual, RMSNorm, SwiGLU feed-forward and residual. Call outside OpenMP
 // regions.
 void crvq_block_run(const crvq_config *c, const crvq_layer *L, const crvq_block_io *io);

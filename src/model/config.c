@@ -15,6 +15,7 @@ const char *crvq_arch_name(crvq_arch a) {
     case CRVQ_ARCH_LLAMA: return "llama";
     case CRVQ_ARCH_MISTRAL: return "mistral";
     case CRVQ_ARCH_QWEN2: return "qwen2";
+    case CRVQ_ARCH_QWEN3: return "qwen3";
     }
     return "unknown";
 }
@@ -190,6 +191,7 @@ static crvq_status parse_arch(const cJSON *root, crvq_config *c, const char *wha
     if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "llama")) c->arch = CRVQ_ARCH_LLAMA;
     else if (!strcmp(name, "MistralForCausalLM") || !strcmp(name, "mistral")) c->arch = CRVQ_ARCH_MISTRAL;
     else if (!strcmp(name, "Qwen2ForCausalLM") || !strcmp(name, "qwen2")) c->arch = CRVQ_ARCH_QWEN2;
+    else if (!strcmp(name, "Qwen3ForCausalLM") || !strcmp(name, "qwen3")) c->arch = CRVQ_ARCH_QWEN3;
     else {
         char buf[96];
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: unsupported architecture %s", what,
@@ -206,7 +208,9 @@ static crvq_status check_features(const cJSON *root, const crvq_config *c, const
     if ((st = get_bool(root, "attention_bias", &attn_bias, what)) ||
         (st = get_bool(root, "mlp_bias", &mlp_bias, what)))
         return st;
-    if (c->arch == CRVQ_ARCH_QWEN2 && (st = get_bool(root, "use_sliding_window", &sliding, what))) return st;
+    if ((c->arch == CRVQ_ARCH_QWEN2 || c->arch == CRVQ_ARCH_QWEN3) &&
+        (st = get_bool(root, "use_sliding_window", &sliding, what)))
+        return st;
     if (c->arch != CRVQ_ARCH_QWEN2 && attn_bias)
         return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: attention_bias = true is not supported", what);
     if (mlp_bias) return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", what);
@@ -226,6 +230,7 @@ static crvq_status parse_root(const cJSON *root, crvq_config *c, const char *wha
     if (!cJSON_IsObject(root)) return crvq_fail(CRVQ_ERR_FORMAT, "%s: not a JSON object", what);
     if ((st = parse_arch(root, c, what)) || (st = check_features(root, c, what))) return st;
     c->qkv_bias = c->arch == CRVQ_ARCH_QWEN2;
+    c->qk_norm = c->arch == CRVQ_ARCH_QWEN3;
     c->rope_style = CRVQ_ROPE_HALF; // HF q/k rows are in the half-split order
     c->max_seq_len = 2048;          // transformers' LlamaConfig default
     c->norm_eps = 1e-6f;            // likewise
@@ -268,7 +273,8 @@ crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *w
 
 // The architectures of GGUF files as llama.cpp names them, and the order of
 // their q/k rows: llama.cpp's converter permutes llama's for interleaved RoPE
-// and keeps Qwen2's in Hugging Face's half-split order (its "neox" RoPE).
+// and keeps Qwen2's and Qwen3's in Hugging Face's half-split order (its
+// "neox" RoPE).
 // Mistral is written as llama, as llama.cpp does.
 static const struct gguf_arch {
     const char *name;
@@ -278,6 +284,7 @@ static const struct gguf_arch {
     {"llama", CRVQ_ARCH_LLAMA, CRVQ_ROPE_INTERLEAVED},
     {"llama", CRVQ_ARCH_MISTRAL, CRVQ_ROPE_INTERLEAVED},
     {"qwen2", CRVQ_ARCH_QWEN2, CRVQ_ROPE_HALF},
+    {"qwen3", CRVQ_ARCH_QWEN3, CRVQ_ROPE_HALF},
 };
 #define N_GGUF_ARCHS (sizeof gguf_archs / sizeof gguf_archs[0])
 
@@ -381,6 +388,7 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     c->arch = ga->arch;
     c->rope_style = ga->style;
     c->qkv_bias = ga->arch == CRVQ_ARCH_QWEN2;
+    c->qk_norm = ga->arch == CRVQ_ARCH_QWEN3;
     c->vocab_size = 0;
     gguf_keys k = {.g = g, .arch = ga->name};
     int rope_dim = -1;
@@ -429,6 +437,7 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     return CRVQ_OK;
 }
 
+// qk_norm is not listed: it follows from the architecture, which is.
 uint64_t crvq_config_digest(const crvq_config *c, uint64_t seed) {
     const double f[] = {c->arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
                         c->vocab_size, c->norm_eps, c->rope_theta, c->rope_style, c->rope_scaling, c->rope_factor,

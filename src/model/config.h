@@ -32,9 +32,9 @@ crvq_status crvq_config_validate(const crvq_config *c, const char *what);
 // CRVQ_ERR_UNSUPPORTED.
 crvq_status crvq_config_from_hf_json(const char *text, size_t len, const char *what, crvq_config *c);
 
-// GGUF metadata of general.architecture "llama" or "qwen2" (<arch>.embedding_length,
-// <arch>.block_count, ...): the q/k row order llama.cpp gives that
-// architecture, qwen2's q/k/v biases, vocab from <arch>.vocab_size, the
+// GGUF metadata of general.architecture "llama", "qwen2" or "qwen3"
+// (<arch>.embedding_length, <arch>.block_count, ...): the q/k row order
+// llama.cpp gives that architecture, qwen2's q/k/v biases, qwen3's q/k norms, vocab from <arch>.vocab_size, the
 // tokenizer.ggml.tokens count or token_embd.weight, linear and llama3 RoPE
 // scaling (<arch>.rope.scaling.*). Other architectures, partial rotary
 // dimensions, rope_freqs.weight and other RoPE scalings are

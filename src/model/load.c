@@ -25,7 +25,7 @@
 // (crvq_proj_table's .hf when `hf`, else .gguf) and "weight" or "bias".
 typedef struct naming {
     const char *tok_embd, *out_norm, *output;
-    const char *attn_norm, *ffn_norm;
+    const char *attn_norm, *ffn_norm, *q_norm, *k_norm;
     const char *proj;
     int hf;
 } naming;
@@ -33,13 +33,14 @@ typedef struct naming {
 // GGUF llama names; the llama2.c reader names its tensors the same way.
 static const naming gguf_names = {
     "token_embd.weight", "output_norm.weight", "output.weight",
-    "blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.%s.%s", 0,
+    "blk.%d.attn_norm.weight", "blk.%d.ffn_norm.weight", "blk.%d.attn_q_norm.weight", "blk.%d.attn_k_norm.weight",
+    "blk.%d.%s.%s", 0,
 };
 
 static const naming hf_names = {
     "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
     "model.layers.%d.input_layernorm.weight", "model.layers.%d.post_attention_layernorm.weight",
-    "model.layers.%d.%s.%s", 1,
+    "model.layers.%d.self_attn.q_norm.weight", "model.layers.%d.self_attn.k_norm.weight", "model.layers.%d.%s.%s", 1,
 };
 
 // The tensors of one file.
@@ -213,6 +214,12 @@ static crvq_status bind_layer(loader *ld, int l) {
     if ((st = bind(ld, name, 0, c->dim, &L->attn_norm))) return st;
     snprintf(name, sizeof name, nm->ffn_norm, l);
     if ((st = bind(ld, name, 0, c->dim, &L->ffn_norm))) return st;
+    if (c->qk_norm) {
+        snprintf(name, sizeof name, nm->q_norm, l);
+        if ((st = bind(ld, name, 0, c->head_dim, &L->q_norm))) return st;
+        snprintf(name, sizeof name, nm->k_norm, l);
+        if ((st = bind(ld, name, 0, c->head_dim, &L->k_norm))) return st;
+    }
     for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
         const crvq_proj_info *pi = &crvq_proj_table[p];
         const char *family_name = nm->hf ? pi->hf : pi->gguf;

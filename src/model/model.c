@@ -54,6 +54,7 @@ int64_t crvq_model_n_params(const crvq_model *m) {
     n += crvq_model_n_params_linear(m);
     for (int l = 0; l < c->n_layers; l++) {
         n += 2 * c->dim; // attention and ffn norms
+        if (c->qk_norm) n += 2 * c->head_dim;
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_biases(crvq_block_proj_c(&m->layers[l], p));
     }
     return n;

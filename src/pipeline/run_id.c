@@ -98,6 +98,7 @@ static crvq_status model_digest(const crvq_model *m, uint64_t *out) {
         crvq_layer *L = &m->layers[l];
         h = floats(h, L->attn_norm, (size_t)c->dim);
         h = floats(h, L->ffn_norm, (size_t)c->dim);
+        if (c->qk_norm) h = floats(floats(h, L->q_norm, (size_t)c->head_dim), L->k_norm, (size_t)c->head_dim);
         for (int j = 0; j < CRVQ_PROJ_COUNT && st == CRVQ_OK; j++) st = linear(&h, crvq_block_proj(L, j));
     }
     *out = h;

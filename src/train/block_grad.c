@@ -25,6 +25,8 @@ struct crvq_ft_ws {
     float *q;            // (N, q_dim) after RoPE
     float *k;            // (N, kv_dim) after RoPE
     float *v;            // (N, kv_dim)
+    float *q_raw, *k_raw; // (N, q_dim), (N, kv_dim) q/k projections before the q/k norms (Qwen3)
+    float *inv_q, *inv_k; // (N·n_heads), (N·n_kv_heads) 1/rms of each head there
     float *ao;           // (N, q_dim) attention output, heads side by side
     float *h;            // (N, dim) residual stream after attention
     float *xn2;          // (N, dim) feed-forward norm output
@@ -68,6 +70,9 @@ crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_s
         {&ws->dxn, N * dim}, {&ws->dg, N * hid}, {&ws->du, N * hid}, {&ws->dao, N * qd},
         {&ws->dq, N * qd}, {&ws->dk, N * kvd}, {&ws->dv, N * kvd},
         {&ws->att, crvq_attn_scratch(c, seqlen)}, {&ws->lin, lin},
+        // empty (and unused) without q/k norms
+        {&ws->q_raw, c->qk_norm ? N * qd : 0}, {&ws->k_raw, c->qk_norm ? N * kvd : 0},
+        {&ws->inv_q, c->qk_norm ? N * c->n_heads : 0}, {&ws->inv_k, c->qk_norm ? N * c->n_kv_heads : 0},
     };
     const int n_parts = sizeof parts / sizeof parts[0];
     size_t total = 0; // floats, each part starting on a cache line
@@ -105,9 +110,20 @@ void crvq_ft_forward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws, 
         .n = n_seq * ws->seqlen, .seqlen = ws->seqlen, .pos = 0, .rope_cos = ws->rope_cos,
         .rope_sin = ws->rope_sin, .att_scratch = ws->att, .lin_scratch = ws->lin, .inv1 = ws->inv1,
         .inv2 = ws->inv2, .x = x, .xn1 = ws->xn1, .q = ws->q, .k = ws->k, .v = ws->v, .ao = ws->ao, .o = ws->h,
+        .q_raw = c->qk_norm ? ws->q_raw : NULL, .k_raw = c->qk_norm ? ws->k_raw : NULL,
+        .inv_q = c->qk_norm ? ws->inv_q : NULL, .inv_k = c->qk_norm ? ws->inv_k : NULL,
         .h = ws->h, .xn2 = ws->xn2, .g = ws->g, .u = ws->u, .a = ws->a, .down = y, .y = y,
     };
     crvq_block_run(c, L, &io);
+}
+
+// g (rows, hd), the gradient at the outputs of the RMSNorm of x (rows, hd),
+// becomes the gradient at x; tmp: rows·hd floats of scratch.
+static void rmsnorm_back_heads(const float *x, const float *w, const float *inv, int rows, int hd, float *g,
+                                    float *tmp) {
+    memset(tmp, 0, (size_t)rows * hd * sizeof *tmp);
+    crvq_rmsnorm_backward(x, w, inv, g, rows, hd, tmp, NULL);
+    memcpy(g, tmp, (size_t)rows * hd * sizeof *g);
 }
 
 // The gradients wanted for projection i, or NULL.
@@ -144,6 +160,10 @@ void crvq_ft_backward(const crvq_config *c, const crvq_layer *L, crvq_ft_ws *ws,
         const float *cs = ws->rope_cos + (size_t)(t % T) * half, *sn = ws->rope_sin + (size_t)(t % T) * half;
         crvq_rope_backward(ws->dq + t * qd, c->n_heads, hd, cs, sn, interleaved);
         crvq_rope_backward(ws->dk + t * kvd, c->n_kv_heads, hd, cs, sn, interleaved);
+    }
+    if (c->qk_norm) { // dq, dk through the per-head norms (frozen: no weight gradient), dao as scratch
+        rmsnorm_back_heads(ws->q_raw, L->q_norm, ws->inv_q, N * c->n_heads, hd, ws->dq, ws->dao);
+        rmsnorm_back_heads(ws->k_raw, L->k_norm, ws->inv_k, N * c->n_kv_heads, hd, ws->dk, ws->dao);
     }
     crvq_linear_backward(&L->wq, ws->xn1, ws->dq, N, ws->dxn, 0, lin_grad(g, CRVQ_PROJ_Q), ws->lin);
     crvq_linear_backward(&L->wk, ws->xn1, ws->dk, N, ws->dxn, 1, lin_grad(g, CRVQ_PROJ_K), ws->lin);
