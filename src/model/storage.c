@@ -122,3 +122,7 @@ crvq_status crvq_tensor_to_half(crvq_model_storage *s, const crvq_tensor_view *t
     *out = dst;
     return CRVQ_OK;
 }
+
+void crvq_storage_release(crvq_model_storage *s, const void *p, size_t n) {
+    for (int i = 0; i < s->n_maps; i++) crvq_mapfile_release(&s->maps[i], p, n);
+}

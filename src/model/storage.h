@@ -37,6 +37,11 @@ crvq_status crvq_storage_map(crvq_model_storage *s, const char *path, const crvq
 // A digest of the bytes of every file the storage maps, in mapping order
 // (crvq_digest): what a model loaded from files was read from.
 uint64_t crvq_storage_digest(const crvq_model_storage *s, uint64_t seed);
+// The bytes [p, p + n) are no longer read: if they lie in a mapped file,
+// its pages there leave the process's resident set (crvq_mapfile_release).
+// Quantization calls it for each original matrix it replaced, so a 7B
+// checkpoint's pages do not pile up in RSS block by block.
+void crvq_storage_release(crvq_model_storage *s, const void *p, size_t n);
 // Allocate a 64-byte aligned buffer owned by the storage (zeroed).
 crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out);
 

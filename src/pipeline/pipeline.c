@@ -93,9 +93,12 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
         weights = W;
     }
     crvq_quant_result_free(&r);
+    const void *orig = lin->w16 ? (const void *)lin->w16 : (const void *)lin->w;
+    const size_t orig_bytes = (size_t)lin->n_out * lin->n_in * (lin->w16 ? 2 : 4);
     if (st || (st = crvq_linear_attach(m->storage, lin, kind, weights))) return st;
-    lin->w = NULL; // the original stays in the storage (or the mapped file) until the model is freed
+    lin->w = NULL; // the original stays in the storage (or the mapped file) until the model is freed,
     lin->w16 = NULL;
+    crvq_storage_release(m->storage, orig, orig_bytes); // but a mapped one leaves the resident set
     return CRVQ_OK;
 }
 
