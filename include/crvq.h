@@ -117,7 +117,9 @@ typedef struct crvq_config {
     int n_kv_heads;
     int head_dim;     // usually dim / n_heads, but configs may say otherwise
     int vocab_size;
-    int max_seq_len;  // context length declared by the file
+    int max_seq_len;  // context length declared by the file (at most sliding_window)
+    int sliding_window; // Mistral's attention window, not implemented: no state or
+                        // training sequence may be longer; 0 = none
     float norm_eps;
     float rope_theta;
     crvq_rope_style rope_style;

@@ -132,6 +132,7 @@ static void write_config(const crvq_model *m, const char *hf_arch, const char *d
                " \"rope_theta\": %.9g, \"tie_word_embeddings\": %s, \"hidden_act\": \"silu\"",
             hf_arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->vocab_size,
             c->max_seq_len, c->norm_eps, c->rope_theta, c->tied_embeddings ? "true" : "false");
+    if (c->sliding_window) fprintf(f, ",\n \"sliding_window\": %d", c->sliding_window);
     if (c->rope_scaling == CRVQ_ROPE_SCALING_LINEAR)
         fprintf(f, ",\n \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": %.9g}", c->rope_factor);
     if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3)
@@ -191,9 +192,16 @@ static void check_same_config(const char *what, const crvq_config *a, const crvq
                   a->head_dim == b->head_dim && a->vocab_size == b->vocab_size && a->norm_eps == b->norm_eps &&
                   a->rope_theta == b->rope_theta && a->rope_scaling == b->rope_scaling &&
                   a->tied_embeddings == b->tied_embeddings && a->qkv_bias == b->qkv_bias &&
-                  a->qk_norm == b->qk_norm,
+                  a->qk_norm == b->qk_norm && a->sliding_window == b->sliding_window,
               "%s: configuration differs (arch %s / %s)", what, crvq_arch_name(a->arch), crvq_arch_name(b->arch));
     if (a->rope_scaling != CRVQ_ROPE_SCALING_NONE) CHECK(a->rope_factor == b->rope_factor);
+    if (a->sliding_window) { // the window is the context; a longer state is refused
+        CHECK(a->max_seq_len == a->sliding_window);
+        crvq_model m = {.cfg = *a};
+        crvq_state *s = NULL;
+        CHECK(crvq_state_init(&m, a->sliding_window + 1, 1, &s) == CRVQ_ERR_UNSUPPORTED && !s);
+        CHECK_MSG(strstr(crvq_last_error(), "sliding window") != NULL, "%s", crvq_last_error());
+    }
     if (a->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3)
         CHECK(a->rope_low_freq_factor == b->rope_low_freq_factor &&
               a->rope_high_freq_factor == b->rope_high_freq_factor &&
@@ -363,10 +371,12 @@ int main(void) {
     cases[n].cfg.rope_low_freq_factor = 1.0f, cases[n].cfg.rope_high_freq_factor = 4.0f;
     cases[n++].cfg.rope_original_max_pos = 64;
     // Llama with linear scaling; Mistral (written as llama, as llama.cpp does)
+    // with a sliding window
     cases[n] = (arch_case){"llama-linear", "LlamaForCausalLM", "llama", base, 0};
     cases[n].cfg.rope_scaling = CRVQ_ROPE_SCALING_LINEAR, cases[n++].cfg.rope_factor = 4.0f;
     cases[n] = (arch_case){"mistral", "MistralForCausalLM", "llama", base, 0};
-    cases[n].cfg.arch = CRVQ_ARCH_MISTRAL, cases[n++].cfg.n_kv_heads = 1;
+    cases[n].cfg.arch = CRVQ_ARCH_MISTRAL, cases[n].cfg.n_kv_heads = 1;
+    cases[n++].cfg.sliding_window = 64; // longer than the calibration windows and N_TOK
     // Qwen3: q/k norms, head_dim 32 (q_dim 128 != dim), no biases; its
     // quantization fine-tunes the blocks
     cases[n] = (arch_case){"qwen3", "Qwen3ForCausalLM", "qwen3", base, 1};

@@ -213,6 +213,7 @@ static void write_config(crvq_gguf_writer *w, const crvq_model *m, const char *a
         {"vocab_size", c->vocab_size},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) set_arch_u32(w, arch, ints[i].field, ints[i].v);
+    if (c->sliding_window) set_arch_u32(w, arch, "attention.sliding_window", c->sliding_window);
     set_arch_f32(w, arch, "attention.layer_norm_rms_epsilon", c->norm_eps);
     set_arch_f32(w, arch, "rope.freq_base", c->rope_theta);
     if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE) {

@@ -57,6 +57,7 @@ crvq_status crvq_config_validate(const crvq_config *c, const char *what) {
         (st = check_range(what, "head_dim", c->head_dim, 2, CRVQ_MAX_HEAD_DIM)) ||
         (st = check_range(what, "vocab_size", c->vocab_size, 1, CRVQ_MAX_VOCAB)) ||
         (st = check_range(what, "max_seq_len", c->max_seq_len, 1, CRVQ_MAX_SEQ_LEN)) ||
+        (st = check_range(what, "sliding_window", c->sliding_window, 0, CRVQ_MAX_SEQ_LEN)) ||
         (st = check_range(what, "bos_id", c->bos_id, -1, c->vocab_size - 1)) ||
         (st = check_range(what, "eos_id", c->eos_id, -1, c->vocab_size - 1)))
         return st;
@@ -249,6 +250,10 @@ static crvq_status parse_root(const cJSON *root, crvq_config *c, const char *wha
         (st = get_token_id(root, "bos_token_id", &c->bos_id, what)) ||
         (st = get_token_id(root, "eos_token_id", &c->eos_id, what)) || (st = parse_rope(root, c, what)))
         return st;
+    // Mistral-7B-v0.1 attends over the last 4096 tokens only: computed in
+    // full, that is exact up to the window, so the window is the context
+    if (c->arch == CRVQ_ARCH_MISTRAL && (st = get_int(root, "sliding_window", 0, &c->sliding_window, what))) return st;
+    if (c->sliding_window > 0 && c->sliding_window < c->max_seq_len) c->max_seq_len = c->sliding_window;
     if (c->n_kv_heads == -1) c->n_kv_heads = c->n_heads;
     if (c->head_dim == -1) {
         if (c->n_heads <= 0 || c->dim % c->n_heads)
@@ -406,6 +411,7 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
         (st = gguf_opt_int(&k, "attention.value_length", &value_dim)) ||
         (st = gguf_opt_int(&k, "rope.dimension_count", &rope_dim)) ||
         (st = gguf_opt_int(&k, "vocab_size", &c->vocab_size)) ||
+        (st = gguf_opt_int(&k, "attention.sliding_window", &c->sliding_window)) ||
         (st = gguf_opt_float(&k, "attention.layer_norm_rms_epsilon", &c->norm_eps)) ||
         (st = gguf_opt_float(&k, "rope.freq_base", &c->rope_theta)) ||
         (st = gguf_token_id(g, "tokenizer.ggml.bos_token_id", &c->bos_id)) ||
@@ -437,7 +443,8 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c) {
     return CRVQ_OK;
 }
 
-// qk_norm is not listed: it follows from the architecture, which is.
+// qk_norm is not listed: it follows from the architecture, which is; nor
+// sliding_window, which only bounds the lengths allowed.
 uint64_t crvq_config_digest(const crvq_config *c, uint64_t seed) {
     const double f[] = {c->arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
                         c->vocab_size, c->norm_eps, c->rope_theta, c->rope_style, c->rope_scaling, c->rope_factor,

@@ -102,6 +102,13 @@ void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos_t, float *sin_
         }
 }
 
+crvq_status crvq_check_window(const crvq_config *c, int n_tokens) {
+    if (c->sliding_window > 0 && n_tokens > c->sliding_window)
+        return crvq_fail(CRVQ_ERR_UNSUPPORTED, "%d tokens: the model attends over a sliding window of %d, which "
+                         "crvq does not implement; use at most %d", n_tokens, c->sliding_window, c->sliding_window);
+    return CRVQ_OK;
+}
+
 static crvq_status check_config(const crvq_config *c) {
     if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
         c->n_kv_heads <= 0 || c->head_dim <= 0 || c->vocab_size <= 0)
@@ -130,6 +137,7 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
     if (max_seq_len < 1 || max_batch < 1 || max_batch > max_seq_len)
         return crvq_fail(CRVQ_ERR_INVALID, "state: need 1 <= max_batch (%d) <= max_seq_len (%d)",
                          max_batch, max_seq_len);
+    if ((st = crvq_check_window(c, max_seq_len))) return st;
     crvq_state *s = calloc(1, sizeof *s);
     if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     s->max_seq = max_seq_len;

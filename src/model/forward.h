@@ -11,6 +11,10 @@
 // (src/train/) both use these tables.
 void crvq_rope_tables(const crvq_config *c, int n_pos, float *cos, float *sin);
 
+// CRVQ_ERR_UNSUPPORTED when n_tokens positions would reach past the model's
+// sliding attention window (which crvq computes as full attention).
+crvq_status crvq_check_window(const crvq_config *c, int n_tokens);
+
 // The residual stream of the state: (max_batch, dim). crvq_block_forward
 // reads its first n rows and leaves the block's output there.
 float *crvq_state_residual(crvq_state *s);

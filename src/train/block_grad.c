@@ -47,6 +47,8 @@ crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_s
     *out = NULL;
     if (max_seqs < 1 || seqlen < 1)
         return crvq_fail(CRVQ_ERR_INVALID, "block workspace: %d sequences of %d tokens", max_seqs, seqlen);
+    crvq_status st = crvq_check_window(c, seqlen);
+    if (st) return st;
     if (c->n_heads % c->n_kv_heads || c->head_dim % 2)
         return crvq_fail(CRVQ_ERR_INVALID, "block workspace: %d heads, %d kv heads, head_dim %d",
                          c->n_heads, c->n_kv_heads, c->head_dim);
