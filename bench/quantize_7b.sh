@@ -15,6 +15,7 @@
 #
 # Environment: PRESET (llama2-7b | llama3-8b, default llama2-7b), LAYERS (2),
 # METHODS ("rtn gptq crvq"), NS (128), SEQ (512), THREADS (all cores),
+# DEVICE (cpu | cuda: where quantize runs; default cpu),
 # CRVQ_SHARED (../shared), KEEP (a directory to keep the checkpoint in;
 # default a temporary one, removed at the end). --json prints one JSON
 # object last.
@@ -27,7 +28,7 @@ build=${args[0]:-build}
 crvq=$build/crvq mk=$build/bench/make_hf_checkpoint
 shared=${CRVQ_SHARED:-../shared}
 preset=${PRESET:-llama2-7b} layers=${LAYERS:-2} methods=${METHODS:-rtn gptq crvq}
-ns=${NS:-128} seq=${SEQ:-512} threads=${THREADS:-$(nproc)}
+ns=${NS:-128} seq=${SEQ:-512} threads=${THREADS:-$(nproc)} device=${DEVICE:-cpu}
 calib=$shared/data/pg-calib.txt text=$shared/data/wikitext2-test.txt
 case $preset in
 llama2-7b) tok=$shared/models/llama2-tokenizer/tokenizer.model ;;
@@ -53,7 +54,7 @@ run() {
     echo "$label $((kb / 1024)) $sec"
 }
 
-echo "# $preset, $layers blocks, $threads threads, calibration ${ns}x$seq; $(uptime | sed 's/.*load/load/')"
+echo "# $preset, $layers blocks, $threads threads, quantize on $device, calibration ${ns}x$seq; $(uptime | sed 's/.*load/load/')"
 echo "| run | peak RSS MB | wall s | s / block | projected 32 blocks |"
 echo "|---|---|---|---|---|"
 rows=()
@@ -66,7 +67,7 @@ for r in "generate" "perplexity"; do
 done
 for m in $methods; do
     line=$(run "quantize-$m" "$crvq" quantize -m "$ckpt" --calib "$calib" --method "$m" --nsamples "$ns" --nval 0 \
-        --seqlen "$seq" --no-finetune --threads "$threads" --json -o "$work/$m.gguf")
+        --seqlen "$seq" --no-finetune --threads "$threads" --device "$device" --json -o "$work/$m.gguf")
     read -r _ mb sec <<<"$line"
     per=$(python3 -c "print(round($sec / $layers, 1))")
     proj=$(python3 -c "print(round($sec / $layers * 32 / 3600, 2))")
@@ -75,5 +76,5 @@ for m in $methods; do
     rm -f "$work/$m.gguf"
 done
 if [ $json = 1 ]; then
-    (IFS=,; echo "{\"preset\":\"$preset\",\"layers\":$layers,\"threads\":$threads,\"nsamples\":$ns,\"seqlen\":$seq,\"rows\":[${rows[*]}]}")
+    (IFS=,; echo "{\"preset\":\"$preset\",\"device\":\"$device\",\"layers\":$layers,\"threads\":$threads,\"nsamples\":$ns,\"seqlen\":$seq,\"rows\":[${rows[*]}]}")
 fi
