@@ -220,6 +220,14 @@ int64_t crvq_model_n_params_linear(const crvq_model *m); // the 7 projections of
 typedef struct crvq_state crvq_state;
 
 crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch, crvq_state **out);
+// The same with the KV cache at kv_bits: 32 (float32, what crvq_state_init
+// gives), 8 or 4 (symmetric integer groups of 32 values per position and kv
+// head with an fp16 scale, as llama.cpp's q8_0 / q4_0 caches: keys and
+// values are quantized as they are stored, about 3.8x / 7.1x less memory).
+crvq_status crvq_state_init_kv(const crvq_model *m, int max_seq_len, int max_batch, int kv_bits,
+                               crvq_state **out);
+// Bytes of the state's KV cache.
+size_t crvq_state_kv_bytes(const crvq_state *s);
 void crvq_state_free(crvq_state *s);
 
 // Run n tokens at positions pos..pos+n-1 (the cache holds 0..pos-1).
@@ -251,6 +259,9 @@ typedef struct crvq_ppl_opts {
     // model's tokenization) and the result gets KL(base ‖ model) and top-1
     // agreement; its vocabulary size must equal the evaluated model's.
     const crvq_model *kl_base;
+    // KV cache of the evaluated model: 0 or 32 float32, 8 or 4 quantized
+    // (crvq_state_init_kv); kl_base always runs with a float32 cache
+    int kv_bits;
 } crvq_ppl_opts;
 
 typedef struct crvq_ppl_result {

@@ -35,6 +35,7 @@ static void usage(FILE *f) {
             "  --reps R             repetitions (default 3)\n"
             "  --seed S             seed of the random tokens (default 1)\n"
             "  --threads N          threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
+            CLI_KV_BITS_HELP
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
@@ -114,7 +115,7 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_INT(NULL, "--gen", &o->n_gen, 1, 1 << 20),
         CLI_FLAG_INT(NULL, "--reps", &o->reps, 1, 1000),
     };
-    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON, &o->c, own,
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON | CLI_F_KV_BITS, &o->c, own,
                      sizeof own / sizeof *own, usage);
 }
 
@@ -131,6 +132,7 @@ static int validate(void *vo) {
 // repetitions: wall-clock and process CPU, each its own median.
 typedef struct timings {
     double prefill, decode, prefill_cpu, decode_cpu;
+    double kv_bytes; // the state's KV cache
 } timings;
 
 // Time the prefill of tok[0, prompt_len) and the decoding of the next n_gen.
@@ -145,7 +147,8 @@ static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timi
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (crvq_state_init(m, max_seq, prompt_len, &s) != CRVQ_OK) goto fail;
+    if (crvq_state_init_kv(m, max_seq, prompt_len, o->c.kv_bits, &s) != CRVQ_OK) goto fail;
+    out->kv_bytes = (double)crvq_state_kv_bytes(s);
     crvq_rng rng;
     crvq_rng_seed(&rng, o->c.seed);
     for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
@@ -160,7 +163,8 @@ static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timi
             t[2 * reps + rep] = c1 - c0, t[3 * reps + rep] = cpu_seconds() - c1;
         }
     }
-    *out = (timings){median(t, reps), median(t + reps, reps), median(t + 2 * reps, reps), median(t + 3 * reps, reps)};
+    *out = (timings){median(t, reps), median(t + reps, reps), median(t + 2 * reps, reps), median(t + 3 * reps, reps),
+                     out->kv_bytes};
     rc = 0;
     goto done;
 fail:
@@ -191,6 +195,8 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
                prompt_len, dec, o->n_gen / dec, dec_gbps);
         printf("process CPU seconds (%d threads): prefill %.4f s = %.1f tok/s, decode %.4f s = %.1f tok/s\n",
                crvq_get_threads(), pre_cpu, prompt_len / pre_cpu, dec_cpu, o->n_gen / dec_cpu);
+        printf("KV cache: %d-bit, %.2f MiB for %d positions\n", o->c.kv_bits, t.kv_bytes / 1048576.0,
+               prompt_len + o->n_gen);
         return;
     }
     cJSON *j = cJSON_CreateObject();
@@ -217,6 +223,8 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
     cJSON_AddNumberToObject(j, "prefill_sgemm_fraction", pre_gflops / ref_gflops);
     cJSON_AddNumberToObject(j, "decode_weight_bytes", weight_bytes);
     cJSON_AddNumberToObject(j, "decode_weight_gbps", dec_gbps);
+    cJSON_AddNumberToObject(j, "kv_bits", o->c.kv_bits);
+    cJSON_AddNumberToObject(j, "kv_cache_bytes", t.kv_bytes);
     cli_print_json(j);
 }
 

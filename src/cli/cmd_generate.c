@@ -24,6 +24,8 @@ static void usage(FILE *f) {
             "                     default: from the clock, printed with --json)\n"
             "  --threads N        threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --tokenizer PATH   tokenizer file instead of the one found with the model\n"
+            "  --kv-bits B        KV cache: 32 = float32 (default), 8 or 4 = symmetric integer\n"
+            "                     groups of 32 values with an fp16 scale, quantized when stored\n"
             "  --json             print only one JSON line: text, ids, n_prompt (incl. BOS),\n"
             "                     n_generated, prefill_tps, decode_tps, seed\n"
             "  -h, --help         this help\n");
@@ -76,7 +78,7 @@ static int parse(void *vo, int argc, char **argv) {
         // up to 2^53: reported back exactly as a JSON number
         CLI_FLAG_U64(NULL, "--seed", &o->seed, 0, 1LL << 53),
     };
-    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_PROMPT | CLI_F_THREADS | CLI_F_TOKENIZER | CLI_F_JSON,
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_PROMPT | CLI_F_THREADS | CLI_F_TOKENIZER | CLI_F_JSON | CLI_F_KV_BITS,
                      &o->c, own, sizeof own / sizeof *own, usage);
 }
 
@@ -108,7 +110,7 @@ static int generate(const opts *o, const crvq_model *m, const int *ids, int n_pr
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (crvq_state_init(m, n_prompt + o->n_gen, n_prompt, &s) != CRVQ_OK) goto fail;
+    if (crvq_state_init_kv(m, n_prompt + o->n_gen, n_prompt, o->c.kv_bits, &s) != CRVQ_OK) goto fail;
     crvq_rng rng;
     crvq_rng_seed(&rng, o->seed);
     if (!o->c.json)
@@ -163,6 +165,7 @@ static void print_result(const opts *o, int n_prompt, const generation *g) {
     cJSON_AddNumberToObject(j, "temp", o->temp);
     cJSON_AddNumberToObject(j, "top_p", o->top_p);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(j, "kv_bits", o->c.kv_bits);
     cli_print_json(j);
 }
 

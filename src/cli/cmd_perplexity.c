@@ -31,6 +31,8 @@ static void usage(FILE *f) {
             "  --tokenizer PATH     tokenizer file instead of the one found with the model\n"
             "  --kl-base PATH       base model (usually the original of a quantized MODEL);\n"
             "                       its vocabulary size must equal MODEL's\n"
+            CLI_KV_BITS_HELP
+            "                       (MODEL's cache; --kl-base runs with float32)\n"
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
@@ -82,7 +84,8 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_INT(NULL, "--batch", &o->batch, 1, 1 << 20),
         CLI_FLAG_STRING(NULL, "--kl-base", &o->base_path),
     };
-    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_FILE | CLI_F_TOKENIZER | CLI_F_THREADS | CLI_F_JSON, &o->c,
+    return cli_parse(cmd, argc, argv,
+                     CLI_F_MODEL | CLI_F_FILE | CLI_F_TOKENIZER | CLI_F_THREADS | CLI_F_JSON | CLI_F_KV_BITS, &o->c,
                      own, sizeof own / sizeof *own, usage);
 }
 
@@ -121,6 +124,7 @@ static void print_result(const opts *o, int ctx, const crvq_ppl_result *r, doubl
     cJSON_AddNumberToObject(j, "seconds", secs);
     cJSON_AddNumberToObject(j, "tokens_per_second", (double)r->evaluated / secs);
     cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
+    cJSON_AddNumberToObject(j, "kv_bits", o->c.kv_bits);
     if (o->base_path) {
         cJSON_AddStringToObject(j, "kl_base", o->base_path);
         cJSON_AddNumberToObject(j, "kld", r->kld);
@@ -146,6 +150,7 @@ static int evaluate(const opts *o, const crvq_model *m, const crvq_model *base, 
         .progress = progress,
         .progress_user = &ps,
         .kl_base = base,
+        .kv_bits = o->c.kv_bits,
     };
     crvq_ppl_result r;
     if (crvq_perplexity(m, (const char *)text->data, text->size, &po, &r) != CRVQ_OK) return cli_error(cmd, NULL);

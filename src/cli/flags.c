@@ -32,6 +32,7 @@ void cli_common_default(cli_common *c) {
     c->nval = 16;
     c->seqlen = 512;
     c->device = CRVQ_DEVICE_CPU;
+    c->kv_bits = 32;
 }
 
 int cli_usage_error(const char *cmd, const char *msg, const char *arg) {
@@ -85,6 +86,13 @@ static int parse_device(const char *cmd, const char *flag, const char *value, vo
     return 0;
 }
 
+static int parse_kv_bits(const char *cmd, const char *flag, const char *value, void *dst) {
+    if (strcmp(value, "32") && strcmp(value, "8") && strcmp(value, "4"))
+        return cli_usage_error(cmd, "--kv-bits expects 32, 8 or 4, got", value);
+    *(int *)dst = atoi(value);
+    return 0;
+}
+
 // The shared flags: the CLI_F_* bit that selects each (CLI_F_WINDOWS: three
 // flags), the offset of its field in cli_common.
 #define AT(field) offsetof(cli_common, field)
@@ -108,6 +116,7 @@ static const struct shared_flag {
     {CLI_F_WINDOWS, AT(nval), CLI_FLAG_INT(NULL, "--nval", NULL, 0, 1 << 20)},
     {CLI_F_WINDOWS, AT(seqlen), CLI_FLAG_INT(NULL, "--seqlen", NULL, 2, 1 << 20)},
     {CLI_F_DEVICE, AT(device), CLI_FLAG_CUSTOM(NULL, "--device", NULL, parse_device)},
+    {CLI_F_KV_BITS, AT(kv_bits), CLI_FLAG_CUSTOM(NULL, "--kv-bits", NULL, parse_kv_bits)},
 };
 #undef AT
 

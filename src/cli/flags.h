@@ -22,6 +22,7 @@ typedef struct cli_common {
     uint64_t seed;
     int nsamples, nval, seqlen;    // calibration / training windows (128, 16, 512)
     crvq_device device;            // --device cpu|cuda (default cpu)
+    int kv_bits;                   // --kv-bits 32|8|4 (default 32)
 } cli_common;
 
 enum {
@@ -38,6 +39,7 @@ enum {
     CLI_F_SEED = 1 << 10,      // --seed S (0..2^63-1)
     CLI_F_WINDOWS = 1 << 11,   // --nsamples N, --nval N, --seqlen N
     CLI_F_DEVICE = 1 << 12,    // --device cpu|cuda
+    CLI_F_KV_BITS = 1 << 13,   // --kv-bits 32|8|4
 };
 
 typedef enum cli_kind {
@@ -66,6 +68,11 @@ typedef struct cli_flag {
     {.short_name = S, .long_name = L, .kind = CLI_DOUBLE, .dst = DST, .flo = LO, .fhi = HI}
 #define CLI_FLAG_SET(S, L, DST) {.short_name = S, .long_name = L, .kind = CLI_SET, .dst = DST}
 #define CLI_FLAG_CUSTOM(S, L, DST, FN) {.short_name = S, .long_name = L, .kind = CLI_CUSTOM, .dst = DST, .parse = FN}
+
+// The help line of --kv-bits, the same in every command that takes it.
+#define CLI_KV_BITS_HELP \
+    "  --kv-bits B          KV cache: 32 = float32 (default), 8 or 4 = symmetric integer\n" \
+    "                       groups of 32 values with an fp16 scale, quantized when stored\n"
 
 #define CLI_GO (-1) // cli_parse: go on with the command
 

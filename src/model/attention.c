@@ -38,6 +38,16 @@ static void attn_one(const crvq_config *c, const float *q, const float *kc, cons
     }
 }
 
+void crvq_attn_softmax_tile(const crvq_config *c, float *scores, int T, int L, int first) {
+#pragma omp parallel for schedule(static) if ((size_t)c->n_heads * T * L >= CRVQ_PAR_MIN_WORK)
+    for (int hr = 0; hr < c->n_heads * T; hr++) {
+        int visible = first + hr % T + 1; // row r sees keys 0..first+r
+        float *row = scores + (size_t)hr * L;
+        crvq_softmax(row, visible);
+        memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
+    }
+}
+
 // Causal attention of n > 1 tokens at positions pos..pos+n-1 over the cache
 // 0..pos+n-1, one tile of query rows at a time: S_h = scale * Q_h K_hᵀ for
 // every head (sgemm), masked softmax of all rows of all heads (one parallel
@@ -59,13 +69,7 @@ static void attn_batch(const crvq_config *c, const float *q, const float *kc, co
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, L, hd, scale, qh, q_dim, kh,
                         kv_dim, 0.0f, S, L);
         }
-#pragma omp parallel for schedule(static) if ((size_t)c->n_heads * T * L >= CRVQ_PAR_MIN_WORK)
-        for (int hr = 0; hr < c->n_heads * T; hr++) {
-            int visible = pos + i0 + hr % T + 1; // row r sees keys 0..pos+i0+r
-            float *row = scores + (size_t)hr * L;
-            crvq_softmax(row, visible);
-            memset(row + visible, 0, (size_t)(L - visible) * sizeof *row);
-        }
+        crvq_attn_softmax_tile(c, scores, T, L, pos + i0);
         for (int h = 0; h < c->n_heads; h++) {
             const float *S = scores + (size_t)h * T * L;           // (T, L)
             const float *vh = vc + (size_t)(h / group) * hd;       // (L, hd), stride kv_dim

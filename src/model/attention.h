@@ -21,6 +21,11 @@
 void crvq_attn_cached(const crvq_config *c, const float *q, const float *kc, const float *vc, int n, int pos,
                       int q_tile, int max_seq, float *scores, float *out);
 
+// The masked softmax of a query tile's scores (n_heads, T, L): row r of
+// each head sees keys 0..first+r, the rest of the row is zeroed. Shared by
+// the float32 and the quantized cache's attention (model/attention_kvq.h).
+void crvq_attn_softmax_tile(const crvq_config *c, float *scores, int T, int L, int first);
+
 // Training. Floats of scratch the attention of one T-token sequence needs
 // (forward or backward): two (heads per chunk, T, T) score buffers, at most
 // 2 x 64 MiB.

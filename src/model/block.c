@@ -9,6 +9,8 @@
 
 #include "kernels/ops.h"
 #include "model/attention.h"
+#include "model/attention_kvq.h"
+#include "model/kv_cache.h"
 #include "model/linear.h"
 #include "util/threads.h"
 
@@ -62,7 +64,10 @@ static void attention_half(const crvq_config *c, const crvq_layer *L, const crvq
     linear(io, &L->wv, io->xn1, io->v);
     if (c->qk_norm) qk_norm_rows(c, L, io);
     rope_rows(c, io);
-    if (io->kc)
+    if (io->kvq) {
+        crvq_kv_cache_store(io->kvq, io->layer, io->k, io->v, n, io->pos);
+        crvq_attn_cached_kvq(c, io->q, io->kvq, io->layer, n, io->pos, io->q_tile, io->scores, io->deq, io->ao);
+    } else if (io->kc)
         crvq_attn_cached(c, io->q, io->kc, io->vc, n, io->pos, io->q_tile, io->max_seq, io->scores, io->ao);
     else
         for (int s = 0; s < n / T; s++) {

@@ -41,6 +41,13 @@ typedef struct crvq_block_io {
     const float *kc, *vc;
     int max_seq, q_tile;
     float *scores, *att_scratch;
+    // serving over a quantized cache instead (kvq not NULL, kc NULL): k and
+    // v are (n, kv_dim) rows of their own, quantized into layer `layer` of
+    // kvq at positions pos..pos+n-1 before attention reads it; deq
+    // (max_seq, head_dim) scratch (model/attention_kvq.h).
+    const struct crvq_kv_cache *kvq;
+    int layer;
+    float *deq;
     // not NULL: the training linear products (crvq_linear_forward_train)
     // with this scratch (crvq_linear_train_scratch of the largest projection)
     float *lin_scratch;

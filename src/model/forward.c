@@ -11,6 +11,7 @@
 
 #include "kernels/ops.h"
 #include "model/block.h"
+#include "model/kv_cache.h"
 #include "model/linear.h"
 #include "util/finite.h"
 #include "util/threads.h"
@@ -38,8 +39,13 @@
 struct crvq_state {
     int max_seq, max_batch;
     int q_tile;             // query rows per attention tile (n > 1)
-    float *key_cache;       // (n_layers, max_seq, kv_dim)
-    float *value_cache;     // (n_layers, max_seq, kv_dim)
+    int kv_bits;            // 32: key_cache, value_cache; 8 or 4: kvq
+    size_t kv_all_layers;   // n_layers * kv_dim: floats of one position in a float32 cache
+    float *key_cache;       // (n_layers, max_seq, kv_dim), kv_bits 32
+    float *value_cache;     // (n_layers, max_seq, kv_dim), kv_bits 32
+    crvq_kv_cache kvq;      // kv_bits 8 or 4
+    float *k_new, *v_new;   // (max_batch, kv_dim) keys and values before they are quantized
+    float *kv_deq;          // (max_seq, head_dim) one kv head dequantized (attention of n > 1)
     float *rope_cos;        // (max_seq, head_dim/2)
     float *rope_sin;        // (max_seq, head_dim/2)
     float *x;               // (max_batch, dim) residual stream
@@ -130,10 +136,17 @@ static crvq_status check_config(const crvq_config *c) {
 }
 
 crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch, crvq_state **out) {
+    return crvq_state_init_kv(m, max_seq_len, max_batch, 32, out);
+}
+
+crvq_status crvq_state_init_kv(const crvq_model *m, int max_seq_len, int max_batch, int kv_bits,
+                               crvq_state **out) {
     const crvq_config *c = &m->cfg;
     *out = NULL;
     crvq_status st = check_config(c);
     if (st) return st;
+    if (kv_bits != 32 && kv_bits != 8 && kv_bits != 4)
+        return crvq_fail(CRVQ_ERR_INVALID, "state: KV cache of %d bits; 32, 8 or 4", kv_bits);
     if (max_seq_len < 1 || max_batch < 1 || max_batch > max_seq_len)
         return crvq_fail(CRVQ_ERR_INVALID, "state: need 1 <= max_batch (%d) <= max_seq_len (%d)",
                          max_batch, max_seq_len);
@@ -142,26 +155,33 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
     if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     s->max_seq = max_seq_len;
     s->max_batch = max_batch;
+    s->kv_bits = kv_bits;
+    s->kv_all_layers = (size_t)c->n_layers * c->n_kv_heads * c->head_dim;
+    const int q32 = kv_bits == 32; // which cache is allocated: only one of them
     int q_tile = CRVQ_SCORES_BUDGET / c->n_heads / max_seq_len;
     if (q_tile > CRVQ_Q_TILE) q_tile = CRVQ_Q_TILE;
     s->q_tile = q_tile < 1 ? 1 : q_tile > max_batch ? max_batch : q_tile;
 
     size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     size_t q_dim = (size_t)c->n_heads * c->head_dim;
-    struct { float **p; size_t n; } bufs[] = {
-        {&s->key_cache, n_floats(c->n_layers, max_seq_len, kv_dim)},
-        {&s->value_cache, n_floats(c->n_layers, max_seq_len, kv_dim)},
-        {&s->rope_cos, n_floats(max_seq_len, c->head_dim / 2, 1)},
-        {&s->rope_sin, n_floats(max_seq_len, c->head_dim / 2, 1)},
-        {&s->x, n_floats(max_batch, c->dim, 1)},
-        {&s->xb, n_floats(max_batch, c->dim, 1)},
-        {&s->q, n_floats(max_batch, q_dim, 1)},
-        {&s->att, n_floats(max_batch, q_dim, 1)},
-        {&s->hb, n_floats(max_batch, c->hidden_dim, 1)},
-        {&s->hb2, n_floats(max_batch, c->hidden_dim, 1)},
-        {&s->scores, n_floats(c->n_heads, s->q_tile, max_seq_len)},
+    struct { float **p; size_t n; int used; } bufs[] = {
+        {&s->key_cache, n_floats(c->n_layers, max_seq_len, kv_dim), q32},
+        {&s->value_cache, n_floats(c->n_layers, max_seq_len, kv_dim), q32},
+        {&s->k_new, n_floats(max_batch, kv_dim, 1), !q32},
+        {&s->v_new, n_floats(max_batch, kv_dim, 1), !q32},
+        {&s->kv_deq, n_floats(max_seq_len, c->head_dim, 1), !q32},
+        {&s->rope_cos, n_floats(max_seq_len, c->head_dim / 2, 1), 1},
+        {&s->rope_sin, n_floats(max_seq_len, c->head_dim / 2, 1), 1},
+        {&s->x, n_floats(max_batch, c->dim, 1), 1},
+        {&s->xb, n_floats(max_batch, c->dim, 1), 1},
+        {&s->q, n_floats(max_batch, q_dim, 1), 1},
+        {&s->att, n_floats(max_batch, q_dim, 1), 1},
+        {&s->hb, n_floats(max_batch, c->hidden_dim, 1), 1},
+        {&s->hb2, n_floats(max_batch, c->hidden_dim, 1), 1},
+        {&s->scores, n_floats(c->n_heads, s->q_tile, max_seq_len), 1},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (!bufs[i].used) continue;
         // zeroed, so that no path can ever read uninitialized memory
         *bufs[i].p = bufs[i].n ? calloc(bufs[i].n, sizeof(float)) : NULL;
         if (!*bufs[i].p) {
@@ -171,6 +191,10 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
         }
     }
 
+    if (!q32 && (st = crvq_kv_cache_init(c, max_seq_len, kv_bits, &s->kvq))) {
+        crvq_state_free(s);
+        return st;
+    }
     crvq_rope_tables(c, max_seq_len, s->rope_cos, s->rope_sin);
     *out = s;
     return CRVQ_OK;
@@ -180,6 +204,10 @@ void crvq_state_free(crvq_state *s) {
     if (!s) return;
     free(s->key_cache);
     free(s->value_cache);
+    crvq_kv_cache_free(&s->kvq);
+    free(s->k_new);
+    free(s->v_new);
+    free(s->kv_deq);
     free(s->rope_cos);
     free(s->rope_sin);
     free(s->x);
@@ -192,6 +220,11 @@ void crvq_state_free(crvq_state *s) {
     free(s);
 }
 
+size_t crvq_state_kv_bytes(const crvq_state *s) {
+    if (s->kv_bits != 32) return crvq_kv_cache_bytes(&s->kvq);
+    return 2 * (size_t)s->max_seq * s->kv_all_layers * sizeof(float);
+}
+
 // Block l on the n rows of s->x at positions pos..pos+n-1: the new keys and
 // values go straight into this layer's cache, one (n, dim) buffer takes the
 // norms' and projections' outputs in turn, and the residual stream is
@@ -200,16 +233,21 @@ static void block(const crvq_model *m, crvq_state *s, int l, int n, int pos, crv
                   void *ctx) {
     const crvq_config *c = &m->cfg;
     size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
-    float *kc = s->key_cache + (size_t)l * s->max_seq * kv_dim;   // (max_seq, kv_dim)
-    float *vc = s->value_cache + (size_t)l * s->max_seq * kv_dim; // (max_seq, kv_dim)
-    const crvq_block_io io = {
+    crvq_block_io io = {
         .n = n, .seqlen = n, .pos = pos, .rope_cos = s->rope_cos, .rope_sin = s->rope_sin,
-        .kc = kc, .vc = vc, .max_seq = s->max_seq, .q_tile = s->q_tile, .scores = s->scores,
+        .max_seq = s->max_seq, .q_tile = s->q_tile, .scores = s->scores,
         .tap = tap, .tap_ctx = ctx,
-        .x = s->x, .xn1 = s->xb, .q = s->q, .k = kc + (size_t)pos * kv_dim, .v = vc + (size_t)pos * kv_dim,
+        .x = s->x, .xn1 = s->xb, .q = s->q,
         .ao = s->att, .o = s->xb, .h = s->x, .xn2 = s->xb, .g = s->hb, .u = s->hb2, .a = s->hb,
         .down = s->xb, .y = s->x,
     };
+    if (s->kv_bits == 32) {
+        float *kc = s->key_cache + (size_t)l * s->max_seq * kv_dim;   // (max_seq, kv_dim)
+        float *vc = s->value_cache + (size_t)l * s->max_seq * kv_dim; // (max_seq, kv_dim)
+        io.kc = kc, io.vc = vc, io.k = kc + (size_t)pos * kv_dim, io.v = vc + (size_t)pos * kv_dim;
+    } else {
+        io.kvq = &s->kvq, io.layer = l, io.deq = s->kv_deq, io.k = s->k_new, io.v = s->v_new;
+    }
     crvq_block_run(c, &m->layers[l], &io);
 }
 

@@ -213,7 +213,7 @@ crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
     if (batch < 1) batch = 1;
     if (batch > opts->ctx) batch = opts->ctx;
     ppl_run r = {.m = m, .max_batch = batch, .base = base};
-    crvq_status st = crvq_state_init(m, opts->ctx, batch, &r.state);
+    crvq_status st = crvq_state_init_kv(m, opts->ctx, batch, opts->kv_bits ? opts->kv_bits : 32, &r.state);
     if (!st && base) st = crvq_state_init(base, opts->ctx, batch, &r.base_state);
     if (st) {
         crvq_state_free(r.state);
