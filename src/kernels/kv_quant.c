@@ -3,12 +3,26 @@
 #include "kernels/kv_quant.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "crvq.h"
 
 // fp16's largest finite value: a scale above it is clamped there (values
 // beyond 127 x 65504 saturate) so that no code ever meets an infinite scale.
 #define F16_MAX 65504.0f
+
+// An fp16 scale as float32: normal numbers inline (every group of a row
+// needs its scale, and the call was a tenth of a decode step), the rest
+// (zero, subnormals; the sign bit or an all-ones exponent, which no
+// stored scale has) by crvq_f16_to_f32.
+static inline float scale_f32(uint16_t h) {
+    const uint32_t e = h >> 10;
+    if (e == 0 || e >= 31) return crvq_f16_to_f32(h);
+    const uint32_t u = (e + 112) << 23 | (uint32_t)(h & 0x3ff) << 13;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 // q = round(x / d) in [-Q, Q]; NaN compares false and saturates at +Q, so
 // no float-to-int conversion is ever out of range.
@@ -27,7 +41,7 @@ void crvq_kvq_quantize_group(int bits, const float *x, int n, uint8_t *codes, ui
     *scale = crvq_f32_to_f16(d < F16_MAX ? d : F16_MAX);
     // divide by the scale as stored, not by d: the error bound holds for
     // what dequantization multiplies with
-    float ds = crvq_f16_to_f32(*scale), inv = ds > 0.0f ? 1.0f / ds : 0.0f;
+    float ds = scale_f32(*scale), inv = ds > 0.0f ? 1.0f / ds : 0.0f;
     if (bits == 8) {
         for (int i = 0; i < n; i++) codes[i] = (uint8_t)(int8_t)level(x[i], inv, Q);
         return;
@@ -37,14 +51,16 @@ void crvq_kvq_quantize_group(int bits, const float *x, int n, uint8_t *codes, ui
 }
 
 void crvq_kvq_dequantize_group(int bits, const uint8_t *codes, uint16_t scale, int n, float *y) {
-    const float d = crvq_f16_to_f32(scale);
+    const float d = scale_f32(scale);
     if (bits == 8) {
+#pragma omp simd
         for (int i = 0; i < n; i++) y[i] = d * (float)(int8_t)codes[i];
         return;
     }
-    for (int i = 0; i < n; i += 2) {
-        y[i] = d * (float)((codes[i / 2] & 15) - 8);
-        y[i + 1] = d * (float)((codes[i / 2] >> 4) - 8);
+#pragma omp simd
+    for (int j = 0; j < n / 2; j++) {
+        y[2 * j] = d * (float)((codes[j] & 15) - 8);
+        y[2 * j + 1] = d * (float)((codes[j] >> 4) - 8);
     }
 }
 
@@ -66,15 +82,19 @@ void crvq_kvq_dequantize(int bits, const uint8_t *codes, const uint16_t *scales,
         crvq_kvq_dequantize_group(bits, codes + g * gb, scales[g], group_len(n, g), y + g * CRVQ_KVQ_GROUP);
 }
 
-// Σ q[i] · level[i] of one group (its scale not applied).
+// Σ q[i] · level[i] of one group (its scale not applied). The sum may be
+// reordered into SIMD lanes (as crvq_dot's): one chain of dependent float
+// adds made decoding over the cache latency-bound.
 static float group_dot(int bits, const float *q, const uint8_t *c, int n) {
     float s = 0.0f;
     if (bits == 8) {
+#pragma omp simd reduction(+ : s)
         for (int i = 0; i < n; i++) s += q[i] * (float)(int8_t)c[i];
         return s;
     }
-    for (int i = 0; i < n; i += 2)
-        s += q[i] * (float)((c[i / 2] & 15) - 8) + q[i + 1] * (float)((c[i / 2] >> 4) - 8);
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < n / 2; j++)
+        s += q[2 * j] * (float)((c[j] & 15) - 8) + q[2 * j + 1] * (float)((c[j] >> 4) - 8);
     return s;
 }
 
@@ -82,7 +102,7 @@ float crvq_kvq_dot(int bits, const float *q, const uint8_t *codes, const uint16_
     const size_t gb = crvq_kvq_row_bytes(bits, CRVQ_KVQ_GROUP);
     float s = 0.0f;
     for (int g = 0; g < crvq_kvq_groups(n); g++)
-        s += crvq_f16_to_f32(scales[g]) *
+        s += scale_f32(scales[g]) *
              group_dot(bits, q + g * CRVQ_KVQ_GROUP, codes + g * gb, group_len(n, g));
     return s;
 }
@@ -90,17 +110,19 @@ float crvq_kvq_dot(int bits, const float *q, const uint8_t *codes, const uint16_
 void crvq_kvq_axpy(int bits, float a, const uint8_t *codes, const uint16_t *scales, int n, float *y) {
     const size_t gb = crvq_kvq_row_bytes(bits, CRVQ_KVQ_GROUP);
     for (int g = 0; g < crvq_kvq_groups(n); g++) {
-        const float ad = a * crvq_f16_to_f32(scales[g]);
+        const float ad = a * scale_f32(scales[g]);
         const uint8_t *c = codes + g * gb;
         float *yg = y + g * CRVQ_KVQ_GROUP;
         const int len = group_len(n, g);
         if (bits == 8) {
+#pragma omp simd
             for (int i = 0; i < len; i++) yg[i] += ad * (float)(int8_t)c[i];
             continue;
         }
-        for (int i = 0; i < len; i += 2) {
-            yg[i] += ad * (float)((c[i / 2] & 15) - 8);
-            yg[i + 1] += ad * (float)((c[i / 2] >> 4) - 8);
+#pragma omp simd
+        for (int j = 0; j < len / 2; j++) {
+            yg[2 * j] += ad * (float)((c[j] & 15) - 8);
+            yg[2 * j + 1] += ad * (float)((c[j] >> 4) - 8);
         }
     }
 }

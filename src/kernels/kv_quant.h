@@ -15,8 +15,11 @@
 // is taken into account: x is divided by the scale as stored, so the
 // error of a value stays within half a step: |x - q d| <= d/2 (1 + 2^-11)
 // for d in fp16's normal range; below it (max|x| < 127 x 2^-14) fp16's
-// absolute spacing 2^-24 adds at most Q 2^-25. Everything here is the
-// scalar reference (plain loops the compiler may vectorize).
+// absolute spacing 2^-24 adds at most Q 2^-25. There is one
+// implementation, in plain C: the group functions are the reference, and
+// the loops are marked `omp simd` so that the compiler vectorizes them; only
+// crvq_kvq_dot's sum is reordered by that (tests/test_kv_quant.c bounds it
+// against the dequantized row).
 #ifndef CRVQ_KERNELS_KV_QUANT_H
 #define CRVQ_KERNELS_KV_QUANT_H
 
