@@ -7,6 +7,8 @@
 #include "crvq.h"
 #include "model/linear.h"
 
+#include <math.h>
+
 // The model at path (tokenizer from tok, or found beside it), NULL on failure.
 static inline crvq_model *test_load(const char *path, const char *tok) {
     crvq_load_opts o = {.tokenizer_path = tok};
@@ -41,6 +43,16 @@ static inline float *test_logits(const crvq_model *m, int n) {
     crvq_state_free(s);
     free(tok);
     return out;
+}
+
+// max |a - b| / max |b|: the difference of two logit arrays against their scale
+static inline double test_max_rel_diff(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)a[i] - b[i]));
+        den = fmax(den, fabs((double)b[i]));
+    }
+    return num / den;
 }
 
 // The pipeline's defaults for method with the tests' tiny calibration: two

@@ -16,15 +16,6 @@
 
 static char tmpdir[] = "/tmp/crvq-container.XXXXXX";
 
-static double max_rel_diff(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)a[i] - b[i]));
-        den = fmax(den, fabs((double)b[i]));
-    }
-    return num / den;
-}
-
 // The container stores float32 embeddings as fp16: round the in-memory
 // model's the same way so both compute the same function. Returns the buffer.
 static float *round_embeddings(crvq_model *m) {
@@ -93,7 +84,7 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
         // observed up to 9e-7 of the largest logit (every OpenBLAS kernel and
         // SIMD level, 1 and 2 threads). 1e-5 allows 10x that; a tensor stored
         // wrong is off by far more (the embeddings not rounded to fp16: 2e-4).
-        double err = max_rel_diff(b, a, (size_t)n * m->cfg.vocab_size);
+        double err = test_max_rel_diff(b, a, (size_t)n * m->cfg.vocab_size);
         CHECK_MSG(err < 1e-5, "%s rope %d: file vs memory logits differ by %g", crvq_method_name(method), style, err);
         free(a);
         free(b);

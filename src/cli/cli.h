@@ -24,7 +24,7 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command cli_info, cli_tokenize, cli_perplexity, cli_generate, cli_bench, cli_quantize,
-    cli_finetune, cli_quantize_matrix;
+    cli_finetune, cli_quantize_matrix, cli_export;
 
 // Print "crvq CMD: error: MSG" (the library's last error when msg is NULL); return 1.
 int cli_error(const char *cmd, const char *msg);

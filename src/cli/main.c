@@ -8,7 +8,7 @@
 
 static const cli_command *const commands[] = {
     &cli_info, &cli_tokenize, &cli_perplexity, &cli_generate, &cli_bench, &cli_quantize, &cli_finetune,
-    &cli_quantize_matrix,
+    &cli_quantize_matrix, &cli_export,
 };
 
 // parse, validate, run, on the command's own options (static: a bad flag

@@ -190,6 +190,11 @@ static void expand_rows(const crvq_linear *L, int r0, int nr, float *w, float *t
     }
 }
 
+void crvq_linear_rows(const crvq_linear *L, int r0, int r1, float *dst, float *tmp) {
+    if (L->kind == CRVQ_LINEAR_DENSE) crvq_linear_dense_rows(L, r0, r1, dst);
+    else expand_rows(L, r0, r1 - r0, dst, tmp);
+}
+
 void crvq_linear_forward_train(const crvq_linear *L, const float *x, int n, float *y, float *scratch) {
     assert(n >= 1);
     if (L->kind == CRVQ_LINEAR_DENSE) {

@@ -20,6 +20,12 @@ void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y);
 // copied, or widened exactly from its bf16 / fp16 storage.
 void crvq_linear_dense_rows(const crvq_linear *L, int r0, int r1, float *dst);
 
+// Rows [r0, r1) of Ŵ of a layer of any kind as float32 into dst ((r1 - r0),
+// n_in), original column order: what the layer computes with, one slice at a
+// time (crvq export writes a model this way). tmp, of the same size, is
+// scratch for a permuted VQ layer. Call outside OpenMP regions.
+void crvq_linear_rows(const crvq_linear *L, int r0, int r1, float *dst, float *tmp);
+
 // The whole W of a dense layer as float32: L->w itself (*owned NULL), or a
 // widened copy in a new buffer *owned, which the caller frees.
 crvq_status crvq_linear_dense_f32(const crvq_linear *L, const float **w, float **owned);
