@@ -6,16 +6,11 @@
 # counts exactly. Prints each run's time.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-for f in models/stories260K/stories260K.bin models/stories260K/stories260K-f32.gguf \
-         models/pg-dev/model.safetensors data/tinystories-val-1k.txt data/wikitext2-test.txt \
-         data/c4-val-1100.txt; do
-    [ -f "$shared/$f" ] || { echo "SKIP: $shared/$f not found (shared data missing)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-slow-ppl.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+# shared, model, f32, pgdev, text, need, scratch
+source "$(dirname "$0")/cli_lib.sh"
+wiki=$shared/data/wikitext2-test.txt c4=$shared/data/c4-val-1100.txt
+need "$model" "$f32" "$pgdev/model.safetensors" "$text" "$wiki" "$c4"
+scratch slow-ppl
 
 # check NAME PPL SCORED TOKENS UNITS ARGS...: run, compare ppl (rel < 1e-3),
 # scored tokens, all tokens and windows/documents exactly
@@ -44,20 +39,19 @@ sys.exit(0 if ok else 1)
 PY
 }
 
-s=$shared/models/stories260K
 check "stories260K.bin docs ctx 512" 4.5424 369992 - 1000 \
-    -m "$s/stories260K.bin" -f "$shared/data/tinystories-val-1k.txt" --doc-sep '<|endoftext|>' --ctx 512
+    -m "$model" -f "$text" --doc-sep '<|endoftext|>' --ctx 512
 check "stories260K-f32.gguf docs ctx 512" 4.5424 369992 - 1000 \
-    -m "$s/stories260K-f32.gguf" -f "$shared/data/tinystories-val-1k.txt" --doc-sep '<|endoftext|>' --ctx 512
+    -m "$f32" -f "$text" --doc-sep '<|endoftext|>' --ctx 512
 # pg-dev WikiText-2 takes ~5 minutes on this project's quiet 2-core machine
 # (about 0.75 CPU-seconds a window) and runs every time; C4 takes ~8 more,
 # which would push CI past its 20-minute target, so it runs with
 # CRVQ_FULL_REFERENCE=1 (README records the last full run).
 check "pg-dev wikitext2 stream ctx 1024" 204.1653 416361 416771 407 \
-    -m "$shared/models/pg-dev" -f "$shared/data/wikitext2-test.txt" --ctx 1024
+    -m "$pgdev" -f "$wiki" --ctx 1024
 if [ "${CRVQ_FULL_REFERENCE:-0}" = 1 ]; then
     check "pg-dev c4 stream ctx 1024" 151.6327 692571 693802 677 \
-        -m "$shared/models/pg-dev" -f "$shared/data/c4-val-1100.txt" --ctx 1024
+        -m "$pgdev" -f "$c4" --ctx 1024
 else
     echo "note: pg-dev C4 reference skipped (CRVQ_FULL_REFERENCE=1 runs it)"
 fi

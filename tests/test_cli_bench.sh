@@ -6,16 +6,10 @@
 # usage errors exit 2, a missing model 1.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-model=$shared/models/stories260K/stories260K.bin
-[ -f "$model" ] || { echo "SKIP: $model not found (shared data missing)"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-
-# json FILE EXPR and expect CODE ARGS...
+# model, need, scratch, json FILE EXPR and expect CODE ARGS...
 source "$(dirname "$0")/cli_lib.sh"
+need "$model"
+scratch bench
 
 for t in 1 2; do
     expect 0 bench -m "$model" --prompt-len 32 --gen 8 --reps 1 --threads $t --json

@@ -16,14 +16,9 @@
 # the checks try to overwrite is a copy, compared with the original after.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-src_model=$shared/models/stories260K/stories260K.bin
-src_tok=$shared/models/stories260K/tok512.bin
-src_text=$shared/data/tinystories-val-1k.txt
-pgdev=$shared/models/pg-dev
-for f in "$src_model" "$src_tok" "$src_text"; do
-    [ -r "$f" ] || { echo "skip: $f missing (shared data)"; exit 77; }
-done
+# model, tok, text, pgdev, need_files, ok (counting into failed)
+source "$(dirname "$0")/cli_lib.sh"
+need_files "$model" "$tok" "$text"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-files.XXXXXX")
 pids=()
 cleanup() {
@@ -31,18 +26,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0   # set by cli_lib.sh's json
-failed=0 # counted here
 hang=${CRVQ_HANG_SECONDS:-60}
-count=0
-. "$(dirname "$0")/cli_lib.sh"
-
-ok() { # ok DESCRIPTION COMMAND...: COMMAND must succeed
-    count=$((count + 1))
-    local what=$1
-    shift
-    "$@" || { echo "FAIL: $what"; failed=$((failed + 1)); }
-}
 
 # run CODE NEEDLE ARGS...: crvq ARGS (killed after $hang s: a hang is a failure)
 # exits with CODE and, for CODE != 0, prints exactly one stderr line that
@@ -70,16 +54,16 @@ no_leftovers() { # no temporary or lock files in $tmp
 
 restore() { # fresh copies of the inputs, so that one lost file does not fail every later check
     rm -f "$tmp/m.bin" "$tmp/tok512.bin" "$tmp/calib.txt" "$tmp/notes.txt"
-    cp "$src_model" "$tmp/m.bin"
-    cp "$src_tok" "$tmp/tok512.bin" # found beside m.bin by the llama2.c loader
-    head -c 30000 "$src_text" >"$tmp/calib.txt"
+    cp "$model" "$tmp/m.bin"
+    cp "$tok" "$tmp/tok512.bin" # found beside m.bin by the llama2.c loader
+    head -c 30000 "$text" >"$tmp/calib.txt"
     echo "my notes" >"$tmp/notes.txt"
 }
 restore
 q=(quantize -m "$tmp/m.bin" --calib "$tmp/calib.txt" --method rtn --group-size 4 --nsamples 2 --nval 0 --seqlen 32 --threads 2)
 intact() { # the inputs are as they were
-    same "$tmp/m.bin" "$src_model" && same "$tmp/tok512.bin" "$src_tok" && same "$tmp/notes.txt" <(echo "my notes") &&
-        cmp -s "$tmp/calib.txt" <(head -c 30000 "$src_text")
+    same "$tmp/m.bin" "$model" && same "$tmp/tok512.bin" "$tok" && same "$tmp/notes.txt" <(echo "my notes") &&
+        cmp -s "$tmp/calib.txt" <(head -c 30000 "$text")
 }
 
 # --- a good run: its checkpoint and lock are gone after it ----------------------------

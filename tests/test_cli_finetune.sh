@@ -6,28 +6,11 @@
 # teacher with another vocabulary and an output over the input exit 1.
 set -u
 CRVQ=${1:-${CRVQ_BIN:-crvq}}
-SHARED=${CRVQ_SHARED:-../shared}
-TEACHER=$SHARED/models/stories260K/stories260K.bin
-TEXT=$SHARED/data/tinystories-val-1k.txt
-PGDEV=$SHARED/models/pg-dev
-if [ ! -r "$TEACHER" ] || [ ! -r "$TEXT" ]; then
-    echo "skip: $TEACHER or $TEXT missing"
-    exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-count=0
-
-check() { # check DESCRIPTION COMMAND...
-    count=$((count + 1))
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=$((fail + 1))
-    fi
-}
+# model (the teacher), text, pgdev, need, scratch, ok DESCRIPTION COMMAND...
+source "$(dirname "$0")/cli_lib.sh"
+TEACHER=$model TEXT=$text PGDEV=$pgdev
+need "$TEACHER" "$TEXT"
+scratch finetune
 
 exit_is() { # exit_is CODE ARGS...: crvq finetune ARGS exits with CODE
     local want=$1
@@ -46,9 +29,9 @@ exit_is() { # exit_is CODE ARGS...: crvq finetune ARGS exits with CODE
     { cat "$tmp/qerr" >&2; echo "FAIL: quantize"; exit 1; }
 
 common=(-m "$tmp/q.gguf" --teacher "$TEACHER" --data "$TEXT" --nsamples 8 --nval 4 --seqlen 32 --batch 4 --threads 2)
-check "finetune runs" exit_is 0 "${common[@]}" -o "$tmp/ft.gguf" --epochs 2 --lr 1e-3 --warmup 1 --quiet --json
+ok "finetune runs" exit_is 0 "${common[@]}" -o "$tmp/ft.gguf" --epochs 2 --lr 1e-3 --warmup 1 --quiet --json
 json=$(tail -n 1 "$tmp/out")
-check "JSON keys and values" python3 - "$json" <<'PY'
+ok "JSON keys and values" python3 - "$json" <<'PY'
 import json, sys
 j = json.loads(sys.argv[1])
 for k in ["val_ppl_before", "val_ppl_after", "val_kl_before", "val_kl_after", "seconds", "peak_rss_bytes",
@@ -57,23 +40,23 @@ for k in ["val_ppl_before", "val_ppl_after", "val_kl_before", "val_kl_after", "s
 assert j["val_kl_after"] <= j["val_kl_before"], j
 assert j["epochs_run"] == 2 and 0 <= j["best_epoch"] <= 2 and j["peak_rss_bytes"] > 0, j
 PY
-check "output written, checkpoint removed" test -s "$tmp/ft.gguf" -a ! -e "$tmp/ft.gguf.e2e"
+ok "output written, checkpoint removed" test -s "$tmp/ft.gguf" -a ! -e "$tmp/ft.gguf.e2e"
 kl() { "$CRVQ" perplexity -m "$1" -f "$TEXT" --kl-base "$TEACHER" --ctx 64 --max-windows 4 --json 2>/dev/null |
     tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["kld"])'; }
 before=$(kl "$tmp/q.gguf")
 after=$(kl "$tmp/ft.gguf")
 echo "KL to the teacher on held-out text: $before -> $after"
-check "the tuned file is closer to the teacher" python3 -c "import sys; sys.exit(not ($after < $before))"
+ok "the tuned file is closer to the teacher" python3 -c "import sys; sys.exit(not ($after < $before))"
 
-check "unknown flag" exit_is 2 "${common[@]}" -o "$tmp/x.gguf" --bogus
-check "bad --lr" exit_is 2 "${common[@]}" -o "$tmp/x.gguf" --lr -1
-check "missing --teacher" exit_is 1 -m "$tmp/q.gguf" --data "$TEXT" -o "$tmp/x.gguf"
-check "output over the input" exit_is 1 "${common[@]}" -o "$tmp/q.gguf"
+ok "unknown flag" exit_is 2 "${common[@]}" -o "$tmp/x.gguf" --bogus
+ok "bad --lr" exit_is 2 "${common[@]}" -o "$tmp/x.gguf" --lr -1
+ok "missing --teacher" exit_is 1 -m "$tmp/q.gguf" --data "$TEXT" -o "$tmp/x.gguf"
+ok "output over the input" exit_is 1 "${common[@]}" -o "$tmp/q.gguf"
 if [ -r "$PGDEV/config.json" ]; then
-    check "teacher with another vocabulary" exit_is 1 -m "$tmp/q.gguf" --teacher "$PGDEV" --data "$TEXT" -o "$tmp/x.gguf"
-    check "one error line names the vocabularies" grep -q "vocabulary" "$tmp/err"
+    ok "teacher with another vocabulary" exit_is 1 -m "$tmp/q.gguf" --teacher "$PGDEV" --data "$TEXT" -o "$tmp/x.gguf"
+    ok "one error line names the vocabularies" grep -q "vocabulary" "$tmp/err"
 fi
-check "nothing written on errors" test ! -e "$tmp/x.gguf"
+ok "nothing written on errors" test ! -e "$tmp/x.gguf"
 
-echo "$count checks, $fail failed"
-[ "$fail" = 0 ]
+echo "$count checks, $failed failed"
+[ "$failed" = 0 ]

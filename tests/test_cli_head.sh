@@ -7,11 +7,12 @@
 # FMT is a usage error (exit 2) naming the flag, before any work. The report,
 # the plan and info count the head and embedding by the scalar formula.
 set -u
-crvq=$1 s=${CRVQ_SHARED:-../shared}
-model=$s/models/stories260K/stories260K.bin tok=$s/models/stories260K/tok512.bin calib=$s/data/tinystories-val-1k.txt
-[ -f "$model" ] && [ -f "$tok" ] && [ -f "$calib" ] || { echo "SKIP: stories260K or its data not in $s"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-head.XXXXXX") fail=0
-trap 'rm -rf "$tmp"' EXIT
+crvq=$1
+# model, tok, text, need_files, scratch
+source "$(dirname "$0")/cli_lib.sh"
+calib=$text
+need_files "$model" "$tok" "$calib"
+scratch head
 q() { "$crvq" quantize -m "$model" --tokenizer "$tok" --calib "$calib" --method rtn --bits 4 --group-size 4 \
       --nsamples 4 --seqlen 64 --quiet "$@"; }
 ppl() { "$crvq" perplexity -m "$1" -f "$calib" --ctx 128 --max-windows 4 --json 2>/dev/null | tail -1 |

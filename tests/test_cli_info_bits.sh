@@ -7,18 +7,10 @@
 # weights at the stored width (f32 32, f16 16).
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-model=$shared/models/stories260K/stories260K.bin
-f16=$shared/models/stories260K/stories260K-f16.gguf
-tok=$shared/models/stories260K/tok512.bin
-calib=$shared/data/tinystories-val-1k.txt
-for f in "$model" "$f16" "$tok" "$calib"; do
-    [ -f "$f" ] || { echo "SKIP: $f not found (shared data missing)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-info-bits.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+# model, f16, tok, text, need, scratch
+source "$(dirname "$0")/cli_lib.sh"
+need "$model" "$f16" "$tok" "$text"
+scratch info-bits
 
 # check FILE METHOD-ARGS-AS-PYTHON: compare `crvq info --json` of FILE with
 # the formula for stories260K (dim 64, hidden 172, 5 layers, 4 kv heads of 8,
@@ -138,7 +130,7 @@ sys.exit(0 if ok else 1)
 PY
 }
 
-q=(quantize -m "$model" --tokenizer "$tok" --calib "$calib" --nsamples 2 --seqlen 32 --no-finetune --quiet)
+q=(quantize -m "$model" --tokenizer "$tok" --calib "$text" --nsamples 2 --seqlen 32 --no-finetune --quiet)
 "$crvq" "${q[@]}" -o "$tmp/rtn.gguf" --method rtn --bits 3 --group-size 4 >/dev/null || { echo "FAIL: quantize rtn"; fail=1; }
 check "$tmp/rtn.gguf" "{'method': 'rtn', 'bits': 3, 'group': 4}"
 "$crvq" "${q[@]}" -o "$tmp/vq.gguf" --method vq -d 4 -e 6 -M 1 --max-rounds 2 >/dev/null || { echo "FAIL: quantize vq"; fail=1; }

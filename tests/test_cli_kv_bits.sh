@@ -8,15 +8,10 @@
 # with a message naming the flag; every --help describes it.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-model=$shared/models/stories260K/stories260K.bin
-pgdev=$shared/models/pg-dev
-text=$shared/data/tinystories-val-1k.txt
-# need FILE..., scratch NAME, json FILE EXPR and expect CODE ARGS...
+# model, pgdev, text, need FILE..., scratch NAME, json FILE EXPR and expect CODE ARGS...
 source "$(dirname "$0")/cli_lib.sh"
 need "$model" "$text"
 scratch kv
-fail=0
 
 # ppl_check MODEL TEXT CTX: default == --kv-bits 32 exactly, 8 bits within 2%, 4 bits finite
 ppl_check() {

@@ -5,19 +5,10 @@
 # warning, and exit codes (2 for usage errors, 1 for bad files).
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-model=$shared/models/stories260K/stories260K.bin
-text=$shared/data/tinystories-val-1k.txt
-for f in "$model" "$text"; do
-    [ -f "$f" ] || { echo "SKIP: $f not found (shared data missing)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-ppl.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-
-# json FILE EXPR and expect CODE ARGS...
+# model, text, need, scratch, json FILE EXPR and expect CODE ARGS...
 source "$(dirname "$0")/cli_lib.sh"
+need "$model" "$text"
+scratch ppl
 
 # docs protocol: 3 documents, empty and blank pieces skipped, whitespace stripped
 printf '\n  One day, a cat sat on a mat.  \n<|endoftext|><|endoftext|>  \n <|endoftext|>The dog ran.<|endoftext|>Lily was happy. She smiled.\n' >"$tmp/docs.txt"

@@ -4,20 +4,9 @@
 # .npy inputs reproduce the synthetic run, bad flags exit 2, bad input exit 1.
 set -u
 CRVQ=${1:-${CRVQ_BIN:-crvq}}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-count=0
-
-check() { # check DESCRIPTION COMMAND...
-    count=$((count + 1))
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=$((fail + 1))
-    fi
-}
+# scratch, ok DESCRIPTION COMMAND...
+source "$(dirname "$0")/cli_lib.sh"
+scratch quantize-matrix
 
 # exit_is CODE ARGS...: crvq quantize-matrix ARGS exits with CODE and, on an
 # error, prints exactly one line on stderr.
@@ -53,31 +42,31 @@ EOF
 }
 
 layer=(--synthetic 32x128 --seed 3)
-check "rtn runs" exit_is 0 "${layer[@]}" --method rtn --json
-check "rtn json" json_ok "$tmp/out" 'j["method"] == "rtn" and j["bits"] == 2.25 and 0 < j["rel_loss"] < 1 and j["m_out"] == 32 and j["n_in"] == 128'
-check "gptq runs" exit_is 0 "${layer[@]}" --method gptq --act-order --json
-check "gptq json" json_ok "$tmp/out" 'j["method"] == "gptq" and 2 < j["bits"] < 3 and 0 < j["rel_loss"] < 1 and j["params"]["act_order"]'
-check "gptq 4-bit group 32" exit_is 0 "${layer[@]}" --method gptq --bits 4 --group-size 32 --damp 0.05 --json
-check "gptq 4-bit json" json_ok "$tmp/out" 'j["bits"] == 5 and 0 < j["rel_loss"] < 0.1'
-check "vq runs" exit_is 0 "${layer[@]}" --method vq -e 6 --max-rounds 5 --json
-check "vq json" json_ok "$tmp/out" 'j["method"] == "vq" and 0 < j["bits"] < 8 and 0 < j["rel_loss"] < 1 and 1 <= j["rounds"] <= 5'
-check "crvq runs" exit_is 0 "${layer[@]}" --method crvq -e 6,4 --lambda 0.25 --importance magnitude --max-rounds 5 --threads 1 --json
-check "crvq json" json_ok "$tmp/out" 'j["method"] == "crvq" and j["params"]["M"] == 2 and j["params"]["e"] == [6, 4] and 0 < j["rel_loss"] < 1 and j["threads"] == 1'
-check "text report" grep -q "^relative loss" "$tmp/out"
-check "help" exit_is 0 --help
+ok "rtn runs" exit_is 0 "${layer[@]}" --method rtn --json
+ok "rtn json" json_ok "$tmp/out" 'j["method"] == "rtn" and j["bits"] == 2.25 and 0 < j["rel_loss"] < 1 and j["m_out"] == 32 and j["n_in"] == 128'
+ok "gptq runs" exit_is 0 "${layer[@]}" --method gptq --act-order --json
+ok "gptq json" json_ok "$tmp/out" 'j["method"] == "gptq" and 2 < j["bits"] < 3 and 0 < j["rel_loss"] < 1 and j["params"]["act_order"]'
+ok "gptq 4-bit group 32" exit_is 0 "${layer[@]}" --method gptq --bits 4 --group-size 32 --damp 0.05 --json
+ok "gptq 4-bit json" json_ok "$tmp/out" 'j["bits"] == 5 and 0 < j["rel_loss"] < 0.1'
+ok "vq runs" exit_is 0 "${layer[@]}" --method vq -e 6 --max-rounds 5 --json
+ok "vq json" json_ok "$tmp/out" 'j["method"] == "vq" and 0 < j["bits"] < 8 and 0 < j["rel_loss"] < 1 and 1 <= j["rounds"] <= 5'
+ok "crvq runs" exit_is 0 "${layer[@]}" --method crvq -e 6,4 --lambda 0.25 --importance magnitude --max-rounds 5 --threads 1 --json
+ok "crvq json" json_ok "$tmp/out" 'j["method"] == "crvq" and j["params"]["M"] == 2 and j["params"]["e"] == [6, 4] and 0 < j["rel_loss"] < 1 and j["threads"] == 1'
+ok "text report" grep -q "^relative loss" "$tmp/out"
+ok "help" exit_is 0 --help
 
 # .npy round trip: the saved layer gives the synthetic run's result.
-check "save layer" exit_is 0 "${layer[@]}" --method gptq --json --save-weight "$tmp/w.npy" --save-hessian "$tmp/h.npy" --save-reconstruction "$tmp/r.npy"
+ok "save layer" exit_is 0 "${layer[@]}" --method gptq --json --save-weight "$tmp/w.npy" --save-hessian "$tmp/h.npy" --save-reconstruction "$tmp/r.npy"
 grep -o '"rel_loss":[^,]*' "$tmp/out" >"$tmp/rel_synthetic"
-check "reconstruction size" test "$(stat -c %s "$tmp/r.npy")" = $((128 + 32 * 128 * 4))
-check "npy input" exit_is 0 --weight "$tmp/w.npy" --hessian "$tmp/h.npy" --method gptq --json
+ok "reconstruction size" test "$(stat -c %s "$tmp/r.npy")" = $((128 + 32 * 128 * 4))
+ok "npy input" exit_is 0 --weight "$tmp/w.npy" --hessian "$tmp/h.npy" --method gptq --json
 grep -o '"rel_loss":[^,]*' "$tmp/out" >"$tmp/rel_npy"
-check "npy input reproduces the synthetic run" cmp -s "$tmp/rel_synthetic" "$tmp/rel_npy"
-check "npy json" json_ok "$tmp/out" 'j["source"] == "npy"'
+ok "npy input reproduces the synthetic run" cmp -s "$tmp/rel_synthetic" "$tmp/rel_npy"
+ok "npy json" json_ok "$tmp/out" 'j["source"] == "npy"'
 
 # numpy itself reads what crvq writes, and crvq reads what numpy writes (when numpy is installed).
 if python3 -c 'import numpy' 2>/dev/null; then
-    check "numpy reads and writes" python3 -c '
+    ok "numpy reads and writes" python3 -c '
 import numpy as np, sys
 d = sys.argv[1]
 w, h, r = np.load(d + "/w.npy"), np.load(d + "/h.npy"), np.load(d + "/r.npy")
@@ -86,32 +75,32 @@ assert r.shape == w.shape and np.allclose(h, h.T)
 np.save(d + "/w64.npy", w.astype(np.float64))
 np.save(d + "/h32.npy", h.astype(np.float32))
 ' "$tmp"
-    check "npy written by numpy" exit_is 0 --weight "$tmp/w64.npy" --hessian "$tmp/h32.npy" --method rtn --json
+    ok "npy written by numpy" exit_is 0 --weight "$tmp/w64.npy" --hessian "$tmp/h32.npy" --method rtn --json
 fi
 
 # Usage errors: exit 2.
-check "unknown flag" exit_is 2 "${layer[@]}" --method rtn --frobnicate
-check "no method" exit_is 2 "${layer[@]}"
-check "bad method" exit_is 2 "${layer[@]}" --method awq
-check "bits out of range" exit_is 2 "${layer[@]}" --method rtn --bits 9
-check "bad shape" exit_is 2 --synthetic 32by128 --method rtn
-check "two sources" exit_is 2 "${layer[@]}" --weight "$tmp/w.npy" --hessian "$tmp/h.npy" --method rtn
-check "no source" exit_is 2 --method rtn
-check "weight without hessian" exit_is 2 --weight "$tmp/w.npy" --method rtn
-check "scalar flag on vq" exit_is 2 "${layer[@]}" --method vq --bits 2
-check "vector flag on gptq" exit_is 2 "${layer[@]}" --method gptq -M 2
-check "lambda on vq" exit_is 2 "${layer[@]}" --method vq --lambda 0.1
-check "bad e list" exit_is 2 "${layer[@]}" --method crvq -e 8,,8
-check "e list vs M" exit_is 2 "${layer[@]}" --method crvq -e 8,8 -M 3
-check "missing value" exit_is 2 "${layer[@]}" --method
+ok "unknown flag" exit_is 2 "${layer[@]}" --method rtn --frobnicate
+ok "no method" exit_is 2 "${layer[@]}"
+ok "bad method" exit_is 2 "${layer[@]}" --method awq
+ok "bits out of range" exit_is 2 "${layer[@]}" --method rtn --bits 9
+ok "bad shape" exit_is 2 --synthetic 32by128 --method rtn
+ok "two sources" exit_is 2 "${layer[@]}" --weight "$tmp/w.npy" --hessian "$tmp/h.npy" --method rtn
+ok "no source" exit_is 2 --method rtn
+ok "weight without hessian" exit_is 2 --weight "$tmp/w.npy" --method rtn
+ok "scalar flag on vq" exit_is 2 "${layer[@]}" --method vq --bits 2
+ok "vector flag on gptq" exit_is 2 "${layer[@]}" --method gptq -M 2
+ok "lambda on vq" exit_is 2 "${layer[@]}" --method vq --lambda 0.1
+ok "bad e list" exit_is 2 "${layer[@]}" --method crvq -e 8,,8
+ok "e list vs M" exit_is 2 "${layer[@]}" --method crvq -e 8,8 -M 3
+ok "missing value" exit_is 2 "${layer[@]}" --method
 
 # Input errors: exit 1.
-check "group does not divide" exit_is 1 --synthetic 32x96 --method rtn
-check "d does not divide" exit_is 1 --synthetic 32x128 --method vq -d 6
-check "missing file" exit_is 1 --weight "$tmp/nope.npy" --hessian "$tmp/h.npy" --method rtn
-check "hessian shape" exit_is 1 --weight "$tmp/w.npy" --hessian "$tmp/w.npy" --method rtn
+ok "group does not divide" exit_is 1 --synthetic 32x96 --method rtn
+ok "d does not divide" exit_is 1 --synthetic 32x128 --method vq -d 6
+ok "missing file" exit_is 1 --weight "$tmp/nope.npy" --hessian "$tmp/h.npy" --method rtn
+ok "hessian shape" exit_is 1 --weight "$tmp/w.npy" --hessian "$tmp/w.npy" --method rtn
 printf 'not numpy' >"$tmp/bad.npy"
-check "malformed npy" exit_is 1 --weight "$tmp/bad.npy" --hessian "$tmp/h.npy" --method rtn
+ok "malformed npy" exit_is 1 --weight "$tmp/bad.npy" --hessian "$tmp/h.npy" --method rtn
 
-echo "$count checks, $fail failed"
-[ "$fail" = 0 ]
+echo "$count checks, $failed failed"
+[ "$failed" = 0 ]

@@ -9,18 +9,13 @@
 # gives the same ids as the tokenizer.json. Errors name the file.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-for f in models/llama3-tokenizer/tokenizer.json.gz models/pg-dev/model.safetensors \
-         models/stories260K/stories260K.bin data/tinystories-val-1k.txt; do
-    [ -f "$shared/$f" ] || { echo "SKIP: $shared/$f not found (shared data missing)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-tokjson.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-. "$(dirname "$0")/cli_lib.sh"
+# shared, pgdev, model, text, need, scratch, json FILE EXPR and expect CODE ARGS...
+source "$(dirname "$0")/cli_lib.sh"
+llama3=$shared/models/llama3-tokenizer/tokenizer.json.gz
+need "$llama3" "$pgdev/model.safetensors" "$model" "$text"
+scratch tokjson
 
-gzip -dc "$shared/models/llama3-tokenizer/tokenizer.json.gz" > "$tmp/llama3.json"
+gzip -dc "$llama3" > "$tmp/llama3.json"
 python3 - "$tmp/llama3.json" "$tmp" <<'EOF'
 import json, sys
 src, out = sys.argv[1], sys.argv[2]
@@ -34,10 +29,10 @@ json.dump(d, open(out + "/tok.json", "w"), ensure_ascii=False)
 json.dump({"bos_token": "<|begin_of_text|>", "eos_token": None}, open(out + "/tokenizer_config.json", "w"))
 EOF
 mkdir "$tmp/hf"
-ln -s "$(cd "$shared/models/pg-dev" && pwd)/config.json" "$(cd "$shared/models/pg-dev" && pwd)/model.safetensors" "$tmp/hf/"
+ln -s "$(cd "$pgdev" && pwd)/config.json" "$(cd "$pgdev" && pwd)/model.safetensors" "$tmp/hf/"
 cp "$tmp/tok.json" "$tmp/hf/tokenizer.json"
 cp "$tmp/tokenizer_config.json" "$tmp/hf/"
-head -c 20000 "$shared/data/tinystories-val-1k.txt" > "$tmp/text.txt"
+head -c 20000 "$text" > "$tmp/text.txt"
 
 # tokenize: BOS first, the same ids from the directory and from the file
 expect 0 tokenize --tokenizer "$tmp/tok.json" -f "$tmp/text.txt" --json
@@ -53,15 +48,15 @@ expect 0 generate -m "$tmp/hf" -p "Once upon a time" -n 8 --temp 0 --json
 json "$tmp/out" "d['n_generated'] == 8 and len(d['ids']) == 8"  # pg-dev never saw these ids: any text
 
 # quantize: the output carries the tokenizer (GGUF gpt2 vocabulary), same ids
-for model in "$tmp/hf" "$shared/models/stories260K/stories260K.bin"; do
-    tok=()
-    [ "$model" = "$tmp/hf" ] || tok=(--tokenizer "$tmp/tok.json")
+for m in "$tmp/hf" "$model"; do
+    tokarg=()
+    [ "$m" = "$tmp/hf" ] || tokarg=(--tokenizer "$tmp/tok.json")
     rm -f "$tmp/q.gguf"
-    expect 0 quantize -m "$model" "${tok[@]}" --calib "$tmp/text.txt" -o "$tmp/q.gguf" --method rtn --group-size 4 \
+    expect 0 quantize -m "$m" "${tokarg[@]}" --calib "$tmp/text.txt" -o "$tmp/q.gguf" --method rtn --group-size 4 \
         --nsamples 2 --nval 0 --seqlen 32 --quiet
     expect 0 tokenize -m "$tmp/q.gguf" -f "$tmp/text.txt" --json
-    cmp -s "$tmp/out" "$tmp/ids_json" || { echo "FAIL: $model: the container's tokenizer gives other ids"; fail=1; }
-    python3 - "$tmp/q.gguf" <<'EOF' || { echo "FAIL: $model: tokenizer.ggml.model/pre are not gpt2/llama-bpe"; fail=1; }
+    cmp -s "$tmp/out" "$tmp/ids_json" || { echo "FAIL: $m: the container's tokenizer gives other ids"; fail=1; }
+    python3 - "$tmp/q.gguf" <<'EOF' || { echo "FAIL: $m: tokenizer.ggml.model/pre are not gpt2/llama-bpe"; fail=1; }
 import sys
 b = open(sys.argv[1], "rb").read(1 << 20)
 sys.exit(0 if b"gpt2" in b and b"llama-bpe" in b and b"tokenizer.ggml.merges" in b else 1)

@@ -6,22 +6,10 @@
 # too; a base with another vocabulary size is refused with exit 1.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-model=$shared/models/stories260K/stories260K.bin
-f16=$shared/models/stories260K/stories260K-f16.gguf
-tok=$shared/models/stories260K/tok512.bin
-text=$shared/data/tinystories-val-1k.txt
-other=$shared/models/pg-dev
-for f in "$model" "$f16" "$tok" "$text" "$other/config.json"; do
-    [ -e "$f" ] || { echo "SKIP: $f not found (shared data missing)"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-kl.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-
-# json FILE EXPR and expect CODE ARGS...
+# model, f16, tok, text, pgdev, need, scratch, json FILE EXPR and expect CODE ARGS...
 source "$(dirname "$0")/cli_lib.sh"
+need "$model" "$f16" "$tok" "$text" "$pgdev/config.json"
+scratch kl
 
 ppl=(perplexity -f "$text" --ctx 32 --max-windows 3 --json)
 
@@ -67,7 +55,7 @@ expect 0 perplexity -m "$tmp/rtn.gguf" -f "$text" --ctx 32 --max-windows 1 --kl-
 grep -q "KLD [0-9.]*  top-1 agreement 0\.[0-9]*  base ppl" "$tmp/out" || { echo "FAIL: summary: $(cat "$tmp/out")"; fail=1; }
 
 # another vocabulary (pg-dev: 8192 entries, stories260K: 512) is refused
-expect 1 "${ppl[@]}" -m "$model" --kl-base "$other"
+expect 1 "${ppl[@]}" -m "$model" --kl-base "$pgdev"
 grep -q "KL base model has 8192 vocabulary entries, the model 512" "$tmp/err" ||
     { echo "FAIL: vocab message: $(cat "$tmp/err")"; fail=1; }
 [ "$(wc -l <"$tmp/err")" = 1 ] || { echo "FAIL: more than one error line: $(cat "$tmp/err")"; fail=1; }

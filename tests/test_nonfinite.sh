@@ -7,16 +7,10 @@
 # perplexity, generate and finetune fail instead of printing a number.
 set -u
 crvq=$1
-shared=${CRVQ_SHARED:-../shared}
-model=$shared/models/stories260K/stories260K.bin
-tok=$shared/models/stories260K/tok512.bin
-text=$shared/data/tinystories-val-1k.txt
-for f in "$model" "$tok" "$text"; do
-    [ -r "$f" ] || { echo "SKIP: $f not found (shared data missing)"; exit 77; }
-done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crvq-nonfinite.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+# model, tok, text, need_files, scratch (expect is this test's own, below)
+source "$(dirname "$0")/cli_lib.sh"
+need_files "$model" "$tok" "$text"
+scratch nonfinite
 cp "$tok" "$tmp/tok512.bin" # found beside the copies
 head -c 20000 "$text" >"$tmp/text.txt"
 
