@@ -6,6 +6,7 @@
 
 #include "crvq.h"
 #include "model/linear.h"
+#include "quant_util.h"
 
 #include <math.h>
 
@@ -63,6 +64,13 @@ static inline void test_pipeline_opts(crvq_pipeline_opts *o, crvq_method method,
     o->nval = 0;
     o->seqlen = 32;
     o->calib_path = calib;
+}
+
+// crvq_quantize_model, failing the test with the library's message.
+static inline crvq_status test_quantize(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep) {
+    crvq_status st = crvq_quantize_model(m, o, rep);
+    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    return st;
 }
 
 #endif

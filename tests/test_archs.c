@@ -240,8 +240,7 @@ static void quantize_rtn(crvq_model *m, const char *calib, int finetune) {
     o.qp.bits = 4;
     o.qp.group_size = 16;
     crvq_pipeline_report rep;
-    crvq_status st = crvq_quantize_model(m, &o, &rep);
-    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    test_quantize(m, &o, &rep);
 }
 
 // The commands on the Hugging Face directory and on the file `crvq quantize`

@@ -18,6 +18,7 @@
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/storage.h"
+#include "quant/rng.h"
 #include "train/block_ft.h"
 #include "train/block_grad.h"
 
@@ -27,11 +28,8 @@
 #include <string.h>
 
 static uint64_t rng_state;
-static double urand(void) { // [-1, 1), splitmix64
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1p-52 - 1.0;
+static double urand(void) { // [-1, 1)
+    return (double)(crvq_splitmix64(&rng_state) >> 11) * 0x1p-52 - 1.0;
 }
 
 enum { DIM = 32, HID = 64, T = 16, N_TRAIN = 16, N_VAL = 8, N_SEQ = N_TRAIN + N_VAL };

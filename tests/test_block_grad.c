@@ -19,6 +19,7 @@
 #include "model/attention.h"
 #include "model/forward.h"
 #include "model/linear.h"
+#include "quant/rng.h"
 #include "ref_model.h"
 #include "train/block_grad.h"
 
@@ -32,12 +33,7 @@
 #define TOL 1e-3
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
-static uint64_t rng_next(void) { // splitmix64
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return crvq_splitmix64(&rng_state); }
 static double urand(void) { return (double)(rng_next() >> 11) * 0x1p-52 - 1.0; } // [-1, 1)
 static float f16r(double v) { return crvq_f16_to_f32(crvq_f32_to_f16((float)v)); }
 
@@ -208,18 +204,41 @@ static double att_loss(void *vc) {
     return L;
 }
 
+// crvq's attention forward and backward on random q, k, v and R (the
+// loss's weights) for T tokens; their float64 copies in c, with the
+// reference forward in c.out.
+typedef struct {
+    float *q, *k, *v, *R, *dq, *dk, *dv, *out, *scratch;
+    att_ctx c;
+} att_run;
+
+static att_run att_setup(const crvq_config *cfg, int T) {
+    const size_t qn = (size_t)T * cfg->n_heads * cfg->head_dim, kvn = (size_t)T * cfg->n_kv_heads * cfg->head_dim;
+    att_run a;
+    a.q = rand_f(qn, 1.5, 0.0);
+    a.k = rand_f(kvn, 1.5, 0.0);
+    a.v = rand_f(kvn, 1.0, 0.0);
+    a.R = rand_f(qn, 1.0, 0.0);
+    a.dq = malloc(qn * 4), a.dk = malloc(kvn * 4), a.dv = malloc(kvn * 4);
+    a.out = malloc(qn * 4), a.scratch = malloc(crvq_attn_scratch(cfg, T) * sizeof(float));
+    crvq_attn_forward(cfg, a.q, a.k, a.v, T, a.out, a.scratch);
+    crvq_attn_backward(cfg, a.q, a.k, a.v, a.R, T, a.dq, a.dk, a.dv, a.scratch);
+    a.c = (att_ctx){cfg, T, to_d(a.q, qn), to_d(a.k, kvn), to_d(a.v, kvn), to_d(a.R, qn), malloc(qn * sizeof(double))};
+    ref_attention(cfg, a.c.q, a.c.k, a.c.v, T, a.c.out);
+    return a;
+}
+
+static void att_free(att_run *a) {
+    free(a->q), free(a->k), free(a->v), free(a->R), free(a->dq), free(a->dk), free(a->dv), free(a->out);
+    free(a->scratch), free(a->c.q), free(a->c.k), free(a->c.v), free(a->c.R), free(a->c.out);
+}
+
 static void test_attention(int n_heads, int n_kv) {
     crvq_config cfg = {.n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = 8};
     const int T = 5, qd = n_heads * 8, kvd = n_kv * 8;
-    float *q = rand_f((size_t)T * qd, 1.5, 0.0), *k = rand_f((size_t)T * kvd, 1.5, 0.0);
-    float *v = rand_f((size_t)T * kvd, 1.0, 0.0), *R = rand_f((size_t)T * qd, 1.0, 0.0);
-    float *dq = malloc((size_t)T * qd * 4), *dk = malloc((size_t)T * kvd * 4), *dv = malloc((size_t)T * kvd * 4);
-    float *out = malloc((size_t)T * qd * 4), *scratch = malloc(crvq_attn_scratch(&cfg, T) * sizeof(float));
-    crvq_attn_forward(&cfg, q, k, v, T, out, scratch);
-    crvq_attn_backward(&cfg, q, k, v, R, T, dq, dk, dv, scratch);
-    att_ctx c = {&cfg, T, to_d(q, (size_t)T * qd), to_d(k, (size_t)T * kvd), to_d(v, (size_t)T * kvd),
-                 to_d(R, (size_t)T * qd), malloc((size_t)T * qd * sizeof(double))};
-    ref_attention(&cfg, c.q, c.k, c.v, T, c.out);
+    att_run a = att_setup(&cfg, T);
+    att_ctx c = a.c;
+    float *out = a.out, *dq = a.dq, *dk = a.dk, *dv = a.dv;
     CHECK(rel_err(out, c.out, (size_t)T * qd) < 1e-5); // the forward itself
     double *nq = malloc((size_t)T * qd * 8), *nk = malloc((size_t)T * kvd * 8), *nv = malloc((size_t)T * kvd * 8);
     num_grad(att_loss, &c, c.q, (size_t)T * qd, NULL, nq);
@@ -232,8 +251,8 @@ static void test_attention(int n_heads, int n_kv) {
     report(name, rel_err(dk, nk, (size_t)T * kvd));
     snprintf(name, sizeof name, "attention %d/%d heads dL/dv", n_heads, n_kv);
     report(name, rel_err(dv, nv, (size_t)T * kvd));
-    free(q), free(k), free(v), free(R), free(dq), free(dk), free(dv), free(out), free(scratch);
-    free(c.q), free(c.k), free(c.v), free(c.R), free(c.out), free(nq), free(nk), free(nv);
+    att_free(&a);
+    free(nq), free(nk), free(nv);
 }
 
 // 2400 tokens, 3 heads: the scores of two heads fit the attention's chunk
@@ -244,15 +263,9 @@ static void test_attention_chunks(void) {
     crvq_config cfg = {.n_heads = 3, .n_kv_heads = 1, .head_dim = 8};
     const int T = 2400, qd = 24, kvd = 8;
     CHECK(crvq_attn_scratch(&cfg, T) == 2 * 2 * (size_t)T * T);
-    float *q = rand_f((size_t)T * qd, 1.5, 0.0), *k = rand_f((size_t)T * kvd, 1.5, 0.0);
-    float *v = rand_f((size_t)T * kvd, 1.0, 0.0), *R = rand_f((size_t)T * qd, 1.0, 0.0);
-    float *dq = malloc((size_t)T * qd * 4), *dk = malloc((size_t)T * kvd * 4), *dv = malloc((size_t)T * kvd * 4);
-    float *out = malloc((size_t)T * qd * 4), *scratch = malloc(crvq_attn_scratch(&cfg, T) * sizeof(float));
-    crvq_attn_forward(&cfg, q, k, v, T, out, scratch);
-    crvq_attn_backward(&cfg, q, k, v, R, T, dq, dk, dv, scratch);
-    att_ctx c = {&cfg, T, to_d(q, (size_t)T * qd), to_d(k, (size_t)T * kvd), to_d(v, (size_t)T * kvd),
-                 to_d(R, (size_t)T * qd), malloc((size_t)T * qd * sizeof(double))};
-    ref_attention(&cfg, c.q, c.k, c.v, T, c.out);
+    att_run r = att_setup(&cfg, T);
+    att_ctx c = r.c;
+    const float *out = r.out, *dq = r.dq, *dk = r.dk, *dv = r.dv;
     report("attention 2400 tokens (head chunks) out", rel_err(out, c.out, (size_t)T * qd));
     struct { const char *name; double *p; const float *g; size_t n; } dirs[] = {
         {"attention 2400 tokens d/dq along u", c.q, dq, (size_t)T * qd},
@@ -275,8 +288,7 @@ static void test_attention_chunks(void) {
         report(dirs[i].name, rel_err(&a, &num, 1));
         free(u), free(p0);
     }
-    free(q), free(k), free(v), free(R), free(dq), free(dk), free(dv), free(out), free(scratch);
-    free(c.q), free(c.k), free(c.v), free(c.R), free(c.out);
+    att_free(&r);
 }
 
 // ------------------------------------------------------- linear layers ---

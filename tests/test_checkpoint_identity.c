@@ -6,6 +6,7 @@
 // another format version are refused. stories260K, RTN (seconds).
 #include "check.h"
 #include "file_util.h"
+#include "model_util.h"
 #include "crvq.h"
 #include "container/container.h"
 #include "io/gguf.h"
@@ -18,16 +19,18 @@
 static char dir[64], model[128], calib[128], ckpt[128];
 static const char *shared_model, *tok;
 
-static void opts_default(crvq_pipeline_opts *o) {
-    crvq_pipeline_opts_default(o, CRVQ_METHOD_RTN);
-    o->qp.bits = 3;
-    o->qp.group_size = 4;
-    o->calib_path = calib;
-    o->nsamples = 2;
-    o->nval = 0;
-    o->seqlen = 32;
+// method's defaults on the tests' tiny calibration (calib), no block
+// fine-tuning, checkpointing to ckpt
+static void opts_for(crvq_pipeline_opts *o, crvq_method method) {
+    test_pipeline_opts(o, method, calib);
     o->finetune = 0;
     o->checkpoint = ckpt;
+}
+
+static void opts_default(crvq_pipeline_opts *o) {
+    opts_for(o, CRVQ_METHOD_RTN);
+    o->qp.bits = 3;
+    o->qp.group_size = 4;
 }
 
 // Quantize `path` with o; the status, *resumed the blocks taken from the
@@ -194,13 +197,7 @@ int main(void) {
 
     // (last: it replaces the RTN checkpoint) a VQ run's codebook solver settings are part of it too
     crvq_pipeline_opts vq;
-    crvq_pipeline_opts_default(&vq, CRVQ_METHOD_VQ);
-    vq.calib_path = calib;
-    vq.checkpoint = ckpt;
-    vq.nsamples = 2;
-    vq.seqlen = 32;
-    vq.nval = 0;
-    vq.finetune = 0;
+    opts_for(&vq, CRVQ_METHOD_VQ);
     vq.qp.d = 4; // stories260K's hidden size 172
     vq.qp.e[0] = 4;
     vq.qp.max_rounds = 1;

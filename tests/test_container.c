@@ -29,31 +29,20 @@ static float *round_embeddings(crvq_model *m) {
 
 static void quantize(crvq_model *m, crvq_method method, int finetune, const char *calib, const char *ckpt) {
     crvq_pipeline_opts o;
-    crvq_pipeline_opts_default(&o, method);
+    test_pipeline_opts(&o, method, calib);
     o.finetune = finetune;
     o.ft.max_epochs = 2;
     o.ft.lr = 1e-3; // large enough that the tuned parameters differ from the quantized ones
-    o.nsamples = 2;
     o.nval = finetune;
-    o.seqlen = 32;
-    o.calib_path = calib;
     o.checkpoint = ckpt;
     if (method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ) {
-        // stories260K's hidden size 172 takes d = 4; small codebooks keep it fast
-        o.qp.d = 4;
-        o.qp.M = 2;
-        o.qp.e[0] = 6;
-        o.qp.e[1] = 4;
-        o.qp.lambda = 0.25;
-        o.qp.max_rounds = 3;
-        o.qp.kmeans_iters = 4;
+        test_small_vq(&o.qp);
     } else {
         o.qp.bits = 3;
         o.qp.group_size = 4;
     }
     crvq_pipeline_report rep;
-    crvq_status st = crvq_quantize_model(m, &o, &rep);
-    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    test_quantize(m, &o, &rep);
     CHECK(rep.linear_bits > 1 && rep.linear_bits < 16);
 }
 

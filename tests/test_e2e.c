@@ -30,22 +30,11 @@ static float *logits_of_keep(const crvq_model *m, int n, float *buf) {
 static void make_student(void) {
     crvq_model *m = test_load(model_path, NULL);
     crvq_pipeline_opts o;
-    crvq_pipeline_opts_default(&o, CRVQ_METHOD_CRVQ);
+    test_pipeline_opts(&o, CRVQ_METHOD_CRVQ, calib_path);
     o.finetune = 0;
-    o.nsamples = 2;
-    o.nval = 0;
-    o.seqlen = 32;
-    o.calib_path = calib_path;
-    o.qp.d = 4;
-    o.qp.M = 2;
-    o.qp.e[0] = 6;
-    o.qp.e[1] = 4;
-    o.qp.lambda = 0.25;
-    o.qp.max_rounds = 3;
-    o.qp.kmeans_iters = 4;
+    test_small_vq(&o.qp);
     crvq_pipeline_report rep;
-    crvq_status st = crvq_quantize_model(m, &o, &rep);
-    CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
+    test_quantize(m, &o, &rep);
     crvq_container_info info = {.params = &o.qp};
     CHECK(crvq_container_write(m, &info, q_path) == CRVQ_OK);
     crvq_model_free(m);

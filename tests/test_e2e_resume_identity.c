@@ -4,6 +4,7 @@
 // stories260K, a tiny CRVQ student, one epoch (seconds).
 #include "check.h"
 #include "file_util.h"
+#include "model_util.h"
 #include "crvq.h"
 #include "container/container.h"
 #include "train/e2e.h"
@@ -13,16 +14,9 @@
 static char dir[64], teacher[128], student[128], ckpt[128];
 static const char *tok;
 
-static crvq_model *load(const char *path, const char *tokenizer) {
-    crvq_load_opts lo = {.tokenizer_path = tokenizer};
-    crvq_model *m = NULL;
-    CHECK_MSG(crvq_model_load(path, &lo, &m) == CRVQ_OK, "%s", crvq_last_error());
-    return m;
-}
-
 // Distil (resume or not); the status and the epochs taken from the checkpoint.
 static crvq_status distil(const crvq_calib *cal, int resume, int *resumed) {
-    crvq_model *s = load(student, NULL), *t = load(teacher, tok);
+    crvq_model *s = test_load(student, NULL), *t = test_load(teacher, tok);
     if (!s || !t) exit(1);
     crvq_e2e_params p;
     crvq_e2e_params_default(&p);
@@ -58,22 +52,14 @@ int main(void) {
     test_copy_file(shared_model, teacher);
 
     // the student: a tiny CRVQ quantization of the teacher, as a file
-    crvq_model *m = load(teacher, tok);
+    crvq_model *m = test_load(teacher, tok);
     if (!m) return 1;
     crvq_pipeline_opts o;
-    crvq_pipeline_opts_default(&o, CRVQ_METHOD_CRVQ);
-    o.qp.d = 4;
-    o.qp.M = 2;
-    o.qp.e[0] = 6;
-    o.qp.e[1] = 4;
-    o.qp.lambda = 0.25;
-    o.calib_path = text;
-    o.nsamples = 2;
-    o.nval = 0;
-    o.seqlen = 32;
+    test_pipeline_opts(&o, CRVQ_METHOD_CRVQ, text);
     o.finetune = 0;
+    test_small_codebooks(&o.qp);
     crvq_pipeline_report prep;
-    CHECK_MSG(crvq_quantize_model(m, &o, &prep) == CRVQ_OK, "%s", crvq_last_error());
+    test_quantize(m, &o, &prep);
     crvq_container_info info = {.params = &o.qp};
     CHECK_MSG(crvq_container_write(m, &info, student) == CRVQ_OK, "%s", crvq_last_error());
     crvq_calib cal;

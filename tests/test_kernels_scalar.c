@@ -8,18 +8,15 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "linear_util.h"
 #include "crvq.h"
 #include "kernels/isa.h"
 #include "kernels/sq_weights.h"
 #include "model/linear.h"
+#include "quant/rng.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
-static uint64_t rng_next(void) { // splitmix64
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return crvq_splitmix64(&rng_state); }
 static float rng_unit(void) { return (float)((rng_next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
 
 // A layer as RTN / GPTQ make it: fp16 scales, integer zero points in range.
@@ -148,17 +145,9 @@ static void test_from_raw(void) {
     if (W && W2) {
         CHECK(W->q == packed); // not copied
         CHECK(crvq_scalar_weights_bytes(W) == 6 * 32 + 12 * 4);
-        float x[64], y[6], y2[6];
-        for (int j = 0; j < 64; j++) x[j] = rng_unit();
-        crvq_scalar_forward(W, x, 1, y);
-        crvq_scalar_forward(W2, x, 1, y2);
-        CHECK(memcmp(y, y2, sizeof y) == 0);
-        // through the forward pass's seam, with a bias
-        float bias[6], yl[6];
-        for (int r = 0; r < 6; r++) bias[r] = rng_unit();
-        crvq_linear lin = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 6, .n_in = 64, .bias = bias, .sq = W};
-        crvq_linear_forward(&lin, x, 1, yl);
-        for (int r = 0; r < 6; r++) CHECK(yl[r] == y[r] + bias[r]);
+        const crvq_linear a = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 6, .n_in = 64, .sq = W};
+        const crvq_linear b = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 6, .n_in = 64, .sq = W2};
+        test_linear_pair(a, b, rng_unit);
     }
     crvq_scalar_weights_free(W);
     crvq_scalar_weights_free(W2);

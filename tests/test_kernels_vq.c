@@ -7,18 +7,15 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "linear_util.h"
 #include "crvq.h"
 #include "kernels/isa.h"
 #include "kernels/vq_weights.h"
 #include "model/linear.h"
+#include "quant/rng.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng_next(void) { // splitmix64
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return crvq_splitmix64(&rng_state); }
 static float rng_unit(void) { return (float)((rng_next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
 // fp16-representable, as the weights store codebooks and scales in fp16
 static float rng_half(void) { return crvq_f16_to_f32(crvq_f32_to_f16(rng_unit())); }
@@ -213,17 +210,9 @@ static void test_from_raw(void) {
     CHECK_MSG(crvq_vq_weights_from_layer(&L, "layer", &W2) == CRVQ_OK, "%s", crvq_last_error());
     if (W && W2) {
         CHECK(W->codes8 == codes && W->ext8 == ext); // not copied
-        float x[64], y[9], y2[9];
-        for (int j = 0; j < 64; j++) x[j] = rng_unit();
-        crvq_vq_forward(W, x, 1, y);
-        crvq_vq_forward(W2, x, 1, y2);
-        CHECK(memcmp(y, y2, sizeof y) == 0);
-        // through the forward pass's seam, with a bias
-        float bias[9], yl[9];
-        for (int r = 0; r < 9; r++) bias[r] = rng_unit();
-        crvq_linear lin = {.kind = CRVQ_LINEAR_VQ, .n_out = 9, .n_in = 64, .bias = bias, .vq = W};
-        crvq_linear_forward(&lin, x, 1, yl);
-        for (int r = 0; r < 9; r++) CHECK(yl[r] == y[r] + bias[r]);
+        const crvq_linear a = {.kind = CRVQ_LINEAR_VQ, .n_out = 9, .n_in = 64, .vq = W};
+        const crvq_linear b = {.kind = CRVQ_LINEAR_VQ, .n_out = 9, .n_in = 64, .vq = W2};
+        test_linear_pair(a, b, rng_unit);
         // 16 (M-1 = 1) extended codes per row at 4 bits: 8 bytes for 9 rows of 3
         CHECK(crvq_vq_weights_bytes(W) == 9 * 8 + 9 * 3 + 9 * 2 + (256 + 16) * 8 * 2 + 64 * 4);
     }

@@ -8,6 +8,7 @@
 // does not parse is a bug here and fails the build step. The real files of
 // ../shared are added by tests/fuzz/run.sh at run time, not copied.
 #include "fuzz.h"
+#include "../quant_util.h"
 
 #include "crvq.h"
 #include "container/container.h"
@@ -454,11 +455,9 @@ static void quantize(crvq_model *m, crvq_method method, const char *calib) {
     o.nval = 0;
     o.seqlen = 8;
     if (method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ) {
-        o.qp.d = 4;
-        o.qp.M = 2;
+        test_small_codebooks(&o.qp); // smaller still: the seeds need only the layout
         o.qp.e[0] = 4;
         o.qp.e[1] = 3;
-        o.qp.lambda = 0.25;
         o.qp.max_rounds = 2;
         o.qp.kmeans_iters = 2;
     } else {
