@@ -6,6 +6,9 @@
 # over 32 columns keeps every weight within scale/2 = range/510), and a bad
 # FMT is a usage error (exit 2) naming the flag, before any work. The report,
 # the plan and info count the head and embedding by the scalar formula.
+# The tied head: --head unties it with a warning on stderr saying what is
+# stored, --embeddings alone quantizes both with a note, an untied model gets
+# neither; the JSON's tied_embeddings / head_untied say the same.
 set -u
 crvq=$1
 # model, tok, text, need_files, scratch
@@ -57,6 +60,39 @@ d = open(sys.argv[1], 'rb').read()
 names = {n for n in (b'token_embd.qweight', b'token_embd.qscale', b'output.qweight', b'output.qzero') if n in d}
 assert len(names) == 4 and b'token_embd.weight' not in d and b'output.weight' not in d, names
 PY
+# stories260K's head is tied: --head unties it with a warning naming what is
+# stored, --embeddings alone quantizes both with a note; an untied copy of the
+# model (negative vocab_size in the llama2.c header, the embedding appended as
+# the classifier) gets neither, and the JSON says which happened
+tw() { q "$@" >"$tmp/tout" 2>"$tmp/terr"; }
+tw -o "$tmp/t1.gguf" --head q4g32 --dry-run --json
+grep -q "^crvq quantize: warning: the output head is tied to the token embedding; --head q4g32 gptq unties it: the file stores the head as its own q4g32 gptq tensor (0.02 MB) beside the embedding (16-bit, as without --embeddings), the same matrix twice" "$tmp/terr" ||
+    { echo "FAIL: tied --head warning: $(cat "$tmp/terr")"; fail=1; }
+tail -1 "$tmp/tout" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tied_embeddings"] and d["head_untied"], d' || fail=1
+tw -o "$tmp/t2.gguf" --embeddings q4g32 --dry-run --json
+grep -q "^crvq quantize: note: the output head is tied to the token embedding: --embeddings q4g32 rtn quantizes both" "$tmp/terr" ||
+    { echo "FAIL: tied --embeddings note: $(cat "$tmp/terr")"; fail=1; }
+tail -1 "$tmp/tout" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tied_embeddings"] and not d["head_untied"], d' || fail=1
+tw -o "$tmp/t3.gguf" --dry-run && [ ! -s "$tmp/terr" ] || { echo "FAIL: tied, no --head: $(cat "$tmp/terr")"; fail=1; }
+python3 - "$model" "$tmp/untied.bin" <<'PY' || fail=1
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+dim, hid, nl, nh, nkv, vocab, seq = struct.unpack('<7i', d[:28])
+assert vocab > 0, vocab
+open(sys.argv[2], 'wb').write(struct.pack('<7i', dim, hid, nl, nh, nkv, -vocab, seq) + d[28:] + d[28:28 + 4 * vocab * dim])
+PY
+uq() { "$crvq" quantize -m "$tmp/untied.bin" --tokenizer "$tok" --calib "$calib" --method rtn --bits 4 --group-size 4 \
+       --nsamples 4 --seqlen 64 --quiet "$@"; }
+uq -o "$tmp/u.gguf" --head q4g32 --embeddings q4g32 --json >"$tmp/uout" 2>"$tmp/uerr" || { echo "FAIL: quantize untied"; fail=1; }
+[ ! -s "$tmp/uerr" ] || { echo "FAIL: untied model warned: $(cat "$tmp/uerr")"; fail=1; }
+tail -1 "$tmp/uout" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d["tied_embeddings"] and not d["head_untied"], d' || fail=1
+"$crvq" info -m "$tmp/u.gguf" | grep -q "separate output head" || { echo "FAIL: untied model lost its head"; fail=1; }
+# the warned run really writes both tensors, and the report JSON agrees
+tw -o "$tmp/t4.gguf" --head q4g32 --json
+grep -q "warning: the output head is tied" "$tmp/terr" || { echo "FAIL: no warning when writing"; fail=1; }
+tail -1 "$tmp/tout" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tied_embeddings"] and d["head_untied"], d' || fail=1
+"$crvq" info -m "$tmp/t4.gguf" | grep -q "separate output head" || { echo "FAIL: --head did not untie"; fail=1; }
+
 b=$(ppl "$tmp/base.gguf") h=$(ppl "$tmp/q8.gguf")
 python3 -c "import sys; b,h=$b,$h; sys.exit(0 if abs(h-b) < 0.01*b else 1)" ||
     { echo "FAIL: 8-bit head+embedding nll $h vs $b"; fail=1; }

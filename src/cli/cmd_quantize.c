@@ -45,8 +45,8 @@ static void usage(FILE *f) {
             "  --head-method M        gptq (default: against the head's own Hessian, from the\n"
             "                         final-norm outputs of the calibration windows) or rtn\n"
             "  --embeddings FMT       token embedding as FMT (rtn; each token's row dequantized when\n"
-            "                         read). A tied head quantized with --head becomes its own tensor;\n"
-            "                         a tied head without --head reads the quantized embedding\n"
+            "                         read). A tied head: --head unties it (its own tensor beside the\n"
+            "                         embedding; a warning says so), --embeddings alone quantizes both\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
             "  --quiet                no progress output\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
@@ -179,6 +179,37 @@ static void head_json(cJSON *j, const crvq_model *m, const crvq_pipeline_opts *p
     }
 }
 
+// A tied head (output head = token embedding) with --head and/or
+// --embeddings: say on stderr what the file will hold, since neither flag
+// alone reads as "both" or "two copies" (a warning when the file gets a
+// second vocab x dim matrix, a note when the head follows the embedding).
+static void tied_head_notice(const crvq_model *m, const crvq_pipeline_opts *po) {
+    const crvq_config *c = &m->cfg;
+    if (!c->tied_embeddings || (!po->head.bits && !po->embed.bits)) return;
+    char h[48], e[48];
+    describe_fmt(&po->head, h, sizeof h);
+    describe_fmt(&po->embed, e, sizeof e);
+    if (!po->head.bits) {
+        fprintf(stderr, "crvq %s: note: the output head is tied to the token embedding: --embeddings %s "
+                        "quantizes both (the head reads the embedding's %s codes; one matrix in the file)\n",
+                cmd, e, e);
+        return;
+    }
+    double mb = crvq_scalar_shape_bits(c->vocab_size, c->dim, po->head.bits, po->head.group_size) *
+                c->vocab_size * c->dim / 8e6;
+    fprintf(stderr, "crvq %s: warning: the output head is tied to the token embedding; --head %s unties it: "
+                    "the file stores the head as its own %s tensor (%.2f MB) beside the embedding (%s), the "
+                    "same matrix twice. To quantize the one shared matrix instead, give --embeddings FMT "
+                    "without --head\n",
+            cmd, h, h, mb, po->embed.bits ? e : "16-bit, as without --embeddings");
+}
+
+// JSON of the same: the input's head is tied, and whether the file unties it.
+static void tied_json(cJSON *j, int tied, const crvq_pipeline_opts *po) {
+    cJSON_AddBoolToObject(j, "tied_embeddings", tied);
+    cJSON_AddBoolToObject(j, "head_untied", tied && po->head.bits);
+}
+
 static long long file_size(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
@@ -295,10 +326,12 @@ static void print_dry_run(const opts *o, const crvq_model *m, const char *desc, 
     cJSON_AddNumberToObject(j, "linear_bpw", planned_bits);
     cJSON_AddItemToObject(j, "params", cli_quant_params_json(qp));
     head_json(j, m, &o->po, NULL);
+    tied_json(j, m->cfg.tied_embeddings, &o->po);
     cli_print_json(j);
 }
 
-static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline_report *rep) {
+// tied_in: the input's head was tied (the pipeline unties a head it quantizes).
+static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline_report *rep, int tied_in) {
     const char *out = o->c.output;
     long long bytes = file_size(out);
     double total_bpw = bytes > 0 ? 8.0 * (double)bytes / (double)crvq_model_n_params(m) : 0;
@@ -331,6 +364,7 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddNumberToObject(j, "nonembed_bpw", b.nonembed);
     cJSON_AddNumberToObject(j, "tensor_bpw", b.total);
     head_json(j, m, &o->po, &b);
+    tied_json(j, tied_in, &o->po);
     if (o->po.head.bits) cJSON_AddNumberToObject(cJSON_GetObjectItem(j, "head"), "rel_loss", rep->head_rel_loss);
     cJSON_AddNumberToObject(j, "bytes", (double)bytes);
     cJSON_AddNumberToObject(j, "seconds", rep->seconds);
@@ -361,12 +395,13 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
         fprintf(stderr, "crvq %s: %s (%s), %d layers, %.4f bits per linear weight\n", cmd,
                 crvq_method_name(po.qp.method), desc, m->cfg.n_layers * CRVQ_PROJ_COUNT, planned_bits);
     crvq_pipeline_report rep;
+    int tied_in = m->cfg.tied_embeddings;
     if (crvq_quantize_model(m, &po, &rep) != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_container_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
                                 .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
     if (crvq_container_write(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
-    print_report(o, m, &rep);
+    print_report(o, m, &rep, tied_in);
     return 0;
 }
 
@@ -387,6 +422,7 @@ static int run(const void *vo) {
         if (o->c.seqlen > m->cfg.max_seq_len)
             fprintf(stderr, "crvq %s: warning: --seqlen %d is longer than the model's context %d\n", cmd,
                     o->c.seqlen, m->cfg.max_seq_len);
+        tied_head_notice(m, &o->po);
         char desc[512];
         cli_quant_describe(&o->po.qp, desc, sizeof desc);
         if (o->dry_run) {
