@@ -67,10 +67,11 @@ if [ ! -x "$lbin/llama-bench" ] || [ ! -x "$lbin/llama-quantize" ] || [ ! -x "$l
         -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF >/dev/null
     cmake --build "$LLAMACPP/build" -j "$(nproc)" --target llama-bench llama-quantize llama-imatrix >/dev/null
 fi
-# a checkout without .git still names the ggml it synced and its gguf-py version
-lcommit=$(git -C "$LLAMACPP" rev-parse --short HEAD 2>/dev/null) || lcommit="unknown (no .git; ggml sync $(
-    cut -c1-8 "$LLAMACPP/scripts/sync-ggml.last" 2>/dev/null || echo ?), gguf-py $(
-    sed -n 's/^version = "\(.*\)"/\1/p' "$LLAMACPP/gguf-py/pyproject.toml" 2>/dev/null || echo ?))"
+# the commit (or, without .git, the ggml sync and gguf-py version) for the
+# header and the JSON (bench/llamacpp_commit.sh)
+lcommit=$(LLAMACPP=$LLAMACPP bash bench/llamacpp_commit.sh) || die "cannot tell the llama.cpp commit"
+linfo=$(LLAMACPP=$LLAMACPP bash bench/llamacpp_commit.sh --json) || die "cannot tell the llama.cpp commit"
+log "llama.cpp $lcommit ($LLAMACPP)"
 
 if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"; else
     work=$(mktemp -d "${TMPDIR:-/tmp}/crvq-vsl.XXXXXX"); trap 'rm -rf "$work"' EXIT; fi
@@ -156,16 +157,17 @@ for t in $threads; do
 done
 
 # --- the table and the JSON line
-python3 - "$rows" "$result" "$json" "$layers" "$prompt" "$gen" "$reps" "$gen_a" "$gen_b" "$lcommit" \
+python3 - "$rows" "$result" "$json" "$layers" "$prompt" "$gen" "$reps" "$gen_a" "$gen_b" "$lcommit" "$linfo" \
     "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)" \
     "$(nproc)" "$up_start" "$(uptime)" <<'EOF'
 import json, sys, time
-rows_f, out, as_json, layers, prompt, gen, reps, ga, gb, lcommit, commit, cpu, ncpu, up0, up1 = sys.argv[1:16]
+rows_f, out, as_json, layers, prompt, gen, reps, ga, gb, lcommit, linfo, commit, cpu, ncpu, up0, up1 = sys.argv[1:17]
 rows = [json.loads(l) for l in open(rows_f)]
 def get(name, t):
     return next(r for r in rows if r["name"] == name and r["threads"] == t)
 threads = sorted({r["threads"] for r in rows})
-res = {"layers": int(layers), "prompt": int(prompt), "gen": int(gen), "llamacpp_commit": lcommit, "crvq_commit": commit}
+res = {"layers": int(layers), "prompt": int(prompt), "gen": int(gen), "llamacpp_commit": lcommit, "llamacpp": json.loads(linfo),
+       "crvq_commit": commit}
 for r in rows:
     k = "%s_%dt" % (r["name"].lower().replace("-", "_"), r["threads"])
     res[k + "_decode_tps"] = r["decode_tps"]
@@ -186,9 +188,11 @@ with open(out, "w") as f:
     w = lambda s="": print(s, file=f)
     w("# crvq against llama.cpp: decode and prefill on a Llama-2-7B-shaped model")
     w()
+    li = json.loads(linfo)
+    lfull = lcommit if not li["commit"] else "%s (%s%s)" % (lcommit, li["commit"], ", " + li["describe"] if li["describe"] else "")
     w("`bench/vs_llamacpp.sh` on %s: crvq %s, llama.cpp %s; %s x%s cores. Llama-2-7B shapes, %s blocks"
       " + the 32000 x 4096 head, random weights; prefill %s tokens, decode %s, %s repetitions."
-      % (time.strftime("%Y-%m-%d"), commit, lcommit, cpu.strip(), ncpu, layers, prompt, gen, reps))
+      % (time.strftime("%Y-%m-%d"), commit, lfull, cpu.strip(), ncpu, layers, prompt, gen, reps))
     w("*CPU ms/token (1 thread)* is the process CPU time of decoding %s tokens minus that of %s, per token,"
       " the same for both tools; *own* columns are each tool's benchmark (wall time; crvq bench at one thread"
       " reports CPU time). *load* is the 1-minute load average when the row started." % (gb, ga))
