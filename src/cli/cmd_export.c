@@ -28,10 +28,10 @@ static void usage(FILE *f) {
                "  --json              also print one JSON object as the last line of stdout\n"
                "  -h, --help          this help\n\n"
                "Tokenizer files: those of a Hugging Face input directory, or of --tokenizer, are\n"
-               "copied. The vocabulary a crvq container embeds (GGUF tokenizer.ggml.*) and a\n"
-               "llama2.c tokenizer.bin have no Hugging Face file here: export such a model with\n"
-               "--tokenizer DIR_OF_ORIGINAL/tokenizer.json (or .model), else DIR gets none and\n"
-               "the command says so.\n");
+               "copied. Otherwise (a crvq container's GGUF vocabulary, a llama2.c tokenizer.bin)\n"
+               "they are rebuilt from the vocabulary crvq encodes with: tokenizer.model for a\n"
+               "SentencePiece one, tokenizer.json for byte-level BPE, with tokenizer_config.json\n"
+               "and special_tokens_map.json; a note says so (docs/export.md).\n");
 }
 
 static const char *cmd = "export";
@@ -76,9 +76,15 @@ static void print_report(const opts *o, const crvq_export_report *r, double seco
     printf("wrote %s: %d tensors in %s, %lld bytes in all, %.2f s\n", o->c.output, r->n_tensors,
            crvq_dtype_name(o->dtype), (long long)r->bytes, seconds);
     for (int i = 0; i < r->n_files; i++) printf("  %s\n", r->files[i]);
-    if (!r->tokenizer)
-        fprintf(stderr, "crvq export: note: no tokenizer file written (the model has no Hugging Face tokenizer "
-                        "file; give --tokenizer tokenizer.json or tokenizer.model)\n");
+    if (r->tokenizer_rebuilt)
+        fprintf(stderr, "crvq export: note: %s rebuilt from the model's own vocabulary (%s): it encodes as crvq "
+                        "does with this model; settings of the original file that crvq does not use are not in "
+                        "it. Give --tokenizer ORIGINAL/tokenizer.json (or .model) to copy the original instead\n",
+                r->tokenizer_file, o->c.tokenizer ? o->c.tokenizer : o->c.model);
+    else if (!r->tokenizer)
+        fprintf(stderr, "crvq export: note: no tokenizer file written (%s; give --tokenizer tokenizer.json or "
+                        "tokenizer.model)\n",
+                r->tokenizer_why[0] ? r->tokenizer_why : "the model has no tokenizer");
     if (!o->c.json) return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "dir", o->c.output);
@@ -89,6 +95,7 @@ static void print_report(const opts *o, const crvq_export_report *r, double seco
     cJSON_AddNumberToObject(j, "tensor_bytes", (double)r->tensor_bytes);
     cJSON_AddStringToObject(j, "dtype", crvq_dtype_name(o->dtype));
     cJSON_AddBoolToObject(j, "tokenizer", r->tokenizer);
+    cJSON_AddStringToObject(j, "tokenizer_source", r->tokenizer_rebuilt ? "rebuilt" : r->tokenizer ? "copied" : "none");
     cJSON_AddNumberToObject(j, "seconds", seconds);
     cli_print_json(j);
 }

@@ -1,6 +1,8 @@
 // hf_export.c — crvq_export_hf: a model as a Hugging Face folder.
 #include "container/hf_export.h"
+
 #include "container/hf_config.h"
+#include "container/hf_tokenizer.h"
 #include "io/atomic.h"
 #include "io/mapfile.h"
 #include "io/safetensors_write.h"
@@ -268,6 +270,25 @@ static crvq_status copy_tokenizer(const crvq_model *m, const char *tok_path, con
     return st;
 }
 
+// Nothing to copy: the files rebuilt from the tokenizer in memory (a crvq
+// container's vocabulary, a llama2.c tokenizer.bin). A vocabulary with no
+// honest Hugging Face form is no error: the export goes on without one and
+// the report says why.
+static crvq_status rebuild_tokenizer(const crvq_model *m, const char *tmp, crvq_export_report *rep) {
+    crvq_hf_tok_file f[CRVQ_HF_TOK_FILES];
+    if (crvq_hf_tokenizer_files(m->tok, m->cfg.max_seq_len, f)) {
+        snprintf(rep->tokenizer_why, sizeof rep->tokenizer_why, "%s", crvq_last_error());
+        return CRVQ_OK;
+    }
+    crvq_status st = CRVQ_OK;
+    for (int i = 0; i < CRVQ_HF_TOK_FILES && !st; i++)
+        if (!(st = write_bytes(tmp, f[i].name, f[i].data, f[i].len))) note(rep, f[i].name, (int64_t)f[i].len);
+    rep->tokenizer_file = f[0].name; // a static string: it outlives f
+    crvq_hf_tokenizer_files_free(f);
+    rep->tokenizer = rep->tokenizer_rebuilt = !st;
+    return st;
+}
+
 // `dir` may be created: absent, or an empty directory.
 crvq_status crvq_export_check_dir(const char *dir) {
     struct stat sb;
@@ -332,6 +353,7 @@ static crvq_status fill(const crvq_model *m, const char *tmp, crvq_dtype dt, con
         note(rep, "config.json", (int64_t)n);
     free(cfg);
     if (!st) st = copy_tokenizer(m, tok_path, tmp, rep);
+    if (!st && !rep->tokenizer && m->tok) st = rebuild_tokenizer(m, tmp, rep);
     return st;
 }
 

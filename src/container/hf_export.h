@@ -17,6 +17,9 @@ typedef struct crvq_export_report {
     int64_t bytes;        // all files written, in bytes
     int64_t tensor_bytes; // model.safetensors
     int tokenizer;        // tokenizer files were written
+    int tokenizer_rebuilt; // ... made from the tokenizer in memory (nothing to copy; hf_tokenizer.h)
+    const char *tokenizer_file; // then the vocabulary file's name: tokenizer.model or tokenizer.json
+    char tokenizer_why[256]; // why none was written, when the model has a tokenizer but it has no HF form
 } crvq_export_report;
 
 // Writes the folder `dir`, which must not exist or be an empty directory:

@@ -5,6 +5,9 @@
 
 #include "crvq.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 // At most this many pieces in a vocabulary (and vocab_size of a model,
 // model/config.h): generous for real models (Llama 3 has 128256), small
 // enough that a corrupt count fails here rather than in a huge allocation.
@@ -41,5 +44,16 @@ struct crvq_gguf;
 struct crvq_gguf_writer;
 crvq_status crvq_tokenizer_from_gguf(const struct crvq_gguf *g, crvq_tokenizer **out);
 crvq_status crvq_tokenizer_to_gguf(const crvq_tokenizer *t, struct crvq_gguf_writer *w);
+
+// A SentencePiece vocabulary as the bytes of a tokenizer.model that
+// crvq_tokenizer_load reads back into the same tokenizer (sp_write.c);
+// *data is malloc'ed. A byte-level BPE one, or one without an UNKNOWN piece,
+// is an error saying so.
+crvq_status crvq_tokenizer_to_sp_model(const crvq_tokenizer *t, uint8_t **data, size_t *size);
+
+// A byte-level BPE vocabulary as the text of a Hugging Face tokenizer.json
+// that crvq_tokenizer_load reads back into the same tokenizer
+// (hf_json_write.c); *json is malloc'ed. A SentencePiece one is an error.
+crvq_status crvq_tokenizer_to_hf_json(const crvq_tokenizer *t, char **json, size_t *len);
 
 #endif
