@@ -19,20 +19,16 @@ typedef struct {
     int oom;
 } pbw;
 
+// Appends n bytes; a failed allocation marks w and drops the rest, so the
+// callers check once at the end.
 static void put(pbw *w, const void *s, size_t n) {
+    size_t cap = w->cap ? w->cap : 4096;
+    while (cap < w->n + n) cap *= 2;
+    uint8_t *p = w->oom || cap == w->cap ? w->p : realloc(w->p, cap);
+    w->oom = w->oom || !p;
     if (w->oom) return;
-    if (w->n + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->n + n) cap *= 2;
-        uint8_t *p = realloc(w->p, cap);
-        if (!p) {
-            w->oom = 1;
-            return;
-        }
-        w->p = p;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->n, s, n);
+    w->p = p, w->cap = cap;
+    memcpy(p + w->n, s, n);
     w->n += n;
 }
 
