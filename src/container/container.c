@@ -314,6 +314,19 @@ static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l
     }
 }
 
+// The end of every write: the file (or why not; `what` names it in the
+// out-of-memory message), with the writer and the arrays it kept freed.
+static crvq_status finish_write(crvq_gguf_writer *w, keep *k, const char *path, const char *what) {
+    crvq_status st;
+    if (k->failed || crvq_gguf_writer_failed(w))
+        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the %s", path, what);
+    else
+        st = crvq_gguf_write(w, path);
+    keep_free(k);
+    crvq_gguf_writer_free(w);
+    return st;
+}
+
 crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info *info, const char *path) {
     const crvq_config *c = &m->cfg;
     crvq_rope_style file_style;
@@ -352,13 +365,7 @@ crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info 
     add(w, "output_norm", ".weight", CRVQ_F32, 1, vec, m->out_norm);
     if (!c->tied_embeddings) write_linear(w, &k, "output", &m->output, hd, ROWS_AS_IS);
     for (int l = 0; l < c->n_layers; l++) write_block(w, &k, m, l, order);
-    if (k.failed || crvq_gguf_writer_failed(w))
-        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the file", path);
-    else
-        st = crvq_gguf_write(w, path);
-    keep_free(&k);
-    crvq_gguf_writer_free(w);
-    return st;
+    return finish_write(w, &k, path, "file");
 }
 
 // ------------------------------------------------------------ checkpoint ---
@@ -375,13 +382,7 @@ crvq_status crvq_checkpoint_write(const crvq_model *m, int blocks_done, const cr
     crvq_gguf_set_u64(w, "crvq.ckpt.calib_digest", id->calib);
     crvq_gguf_set_str(w, "crvq.ckpt.options", id->options);
     for (int l = 0; l < blocks_done; l++) write_block(w, &k, m, l, ROWS_AS_IS);
-    if (k.failed || crvq_gguf_writer_failed(w))
-        st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory preparing the checkpoint", path);
-    else
-        st = crvq_gguf_write(w, path);
-    keep_free(&k);
-    crvq_gguf_writer_free(w);
-    return st;
+    return finish_write(w, &k, path, "checkpoint");
 }
 
 static const crvq_tensor_view *gguf_lookup(void *ctx, const char *name) { return crvq_gguf_find_tensor(ctx, name); }

@@ -12,6 +12,7 @@
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_segments.h"
+#include "util/free_all.h"
 
 typedef struct kmeans_buf {
     float *Xs, *ct, *qn, *dist;       // device
@@ -36,19 +37,8 @@ static void buf_free(kmeans_buf *b) {
     crvq_cu_free(b->idx);
     crvq_cu_free(b->sum);
     crvq_cu_segs_free(&b->segs);
-    free(b->hct);
-    free(b->hqn);
-    free(b->hpts);
-    free(b->hdist);
-    free(b->ha);
-    free(b->hprev);
-    free(b->hsum);
-    free(b->D2);
-    free(b->hstart);
-    free(b->hend);
-    free(b->hcount);
-    free(b->hidx);
-    free(b->hidx32);
+    crvq_free_all(b->hct, b->hqn, b->hpts, b->hdist, b->ha, b->hprev, b->hsum, b->D2, b->hstart, b->hend, b->hcount,
+                  b->hidx, b->hidx32);
 }
 
 // Upload the scoring tables of C.

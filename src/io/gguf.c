@@ -2,6 +2,7 @@
 // infos and data offsets; lookups by key and tensor name.
 #include "io/gguf.h"
 
+#include "util/free_all.h"
 #include "util/printable.h"
 
 #include <stdlib.h>
@@ -366,10 +367,7 @@ void crvq_gguf_close(crvq_gguf *g) {
         free(g->kv[i].arr.strs);
     }
     for (int64_t i = 0; i < g->n_tensors; i++) free((char *)g->tensors[i].name);
-    free(g->kv);
-    free(g->tensors);
-    free(g->kv_sorted);
-    free(g->tensors_sorted);
+    crvq_free_all(g->kv, g->tensors, g->kv_sorted, g->tensors_sorted);
     crvq_mapfile_close(&g->map);
     free(g->path);
     free(g);

@@ -5,6 +5,7 @@
 #include "kernels/sq_weights.h"
 #include "model/block_proj.h"
 #include "model/storage.h"
+#include "util/free_all.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,7 @@ void crvq_model_free(crvq_model *m) {
     if (!m) return;
     if (m->tok) crvq_tokenizer_free(m->tok);
     crvq_storage_free(m->storage);
-    free(m->layers);
-    free(m->path);
-    free(m->format);
-    free(m->source_dtype);
+    crvq_free_all(m->layers, m->path, m->format, m->source_dtype);
     free(m);
 }
 

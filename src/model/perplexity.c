@@ -1,6 +1,7 @@
 // perplexity.c — perplexity under the "stream" and "docs" protocols of
 // ../shared/docs/evaluation.md.
 #include "crvq.h"
+#include "util/free_all.h"
 #include "util/threads.h"
 
 #include <math.h>
@@ -250,11 +251,6 @@ crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
     }
     crvq_state_free(r.state);
     crvq_state_free(r.base_state);
-    free(r.logits);
-    free(r.nll);
-    free(r.base_logits);
-    free(r.base_nll);
-    free(r.kl);
-    free(r.agree);
+    crvq_free_all(r.logits, r.nll, r.base_logits, r.base_nll, r.kl, r.agree);
     return st;
 }

@@ -13,6 +13,7 @@
 // is the same as RTN's: (m_out, n_in / group_size) grids in column order.
 #include "quant/quant_internal.h"
 #include "quant/scalar.h"
+#include "util/free_all.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -188,10 +189,6 @@ crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double
 
 done:
     if (st != CRVQ_OK) crvq_scalar_layer_free(out);
-    free(U);
-    free(Wd);
-    free(E);
-    free(perm);
-    free(order);
+    crvq_free_all(U, Wd, E, perm, order);
     return st;
 }

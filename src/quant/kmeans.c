@@ -14,6 +14,7 @@
 
 #include "kernels/vq_score.h"
 #include "quant/rng.h"
+#include "util/free_all.h"
 
 void crvq_kmeans_tables(const float *C, int K, int d, float *ct, float *qn) {
     for (int j = 0; j < K; j++) {
@@ -225,15 +226,7 @@ crvq_status crvq_kmeans(const float *X, size_t n, int d, const crvq_kmeans_opts 
                 if (update_means(F, nf, d, K, a, sum, count, C)) crvq_kmeans_reseed_empty(F, nf, d, K, count, dist, C);
             }
         }
-        free(D2);
-        free(sum);
-        free(count);
-        free(a);
-        free(prev);
-        free(dist);
-        free(ct);
-        free(qn);
-        free(vbuf);
+        crvq_free_all(D2, sum, count, a, prev, dist, ct, qn, vbuf);
     }
     free(Xs);
     if (st == CRVQ_OK && assign) st = crvq_kmeans_assign(X, n, d, C, K, assign, NULL);

@@ -2,6 +2,7 @@
 // own asymmetric grid from its min and max (scalar.h); no Hessian involved.
 #include "quant/quant_internal.h"
 #include "quant/scalar.h"
+#include "util/free_all.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -23,9 +24,7 @@ crvq_status crvq_scalar_layer_alloc(crvq_scalar_layer *L, int m_out, int n_in, i
 
 void crvq_scalar_layer_free(crvq_scalar_layer *L) {
     if (!L) return;
-    free(L->q);
-    free(L->scale);
-    free(L->zero);
+    crvq_free_all(L->q, L->scale, L->zero);
     memset(L, 0, sizeof *L);
 }
 

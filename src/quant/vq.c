@@ -35,6 +35,7 @@
 #include "quant/vq_search.h"
 #include "quant/vq_update.h"
 #include "quant/vq_work.h"
+#include "util/free_all.h"
 
 void crvq_vq_opts_default(crvq_vq_opts *o) {
     assert(o);
@@ -60,9 +61,7 @@ crvq_status crvq_vq_trace_alloc(crvq_vq_trace *t, int max_rounds) {
 
 void crvq_vq_trace_free(crvq_vq_trace *t) {
     if (!t) return;
-    free(t->loss);
-    free(t->seconds_continuous);
-    free(t->seconds_discrete);
+    crvq_free_all(t->loss, t->seconds_continuous, t->seconds_discrete);
     memset(t, 0, sizeof *t);
 }
 

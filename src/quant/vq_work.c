@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "quant/vq_layer.h"
+#include "util/free_all.h"
 
 // Groups per lazy V update: 128 columns make the update a GEMM with inner
 // dimension 128 (efficient BLAS-3) while the in-block row updates of the
@@ -73,13 +74,7 @@ crvq_status crvq_vq_work_init(crvq_vq_work *w, crvq_vq_layer *L, const float *W,
 
 void crvq_vq_work_free(crvq_vq_work *w) {
     if (!w) return;
-    free(w->Hgg);
-    free(w->WH);
-    free(w->V);
-    free(w->A);
-    free(w->B);
-    free(w->wHw);
-    free(w->row);
+    crvq_free_all(w->Hgg, w->WH, w->V, w->A, w->B, w->wHw, w->row);
     memset(w, 0, sizeof *w);
 }
 

@@ -4,6 +4,7 @@
 // matchers.
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
+#include "util/free_all.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,7 @@ const crvq_bpe_merge *crvq_bbpe_find_merge(const crvq_bbpe *b, uint32_t left, ui
 }
 
 static void added_set_free(crvq_added_set *s) {
-    free(s->blob);
-    free(s->off);
-    free(s->len);
-    free(s->id);
-    free(s->table);
-    free(s->lens);
+    crvq_free_all(s->blob, s->off, s->len, s->id, s->table, s->lens);
 }
 
 void crvq_bbpe_free(crvq_bbpe *b) {

@@ -17,6 +17,7 @@
 #include "io/gguf.h"
 #include "io/gguf_write.h"
 #include "tokenizer/tok_internal.h"
+#include "util/free_all.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +56,14 @@ static crvq_status read_llama(const crvq_gguf *g, const crvq_gguf_array *tokens,
     const char *what = g->path;
     int n = (int)tokens->n;
     crvq_vocab_spec spec = {.n = n, .bos_id = -1, .eos_id = -1, .unk_id = -1, .add_dummy_prefix = 1};
+    // scores and token types are optional: their arrays exist where the file has them
+    int has_scores = key(g, "tokenizer.ggml.scores"), has_types = key(g, "tokenizer.ggml.token_type");
     const char **pieces = malloc((size_t)n * sizeof *pieces);
     size_t *lens = malloc((size_t)n * sizeof *lens);
-    float *scores = NULL;
-    int32_t *types = NULL;
+    float *scores = has_scores ? malloc((size_t)n * sizeof *scores) : NULL;
+    int32_t *types = has_types ? malloc((size_t)n * sizeof *types) : NULL;
     crvq_status st = CRVQ_OK;
-    if (!pieces || !lens) {
+    if (!pieces || !lens || (has_scores && !scores) || (has_types && !types)) {
         st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
         goto done;
     }
@@ -72,19 +75,11 @@ static crvq_status read_llama(const crvq_gguf *g, const crvq_gguf_array *tokens,
     }
     spec.pieces = pieces;
     spec.piece_lens = lens;
-    if (key(g, "tokenizer.ggml.scores")) {
-        if (!(scores = malloc((size_t)n * sizeof *scores))) {
-            st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
-            goto done;
-        }
+    if (scores) {
         if ((st = crvq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, (uint64_t)n))) goto done;
         spec.scores = scores;
     }
-    if (key(g, "tokenizer.ggml.token_type")) {
-        if (!(types = malloc((size_t)n * sizeof *types))) {
-            st = crvq_fail(CRVQ_ERR_NOMEM, "%s: out of memory", what);
-            goto done;
-        }
+    if (types) {
         if ((st = crvq_gguf_get_arr_i32(g, "tokenizer.ggml.token_type", types, (uint64_t)n))) goto done;
         for (int i = 0; i < n; i++)
             if (types[i] == CRVQ_PIECE_BYTE) spec.byte_fallback = 1;
@@ -96,10 +91,7 @@ static crvq_status read_llama(const crvq_gguf *g, const crvq_gguf_array *tokens,
         goto done;
     st = crvq_tokenizer_from_vocab(&spec, what, out);
 done:
-    free(pieces);
-    free(lens);
-    free(scores);
-    free(types);
+    crvq_free_all(pieces, lens, scores, types);
     return st;
 }
 
@@ -271,14 +263,7 @@ static crvq_status read_gpt2(const crvq_gguf *g, const crvq_gguf_array *tokens, 
     spec.merge_lens = part_lens;
     st = crvq_bbpe_build(&spec, what, out);
 done:
-    free(blob);
-    free(pieces);
-    free(lens);
-    free(types);
-    free(flags32);
-    free(flags);
-    free(parts);
-    free(part_lens);
+    crvq_free_all(blob, pieces, lens, types, flags32, flags, parts, part_lens);
     return st;
 }
 
@@ -341,11 +326,7 @@ static crvq_status write_gpt2(const crvq_tokenizer *t, crvq_gguf_writer *w) {
     crvq_gguf_set_bool(w, "crvq.tokenizer.add_prefix_space", b->add_prefix_space);
     if (any_flags) crvq_gguf_set_arr_i32(w, "crvq.tokenizer.added_flags", flags, (size_t)t->n);
 done:
-    free(blob);
-    free(strs);
-    free(lens);
-    free(types);
-    free(flags);
+    crvq_free_all(blob, strs, lens, types, flags);
     return st;
 }
 

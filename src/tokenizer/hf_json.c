@@ -12,6 +12,7 @@
 // the file's own tokenizer without saying so.
 #include "io/json.h"
 #include "tokenizer/tok_internal.h"
+#include "util/free_all.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -154,14 +155,7 @@ typedef struct {
 } arrays;
 
 static void arrays_free(arrays *a) {
-    free(a->pieces);
-    free(a->lens);
-    free(a->types);
-    free(a->flags);
-    free(a->blob);
-    free(a->parts);
-    free(a->part_lens);
-    free(a->merge_blob);
+    crvq_free_all(a->pieces, a->lens, a->types, a->flags, a->blob, a->parts, a->part_lens, a->merge_blob);
 }
 
 // Vocabulary and added tokens into a's per-id arrays (n ids).

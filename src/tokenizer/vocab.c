@@ -2,6 +2,7 @@
 // bytes to id, byte-fallback ids, and what the encoders precompute from them.
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
+#include "util/free_all.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,15 +18,7 @@ crvq_tok_options crvq_tok_options_default(void) {
 
 void crvq_tokenizer_free(crvq_tokenizer *t) {
     if (!t) return;
-    free(t->blob);
-    free(t->off);
-    free(t->len);
-    free(t->score);
-    free(t->type);
-    free(t->table);
-    free(t->unk_surface);
-    free(t->joinable);
-    free(t->prefixes);
+    crvq_free_all(t->blob, t->off, t->len, t->score, t->type, t->table, t->unk_surface, t->joinable, t->prefixes);
     crvq_bbpe_free(t->bbpe);
     free(t);
 }

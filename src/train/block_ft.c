@@ -16,6 +16,7 @@
 #include "train/adam.h"
 #include "train/block_grad.h"
 #include "train/block_params.h"
+#include "util/free_all.h"
 
 // RNG stream of the mini-batch order (seed, stream + block index)
 #define FT_RNG_STREAM 0x46540000u
@@ -119,14 +120,7 @@ static crvq_status check_args(const crvq_model *m, int l, const float *x_in, con
 }
 
 static void ctx_free(ft_ctx *f) {
-    free(f->params);
-    free(f->grad);
-    free(f->saved);
-    free(f->best);
-    free(f->cbt);
-    free(f->xb);
-    free(f->yb);
-    free(f->yo);
+    crvq_free_all(f->params, f->grad, f->saved, f->best, f->cbt, f->xb, f->yb, f->yo);
     crvq_ft_ws_free(f->ws);
 }
 

@@ -17,6 +17,7 @@
 #include "quant/rng.h"
 #include "train/adam.h"
 #include "train/block_grad.h"
+#include "util/free_all.h"
 #include "util/hash.h"
 #include "util/threads.h"
 
@@ -68,22 +69,8 @@ void crvq_e2e_free(crvq_e2e *e) {
     if (!e) return;
     crvq_ft_ws_free(e->ws);
     crvq_state_free(e->tst);
-    free(e->bp);
-    free(e->params);
-    free(e->cbt);
-    free(e->emb_widened);
-    free(e->head_widened);
-    free(e->xs);
-    free(e->xn);
-    free(e->inv);
-    free(e->dx);
-    free(e->dx2);
-    free(e->ytmp);
-    free(e->dxn);
-    free(e->slog);
-    free(e->tlog);
-    free(e->row_kl);
-    free(e->row_nll);
+    crvq_free_all(e->bp, e->params, e->cbt, e->emb_widened, e->head_widened, e->xs, e->xn, e->inv, e->dx, e->dx2,
+                  e->ytmp, e->dxn, e->slog, e->tlog, e->row_kl, e->row_nll);
     free(e);
 }
 
@@ -586,11 +573,7 @@ crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, co
     }
 done:
     crvq_adam_free(&r.opt);
-    free(r.grad);
-    free(r.saved);
-    free(r.best);
-    free(r.order);
-    free(r.tb);
+    crvq_free_all(r.grad, r.saved, r.best, r.order, r.tb);
     crvq_e2e_free(e);
     rep->seconds = omp_get_wtime() - t0;
     return st;
