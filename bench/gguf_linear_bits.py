@@ -9,15 +9,15 @@ times 8, over their number of weights: what llama.cpp's mixed i-quant files
 really spend, which is more than the type's nominal bits (some layers keep a
 larger type). A tensor's bytes are the distance from its offset to the next
 tensor's (or the end of the file), so padding counts, as it does on disk.
-Reads only the header.
+Reads only the header (scripts/gguf_header.py).
 """
 import os
 import re
-import struct
 import sys
 
-SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-STRING, ARRAY = 8, 9
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import gguf_header  # noqa: E402
+
 LINEAR = re.compile(rb"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
 
 
@@ -25,50 +25,14 @@ def linear_bits(path):
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         buf = f.read(min(size, 64 << 20))
-    pos = 0
-
-    def take(n):
-        nonlocal pos
-        b = buf[pos:pos + n]
-        if len(b) != n:
-            sys.exit(f"{path}: header longer than 64 MiB or truncated")
-        pos += n
-        return b
-
-    u32 = lambda: struct.unpack("<I", take(4))[0]
-    u64 = lambda: struct.unpack("<Q", take(8))[0]
-
-    def skip(t):
-        if t == STRING:
-            take(u64())
-        elif t == ARRAY:
-            et, n = u32(), u64()
-            for _ in range(n):
-                skip(et)
-        else:
-            take(SCALAR[t])
-
-    if take(4) != b"GGUF":
-        sys.exit(f"{path}: not a GGUF file")
-    _, n_tensors, n_kv = u32(), u64(), u64()
-    alignment = 32
-    for _ in range(n_kv):
-        key = take(u64())
-        t = u32()
-        v = pos
-        skip(t)
-        if key == b"general.alignment":
-            alignment = struct.unpack("<I", buf[v:v + 4])[0]
+    h = gguf_header.parse(buf, path, truncated=f"{path}: header longer than 64 MiB or truncated")
     tensors = []
-    for _ in range(n_tensors):
-        name = take(u64())
-        ne = [u64() for _ in range(u32())]
-        u32()  # type
+    for name, ne, _, offset, _, _ in h.tensors:
         n = 1
         for d in ne:
             n *= d
-        tensors.append((u64(), name, n))
-    data = (pos + alignment - 1) // alignment * alignment
+        tensors.append((offset, name, n))
+    data = h.data_offset
     tensors.sort()
     bits = weights = 0
     for i, (off, name, n) in enumerate(tensors):
