@@ -525,6 +525,9 @@ typedef struct crvq_pipeline_report {
     double head_seconds;         // --head, --embeddings: time for the head's Hessian and both quantizers
     double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
     double ft_seconds;           // time spent in block fine-tuning
+    double forward_seconds;      // full-precision block forwards and proxy Hessians (the Hessian pass)
+    double layers_seconds;       // the seven layers' quantization, all blocks
+    double propagate_seconds;    // the quantized blocks' forwards that carry the activations on
     double ft_mse_ratio;         // mean over tuned blocks of validation MSE after / before
     size_t n_calib_text_tokens;
 } crvq_pipeline_report;

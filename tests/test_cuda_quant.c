@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "check.h"
+#include "cuda_util.h"
 #include "crvq.h"
 #include "quant/kmeans.h"
 #include "quant/rng.h"
@@ -282,11 +283,7 @@ static void test_hessians(void) {
 }
 
 int main(void) {
-    char why[256];
-    if (!crvq_backend_available(CRVQ_DEVICE_CUDA, why, sizeof why)) {
-        printf("SKIP: --device cuda cannot run here: %s\n", why);
-        return 77;
-    }
+    test_require_cuda();
     test_refusals();
     test_checks_and_losses();
     test_hessians();

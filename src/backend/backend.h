@@ -7,8 +7,8 @@
 // as the symbol crvq_backend_cuda_table, which src/backend/no_cuda.c
 // defines as NULL in a build without nvcc. So src/backend/ never includes
 // src/cuda/: the device depends on the seam, not the other way round.
-// Later pieces (block forward/backward, compressed kernels) get their
-// entries in the table too.
+// Later pieces (block backward, compressed kernels) get their entries in
+// the table too.
 #ifndef CRVQ_BACKEND_H
 #define CRVQ_BACKEND_H
 
@@ -48,6 +48,14 @@ typedef struct crvq_backend {
     crvq_status (*hessian_begin)(int n_taps, const int *width, int max_rows, double *const *H, void **ctx);
     crvq_status (*hessian_add)(void *ctx, int tap, const float *x, int n);
     crvq_status (*hessian_end)(void *ctx, long long rows);
+    // The pipeline's calibration forward of block L (config c): X (n_seq,
+    // seqlen, dim) on the host is replaced by the block's output, every
+    // sequence from position 0 (model/block.c's function). hessian_ctx NULL,
+    // or a context of this table's hessian_begin that the tap inputs of the
+    // first n_tap_seqs sequences are added to (H[tap] += xᵀx, as hessian_add
+    // would). NULL entry: the caller runs model/block.c on the host (the CPU).
+    crvq_status (*block_forward)(const crvq_config *c, const crvq_layer *L, float *X, int n_seq, int seqlen,
+                                 int n_tap_seqs, void *hessian_ctx);
 } crvq_backend;
 
 // The most taps a Hessian context holds.

@@ -354,6 +354,9 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
            rep->seconds, rep->blocks_resumed, rep->mean_rel_loss, rss / 1e6);
     if (o->po.finetune)
         printf("block fine-tuning: %.1f s, validation MSE x %.3f on average\n", rep->ft_seconds, rep->ft_mse_ratio);
+    printf("stages: forward + Hessians %.1f s, layers %.1f s, fine-tuning %.1f s, propagation %.1f s (%s)\n",
+           rep->forward_seconds, rep->layers_seconds, rep->ft_seconds, rep->propagate_seconds,
+           crvq_device_name(o->po.qp.device));
     if (!o->c.json) return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "output", out);
@@ -374,6 +377,9 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddBoolToObject(j, "finetuned", o->po.finetune);
     cJSON_AddNumberToObject(j, "ft_seconds", rep->ft_seconds);
     cJSON_AddNumberToObject(j, "ft_mse_ratio", rep->ft_mse_ratio);
+    cJSON_AddNumberToObject(j, "forward_seconds", rep->forward_seconds);
+    cJSON_AddNumberToObject(j, "layers_seconds", rep->layers_seconds);
+    cJSON_AddNumberToObject(j, "propagate_seconds", rep->propagate_seconds);
     cJSON_AddNumberToObject(j, "nsamples", o->c.nsamples);
     cJSON_AddNumberToObject(j, "seqlen", o->c.seqlen);
     cli_print_json(j);

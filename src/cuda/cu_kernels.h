@@ -147,6 +147,28 @@ typedef struct crvq_cu_search_args {
 // row, lane t holding coordinate t (d <= 32).
 int crvq_cu_search_block(const crvq_cu_search_args *a);
 
+// ------------------------------------------------------ block forward ---
+// (cu_block.cu) The small ops of a transformer block; its projections and
+// attention products are cuBLAS SGEMMs (cuda_block.c).
+
+// out (n, dim): each row of x (n, dim) RMS-normed and scaled by w (dim)
+// (ops.c crvq_rmsnorm_rows; the float64 sum of squares in a fixed tree).
+int crvq_cu_rmsnorm_rows(const float *x, const float *w, int n, int dim, float eps, float *out);
+// y[r, j] += b[j] for y (n, m) (linear.c's bias).
+int crvq_cu_add_bias(float *y, const float *b, int n, int m);
+// RoPE of q (n, n_heads·hd) and k (n, n_kv·hd) in place, row r at position
+// r % T; cos_t, sin_t (T, hd/2) (block.c rope_rows, ops.c crvq_rope).
+int crvq_cu_rope(float *q, float *k, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
+                 const float *sin_t, int interleaved);
+// Causal softmax of the rows of S (rows, T) in place: row r sees keys
+// 0..r % T, the rest is zeroed (attention.c causal_softmax_row with
+// crvq_softmax's exp, kernels/exp_nonpositive.h; float64 sum in a fixed tree).
+int crvq_cu_causal_softmax(float *S, int rows, int T);
+// g = silu(g)·u, both (n) (ops.c crvq_swiglu).
+int crvq_cu_swiglu(float *g, const float *u, size_t n);
+// h = x + o, all (n); h may alias x or o (block.c residual).
+int crvq_cu_residual(float *h, const float *x, const float *o, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

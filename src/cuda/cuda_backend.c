@@ -4,6 +4,7 @@
 // (src/backend/no_cuda.c).
 #include "backend/backend.h"
 
+#include "cuda/cuda_block.h"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_hessian.h"
 #include "cuda/cuda_kmeans.h"
@@ -27,6 +28,7 @@ static const crvq_backend cuda = {
     .hessian_begin = crvq_cuda_hessian_begin,
     .hessian_add = crvq_cuda_hessian_add,
     .hessian_end = crvq_cuda_hessian_end,
+    .block_forward = crvq_cuda_block_forward,
 };
 
 const crvq_backend *const crvq_backend_cuda_table = &cuda;

@@ -23,6 +23,9 @@ typedef cublasStatus_t (*math_fn)(cublasHandle_t, cublasMath_t);
 typedef cublasStatus_t (*sgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
                                    const float *, const float *, int, const float *, int, const float *, float *,
                                    int);
+typedef cublasStatus_t (*sgemm_strided_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                           const float *, const float *, int, long long, const float *, int,
+                                           long long, const float *, float *, int, long long, int);
 typedef cublasStatus_t (*dgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
                                    const double *, const double *, int, const double *, int, const double *,
                                    double *, int);
@@ -50,6 +53,7 @@ static struct {
     destroy_fn destroy;
     math_fn math;
     sgemm_fn sgemm;
+    sgemm_strided_fn sgemm_strided;
     dgemm_fn dgemm;
     dsyrk_fn dsyrk;
 } blas;
@@ -70,9 +74,11 @@ static int load_cublas(void) {
     blas.destroy = (destroy_fn)dlsym(blas.lib, "cublasDestroy_v2");
     blas.math = (math_fn)dlsym(blas.lib, "cublasSetMathMode");
     blas.sgemm = (sgemm_fn)dlsym(blas.lib, "cublasSgemm_v2");
+    blas.sgemm_strided = (sgemm_strided_fn)dlsym(blas.lib, "cublasSgemmStridedBatched");
     blas.dgemm = (dgemm_fn)dlsym(blas.lib, "cublasDgemm_v2");
     blas.dsyrk = (dsyrk_fn)dlsym(blas.lib, "cublasDsyrk_v2");
-    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm || !blas.dgemm || !blas.dsyrk) {
+    if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm || !blas.sgemm_strided || !blas.dgemm ||
+        !blas.dsyrk) {
         snprintf(blas.why, sizeof blas.why, "%s lacks the cuBLAS functions crvq needs", CRVQ_CUBLAS_SONAME);
         dlclose(blas.lib);
         blas.lib = NULL;
@@ -143,6 +149,18 @@ crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, cons
     cublasStatus_t s = blas.sgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
                                   &beta, C, n);
     return gemm_status(s, "cublasSgemm", m, n, k);
+}
+
+crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int k, float alpha, const float *A,
+                                  int lda, long long sa, const float *B, int ldb, long long sb, float beta, float *C,
+                                  int ldc, long long sc, int batch) {
+    // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, and a
+    // row-major matrix is the column-major view of its transpose: the same
+    // flags, the operands swapped.
+    cublasStatus_t s = blas.sgemm_strided((cublasHandle_t)cu->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                          ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, B, ldb, sb, A, lda, sa,
+                                          &beta, C, ldc, sc, batch);
+    return gemm_status(s, "cublasSgemmStridedBatched", m, n, k);
 }
 
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C) {

@@ -30,6 +30,14 @@ crvq_status crvq_cu_check(int err, const char *what);
 // C (m, n) = A (m, k)·B (k, n) + beta·C, row-major, FP32 (cuBLAS).
 crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, const float *B, float beta, float *C);
 
+// For b < batch: C_b (m, n) = alpha·op(A_b) (m, k)·op(B_b) (k, n) + beta·C_b,
+// row-major with leading dimensions lda, ldb, ldc; op transposes when ta /
+// tb is set; the b-th matrices start at A + b·sa, B + b·sb, C + b·sc. FP32
+// (cuBLAS's strided batched SGEMM, no TF32).
+crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int k, float alpha, const float *A,
+                                  int lda, long long sa, const float *B, int ldb, long long sb, float beta, float *C,
+                                  int ldc, long long sc, int batch);
+
 // C (m, n) = A (m, k)·B (k, n), row-major, FP64 (cuBLAS).
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C);
 // C (n, n) += Xᵀ·X for X (k, n), row-major, FP64: only C's upper triangle

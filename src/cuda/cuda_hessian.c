@@ -63,16 +63,27 @@ crvq_status crvq_cuda_hessian_begin(int n_taps, const int *width, int max_rows, 
     return CRVQ_OK;
 }
 
-crvq_status crvq_cuda_hessian_add(void *ctx, int tap, const float *x, int n) {
+// H[tap] += xᵀx for x (n, width) in GPU memory, max_rows rows at a time
+// (the float64 copy holds that many).
+crvq_status crvq_cuda_hessian_add_device(void *ctx, int tap, const float *dx, int n) {
     cuda_hessian *h = ctx;
     int w = h->width[tap];
+    crvq_status st = CRVQ_OK;
+    for (int r0 = 0; r0 < n && st == CRVQ_OK; r0 += h->max_rows) {
+        int rows = n - r0 < h->max_rows ? n - r0 : h->max_rows;
+        size_t len = (size_t)rows * w;
+        st = crvq_cu_check(crvq_cu_widen(len, dx + (size_t)r0 * w, h->dx64), "widening activations");
+        if (st == CRVQ_OK) st = crvq_cu_dsyrk_upper(&h->cu, w, rows, h->dx64, h->dH[tap]);
+    }
+    return st;
+}
+
+crvq_status crvq_cuda_hessian_add(void *ctx, int tap, const float *x, int n) {
+    cuda_hessian *h = ctx;
     if (n < 1) return CRVQ_OK;
     if (n > h->max_rows) return crvq_fail(CRVQ_ERR_INVALID, "proxy Hessians: %d rows, at most %d", n, h->max_rows);
-    size_t len = (size_t)n * w;
-    crvq_status st = crvq_cu_upload(h->dx, x, len * sizeof(float));
-    if (st == CRVQ_OK) st = crvq_cu_check(crvq_cu_widen(len, h->dx, h->dx64), "widening activations");
-    if (st == CRVQ_OK) st = crvq_cu_dsyrk_upper(&h->cu, w, n, h->dx64, h->dH[tap]);
-    return st;
+    crvq_status st = crvq_cu_upload(h->dx, x, (size_t)n * h->width[tap] * sizeof(float));
+    return st == CRVQ_OK ? crvq_cuda_hessian_add_device(ctx, tap, h->dx, n) : st;
 }
 
 crvq_status crvq_cuda_hessian_end(void *ctx, long long rows) {

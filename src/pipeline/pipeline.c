@@ -107,12 +107,14 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
 typedef struct run {
     crvq_model *m;
     const crvq_pipeline_opts *o;
+    const crvq_backend *be; // the device of --device: its block_forward, when it has one, runs the blocks
     crvq_state *s;
     float *X;   // (n_seq, seqlen, dim) block inputs, then outputs
     int n_seq, seqlen;
     double sum_rel;  // Σ L(Ŵ)/L(0) over the layers quantized in this run
     int n_rel;
     double ft_seconds, sum_ft_ratio;
+    double forward_seconds, layers_seconds, propagate_seconds; // the stages' time over all blocks
     int n_ft;
     double layer_share[CRVQ_PROJ_COUNT]; // each layer's fraction of a block's parameters
 } run;
@@ -125,8 +127,22 @@ static void report(const run *r, crvq_progress p) {
 // counts 10% of a block, the layers 80% by parameter count, the propagation 10%.
 static double fraction(const run *r, int l, double within) { return (l + within) / r->m->cfg.n_layers; }
 
-// Run block l on every sequence: x -> block(x) in place; taps may watch.
-static void run_block(run *r, int l, hessians *h, int n_taps_seqs) {
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// Run block l on every sequence: x -> block(x) in place; taps may watch (the
+// first n_taps_seqs sequences). On a device with a block forward (the GPU)
+// the whole X goes there and its taps feed h's context directly.
+static crvq_status run_block(run *r, int l, hessians *h, int n_taps_seqs) {
+    if (r->be && r->be->block_forward) {
+        int taps = h ? (n_taps_seqs < r->n_seq ? n_taps_seqs : r->n_seq) : 0;
+        if (h) h->rows += (long long)taps * r->seqlen;
+        return r->be->block_forward(&r->m->cfg, &r->m->layers[l], r->X, r->n_seq, r->seqlen, taps,
+                                    h ? h->ctx : NULL);
+    }
     size_t stride = (size_t)r->seqlen * r->m->cfg.dim;
     for (int i = 0; i < r->n_seq; i++) {
         float *x = r->X + i * stride;
@@ -135,6 +151,7 @@ static void run_block(run *r, int l, hessians *h, int n_taps_seqs) {
         crvq_block_forward(r->m, r->s, l, r->seqlen, 0, h ? hessian_tap : NULL, h);
         memcpy(x, crvq_state_residual(r->s), stride * sizeof(float));
     }
+    return h ? h->st : CRVQ_OK;
 }
 
 static crvq_status quantize_block(run *r, int l, hessians *h) {
@@ -154,13 +171,15 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     }
     memcpy(inputs, r->X, bytes);
     h->st = CRVQ_OK;
-    run_block(r, l, h, r->o->nsamples);
+    double t0 = now();
+    st = run_block(r, l, h, r->o->nsamples);
     float *targets = r->X;
     r->X = inputs;
-    st = h->st;
     crvq_status end = h->be->hessian_end(h->ctx, st ? 0 : h->rows);
     h->ctx = NULL;
     if (!st) st = end;
+    double t1 = now();
+    r->forward_seconds += t1 - t0;
 
     double within = 0.1;
     for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
@@ -172,6 +191,7 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
         within += 0.8 * r->layer_share[j];
         report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, rel, bits, fraction(r, l, within), 0});
     }
+    r->layers_seconds += now() - t1;
     if (!st && r->o->finetune) {
         report(r, (crvq_progress){CRVQ_STAGE_FINETUNE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
         crvq_ft_params ft = r->o->ft;
@@ -189,8 +209,10 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     free(targets);
     if (st) return st;
     report(r, (crvq_progress){CRVQ_STAGE_PROPAGATE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
-    run_block(r, l, NULL, 0);
-    return CRVQ_OK;
+    double t2 = now();
+    st = run_block(r, l, NULL, 0);
+    r->propagate_seconds += now() - t2;
+    return st;
 }
 
 static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report *rep) {
@@ -211,7 +233,7 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
     if (o->resume && o->checkpoint && stat(o->checkpoint, &sb) == 0) {
         if ((st = crvq_checkpoint_load(m, &id, o->checkpoint, &start))) return st;
         for (int l = 0; l < start; l++) {
-            run_block(r, l, NULL, 0);
+            if ((st = run_block(r, l, NULL, 0))) return st;
             report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 1});
         }
         rep->blocks_resumed = start;
@@ -240,8 +262,7 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
 
 crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep) {
     memset(rep, 0, sizeof *rep);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = now();
     if (!m->tok) return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer for the calibration text", m->path);
     if (m->tok_embd_q) return crvq_fail(CRVQ_ERR_INVALID, "%s: the token embedding is already quantized", m->path);
     crvq_status st = crvq_pipeline_head_check(m, o);
@@ -252,7 +273,8 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     st = crvq_calib_sample(m->tok, o->calib_path, o->nsamples, o->nval, o->seqlen, o->qp.seed, &cal);
     if (st) return st;
     rep->n_calib_text_tokens = cal.n_text_tokens;
-    run r = {.m = m, .o = o, .n_seq = o->nsamples + o->nval, .seqlen = o->seqlen};
+    run r = {.m = m, .o = o, .be = crvq_backend_get(o->qp.device), .n_seq = o->nsamples + o->nval,
+             .seqlen = o->seqlen};
     double total = 0;
     crvq_layer *L0 = &m->layers[0];
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
@@ -265,22 +287,22 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     if (!st) st = crvq_state_init(m, r.seqlen, r.seqlen, &r.s);
     if (!st) st = pipeline(&r, &cal, rep);
     if (!st && (o->head.bits || o->embed.bits)) {
-        struct timespec h0, h1;
-        clock_gettime(CLOCK_MONOTONIC, &h0);
+        const double h0 = now();
         st = crvq_pipeline_head(m, o, r.X, o->nsamples, r.seqlen, &rep->head_rel_loss);
-        clock_gettime(CLOCK_MONOTONIC, &h1);
-        rep->head_seconds = (double)(h1.tv_sec - h0.tv_sec) + 1e-9 * (double)(h1.tv_nsec - h0.tv_nsec);
+        rep->head_seconds = now() - h0;
     }
     if (!st) {
         rep->linear_bits = crvq_model_linear_bpw(m, NULL);
         rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;
         rep->ft_seconds = r.ft_seconds;
+        rep->forward_seconds = r.forward_seconds;
+        rep->layers_seconds = r.layers_seconds;
+        rep->propagate_seconds = r.propagate_seconds;
         rep->ft_mse_ratio = r.n_ft ? r.sum_ft_ratio / r.n_ft : 1;
     }
     crvq_state_free(r.s);
     free(r.X);
     crvq_calib_free(&cal);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    rep->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    rep->seconds = now() - t0;
     return st;
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# cuda_pipeline.sh — `crvq quantize --device cuda` end to end, where the
+# calibration forward passes run on the GPU (src/cuda/cuda_block.c):
+#   1. pg-dev, CRVQ at the authors' calibration (256 windows of 1024 tokens
+#      + 32 for validation), no block fine-tuning; WikiText-2 and C4
+#      perplexity of the result (40 windows of 1024 tokens each);
+#   2. a Llama-2-7B-shaped checkpoint of LAYERS blocks (bench/make_hf_checkpoint,
+#      random bf16 weights), CRVQ at 128 x 512, no validation set, no
+#      fine-tuning: seconds per block for each stage, projected to 32 blocks.
+# Each run's JSON line (forward_seconds, layers_seconds, propagate_seconds,
+# seconds, peak_rss_bytes) and log go to LOGS; a summary table is printed last.
+#
+#   bash bench/cuda_pipeline.sh [BUILD_DIR]
+#
+# Environment: CRVQ_SHARED (../shared), LOGS (default /tmp/cuda_pipeline),
+# LAYERS (2), RUNS ("pgdev 7b"), PPL_WINDOWS (40).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+crvq=$build/crvq mk=$build/bench/make_hf_checkpoint
+shared=${CRVQ_SHARED:-$here/../shared}
+LOGS=${LOGS:-/tmp/cuda_pipeline}
+layers=${LAYERS:-2} runs=${RUNS:-pgdev 7b} windows=${PPL_WINDOWS:-40}
+mkdir -p "$LOGS"
+calib=$shared/data/pg-calib.txt
+
+# field FILE KEY: KEY of the JSON object on FILE's last line
+field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2"; }
+
+# quantize NAME ARGS...: one quantize run; its log and JSON into LOGS, wall seconds printed.
+quantize() {
+    local name=$1 t0
+    shift
+    t0=$(date +%s%N)
+    "$crvq" quantize "$@" --method crvq --device cuda --no-finetune --json >"$LOGS/$name.out" 2>"$LOGS/$name.err" ||
+        { echo "cuda_pipeline.sh: $name failed:" >&2; tail -5 "$LOGS/$name.err" >&2; exit 1; }
+    echo "$(((($(date +%s%N) - t0) / 1000000)))" >"$LOGS/$name.wall_ms"
+}
+
+ppl() { # ppl FILE TEXT NAME
+    "$crvq" perplexity -m "$1" -f "$2" --ctx 1024 --max-windows "$windows" --json >"$LOGS/$3.out" 2>"$LOGS/$3.err"
+    field "$LOGS/$3.out" ppl
+}
+
+summary() { # summary NAME BLOCKS
+    local f=$LOGS/$1.out b=$2
+    python3 - "$f" "$b" "$(cat "$LOGS/$1.wall_ms")" <<'PY'
+import json, sys
+j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); b = int(sys.argv[2]); wall = int(sys.argv[3]) / 1e3
+per = lambda k: j[k] / b
+print(f"| {sys.argv[1].rsplit('/',1)[-1][:-4]} | {j['nsamples']}x{j['seqlen']} | {b} | {j['seconds']:.1f} | {wall:.1f} | "
+      f"{per('forward_seconds'):.2f} | {per('layers_seconds'):.2f} | {per('propagate_seconds'):.2f} | "
+      f"{j['seconds'] / b:.2f} | {32 * j['seconds'] / b / 60:.1f} | {j['mean_rel_loss']:.4f} | {j['peak_rss_bytes'] / 1e9:.2f} |")
+PY
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$LOGS/gpu.txt" || true
+rows=()
+for r in $runs; do
+    case $r in
+    pgdev)
+        quantize pgdev -m "$shared/models/pg-dev" --calib "$calib" --nsamples 256 --nval 32 --seqlen 1024 \
+            -o "$LOGS/pgdev.gguf"
+        rows+=("$(summary pgdev 6)")
+        echo "pg-dev: WikiText-2 $(ppl "$LOGS/pgdev.gguf" "$shared/data/wikitext2-test.txt" pgdev_wt2)," \
+            "C4 $(ppl "$LOGS/pgdev.gguf" "$shared/data/c4-val-1100.txt" pgdev_c4) (ctx 1024, $windows windows)" |
+            tee "$LOGS/pgdev_ppl.txt"
+        rm -f "$LOGS/pgdev.gguf"
+        ;;
+    7b)
+        ck=$LOGS/llama2-7b-$layers
+        [ -f "$ck/config.json" ] || "$mk" --preset llama2-7b -o "$ck" \
+            --tokenizer "$shared/models/llama2-tokenizer/tokenizer.model" --layers "$layers" >"$LOGS/mk.log" 2>&1
+        quantize 7b -m "$ck" --calib "$calib" --nsamples 128 --nval 0 --seqlen 512 -o "$LOGS/7b.gguf"
+        rows+=("$(summary 7b "$layers")")
+        rm -rf "$ck" "$LOGS/7b.gguf"
+        ;;
+    esac
+done
+echo "| run | calibration | blocks | quantize s | wall s | forward+Hessians s/block | layers s/block | propagation s/block | s/block | 32 blocks, min | mean rel loss | peak RSS GB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,144 @@
+// cu_block.cu — the small ops of a transformer block's forward on the GPU
+// (declarations: cu_kernels.h): RMSNorm, bias, RoPE, the causal softmax of
+// attention, SwiGLU, residual adds. Each follows the scalar CPU op it names
+// (kernels/ops.c, model/block.c, model/attention.c) operation for
+// operation; the float64 sums of RMSNorm and softmax run in a fixed tree
+// instead of the CPU's order (in float64 that moves no float32 result by
+// more than an ulp). The matrix products are cuBLAS SGEMMs (cuda_block.c).
+#include "cuda/cu_common.cuh"
+#include "cuda/cu_kernels.h"
+#include "kernels/exp_nonpositive.h"
+
+#define ROW_THREADS 256
+
+// Σ over the block's threads of x, in a fixed order (warp butterflies, then
+// the warps in order), on every thread. part: ROW_THREADS / 32 doubles.
+__device__ static double block_sum(double x, double *part) {
+    x = crvq_warp_sum(x);
+    int w = threadIdx.x / 32, nw = blockDim.x / 32;
+    __syncthreads(); // part may still be read from a previous call
+    if (threadIdx.x % 32 == 0) part[w] = x;
+    __syncthreads();
+    double s = 0;
+    for (int i = 0; i < nw; i++) s += part[i];
+    return s;
+}
+
+__device__ static float block_max(float x, float *part) {
+    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(CRVQ_FULL_MASK, x, o));
+    int w = threadIdx.x / 32, nw = blockDim.x / 32;
+    __syncthreads();
+    if (threadIdx.x % 32 == 0) part[w] = x;
+    __syncthreads();
+    float m = part[0];
+    for (int i = 1; i < nw; i++) m = fmaxf(m, part[i]);
+    return m;
+}
+
+// One block per row: out = w ∘ x / sqrt(mean(x²) + eps) (ops.c crvq_rmsnorm).
+__global__ void rmsnorm_rows_kernel(const float *x, const float *w, int dim, float eps, float *out) {
+    __shared__ double part[ROW_THREADS / 32];
+    const float *xr = x + (size_t)blockIdx.x * dim;
+    float *yr = out + (size_t)blockIdx.x * dim;
+    double ss = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += (double)xr[i] * xr[i];
+    ss = block_sum(ss, part);
+    float inv = (float)(1.0 / sqrt(ss / dim + eps));
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = w[i] * (xr[i] * inv);
+}
+
+int crvq_cu_rmsnorm_rows(const float *x, const float *w, int n, int dim, float eps, float *out) {
+    if (n < 1) return 0;
+    rmsnorm_rows_kernel<<<n, ROW_THREADS>>>(x, w, dim, eps, out);
+    return crvq_cu_launched();
+}
+
+__global__ void add_bias_kernel(float *y, const float *b, size_t len, int m) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < len) y[i] += b[i % m];
+}
+
+int crvq_cu_add_bias(float *y, const float *b, int n, int m) {
+    size_t len = (size_t)n * m;
+    add_bias_kernel<<<crvq_cu_blocks(len, 256), 256>>>(y, b, len, m);
+    return crvq_cu_launched();
+}
+
+// One thread per (row, head, pair) of q, then of k (ops.c crvq_rope).
+__global__ void rope_kernel(float *x, int n, int T, int heads, int hd, const float *cos_t, const float *sin_t,
+                            int interleaved) {
+    const int half = hd / 2;
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= (size_t)n * heads * half) return;
+    int i = (int)(id % half);
+    size_t rh = id / half; // row · heads + head
+    size_t t = rh / heads;
+    size_t p = t % T;
+    float *v = x + rh * hd;
+    int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+    float c = cos_t[p * half + i], s = sin_t[p * half + i];
+    float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+}
+
+int crvq_cu_rope(float *q, float *k, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
+                 const float *sin_t, int interleaved) {
+    size_t nq = (size_t)n * n_heads * (hd / 2), nk = (size_t)n * n_kv * (hd / 2);
+    rope_kernel<<<crvq_cu_blocks(nq, 256), 256>>>(q, n, T, n_heads, hd, cos_t, sin_t, interleaved);
+    int e = crvq_cu_launched();
+    if (e) return e;
+    rope_kernel<<<crvq_cu_blocks(nk, 256), 256>>>(k, n, T, n_kv, hd, cos_t, sin_t, interleaved);
+    return crvq_cu_launched();
+}
+
+// One block per row r of S (rows, T), i = r % T: softmax of keys 0..i, the
+// rest zeroed (attention.c causal_softmax_row, ops.c crvq_softmax: float
+// maximum, the shared exp, float64 sum, one float reciprocal).
+__global__ void causal_softmax_kernel(float *S, int T) {
+    __shared__ double part[ROW_THREADS / 32];
+    __shared__ float mpart[ROW_THREADS / 32];
+    float *row = S + (size_t)blockIdx.x * T;
+    const int visible = (int)(blockIdx.x % T) + 1;
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < visible; j += blockDim.x) mx = fmaxf(mx, row[j]);
+    mx = block_max(mx, mpart);
+    double sum = 0;
+    for (int j = threadIdx.x; j < visible; j += blockDim.x) {
+        float e = crvq_exp_nonpositive(row[j] - mx);
+        row[j] = e;
+        sum += e;
+    }
+    sum = block_sum(sum, part);
+    float inv = (float)(1.0 / sum);
+    for (int j = threadIdx.x; j < T; j += blockDim.x) row[j] = j < visible ? row[j] * inv : 0.0f;
+}
+
+int crvq_cu_causal_softmax(float *S, int rows, int T) {
+    if (rows < 1) return 0;
+    causal_softmax_kernel<<<rows, ROW_THREADS>>>(S, T);
+    return crvq_cu_launched();
+}
+
+__global__ void swiglu_kernel(float *g, const float *u, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float x = g[i];
+        g[i] = x / (1.0f + expf(-x)) * u[i];
+    }
+}
+
+int crvq_cu_swiglu(float *g, const float *u, size_t n) {
+    swiglu_kernel<<<crvq_cu_blocks(n, 256), 256>>>(g, u, n);
+    return crvq_cu_launched();
+}
+
+__global__ void residual_kernel(float *h, const float *x, const float *o, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) h[i] = x[i] + o[i];
+}
+
+int crvq_cu_residual(float *h, const float *x, const float *o, size_t n) {
+    residual_kernel<<<crvq_cu_blocks(n, 256), 256>>>(h, x, o, n);
+    return crvq_cu_launched();
+}
