@@ -28,6 +28,8 @@ for k in prefill_seconds prefill_tps decode_seconds decode_tps prefill_cpu_secon
     grep -q "$k" "$tmp/out" || { echo "FAIL: bench --help does not name $k"; fail=1; }
 done
 expect 2 bench
+grep -qxF "crvq bench: error: no model given (-m MODEL, see --help)" "$tmp/err" ||
+    { echo "FAIL: bench without -m says: $(cat "$tmp/err")"; fail=1; }
 expect 2 bench -m "$model" --reps 0
 expect 1 bench -m "$tmp/none.bin"
 

@@ -17,6 +17,12 @@ int cli_error(const char *cmd, const char *msg) {
     return 1;
 }
 
+int cli_need_model(const char *cmd, const char *model) {
+    if (model) return 0;
+    fprintf(stderr, "crvq %s: error: no model given (-m MODEL, see --help)\n", cmd);
+    return 2;
+}
+
 crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *tokenizer_path) {
     if (!model_path) {
         fprintf(stderr, "crvq %s: error: no model given (-m MODEL)\n", cmd);

@@ -29,6 +29,10 @@ extern const cli_command cli_info, cli_tokenize, cli_perplexity, cli_generate, c
 // Print "crvq CMD: error: MSG" (the library's last error when msg is NULL); return 1.
 int cli_error(const char *cmd, const char *msg);
 
+// The usage check of commands that cannot run without -m: 0 when model is
+// given, else print "no model given" and return 2 (a usage error).
+int cli_need_model(const char *cmd, const char *model);
+
 // Load a model from -m (and --tokenizer); on failure print the error, return NULL.
 crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *tokenizer_path);
 

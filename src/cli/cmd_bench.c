@@ -121,11 +121,7 @@ static int parse(void *vo, int argc, char **argv) {
 
 static int validate(void *vo) {
     const opts *o = vo;
-    if (!o->c.model) {
-        fprintf(stderr, "crvq bench: error: -m MODEL is required (see --help)\n");
-        return 2;
-    }
-    return 0;
+    return cli_need_model(cmd, o->c.model);
 }
 
 // Median seconds of the prefill and of the decoding, over o->reps

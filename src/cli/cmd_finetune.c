@@ -132,7 +132,6 @@ typedef struct opts {
 
 static int parse(void *vo, int argc, char **argv) {
     opts *o = vo;
-    memset(o, 0, sizeof *o);
     cli_common_default(&o->c);
     crvq_e2e_params *p = &o->p;
     crvq_e2e_params_default(p);

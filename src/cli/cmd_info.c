@@ -286,11 +286,7 @@ static int parse(void *vo, int argc, char **argv) {
 
 static int validate(void *vo) {
     const opts *o = vo;
-    if (!o->c.model) {
-        fprintf(stderr, "crvq info: error: no model given (-m MODEL, see --help)\n");
-        return 2;
-    }
-    return 0;
+    return cli_need_model(cmd, o->c.model);
 }
 
 static int run(const void *vo) {

@@ -75,7 +75,6 @@ static int parse_doc_sep(const char *cmd_name, const char *flag, const char *val
 
 static int parse(void *vo, int argc, char **argv) {
     opts *o = vo;
-    *o = (opts){0};
     cli_common_default(&o->c);
     const cli_flag own[] = {
         CLI_FLAG_INT(NULL, "--ctx", &o->ctx, 2, 1 << 20),

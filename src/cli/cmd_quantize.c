@@ -244,7 +244,6 @@ typedef struct opts {
 
 static int parse(void *vo, int argc, char **argv) {
     opts *o = vo;
-    memset(o, 0, sizeof *o);
     cli_common_default(&o->c);
     o->ft_lr = -1;
     o->ft_epochs = o->ft_patience = o->ft_batch = -1;

@@ -115,7 +115,6 @@ typedef struct opts {
 
 static int parse(void *vo, int argc, char **argv) {
     opts *o = vo;
-    memset(o, 0, sizeof *o);
     cli_common_default(&o->c);
     cli_quant_flags_init(&o->qf);
     cli_flag own[6 + CLI_QUANT_N_FLAGS] = {
