@@ -14,6 +14,7 @@
 #include "crvq.h"
 #include "kernels/isa.h"
 #include "kernels/sq_weights.h"
+#include "kernels/vq_lut.h"
 #include "kernels/vq_weights.h"
 
 static uint64_t rng = 0x853c49e6748fea9bull;
@@ -184,6 +185,50 @@ static double time_call(const layer *L, const float *x, int n, float *y, path p,
     return best;
 }
 
+// ----------------------------------------------------------- table sums ---
+
+// The table sums of one 4096 x 4096 decode at d = 8, e = 8 (512 tables of
+// 256 floats, 4096 rows of 512 codes, in the driver's 256-row blocks), on
+// one thread: the shipped kernel (one code per load) against 8 codes per
+// 8-byte load (crvq_vq_gsum8_words, tried). Hot: the same codes each time (in L2/L3); cold: each
+// call on other codes of a 96 MiB rotation, as in a whole model. The two
+// take turns, round after round, and the best time of each is printed.
+static int gsum_bench(void) {
+    enum { M = 4096, G = 512, S = 256, BLOCK = 256, ROUNDS_G = 15, CALLS = 20 };
+    typedef void (*fn)(const float *, int, const uint8_t *, size_t, int, int, float *, int);
+    const fn f[2] = {crvq_vq_gsum8_scalar, crvq_vq_gsum8_words};
+    const char *name[2] = {"one code per load (shipped)", "8 codes per 8-byte load (_words)"};
+    const size_t codes = (size_t)M * G, n_cold = ROTATE_BYTES / codes;
+    uint8_t *c = xmalloc(ROTATE_BYTES);
+    for (size_t i = 0; i < ROTATE_BYTES / 8; i++) ((uint64_t *)c)[i] = rng_next();
+    float *T = xmalloc((size_t)G * S * 4), *y = xmalloc((size_t)M * 4);
+    for (size_t i = 0; i < (size_t)G * S; i++) T[i] = rng_unit();
+    double best[2][2] = {{1e30, 1e30}, {1e30, 1e30}}, sink = 0;
+    size_t inst = 0;
+    for (int round = 0; round < ROUNDS_G; round++)
+        for (int v = 0; v < 2; v++)
+            for (int cold = 0; cold < 2; cold++) {
+                double t0 = omp_get_wtime();
+                for (int k = 0; k < CALLS; k++) {
+                    const uint8_t *ck = c + (cold ? (inst++ % n_cold) * codes : 0);
+                    for (int a = 0; a < M; a += BLOCK) f[v](T, S, ck + (size_t)a * G, G, G, BLOCK, y + a, 0);
+                    sink += y[k];
+                }
+                double t = (omp_get_wtime() - t0) / CALLS;
+                if (t < best[v][cold]) best[v][cold] = t;
+            }
+    printf("table sums, 4096 x 4096, d 8, e 8, one thread, best of %d rounds x %d calls:\n", ROUNDS_G, CALLS);
+    for (int v = 0; v < 2; v++)
+        printf("  %-34s hot %.3f ms (%.2f G lookups/s)   cold %.3f ms\n", name[v], best[v][0] * 1e3,
+               (double)codes / best[v][0] / 1e9, best[v][1] * 1e3);
+    printf("  8-byte loads / shipped: hot %.3f, cold %.3f%s\n", best[1][0] / best[0][0], best[1][1] / best[0][1],
+           sink == 42 ? " " : "");
+    free(c);
+    free(T);
+    free(y);
+    return 0;
+}
+
 // ----------------------------------------------------------------- main ---
 
 static const int shapes[3][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
@@ -192,6 +237,7 @@ static const int per_block[3] = {4, 2, 1};
 #define ROUNDS 5
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--gsum")) return gsum_bench();
     const char *out_path = argc > 1 ? argv[1] : CRVQ_SOURCE_DIR "/bench/results/kernels.md";
     FILE *md = fopen(out_path, "w");
     if (!md) {

@@ -20,9 +20,42 @@ static void table_scalar(const float *x, const float *cb_t, int d, int K, float 
 // every lookup. Measured on Zen 5: 1.6x faster than row-at-a-time.
 #define GSUM_CHUNK 32
 
+// Codes of one row for P consecutive tables, read as one load of P codes:
+// P = 1 is one load per code (shipped); P = 8 / sizeof(code_t) reads 8 bytes
+// at a time and shifts the codes out of a register, so that the load ports
+// serve table entries, not code bytes. Measured (docs/kernels.md): 4-5%
+// faster on Zen 5, but on Zen 4 6% faster only with the codes in cache and
+// 20-30% slower with them streamed from DRAM, as in a model's decode; so it
+// is kept for bench_kernels --gsum, not shipped. Only whole words inside
+// [l0, l1) are read, so nothing past a row's last code is touched.
+static inline uint64_t gsum_word(const void *p, size_t bytes) {
+    uint64_t w = 0;
+    memcpy(&w, p, bytes);
+    return w;
+}
+
+// Code j (< P) of a word whose P codes of `bits` bits were stored in memory order.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define GSUM_CODE(w, j, P, code_t) ((code_t)((w) >> (8 * sizeof(code_t) * ((P) - 1 - (j)))))
+#else
+#define GSUM_CODE(w, j, P, code_t) ((code_t)((w) >> (8 * sizeof(code_t) * (j))))
+#endif
+
+// The P codes of a word are shifted out by constants only when the loop over
+// them is unrolled (GCC 12 at -O2/-O3 does not unroll it by itself, and a
+// shift by %cl per code made the 8-byte loads 14-30% slower still).
+#if defined(__clang__)
+#define GSUM_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define GSUM_UNROLL _Pragma("GCC unroll 8")
+#else
+#define GSUM_UNROLL
+#endif
+
 // Four rows at a time: four independent sums hide the latency of the float
-// adds, and each table row is reached once for the four lookups.
-#define DEFINE_GSUM(name, code_t)                                                                  \
+// adds, and each table row is reached once for the four lookups. Every
+// variant adds in one order (vq_lut.h), whatever P: bit-identical results.
+#define DEFINE_GSUM(name, code_t, P)                                                               \
     void name(const float *T, int S, const code_t *codes, size_t ld, int L, int nr, float *out,   \
               int accumulate) {                                                                    \
         if (!accumulate)                                                                           \
@@ -33,7 +66,21 @@ static void table_scalar(const float *x, const float *cb_t, int d, int K, float 
             for (; i + 4 <= nr; i += 4) {                                                          \
                 const code_t *c0 = codes + (size_t)i * ld, *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld; \
                 float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                  \
-                for (int l = l0; l < l1; l++) {                                                    \
+                int l = l0;                                                                        \
+                for (; l + (P) <= l1; l += (P)) {                                                  \
+                    const size_t nb = (P) * sizeof(code_t);                                        \
+                    const uint64_t w0 = gsum_word(c0 + l, nb), w1 = gsum_word(c1 + l, nb);         \
+                    const uint64_t w2 = gsum_word(c2 + l, nb), w3 = gsum_word(c3 + l, nb);         \
+                    GSUM_UNROLL                                                                    \
+                    for (int j = 0; j < (P); j++) {                                                \
+                        const float *t = T + (size_t)(l + j) * S;                                  \
+                        s0 += t[GSUM_CODE(w0, j, P, code_t)];                                      \
+                        s1 += t[GSUM_CODE(w1, j, P, code_t)];                                      \
+                        s2 += t[GSUM_CODE(w2, j, P, code_t)];                                      \
+                        s3 += t[GSUM_CODE(w3, j, P, code_t)];                                      \
+                    }                                                                              \
+                }                                                                                  \
+                for (; l < l1; l++) {                                                              \
                     const float *t = T + (size_t)l * S;                                            \
                     s0 += t[c0[l]];                                                                \
                     s1 += t[c1[l]];                                                                \
@@ -54,8 +101,10 @@ static void table_scalar(const float *x, const float *cb_t, int d, int K, float 
         }                                                                                          \
     }
 
-DEFINE_GSUM(crvq_vq_gsum8_scalar, uint8_t)
-DEFINE_GSUM(crvq_vq_gsum16_scalar, uint16_t)
+DEFINE_GSUM(crvq_vq_gsum8_scalar, uint8_t, 1)
+DEFINE_GSUM(crvq_vq_gsum16_scalar, uint16_t, 1)
+DEFINE_GSUM(crvq_vq_gsum8_words, uint8_t, 8)
+DEFINE_GSUM(crvq_vq_gsum16_words, uint16_t, 4)
 
 static inline int code_at(const uint8_t *c8, const uint16_t *c16, size_t i) {
     return c8 ? c8[i] : c16[i];

@@ -17,7 +17,10 @@ typedef struct crvq_vq_kernels {
     void (*table)(const float *x, const float *cb_t, int d, int K, float *t);
     // Table sums over rows: for row i < nr with codes c = codes + i*ld (L of them),
     //   out[i] (+)= Σ_{l<L} T[l*S + c[l]]      (= when !accumulate, += otherwise)
-    // T holds L tables of stride S.
+    // T holds L tables of stride S. One float order for every variant, so that
+    // they agree bit for bit: for each chunk of 32 tables in turn, the
+    // chunk's entries are added left to right into a partial sum starting at
+    // 0, which is then added to out[i].
     void (*gsum8)(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr,
                   float *out, int accumulate);
     void (*gsum16)(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr,
@@ -27,11 +30,17 @@ typedef struct crvq_vq_kernels {
 } crvq_vq_kernels;
 
 // The scalar table sums, also used by the vector variants where gathers lose
-// to plain loads (docs/kernels.md).
+// to plain loads (docs/kernels.md), one load per code. The _words ones read
+// 8 bytes of codes per load (tried, slower on Zen 4 with codes streamed from
+// DRAM; kept for bench_kernels --gsum); both give the same bits.
 void crvq_vq_gsum8_scalar(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr,
                           float *out, int accumulate);
 void crvq_vq_gsum16_scalar(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr,
                            float *out, int accumulate);
+void crvq_vq_gsum8_words(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr, float *out,
+                         int accumulate);
+void crvq_vq_gsum16_words(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr, float *out,
+                          int accumulate);
 
 extern const crvq_vq_kernels crvq_vq_kernels_scalar;
 extern const crvq_vq_kernels crvq_vq_kernels_avx2;
