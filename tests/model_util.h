@@ -5,6 +5,7 @@
 #define CRVQ_TEST_MODEL_UTIL_H
 
 #include "crvq.h"
+#include "container/container.h"
 #include "model/linear.h"
 #include "quant_util.h"
 
@@ -71,6 +72,25 @@ static inline crvq_status test_quantize(crvq_model *m, const crvq_pipeline_opts 
     crvq_status st = crvq_quantize_model(m, o, rep);
     CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
     return st;
+}
+
+// The fine-tuning tests' student: a CRVQ quantization of the model at path
+// (tokenizer tok, or found beside it) with the small settings `small` makes
+// and no block fine-tuning, calibrated on calib and written to out. Returns
+// the quantized model (the caller frees it).
+static inline crvq_model *test_write_student(const char *path, const char *tok, const char *calib,
+                                             void (*small)(crvq_quant_params *), const char *out) {
+    crvq_model *m = test_load(path, tok);
+    if (!m) exit(1);
+    crvq_pipeline_opts o;
+    test_pipeline_opts(&o, CRVQ_METHOD_CRVQ, calib);
+    o.finetune = 0;
+    small(&o.qp);
+    crvq_pipeline_report rep;
+    test_quantize(m, &o, &rep);
+    crvq_container_info info = {.params = &o.qp};
+    CHECK_MSG(crvq_container_write(m, &info, out) == CRVQ_OK, "%s", crvq_last_error());
+    return m;
 }
 
 #endif

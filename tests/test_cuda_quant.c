@@ -17,17 +17,32 @@
 
 static double rel_loss(const crvq_quant_result *r) { return r->loss / r->loss0; }
 
+// crvq_synthetic_layer's layer `seed`: W (m, n) and H (n, n), malloc'd
+// (layer_free).
+typedef struct layer {
+    float *W;
+    double *H;
+} layer;
+
+static layer synthetic(int m, int n, int seed) {
+    layer L = {malloc(sizeof(float) * m * n), malloc(sizeof(double) * n * n)};
+    CHECK(crvq_synthetic_layer(m, n, seed, L.W, L.H) == CRVQ_OK);
+    return L;
+}
+
+static void layer_free(layer *L) {
+    free(L->W);
+    free(L->H);
+}
+
 // Quantize a synthetic layer on `dev`; the result stays in *r.
 static void run(int m, int n, crvq_quant_params p, crvq_device dev, crvq_quant_result *r) {
-    float *W = malloc(sizeof(float) * m * n);
-    double *H = malloc(sizeof(double) * n * n);
-    CHECK(crvq_synthetic_layer(m, n, 7, W, H) == CRVQ_OK);
+    layer L = synthetic(m, n, 7);
     p.device = dev;
-    crvq_status st = crvq_quantize_matrix(W, m, n, H, &p, r);
+    crvq_status st = crvq_quantize_matrix(L.W, m, n, L.H, &p, r);
     CHECK_MSG(st == CRVQ_OK, "%s on %s: %s", crvq_method_name(p.method), crvq_device_name(dev), crvq_last_error());
     if (st != CRVQ_OK) memset(r, 0, sizeof *r);
-    free(W);
-    free(H);
+    layer_free(&L);
 }
 
 static double max_abs_diff(const float *a, const float *b, size_t n) {
@@ -176,54 +191,48 @@ static void test_whole_runs(void) {
 // What the GPU code does not do, it says.
 static void test_refusals(void) {
     int m = 16, n = 128;
-    float *W = malloc(sizeof(float) * m * n);
-    double *H = malloc(sizeof(double) * n * n);
-    CHECK(crvq_synthetic_layer(m, n, 1, W, H) == CRVQ_OK);
+    layer L = synthetic(m, n, 1);
     crvq_quant_params p;
     crvq_quant_result r;
     crvq_quant_params_default(&p, CRVQ_METHOD_VQ);
     p.device = CRVQ_DEVICE_CUDA;
     p.d = 64;
-    CHECK(crvq_quantize_matrix(W, m, n, H, &p, &r) == CRVQ_ERR_UNSUPPORTED && strstr(crvq_last_error(), "d = 64"));
+    CHECK(crvq_quantize_matrix(L.W, m, n, L.H, &p, &r) == CRVQ_ERR_UNSUPPORTED && strstr(crvq_last_error(), "d = 64"));
     p.d = 8;
     p.beam = 2;
-    CHECK(crvq_quantize_matrix(W, m, n, H, &p, &r) == CRVQ_ERR_UNSUPPORTED && strstr(crvq_last_error(), "beam"));
+    CHECK(crvq_quantize_matrix(L.W, m, n, L.H, &p, &r) == CRVQ_ERR_UNSUPPORTED && strstr(crvq_last_error(), "beam"));
     crvq_quant_params_default(&p, CRVQ_METHOD_GPTQ);
     p.device = CRVQ_DEVICE_CUDA;
-    CHECK(crvq_quantize_matrix(W, m, n, H, &p, &r) == CRVQ_ERR_UNSUPPORTED && strstr(crvq_last_error(), "cpu"));
-    free(W);
-    free(H);
+    CHECK(crvq_quantize_matrix(L.W, m, n, L.H, &p, &r) == CRVQ_ERR_UNSUPPORTED && strstr(crvq_last_error(), "cpu"));
+    layer_free(&L);
 }
 
 // The dispatcher's float64 work on the GPU: L(Ŵ) and L(0) equal the CPU's
 // crvq_layer_loss to rounding, and an indefinite H gets the CPU's damping.
 static void test_checks_and_losses(void) {
     int m = 64, n = 256;
-    float *W = malloc(sizeof(float) * m * n);
-    double *H = malloc(sizeof(double) * n * n);
-    CHECK(crvq_synthetic_layer(m, n, 4, W, H) == CRVQ_OK);
+    layer L = synthetic(m, n, 4);
     crvq_quant_params p;
     crvq_quant_params_default(&p, CRVQ_METHOD_CRVQ);
     p.lambda = 0.1;
     p.device = CRVQ_DEVICE_CUDA;
     for (int indefinite = 0; indefinite < 2; indefinite++) {
-        if (indefinite) H[5 * n + 5] = -H[5 * n + 5]; // a negative diagonal entry: not PSD
+        if (indefinite) L.H[5 * n + 5] = -L.H[5 * n + 5]; // a negative diagonal entry: not PSD
         crvq_quant_result g, c;
         p.device = CRVQ_DEVICE_CUDA;
-        CHECK_MSG(crvq_quantize_matrix(W, m, n, H, &p, &g) == CRVQ_OK, "%s", crvq_last_error());
+        CHECK_MSG(crvq_quantize_matrix(L.W, m, n, L.H, &p, &g) == CRVQ_OK, "%s", crvq_last_error());
         p.device = CRVQ_DEVICE_CPU;
-        CHECK(crvq_quantize_matrix(W, m, n, H, &p, &c) == CRVQ_OK);
+        CHECK(crvq_quantize_matrix(L.W, m, n, L.H, &p, &c) == CRVQ_OK);
         if (!g.w_hat || !c.w_hat) continue;
         CHECK(g.damp_added == c.damp_added && (g.damp_added > 0) == indefinite);
         if (!indefinite) {
-            CHECK_NEAR(g.loss, crvq_layer_loss(W, g.w_hat, m, n, H), 1e-10 * g.loss);
-            CHECK_NEAR(g.loss0, crvq_layer_loss(W, NULL, m, n, H), 1e-10 * g.loss0);
+            CHECK_NEAR(g.loss, crvq_layer_loss(L.W, g.w_hat, m, n, L.H), 1e-10 * g.loss);
+            CHECK_NEAR(g.loss0, crvq_layer_loss(L.W, NULL, m, n, L.H), 1e-10 * g.loss0);
         }
         crvq_quant_result_free(&g);
         crvq_quant_result_free(&c);
     }
-    free(W);
-    free(H);
+    layer_free(&L);
 }
 
 // The GPU's proxy Hessians equal the CPU's within float64 rounding: three

@@ -28,16 +28,7 @@ static float *logits_of_keep(const crvq_model *m, int n, float *buf) {
 
 // A small CRVQ quantization of the teacher, written to q_path.
 static void make_student(void) {
-    crvq_model *m = test_load(model_path, NULL);
-    crvq_pipeline_opts o;
-    test_pipeline_opts(&o, CRVQ_METHOD_CRVQ, calib_path);
-    o.finetune = 0;
-    test_small_vq(&o.qp);
-    crvq_pipeline_report rep;
-    test_quantize(m, &o, &rep);
-    crvq_container_info info = {.params = &o.qp};
-    CHECK(crvq_container_write(m, &info, q_path) == CRVQ_OK);
-    crvq_model_free(m);
+    crvq_model_free(test_write_student(model_path, NULL, calib_path, test_small_vq, q_path));
 }
 
 // ------------------------------------ the student's KL in float64 ---

@@ -52,16 +52,7 @@ int main(void) {
     test_copy_file(shared_model, teacher);
 
     // the student: a tiny CRVQ quantization of the teacher, as a file
-    crvq_model *m = test_load(teacher, tok);
-    if (!m) return 1;
-    crvq_pipeline_opts o;
-    test_pipeline_opts(&o, CRVQ_METHOD_CRVQ, text);
-    o.finetune = 0;
-    test_small_codebooks(&o.qp);
-    crvq_pipeline_report prep;
-    test_quantize(m, &o, &prep);
-    crvq_container_info info = {.params = &o.qp};
-    CHECK_MSG(crvq_container_write(m, &info, student) == CRVQ_OK, "%s", crvq_last_error());
+    crvq_model *m = test_write_student(teacher, tok, text, test_small_codebooks, student);
     crvq_calib cal;
     CHECK(crvq_calib_sample(m->tok, text, 4, 2, 32, 0, &cal) == CRVQ_OK);
     crvq_model_free(m);

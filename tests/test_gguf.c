@@ -41,6 +41,16 @@ static void put_str(gb *b, const char *s) {
     put(b, s, strlen(s));
 }
 
+// A copy of f with 1 to max_flips bits flipped at random (rand()) in its
+// first span bytes.
+static gb flipped(const gb *f, int max_flips, size_t span) {
+    gb x = {0};
+    put(&x, f->p, f->n);
+    int flips = 1 + rand() % max_flips;
+    for (int j = 0; j < flips; j++) x.p[(size_t)rand() % span] ^= (uint8_t)(1u << (rand() % 8));
+    return x;
+}
+
 // Metadata pairs, counted.
 typedef struct kvs {
     gb b;
@@ -528,10 +538,7 @@ static void test_malformed_generic(void) {
     // Random bit flips anywhere before the data: never a crash.
     srand(7);
     for (int it = 0; it < 3000; it++) {
-        gb x = {0};
-        put(&x, good.p, good.n);
-        int flips = 1 + rand() % 4;
-        for (int j = 0; j < flips; j++) x.p[(size_t)rand() % 600] ^= (uint8_t)(1u << (rand() % 8));
+        gb x = flipped(&good, 4, 600);
         if (parse_copy(x.p, x.n, "flip.gguf", &g) != CRVQ_OK)
             CHECK_MSG(strstr(crvq_last_error(), "flip.gguf") != NULL, "'%s'", crvq_last_error());
         free(x.p);
@@ -718,10 +725,7 @@ static void test_model_errors(void) {
     gb good = llama_file(&o, ts, &n);
     srand(99);
     for (int it = 0; it < 300; it++) {
-        gb x = {0};
-        put(&x, good.p, good.n);
-        int flips = 1 + rand() % 3;
-        for (int j = 0; j < flips; j++) x.p[(size_t)rand() % 2048] ^= (uint8_t)(1u << (rand() % 8));
+        gb x = flipped(&good, 3, 2048);
         m = NULL;
         if (load_file(&x, "flip.gguf", &m) != CRVQ_OK)
             CHECK_MSG(strstr(crvq_last_error(), "flip.gguf") != NULL, "'%s'", crvq_last_error());

@@ -2,6 +2,7 @@
 // safetensors F32/F16/BF16 tensors, tied and untied heads, Qwen2 biases,
 // sharded checkpoints; and malformed configs, headers, offsets, shapes and
 // indexes, each failing with a message that names the file.
+#include "buf_util.h"
 #include "check.h"
 #include "model_util.h"
 #include "crvq.h"
@@ -56,52 +57,27 @@ static void encode(const tensor *t, uint8_t *dst) {
     }
 }
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *data, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = 2 * (b->n + n + 1);
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    put(b, tmp, (size_t)n);
-}
-
 // A safetensors file: header padded with spaces to a multiple of 8, then the data.
-static buf build_st(const tensor *ts, int n) {
-    buf hdr = {0}, data = {0}, out = {0};
-    putf(&hdr, "{\"__metadata__\":{\"format\":\"pt\"}");
+static test_buf build_st(const tensor *ts, int n) {
+    test_buf hdr = {0}, data = {0}, out = {0};
+    test_putf(&hdr, "{\"__metadata__\":{\"format\":\"pt\"}");
     for (int i = 0; i < n; i++) {
         const tensor *t = &ts[i];
         size_t bytes = (size_t)numel(t) * elsize(t->dtype);
         uint8_t *d = calloc(1, bytes + 1);
         encode(t, d);
-        putf(&hdr, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, t->dtype);
-        for (int k = 0; k < t->ndim; k++) putf(&hdr, "%s%lld", k ? "," : "", (long long)t->shape[k]);
-        putf(&hdr, "],\"data_offsets\":[%zu,%zu]}", data.n, data.n + bytes);
-        put(&data, d, bytes);
+        test_putf(&hdr, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name, t->dtype);
+        for (int k = 0; k < t->ndim; k++) test_putf(&hdr, "%s%lld", k ? "," : "", (long long)t->shape[k]);
+        test_putf(&hdr, "],\"data_offsets\":[%zu,%zu]}", data.n, data.n + bytes);
+        test_put(&data, d, bytes);
         free(d);
     }
-    put(&hdr, "}", 1);
-    while (hdr.n % 8) put(&hdr, " ", 1);
+    test_put(&hdr, "}", 1);
+    while (hdr.n % 8) test_put(&hdr, " ", 1);
     uint64_t len = hdr.n;
-    put(&out, &len, 8);
-    put(&out, hdr.p, hdr.n);
-    if (data.n) put(&out, data.p, data.n);
+    test_put(&out, &len, 8);
+    test_put(&out, hdr.p, hdr.n);
+    if (data.n) test_put(&out, data.p, data.n);
     free(hdr.p);
     free(data.p);
     return out;
@@ -193,7 +169,7 @@ static void clear_dir(void) {
 static void write_model(const char *config, const tensor *ts, int n) {
     clear_dir();
     write_file("config.json", config, strlen(config));
-    buf st = build_st(ts, n);
+    test_buf st = build_st(ts, n);
     write_file("model.safetensors", st.p, st.n);
     free(st.p);
 }
@@ -359,15 +335,15 @@ static void test_sharded(void) {
     const char *cfg = config_json("LlamaForCausalLM", 0, NULL);
     write_file("config.json", cfg, strlen(cfg));
     const char *shard[2] = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"};
-    buf a = build_st(ts, half), b = build_st(ts + half, n - half);
+    test_buf a = build_st(ts, half), b = build_st(ts + half, n - half);
     write_file(shard[0], a.p, a.n);
     write_file(shard[1], b.p, b.n);
     free(a.p);
     free(b.p);
-    buf ix = {0};
-    putf(&ix, "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {");
-    for (int i = 0; i < n; i++) putf(&ix, "%s\"%s\": \"%s\"", i ? ", " : "", ts[i].name, shard[i >= half]);
-    putf(&ix, "}}");
+    test_buf ix = {0};
+    test_putf(&ix, "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {");
+    for (int i = 0; i < n; i++) test_putf(&ix, "%s\"%s\": \"%s\"", i ? ", " : "", ts[i].name, shard[i >= half]);
+    test_putf(&ix, "}}");
     write_file("model.safetensors.index.json", ix.p, ix.n);
     crvq_model *m = load_ok();
     if (m) check_model(m, ts, n, 0, 0);
@@ -375,7 +351,7 @@ static void test_sharded(void) {
 
     // A tensor in both shards (the index names one of them), and an index
     // that lists a tensor twice.
-    buf b2 = build_st(ts + half - 1, n - half + 1);
+    test_buf b2 = build_st(ts + half - 1, n - half + 1);
     write_file(shard[1], b2.p, b2.n);
     free(b2.p);
     char both[256];
@@ -384,10 +360,10 @@ static void test_sharded(void) {
     b2 = build_st(ts + half, n - half);
     write_file(shard[1], b2.p, b2.n);
     free(b2.p);
-    buf ix2 = {0};
-    putf(&ix2, "{\"weight_map\": {\"%s\": \"%s\", ", ts[0].name, shard[0]);
+    test_buf ix2 = {0};
+    test_putf(&ix2, "{\"weight_map\": {\"%s\": \"%s\", ", ts[0].name, shard[0]);
     const char *entries = strstr(ix.p, "\"weight_map\": {") + strlen("\"weight_map\": {");
-    put(&ix2, entries, strlen(entries));
+    test_put(&ix2, entries, strlen(entries));
     write_file("model.safetensors.index.json", ix2.p, ix2.n);
     free(ix2.p);
     snprintf(both, sizeof both, "duplicate key \"%s\"", ts[0].name);
@@ -540,12 +516,12 @@ static void write_raw(const char *header, size_t data_bytes, int64_t len_overrid
     clear_dir();
     const char *cfg = config_json("LlamaForCausalLM", 1, NULL);
     write_file("config.json", cfg, strlen(cfg));
-    buf b = {0};
+    test_buf b = {0};
     uint64_t len = len_override >= 0 ? (uint64_t)len_override : strlen(header);
-    put(&b, &len, 8);
-    put(&b, header, strlen(header));
+    test_put(&b, &len, 8);
+    test_put(&b, header, strlen(header));
     uint8_t *zeros = calloc(1, data_bytes + 1);
-    put(&b, zeros, data_bytes);
+    test_put(&b, zeros, data_bytes);
     free(zeros);
     write_file("model.safetensors", b.p, b.n);
     free(b.p);
@@ -618,7 +594,7 @@ static void test_bad_headers(void) {
     // Integer tensors parse but are not weights.
     tensor ts[64];
     int n = model_tensors(ts, 1, 0);
-    buf st = build_st(ts, n);
+    test_buf st = build_st(ts, n);
     char *p = strstr(st.p + 8, "\"model.norm.weight\":{\"dtype\":\"F32\""); // after the length
     memcpy(p + strlen("\"model.norm.weight\":{\"dtype\":\""), "I32", 3);
     write_file("model.safetensors", st.p, st.n);
@@ -627,12 +603,12 @@ static void test_bad_headers(void) {
 }
 
 // A safetensors file in memory: the header's length, the header, the data.
-static buf st_file(const char *header, const void *data, size_t n) {
-    buf b = {0};
+static test_buf st_file(const char *header, const void *data, size_t n) {
+    test_buf b = {0};
     uint64_t len = strlen(header);
-    put(&b, &len, 8);
-    put(&b, header, len);
-    put(&b, data, n);
+    test_put(&b, &len, 8);
+    test_put(&b, header, len);
+    test_put(&b, data, n);
     return b;
 }
 
@@ -645,7 +621,7 @@ static void test_parse_direct(void) {
     int64_t v[2] = {-5, 7};
     memcpy(data, v, 16);
     memcpy(data + 16, "xyz", 3);
-    buf b = st_file(h, data, sizeof data);
+    test_buf b = st_file(h, data, sizeof data);
     crvq_safetensors st;
     CHECK_MSG(crvq_safetensors_parse("direct.safetensors", (const uint8_t *)b.p, b.n, &st) == CRVQ_OK, "%s",
               crvq_last_error());
@@ -690,15 +666,15 @@ static void test_fuzz(void) {
     tensor ts[64];
     int n = model_tensors(ts, 1, 0);
     const char *cfg = config_json("LlamaForCausalLM", 1, NULL);
-    buf good = build_st(ts, n);
+    test_buf good = build_st(ts, n);
     uint64_t hlen;
     memcpy(&hlen, good.p, 8);
     clear_dir();
     write_file("config.json", cfg, strlen(cfg));
     srand(42);
     for (int it = 0; it < 400; it++) {
-        buf b = {0};
-        put(&b, good.p, good.n);
+        test_buf b = {0};
+        test_put(&b, good.p, good.n);
         size_t size = good.n;
         if (it % 2 == 0) {
             size = (size_t)rand() % good.n; // truncation: always an error
@@ -715,7 +691,7 @@ static void test_fuzz(void) {
         crvq_model_free(m);
     }
     // config.json truncated at every byte.
-    buf st = build_st(ts, n);
+    test_buf st = build_st(ts, n);
     write_file("model.safetensors", st.p, st.n);
     free(st.p);
     for (size_t k = 0; k + 1 < strlen(cfg); k++) {

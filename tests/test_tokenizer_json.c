@@ -10,6 +10,7 @@
 // Shared: the Llama 3 and Qwen3 tokenizer.json files against the references
 // of ../shared/data/tokenizer-refs (made with tokenizers.js): every text
 // file's id count, first and last ids and sha256, and the 30 edge cases.
+#include "buf_util.h"
 #include "check.h"
 #include "io/gguf.h"
 #include "io/gguf_write.h"
@@ -23,30 +24,7 @@
 
 // ------------------------------------------------------------ builders ---
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = 2 * (b->n + n + 1);
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
-static void putf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *tmp = NULL;
-    int n = vasprintf(&tmp, fmt, ap);
-    va_end(ap);
-    if (n >= 0) put(b, tmp, (size_t)n);
-    free(tmp);
-}
+static void puts_(test_buf *b, const char *s) { test_put(b, s, strlen(s)); }
 
 // GPT-2's bytes_to_unicode as its paper-era code states it: the printable
 // bytes keep their code, the rest get 256, 257, ... in byte order.
@@ -59,12 +37,12 @@ static uint32_t byte_char(int b) {
 }
 
 // The byte-level form of raw bytes as a JSON string body.
-static void put_mapped(sbuf *b, const char *raw, size_t n) {
+static void put_mapped(test_buf *b, const char *raw, size_t n) {
     for (size_t i = 0; i < n; i++) {
         uint32_t c = byte_char((uint8_t)raw[i]);
-        if (c == '"' || c == '\\') putf(b, "\\%c", (char)c);
-        else if (c < 0x80) putf(b, "%c", (char)c);
-        else putf(b, "%c%c", (char)(0xC0 | c >> 6), (char)(0x80 | (c & 63)));
+        if (c == '"' || c == '\\') test_putf(b, "\\%c", (char)c);
+        else if (c < 0x80) test_putf(b, "%c", (char)c);
+        else test_putf(b, "%c%c", (char)(0xC0 | c >> 6), (char)(0x80 | (c & 63)));
     }
 }
 
@@ -110,11 +88,11 @@ static const char *pre_split(const char *re) {
     int k = 0;
     while (k < 7 && slot[k].re && slot[k].re != re) k++;
     if (slot[k].re == re) return slot[k].json;
-    sbuf b = {0};
+    test_buf b = {0};
     puts_(&b, "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"");
     for (const char *p = re; *p; p++) {
-        if (*p == '\\' || *p == '"') put(&b, "\\", 1);
-        put(&b, p, 1);
+        if (*p == '\\' || *p == '"') test_put(&b, "\\", 1);
+        test_put(&b, p, 1);
     }
     puts_(&b, "\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
               "\"trim_offsets\":true,\"use_regex\":false}]}");
@@ -125,22 +103,23 @@ static const char *pre_split(const char *re) {
 }
 
 static char *make_json(const spec *s) {
-    sbuf b = {0};
-    putf(&b, "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":%s,", s->added ? s->added : "[]");
-    putf(&b, "\"normalizer\":%s,\"pre_tokenizer\":%s,\"post_processor\":%s,\"decoder\":%s,",
-         s->normalizer ? s->normalizer : "null", s->pre ? s->pre : pre_split(crvq_pretok_regex_llama3),
-         s->post ? s->post : "null",
-         s->decoder ? s->decoder : "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true}");
-    putf(&b, "\"model\":{\"type\":\"%s\",\"dropout\":null,\"unk_token\":null,\"vocab\":{",
-         s->model_type ? s->model_type : "BPE");
+    test_buf b = {0};
+    test_putf(&b, "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":%s,",
+              s->added ? s->added : "[]");
+    test_putf(&b, "\"normalizer\":%s,\"pre_tokenizer\":%s,\"post_processor\":%s,\"decoder\":%s,",
+              s->normalizer ? s->normalizer : "null", s->pre ? s->pre : pre_split(crvq_pretok_regex_llama3),
+              s->post ? s->post : "null",
+              s->decoder ? s->decoder : "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true}");
+    test_putf(&b, "\"model\":{\"type\":\"%s\",\"dropout\":null,\"unk_token\":null,\"vocab\":{",
+              s->model_type ? s->model_type : "BPE");
     for (int i = 0; i < N_BYTES + N_EXTRA; i++) {
         char c = (char)i;
         puts_(&b, i ? ",\"" : "\"");
         if (i < N_BYTES) put_mapped(&b, &c, 1);
         else put_mapped(&b, extra[i - N_BYTES], strlen(extra[i - N_BYTES]));
-        putf(&b, "\":%d", i);
+        test_putf(&b, "\":%d", i);
     }
-    if (s->vocab_extra) putf(&b, ",%s", s->vocab_extra);
+    if (s->vocab_extra) test_putf(&b, ",%s", s->vocab_extra);
     puts_(&b, "},\"merges\":[");
     for (int k = 0; k < N_MERGES; k++) {
         int r = s->reverse ? N_MERGES - 1 - k : k;
@@ -151,8 +130,8 @@ static char *make_json(const spec *s) {
         put_mapped(&b, merges[r][1], strlen(merges[r][1]));
         puts_(&b, s->pairs ? "\"]" : "\"");
     }
-    if (s->merge_extra) putf(&b, ",%s", s->merge_extra);
-    putf(&b, "]%s%s}}", s->model_extra ? "," : "", s->model_extra ? s->model_extra : "");
+    if (s->merge_extra) test_putf(&b, ",%s", s->merge_extra);
+    test_putf(&b, "]%s%s}}", s->model_extra ? "," : "", s->model_extra ? s->model_extra : "");
     return b.p;
 }
 
@@ -462,7 +441,7 @@ static void write_llama_cpp_gguf(const char *path, const char *pre) {
     int32_t types[N_BYTES + N_EXTRA + 1];
     char mbuf[N_MERGES][64];
     for (int i = 0; i < n; i++) {
-        sbuf b = {0};
+        test_buf b = {0};
         char c = (char)i;
         if (i < N_BYTES) put_mapped(&b, &c, 1);
         else if (i < N_BYTES + N_EXTRA) put_mapped(&b, extra[i - N_BYTES], strlen(extra[i - N_BYTES]));
@@ -474,7 +453,7 @@ static void write_llama_cpp_gguf(const char *path, const char *pre) {
         types[i] = i < N_BYTES + N_EXTRA ? CRVQ_PIECE_NORMAL : CRVQ_PIECE_CONTROL;
     }
     for (int r = 0; r < N_MERGES; r++) {
-        sbuf b = {0};
+        test_buf b = {0};
         put_mapped(&b, merges[r][0], strlen(merges[r][0]));
         puts_(&b, " ");
         put_mapped(&b, merges[r][1], strlen(merges[r][1]));

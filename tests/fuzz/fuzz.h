@@ -36,6 +36,13 @@ const char *fuzz_memfd(const uint8_t *data, size_t size);
 // vocabulary and decoding must stay inside its buffer.
 void fuzz_tokenizer_exercise(const crvq_tokenizer *t);
 
+// The whole harness of a tokenizer file reader: parse the input (path names
+// it in errors); a tokenizer it accepted goes through fuzz_tokenizer_exercise.
+// Returns 0, as LLVMFuzzerTestOneInput does.
+typedef crvq_status (*fuzz_tokenizer_parser)(const uint8_t *data, size_t size, const char *path,
+                                             crvq_tokenizer **out);
+int fuzz_tokenizer_input(const uint8_t *data, size_t size, fuzz_tokenizer_parser parse, const char *path);
+
 // A growable byte buffer, for code that builds inputs (seeds.c and the
 // harnesses that build their own tokenizers). Aborts when out of memory.
 typedef struct fuzz_buf {

@@ -105,6 +105,15 @@ void fuzz_tokenizer_exercise(const crvq_tokenizer *t) {
     }
 }
 
+int fuzz_tokenizer_input(const uint8_t *data, size_t size, fuzz_tokenizer_parser parse, const char *path) {
+    fuzz_init();
+    crvq_tokenizer *t;
+    if (parse(data, size, path, &t)) return 0;
+    fuzz_tokenizer_exercise(t);
+    crvq_tokenizer_free(t);
+    return 0;
+}
+
 static int64_t macs_per_token(const crvq_model *m) {
     const crvq_config *c = &m->cfg;
     return crvq_model_n_params(m) + (int64_t)c->n_layers * c->n_heads * c->head_dim * 4; // + attention over 4 positions
