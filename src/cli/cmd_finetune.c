@@ -224,13 +224,13 @@ static int distil(const opts *o, crvq_model *m, const crvq_model *t, const crvq_
     return 0;
 }
 
-static int run(const void *vo) {
-    const opts *o = vo;
-    const double t0 = cli_seconds();
+// The teacher of --teacher, checked against the student m (one vocabulary;
+// m's tokenizer cuts --data into windows), distilled into m.
+static int distil_teacher(const opts *o, crvq_model *m, double t0) {
+    crvq_model *t = cli_load_model(cmd, o->teacher, NULL);
+    if (!t) return 1;
     int rc = 1;
-    crvq_model *m = cli_load_model(cmd, o->c.model, NULL), *t = NULL;
     crvq_calib cal = {0};
-    if (!m || !(t = cli_load_model(cmd, o->teacher, NULL))) goto done;
     if (t->cfg.vocab_size != m->cfg.vocab_size) {
         char msg[256];
         snprintf(msg, sizeof msg, "the teacher has %d tokens in its vocabulary, the student %d: not the same model",
@@ -243,9 +243,17 @@ static int run(const void *vo) {
     } else {
         rc = distil(o, m, t, &cal, t0);
     }
-done:
     crvq_calib_free(&cal);
     crvq_model_free(t);
+    return rc;
+}
+
+static int run(const void *vo) {
+    const opts *o = vo;
+    const double t0 = cli_seconds();
+    crvq_model *m = cli_load_model(cmd, o->c.model, NULL);
+    if (!m) return 1;
+    int rc = distil_teacher(o, m, t0);
     crvq_model_free(m);
     return rc;
 }
