@@ -1,6 +1,6 @@
 // file_util.h — scratch files for tests that damage copies of models:
 // a temporary directory, whole files, in-place byte patches, and where a
-// GGUF file keeps a tensor's data or a u32 value.
+// GGUF file keeps a tensor's data or a u32 value. Include after check.h.
 #ifndef CRVQ_TEST_FILE_UTIL_H
 #define CRVQ_TEST_FILE_UTIL_H
 
@@ -30,6 +30,19 @@ static inline void test_copy_file(const char *from, const char *to) {
     while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
     fclose(in);
     if (fclose(out)) exit(1);
+}
+
+// The resume tests' model: a fresh scratch directory (test_tmpdir NAME) with
+// a copy of the shared stories260K.bin as dir/FILE, whose path goes to copy
+// (the checkpoint tests change that copy, or need it at a path of their
+// own). Returns the shared file's path; skips the test when it is missing.
+static inline const char *test_stories_copy(char *dir, size_t dir_cap, const char *name, const char *file, char *copy,
+                                            size_t copy_cap) {
+    const char *shared = check_shared("models/stories260K/stories260K.bin");
+    test_tmpdir(dir, dir_cap, name);
+    snprintf(copy, copy_cap, "%s/%s", dir, file);
+    test_copy_file(shared, copy);
+    return shared;
 }
 
 static inline void test_write_file(const char *path, const void *data, size_t n) {

@@ -85,14 +85,11 @@ static size_t n_tokens(const char *text, size_t n) {
 }
 
 int main(void) {
-    shared_model = check_shared("models/stories260K/stories260K.bin");
     tok = check_shared("models/stories260K/tok512.bin");
     const char *story = check_shared("data/tinystories-val-1k.txt");
-    test_tmpdir(dir, sizeof dir, "ckid");
-    snprintf(model, sizeof model, "%s/m.bin", dir);
+    shared_model = test_stories_copy(dir, sizeof dir, "ckid", "m.bin", model, sizeof model);
     snprintf(calib, sizeof calib, "%s/a.txt", dir);
     snprintf(ckpt, sizeof ckpt, "%s/m.ckpt", dir);
-    test_copy_file(shared_model, model);
 
     // calibration text A: whole lines of the stories; B: line 0, then the
     // others in reverse order (line 0 stays first: only the text's start gets

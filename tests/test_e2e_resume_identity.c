@@ -42,14 +42,11 @@ static void expect_refused(const char *label, const crvq_calib *cal) {
 }
 
 int main(void) {
-    const char *shared_model = check_shared("models/stories260K/stories260K.bin");
     tok = check_shared("models/stories260K/tok512.bin");
     const char *text = check_shared("data/tinystories-val-1k.txt");
-    test_tmpdir(dir, sizeof dir, "e2eid");
-    snprintf(teacher, sizeof teacher, "%s/t.bin", dir);
+    test_stories_copy(dir, sizeof dir, "e2eid", "t.bin", teacher, sizeof teacher);
     snprintf(student, sizeof student, "%s/s.gguf", dir);
     snprintf(ckpt, sizeof ckpt, "%s/s.e2e", dir);
-    test_copy_file(shared_model, teacher);
 
     // the student: a tiny CRVQ quantization of the teacher, as a file
     crvq_model *m = test_write_student(teacher, tok, text, test_small_codebooks, student);
