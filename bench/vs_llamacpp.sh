@@ -11,6 +11,11 @@
 # IQ1_S/IQ1_M/IQ2_XXS need one) and crvq writes files of the same shapes
 # with random codes: CRVQ defaults (d 8, M 4, e 8, λ 0.02, against IQ1_S and
 # IQ1_M) and a 2-bit class CRVQ setting (λ 0.33, 2.0 bits, against IQ2_XXS).
+# crvq's files keep the head fp16 (as Llama-2 stores it) while llama.cpp's
+# mixes quantize theirs (IQ1_S: q5_K), so a third crvq file, CRVQ defaults
+# with the head scalar-quantized as `crvq quantize --head HEAD` stores it
+# (default q8: 8 bits, groups of 128, 8.25 bits a weight with scales), runs
+# beside the fp16-head one; the table gives every file's head bits.
 # Random weights make the numbers computed meaningless; what a token reads
 # and computes is that of a real file of the same settings.
 #
@@ -33,6 +38,7 @@
 #              llama-bench, llama-quantize or llama-imatrix are missing)
 #   CRVQ_SHARED ../shared (the Llama-2 tokenizer and calibration text)
 #   LAYERS (2) THREADS ("1 2") PROMPT (512) GEN (128) REPS (3)
+#   HEAD (q8)              head format of the quantized-head crvq row (qN or qNgG)
 #   GEN_A (8) GEN_B (40)   decode lengths of the CPU-time measure
 #   CHUNKS (8)             512-token chunks of CALIB for llama-imatrix
 #   DENSE                  when set, both tools also run the dense f16 file
@@ -49,7 +55,7 @@ crvq=$build/crvq mk=$build/bench/make_synthetic_model
 shared=${CRVQ_SHARED:-../shared}
 tok=$shared/models/llama2-tokenizer/tokenizer.model
 calib=$shared/data/pg-calib.txt
-layers=${LAYERS:-2} threads=${THREADS:-1 2} prompt=${PROMPT:-512} gen=${GEN:-128} reps=${REPS:-3}
+layers=${LAYERS:-2} threads=${THREADS:-1 2} head=${HEAD:-q8} prompt=${PROMPT:-512} gen=${GEN:-128} reps=${REPS:-3}
 gen_a=${GEN_A:-8} gen_b=${GEN_B:-40} chunks=${CHUNKS:-8}
 result=${RESULT:-bench/results/vs_llamacpp.md}
 log() { echo "vs_llamacpp: $*" >&2; }
@@ -83,6 +89,8 @@ made() { [ -s "$1" ]; }
 dense=$work/dense-f16.gguf
 made "$dense" || { log "writing $dense"; "$mk" -o "$dense" --tokenizer "$tok" --kind dense --layers "$layers" >&2; }
 made "$work/crvq-defaults.gguf" || "$mk" -o "$work/crvq-defaults.gguf" --tokenizer "$tok" --layers "$layers" >&2
+made "$work/crvq-head-$head.gguf" ||
+    "$mk" -o "$work/crvq-head-$head.gguf" --tokenizer "$tok" --head "$head" --layers "$layers" >&2
 made "$work/crvq-2bit.gguf" ||
     "$mk" -o "$work/crvq-2bit.gguf" --tokenizer "$tok" --lambda 0.33 --layers "$layers" >&2
 if ! made "$work/imatrix.dat"; then
@@ -110,11 +118,12 @@ per_token() { python3 -c "import sys; print((float(sys.argv[2]) - float(sys.argv
 
 # row TOOL NAME FILE T: both measures of one file at T threads, one JSON line.
 row() {
-    local tool=$1 name=$2 file=$3 t=$4 own a b load cpu dec bits
+    local tool=$1 name=$2 file=$3 t=$4 own a b load cpu dec bits hbits
     load=$(cut -d' ' -f1 /proc/loadavg)
     log "$name, $t thread(s) (load $load)"
     if [ "$tool" = llama ]; then bits=$(python3 bench/gguf_linear_bits.py "$file")
     else bits=$("$crvq" info -m "$file" --json | tail -n1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["linear_bpw"])'); fi
+    hbits=$(python3 bench/gguf_linear_bits.py --head "$file")
     if [ "$tool" = llama ]; then
         own=$("$lbin/llama-bench" -m "$file" -p "$prompt" -n "$gen" -t "$t" -r "$reps" -o json 2>/dev/null |
             python3 -c '
@@ -142,13 +151,14 @@ import json, sys
 o = json.loads(sys.argv[1])
 o.update(tool=sys.argv[2], name=sys.argv[3], threads=int(sys.argv[4]), load=float(sys.argv[5]),
          cpu_s_per_token_1t=json.loads(sys.argv[6]), bytes=__import__("os").path.getsize(sys.argv[7]),
-         linear_bpw=float(sys.argv[8]))
-print(json.dumps(o))' "$own" "$tool" "$name" "$t" "$load" "$cpu" "$file" "$bits" >>"$rows"
+         linear_bpw=float(sys.argv[8]), head_bpw=float(sys.argv[9]))
+print(json.dumps(o))' "$own" "$tool" "$name" "$t" "$load" "$cpu" "$file" "$bits" "$hbits" >>"$rows"
 }
 
 up_start=$(uptime)
 for t in $threads; do
     row crvq crvq-defaults "$work/crvq-defaults.gguf" "$t"
+    row crvq "crvq-head-$head" "$work/crvq-head-$head.gguf" "$t"
     row llama IQ1_S "$work/llama-IQ1_S.gguf" "$t"
     row llama IQ1_M "$work/llama-IQ1_M.gguf" "$t"
     row crvq crvq-2bit "$work/crvq-2bit.gguf" "$t"
@@ -159,9 +169,9 @@ done
 # --- the table and the JSON line
 python3 - "$rows" "$result" "$json" "$layers" "$prompt" "$gen" "$reps" "$gen_a" "$gen_b" "$lcommit" "$linfo" \
     "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)" \
-    "$(nproc)" "$up_start" "$(uptime)" <<'EOF'
+    "$(nproc)" "$up_start" "$(uptime)" "$head" <<'EOF'
 import json, sys, time
-rows_f, out, as_json, layers, prompt, gen, reps, ga, gb, lcommit, linfo, commit, cpu, ncpu, up0, up1 = sys.argv[1:17]
+rows_f, out, as_json, layers, prompt, gen, reps, ga, gb, lcommit, linfo, commit, cpu, ncpu, up0, up1, head = sys.argv[1:18]
 rows = [json.loads(l) for l in open(rows_f)]
 def get(name, t):
     return next(r for r in rows if r["name"] == name and r["threads"] == t)
@@ -175,8 +185,13 @@ for r in rows:
     if r["cpu_s_per_token_1t"] is not None:
         res[k + "_cpu_s_per_token"] = r["cpu_s_per_token_1t"]
     res[r["name"].lower().replace("-", "_") + "_linear_bpw"] = r["linear_bpw"]
-for peer, ours in (("iq1s", "crvq-defaults"), ("iq1m", "crvq-defaults"), ("iq2xxs", "crvq-2bit")):
-    pname = {"iq1s": "IQ1_S", "iq1m": "IQ1_M", "iq2xxs": "IQ2_XXS"}[peer]
+    res[r["name"].lower().replace("-", "_") + "_head_bpw"] = r["head_bpw"]
+# (ratio key, crvq row, llama.cpp row); the quantized-head row against IQ1_S as
+# decode_ratio_iq1s_head_q8_1t etc.
+qhead = "crvq-head-" + head
+pairs = (("iq1s", "crvq-defaults", "IQ1_S"), ("iq1m", "crvq-defaults", "IQ1_M"), ("iq2xxs", "crvq-2bit", "IQ2_XXS"),
+         ("iq1s_head_" + head, qhead, "IQ1_S"))
+for peer, ours, pname in pairs:
     for t in threads:
         a, b = get(ours, t), get(pname, t)
         if t == 1:
@@ -199,11 +214,11 @@ with open(out, "w") as f:
     w()
     w("`uptime` at the start: `%s`; at the end: `%s`." % (up0.strip(), up1.strip()))
     w()
-    w("| file | bits/linear weight | file MB | threads | prefill tok/s (own) | decode tok/s (own) | CPU ms/token (1 thread) | load |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    w("| file | bits/linear weight | head bits | file MB | threads | prefill tok/s (own) | decode tok/s (own) | CPU ms/token (1 thread) | load |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         c = r["cpu_s_per_token_1t"]
-        w("| %s | %.3f | %.0f | %d | %.1f | %.2f | %s | %.2f |" % (r["name"], r["linear_bpw"], r["bytes"] / 1e6,
+        w("| %s | %.3f | %.2f | %.0f | %d | %.1f | %.2f | %s | %.2f |" % (r["name"], r["linear_bpw"], r["head_bpw"], r["bytes"] / 1e6,
           r["threads"], r["prefill_tps"], r["decode_tps"], "%.1f" % (1e3 * c) if c is not None else "", r["load"]))
     w()
     w("Ratios (crvq / llama.cpp; above 1 means crvq is faster): " + ", ".join(
@@ -211,8 +226,10 @@ with open(out, "w") as f:
     w()
     w("Bits per linear weight: crvq's from `crvq info`; llama.cpp's from the bytes its files give the seven"
       " projections of each block (bench/gguf_linear_bits.py: its mixes keep some layers in larger types)."
-      " Heads differ: llama.cpp quantizes the output head (IQ1_S: q5_K...), crvq keeps it fp16 in the file"
-      " and float32 at run time.")
+      " Head bits: the bytes of the output head's tensors over its 32000 x 4096 weights (bench/gguf_linear_bits.py"
+      " --head), both tools: llama.cpp's mixes quantize the head (IQ1_S: q5_K...); crvq-defaults and crvq-2bit keep"
+      " it fp16 (read as fp16 at run time) and crvq-head-%s stores it scalar-quantized (`crvq quantize --head %s`;"
+      " random codes here, like the blocks')." % (head, head))
 print(open(out).read())
 if as_json == "1":
     print(json.dumps(res))

@@ -85,7 +85,8 @@ static double linear_bytes(const crvq_linear *l) {
     switch (l->kind) {
     case CRVQ_LINEAR_VQ: return (double)crvq_vq_weights_bytes(l->vq);
     case CRVQ_LINEAR_SCALAR: return (double)crvq_scalar_weights_bytes(l->sq);
-    default: return 4.0 * l->n_out * l->n_in; // float32 at runtime, whatever the file stored
+    // dense: bf16 / fp16 layers stay 16-bit at run time (widened in registers), others float32
+    default: return (l->w16 ? 2.0 : 4.0) * l->n_out * l->n_in;
     }
 }
 
@@ -93,7 +94,7 @@ static double linear_bytes(const crvq_linear *l) {
 // form (compressed layers as stored), the output head and one embedding row.
 static double decode_weight_bytes(const crvq_model *m) {
     double row = m->tok_embd_q ? (double)crvq_scalar_weights_bytes(m->tok_embd_q) / m->tok_embd_q->m_out
-                               : 4.0 * m->cfg.dim;
+                               : (m->tok_embd16 ? 2.0 : 4.0) * m->cfg.dim;
     double b = linear_bytes(&m->output) + row;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) b += linear_bytes(crvq_block_proj_c(&m->layers[l], p));
