@@ -28,7 +28,6 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/block_proj.h"
-#include "model/sample.h"
 #include "model/storage.h"
 #include "pipeline/head.h"
 #include "quant/bits.h"
@@ -62,21 +61,21 @@ static void *alloc(crvq_model *m, size_t bytes) {
     return crvq_storage_alloc(m->storage, bytes, &p) == CRVQ_OK ? p : NULL;
 }
 
-static void fill_bytes(crvq_rng *r, uint8_t *p, size_t n, unsigned mask) {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(crvq_rng_next(r) & mask);
+static void fill_bytes(crvq_sample_rng *r, uint8_t *p, size_t n, unsigned mask) {
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(crvq_sample_rng_next(r) & mask);
 }
 
 // Uniform in [-amp, amp) as fp16.
-static void fill_f16(crvq_rng *r, uint16_t *p, size_t n, float amp) {
-    for (size_t i = 0; i < n; i++) p[i] = crvq_f32_to_f16(amp * (2.0f * crvq_rng_float(r) - 1.0f));
+static void fill_f16(crvq_sample_rng *r, uint16_t *p, size_t n, float amp) {
+    for (size_t i = 0; i < n; i++) p[i] = crvq_f32_to_f16(amp * (2.0f * crvq_sample_rng_float(r) - 1.0f));
 }
 
-static void fill_f32(crvq_rng *r, float *p, size_t n, float amp) {
-    for (size_t i = 0; i < n; i++) p[i] = amp * (2.0f * crvq_rng_float(r) - 1.0f);
+static void fill_f32(crvq_sample_rng *r, float *p, size_t n, float amp) {
+    for (size_t i = 0; i < n; i++) p[i] = amp * (2.0f * crvq_sample_rng_float(r) - 1.0f);
 }
 
 // A CRVQ (M 4, λ lambda) or VQ (M 1) layer (n_out, n_in) at d 8, e 8 with random codes.
-static crvq_status make_vq(crvq_model *m, crvq_rng *r, int n_out, int n_in, int M, double lambda,
+static crvq_status make_vq(crvq_model *m, crvq_sample_rng *r, int n_out, int n_in, int M, double lambda,
                            const char *what, crvq_linear *lin) {
     const int d = 8, K = 256;
     int G = n_in / d;
@@ -96,7 +95,7 @@ static crvq_status make_vq(crvq_model *m, crvq_rng *r, int n_out, int n_in, int 
     if (perm) { // Fisher-Yates
         for (int j = 0; j < n_in; j++) perm[j] = j;
         for (int j = n_in - 1; j > 0; j--) {
-            int k = (int)(crvq_rng_next(r) % (uint64_t)(j + 1)), t = perm[j];
+            int k = (int)(crvq_sample_rng_next(r) % (uint64_t)(j + 1)), t = perm[j];
             perm[j] = perm[k], perm[k] = t;
         }
     }
@@ -116,7 +115,7 @@ static crvq_status make_vq(crvq_model *m, crvq_rng *r, int n_out, int n_in, int 
 }
 
 // A scalar layer (bits, group gs) with random codes, scales and zeros.
-static crvq_status make_scalar(crvq_model *m, crvq_rng *r, int n_out, int n_in, int bits, int gs, const char *what,
+static crvq_status make_scalar(crvq_model *m, crvq_sample_rng *r, int n_out, int n_in, int bits, int gs, const char *what,
                                crvq_linear *lin) {
     size_t row_bytes = ((size_t)n_in * bits + 7) / 8, n_gr = (size_t)n_out * (n_in / gs);
     uint8_t *q = alloc(m, (size_t)n_out * row_bytes);
@@ -124,7 +123,7 @@ static crvq_status make_scalar(crvq_model *m, crvq_rng *r, int n_out, int n_in, 
     if (!q || !scale || !zero) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for %s", what);
     fill_bytes(r, q, (size_t)n_out * row_bytes, 0xff); // any bits pattern is a valid code
     fill_f16(r, scale, n_gr, 1.0f / sqrtf((float)n_in));
-    for (size_t i = 0; i < n_gr; i++) zero[i] = crvq_f32_to_f16((float)(crvq_rng_next(r) & ((1u << bits) - 1)));
+    for (size_t i = 0; i < n_gr; i++) zero[i] = crvq_f32_to_f16((float)(crvq_sample_rng_next(r) & ((1u << bits) - 1)));
     crvq_scalar_raw raw = {.m_out = n_out, .n_in = n_in, .bits = bits, .group_size = gs,
                            .q = q, .scale = scale, .zero = zero};
     crvq_scalar_weights *W;
@@ -214,8 +213,8 @@ int main(int argc, char **argv) {
         fail("");
         goto done;
     }
-    crvq_rng r;
-    crvq_rng_seed(&r, seed);
+    crvq_sample_rng r;
+    crvq_sample_rng_seed(&r, seed);
     fill_f32(&r, emb, n_emb, 1.0f);
     fill_f32(&r, head, n_emb, 1.0f / sqrtf((float)c->dim));
     for (int i = 0; i < c->dim; i++) ones[i] = 1.0f;
@@ -224,8 +223,8 @@ int main(int argc, char **argv) {
     m->output = (crvq_linear){.kind = CRVQ_LINEAR_DENSE, .n_out = c->vocab_size, .n_in = c->dim, .w = head};
     // the quantized head from a stream of its own: the blocks stay the same
     // random ones whatever --head says
-    crvq_rng hr;
-    crvq_rng_seed(&hr, seed + 0x9e3779b97f4a7c15ull);
+    crvq_sample_rng hr;
+    crvq_sample_rng_seed(&hr, seed + 0x9e3779b97f4a7c15ull);
     if (head_fmt.bits && make_scalar(m, &hr, c->vocab_size, c->dim, head_fmt.bits, head_fmt.group_size, "output",
                                      &m->output)) {
         fail(crvq_last_error());
@@ -279,8 +278,8 @@ int main(int argc, char **argv) {
     crvq_quant_params p;
     crvq_quant_params_default(&p, k == KIND_CRVQ ? CRVQ_METHOD_CRVQ : k == KIND_VQ ? CRVQ_METHOD_VQ : CRVQ_METHOD_RTN);
     if (k == KIND_CRVQ) p.lambda = lambda;
-    crvq_container_info info = {.params = k == KIND_DENSE ? NULL : &p, .calib_file = "synthetic (random codes)"};
-    if (crvq_container_write(m, &info, out)) {
+    crvq_save_info info = {.params = k == KIND_DENSE ? NULL : &p, .calib_file = "synthetic (random codes)"};
+    if (crvq_model_save(m, &info, out)) {
         fail(crvq_last_error());
         goto done;
     }

@@ -108,6 +108,9 @@ typedef enum crvq_rope_scaling {
     CRVQ_ROPE_SCALING_LLAMA3,  // Llama-3.1 frequency-dependent scaling
 } crvq_rope_scaling;
 
+const char *crvq_arch_name(crvq_arch a);
+const char *crvq_rope_scaling_name(crvq_rope_scaling s);
+
 typedef struct crvq_config {
     crvq_arch arch;
     int dim;          // hidden size
@@ -169,6 +172,25 @@ typedef struct crvq_layer {
     crvq_linear w_up;   // (hidden_dim, dim)
     crvq_linear w_down; // (dim, hidden_dim)
 } crvq_layer;
+
+// The seven projections of a block as data, in the order a block computes
+// them, which is also the order they are quantized, fine-tuned, written to
+// files and listed (src/model/block_proj.h holds their table).
+typedef enum crvq_proj {
+    CRVQ_PROJ_Q, CRVQ_PROJ_K, CRVQ_PROJ_V, CRVQ_PROJ_O, CRVQ_PROJ_GATE, CRVQ_PROJ_UP, CRVQ_PROJ_DOWN,
+    CRVQ_PROJ_COUNT
+} crvq_proj;
+
+// Projection p of block L.
+const crvq_linear *crvq_layer_proj(const crvq_layer *L, crvq_proj p);
+// (n_out, n_in) of projection p under configuration c.
+void crvq_proj_shape(const crvq_config *c, crvq_proj p, int *n_out, int *n_in);
+// Its GGUF (llama.cpp) name, as in blk.N.<name>.weight: "attn_q".
+const char *crvq_proj_name(crvq_proj p);
+// Its crvq_layer member, `crvq info`'s name: "wq".
+const char *crvq_proj_member(crvq_proj p);
+// `crvq info`'s name of its bias in qkv_bias (Qwen2) models: "bq"; NULL: none.
+const char *crvq_proj_bias_name(crvq_proj p);
 
 typedef struct crvq_model {
     crvq_config cfg;
@@ -283,6 +305,35 @@ typedef struct crvq_ppl_result {
 crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
                             const crvq_ppl_opts *opts, crvq_ppl_result *out);
 
+
+// -------------------------------------------------------------- sampling ---
+// Choosing the next token from logits: greedy, or temperature + nucleus
+// (top-p) sampling driven by a small seeded PRNG.
+
+// xorshift64* (Vigna), seeded through splitmix64 so that any seed, 0
+// included, gives a well-mixed non-zero state. Same seed, same sequence.
+typedef struct crvq_sample_rng {
+    uint64_t s;
+} crvq_sample_rng;
+
+void crvq_sample_rng_seed(crvq_sample_rng *r, uint64_t seed);
+uint64_t crvq_sample_rng_next(crvq_sample_rng *r);
+// uniform in [0, 1), 24 random bits
+float crvq_sample_rng_float(crvq_sample_rng *r);
+
+// Index of the largest logit (the first one on ties).
+int crvq_argmax(const float *logits, int n);
+
+// Sample from softmax(logits / temp) restricted to the nucleus: the fewest
+// most probable tokens whose probability sum exceeds top_p (top_p >= 1: all
+// tokens). temp > 0. logits (n) is overwritten with the probabilities;
+// scratch has room for n entries.
+typedef struct crvq_prob_index {
+    float p;
+    int i;
+} crvq_prob_index;
+
+int crvq_sample(float *logits, int n, float temp, float top_p, crvq_sample_rng *r, crvq_prob_index *scratch);
 
 // ---------------------------------------------------------- quantization ---
 // One linear layer's weight W (m_out, n_in) against its proxy Hessian
@@ -421,6 +472,10 @@ void crvq_scalar_dequantize(const crvq_scalar_layer *L, float *w);
 double crvq_vq_bits(const crvq_vq_layer *L);
 double crvq_scalar_bits(const crvq_scalar_layer *L);
 
+// Exact bits per weight the method will give a (m_out, n_in) layer, before
+// any work is done (p valid for that shape; crvq quantize --dry-run).
+double crvq_planned_bits(const crvq_quant_params *p, int m_out, int n_in);
+
 // L(Ŵ) for any reconstruction (float64 accumulation); W_hat NULL means Ŵ = 0.
 double crvq_layer_loss(const float *W, const float *W_hat, int m_out, int n_in, const double *H);
 
@@ -500,6 +555,14 @@ typedef struct crvq_tensor_fmt {
     crvq_method method; // head: CRVQ_METHOD_GPTQ (the head's own Hessian) or RTN; embeddings: RTN
 } crvq_tensor_fmt;
 
+// "qN" (N in 2..8, group 128) or "qNgG" into f's bits and group size; "f16"
+// or "none": bits 0 (left as it is). f->method is not touched. 0, or -1 for
+// any other text (nothing written then).
+int crvq_tensor_fmt_parse(const char *v, crvq_tensor_fmt *f);
+
+// The quantizer settings a tensor format stands for (seed: the run's).
+void crvq_tensor_fmt_params(const crvq_tensor_fmt *f, uint64_t seed, crvq_quant_params *p);
+
 typedef struct crvq_pipeline_opts {
     crvq_quant_params qp;
     // After the blocks: the head with GPTQ against H = XᵀX/N of its inputs
@@ -534,9 +597,201 @@ typedef struct crvq_pipeline_report {
 
 void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method);
 
+// The head and embedding formats of o are usable for m (checked before any
+// time is spent).
+crvq_status crvq_pipeline_head_check(const crvq_model *m, const crvq_pipeline_opts *o);
+
 // Quantize every linear layer of m in place: on success each is a
 // compressed kind whose runtime weights the model's storage owns.
 crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep);
+
+// Whether the file at `path` is a checkpoint crvq_quantize_model writes
+// (a GGUF file with the crvq.ckpt.run_hash key), of whatever run.
+int crvq_checkpoint_probe(const char *path);
+
+// ------------------------------------------------------------------- bits ---
+// Bits per weight, everything counted (docs/quantization.md, "Bits
+// accounting"): codes, codebooks, scales, permutation.
+
+// One linear layer as stored: a compressed one by its kind's formula, a
+// dense one 16 (the container writes it as fp16).
+double crvq_linear_bits(const crvq_linear *lin);
+
+// Bits per weight of a whole model. A compressed head or embedding counts by
+// its layer's formula; a tied head is the embedding and counts once.
+typedef struct crvq_model_bpw {
+    double linear;   // the 7 projections of every block
+    double nonembed; // every tensor but the token embedding and the output head
+    double total;    // every tensor, over all parameters
+    double embed;    // the token embedding alone
+    double head;     // the output head alone; 0 when tied
+} crvq_model_bpw;
+
+// How the dense tensors count: as crvq_model_save writes them (16 per matrix
+// weight, 32 per norm weight), or as the file the model was loaded from
+// stores them (bf16 16, float32 32, ...).
+typedef enum crvq_bits_basis {
+    CRVQ_BITS_AS_SAVED = 0,
+    CRVQ_BITS_AS_LOADED,
+} crvq_bits_basis;
+
+crvq_model_bpw crvq_model_bits(const crvq_model *m, crvq_bits_basis basis);
+
+// What a linear layer is made of (crvq info): its kind and settings, bits
+// per weight and the bytes one full product reads.
+typedef struct crvq_linear_desc {
+    const char *kind;   // "dense"; "vq", or "crvq" when only the critical groups use all
+                        // codebooks; "scalar" (rtn, gptq)
+    int d, M, e[CRVQ_MAX_CODEBOOKS], n_crit, n_groups, permuted; // vq, crvq
+    int bits, group_size;                                        // scalar
+    double bpw;         // crvq_linear_bits
+    double bytes;       // compressed: codes, codebooks, scales, permutation as stored;
+                        // dense: 2 per weight from bf16 / fp16 (widened in registers), else 4
+} crvq_linear_desc;
+
+void crvq_linear_describe(const crvq_linear *lin, crvq_linear_desc *out);
+
+// Bytes of weights one decode step reads: every linear layer in its runtime
+// form (crvq_linear_desc.bytes), the output head and one embedding row.
+double crvq_model_decode_bytes(const crvq_model *m);
+
+// ------------------------------------------------- end-to-end distillation ---
+// With every code frozen, tune the continuous parameters of a whole
+// quantized model (codebooks, row scales, RMSNorm weights, optionally the
+// embeddings) so that its next-token distributions match the original
+// model's: the mean over tokens of KL(teacher ‖ student) (docs/method.md,
+// "End-to-end distillation"; src/train/e2e.h has the pieces).
+
+
+typedef struct crvq_e2e_progress {
+    int epoch, epochs;     // current epoch (1..), all
+    int64_t step, steps;   // optimizer steps done, planned
+    double train_kl;       // mean KL of the step's mini-batches
+    double lr;             // learning rate of that step
+    int epoch_done;        // end of an epoch: the val_* fields are set
+    double val_kl, val_ppl;
+} crvq_e2e_progress;
+
+typedef struct crvq_e2e_params {
+    double lr, min_lr;      // peak Adam learning rate, floor of the cosine decay
+    double beta1, beta2, eps;
+    int warmup;             // optimizer steps of linear warm-up
+    int epochs;             // passes over the training windows
+    int batch;              // sequences per mini-batch
+    int accum;              // mini-batches per optimizer step
+    int train_embeddings;
+    uint64_t seed;          // mini-batch order
+    const char *checkpoint; // written after each epoch (NULL: none)
+    int resume;             // continue from `checkpoint` if it exists
+    void (*progress)(void *user, const crvq_e2e_progress *p);
+    void *progress_user;
+} crvq_e2e_params;
+
+// lr 1e-4, min_lr 1e-5, betas (0.9, 0.95), eps 1e-8, warmup 10, 1 epoch,
+// batch 4, accum 1, no embeddings, seed 0, no checkpoint.
+void crvq_e2e_params_default(crvq_e2e_params *p);
+
+// Whether the file at `path` is a distillation checkpoint (its magic), of whatever run.
+int crvq_e2e_checkpoint_probe(const char *path);
+
+typedef struct crvq_e2e_report {
+    double val_kl_before, val_ppl_before; // as given (epoch 0)
+    double val_kl_after, val_ppl_after;   // of the kept parameters
+    int epochs_run;                       // including epochs restored from the checkpoint
+    int epochs_resumed;                   // restored from the checkpoint
+    int best_epoch;                       // 0: the student is unchanged
+    int64_t steps;
+    size_t n_params;
+    double seconds;
+} crvq_e2e_report;
+
+// Distil teacher into student. tokens: (n_train + n_val, seqlen) windows,
+// training ones first (crvq_calib_sample); n_val = 0 validates on the
+// training windows. The kept parameters (lowest validation KL, fp16-rounded;
+// the student as given counts as epoch 0) are written into the student.
+crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
+                              int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
+                              crvq_e2e_report *rep);
+
+// ------------------------------------------------------- compressed files ---
+// A compressed model is one GGUF v3 file that standard GGUF readers parse
+// (docs/format.md): dense tensors keep llama.cpp's names and types, each
+// compressed layer stores its codes, codebooks, scales and permutation, and
+// crvq.* keys record how the file was made. crvq_model_load reads it back.
+
+// What the crvq.* keys record. Nothing that varies between identical runs
+// (times, dates) goes in: a resumed run writes the same bytes as an
+// uninterrupted one.
+typedef struct crvq_save_info {
+    const crvq_quant_params *params; // NULL: nothing quantized
+    const char *calib_file;          // may be NULL
+    int calib_nsamples, calib_seqlen;
+    int finetuned;                   // block fine-tuning ran
+} crvq_save_info;
+
+// Write model m (any mix of dense and compressed linear layers, with its
+// tokenizer) to path atomically: a temporary file beside it, renamed over
+// path once complete. HF-style (rotate-half) q/k rows are permuted into
+// GGUF's interleaved order, so the file means what llama.cpp's llama files
+// mean.
+crvq_status crvq_model_save(const crvq_model *m, const crvq_save_info *info, const char *path);
+
+// The record of the file at path read back (info points into the struct),
+// so that a tool rewriting a compressed file (crvq finetune) carries it
+// over. Keys the file lacks stay zero; a file without crvq.* keys gives
+// info.params NULL.
+typedef struct crvq_save_record {
+    crvq_save_info info;
+    crvq_quant_params params;
+    char calib_file[1024];
+} crvq_save_record;
+
+crvq_status crvq_save_record_read(const char *path, crvq_save_record *rec);
+
+// The crvq.* keys of the GGUF file at path as the text of one JSON object,
+// each under its name without "crvq." and in file order (f32 settings as
+// the decimals they were written as); the per-layer arrays are left out
+// (the loaded model's layers say the same). *json: NULL when the file has
+// no crvq.* key; else the caller frees it.
+crvq_status crvq_file_metadata(const char *path, char **json);
+
+// A model as a Hugging Face folder: model.safetensors with every tensor
+// dequantized to one dtype, config.json, and the tokenizer files a Hugging
+// Face input directory had beside it (docs/export.md; crvq export), so
+// that other evaluation tools can measure crvq's quantization.
+#define CRVQ_EXPORT_MAX_FILES 8
+
+typedef struct crvq_export_report {
+    int n_files;
+    const char *files[CRVQ_EXPORT_MAX_FILES]; // names inside the folder (static strings)
+    int n_tensors;
+    int64_t bytes;        // all files written, in bytes
+    int64_t tensor_bytes; // model.safetensors
+    int tokenizer;        // tokenizer files were written
+    int tokenizer_rebuilt; // ... made from the tokenizer in memory (nothing to copy; hf_tokenizer.h)
+    const char *tokenizer_file; // then the vocabulary file's name: tokenizer.model or tokenizer.json
+    char tokenizer_why[256]; // why none was written, when the model has a tokenizer but it has no HF form
+} crvq_export_report;
+
+// Writes the folder `dir`, which must not exist or be an empty directory:
+// everything goes to a new directory beside it ("DIR.export.XXXXXX") that is
+// renamed to `dir` at the end, so `dir` appears whole or not at all and no
+// existing file is ever replaced or removed. One matrix is dequantized at a
+// time (a slice of rows of it in memory), never the whole model. dtype:
+// CRVQ_BF16 (round to nearest even), CRVQ_F16 or CRVQ_F32. q/k rows in
+// llama2.c / GGUF interleaved RoPE order are permuted to Hugging Face's
+// half-split order (exactly: rows move, values don't change).
+// Whether `dir` may become the folder: it does not exist or is an empty
+// directory; otherwise CRVQ_ERR_INVALID saying why.
+crvq_status crvq_export_check_dir(const char *dir);
+
+// tok_path: the --tokenizer file the model was loaded with, or NULL.
+crvq_status crvq_export_hf(const crvq_model *m, const char *dir, crvq_dtype dtype, const char *tok_path,
+                           crvq_export_report *rep);
+
+// A float32 setting as the decimal it was written as: the shortest "%.7g"
+// text, read back (1e-05, not 9.99999974737875e-06).
+double crvq_f32_decimal(float f);
 
 // Threads used by OpenMP loops and by BLAS (n <= 0: all cores).
 void crvq_set_threads(int n);

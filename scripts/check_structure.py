@@ -11,7 +11,9 @@ Fails (exit 1) when
      source file with its header (src/quant/vq.c + src/quant/vq.h), and unit A
      imports unit B when A's .c or .h includes B's header;
   3. a module (a folder of src/) includes a header of a module above it in
-     LAYERS: the layers form a strict order, each one using only those below.
+     LAYERS: the layers form a strict order, each one using only those below;
+  4. a file of src/cli/ includes a library header other than crvq.h and the
+     few in CLI_ALLOWED: the command-line tool lives on the public API.
 
 --list prints every function with its length, longest first.
 """
@@ -37,6 +39,11 @@ LAYERS = [
     ("pipeline",),
     ("cli",),
 ]
+
+# What the CLI may include besides crvq.h and its own headers: file readers
+# (a text mapped for perplexity and tokenize, .npy for quantize-matrix) and
+# the checks that no input is ever overwritten.
+CLI_ALLOWED = {"io/mapfile.h", "io/npy.h", "util/fileguard.h"}
 
 # A signature, joined onto one line: it starts in column 0 and ends with the
 # body's opening brace.
@@ -171,6 +178,10 @@ def main():
                 print(f"layering: src/{p} ({mod}) includes src/{inc} ({imod}), "
                       f"which is {'beside' if layer_of[imod] == layer_of[mod] else 'above'} it")
                 failed = True
+            if mod == "cli" and imod != "cli" and inc not in CLI_ALLOWED:
+                print(f"public API: src/{p} includes src/{inc}; the CLI uses crvq.h "
+                      f"(and {', '.join(sorted(CLI_ALLOWED))})")
+                failed = True
             if mod not in layer_of and mod:
                 print(f"layering: src/{p}: module {mod} is not in LAYERS")
                 failed = True
@@ -186,7 +197,8 @@ def main():
     if not failed:
         longest = funcs[0] if funcs else ("-", "-", 0, 0)
         print(f"structure ok: {len(funcs)} functions (longest {longest[3]} lines: {longest[0]}), "
-              f"no import cycles, layers {' < '.join('/'.join(l) for l in LAYERS)}")
+              f"no import cycles, layers {' < '.join('/'.join(l) for l in LAYERS)}, "
+              f"the CLI on crvq.h")
     return 1 if failed else 0
 
 

@@ -88,8 +88,8 @@ static inline crvq_model *test_write_student(const char *path, const char *tok, 
     small(&o.qp);
     crvq_pipeline_report rep;
     test_quantize(m, &o, &rep);
-    crvq_container_info info = {.params = &o.qp};
-    CHECK_MSG(crvq_container_write(m, &info, out) == CRVQ_OK, "%s", crvq_last_error());
+    crvq_save_info info = {.params = &o.qp};
+    CHECK_MSG(crvq_model_save(m, &info, out) == CRVQ_OK, "%s", crvq_last_error());
     return m;
 }
 

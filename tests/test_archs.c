@@ -329,8 +329,8 @@ static void run_case(const arch_case *ac, const char *tok, const char *calib) {
     quantize_rtn(m, calib, ac->finetune);
     for (int style = 0; style < 2; style++) {
         m->cfg.rope_style = (crvq_rope_style)style; // another model, but the file must mean the same one
-        crvq_container_info info = {0};
-        crvq_status st = crvq_container_write(m, &info, out);
+        crvq_save_info info = {0};
+        crvq_status st = crvq_model_save(m, &info, out);
         CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
         check_file(out, &m->cfg, ac->gguf_arch);
         crvq_model *q = test_load(out, NULL);

@@ -175,8 +175,8 @@ int main(void) {
     if (first) {
         char q[160];
         snprintf(q, sizeof q, "%s/q.gguf", dir);
-        crvq_container_info info = {.params = &o.qp, .calib_nsamples = 2, .calib_seqlen = 32};
-        CHECK_MSG(crvq_container_write(first, &info, q) == CRVQ_OK, "%s", crvq_last_error());
+        crvq_save_info info = {.params = &o.qp, .calib_nsamples = 2, .calib_seqlen = 32};
+        CHECK_MSG(crvq_model_save(first, &info, q) == CRVQ_OK, "%s", crvq_last_error());
         crvq_model *m = NULL;
         CHECK_MSG(crvq_model_load(q, NULL, &m) == CRVQ_OK, "%s", crvq_last_error());
         crvq_model_free(m);

@@ -59,8 +59,8 @@ static void round_trip(const char *model, const char *tok, const char *calib, cr
     quantize(m, method, finetune, calib, ckpt);
     for (int style = 0; style < 2; style++) {
         m->cfg.rope_style = (crvq_rope_style)style; // another model, but the file must mean the same one
-        crvq_container_info info = {.params = NULL, .calib_file = calib};
-        crvq_status st = crvq_container_write(m, &info, out);
+        crvq_save_info info = {.params = NULL, .calib_file = calib};
+        crvq_status st = crvq_model_save(m, &info, out);
         CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
         crvq_model *q = test_load(out, NULL);
         if (!q) continue;

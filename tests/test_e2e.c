@@ -293,8 +293,8 @@ int main(void) {
     CHECK(crvq_e2e_finetune(s3, teacher, cal.tokens, cal.n_train, cal.n_val, cal.seqlen, &p, &r3) == CRVQ_ERR_INVALID);
 
     // (d) the written file computes what the tuned model computes
-    crvq_container_info info = {0};
-    CHECK(crvq_container_write(s1, &info, ft_path) == CRVQ_OK);
+    crvq_save_info info = {0};
+    CHECK(crvq_model_save(s1, &info, ft_path) == CRVQ_OK);
     crvq_model *re = test_load(ft_path, NULL);
     float *c = test_logits(re, n);
     double num = 0, den = 0;

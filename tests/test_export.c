@@ -8,7 +8,7 @@
 // 2^-9 relative: logits within 2% of their spread here). A non-empty target
 // is refused and left untouched. No data needed.
 #include "check.h"
-#include "container/hf_export.h"
+#include "crvq.h"
 #include "model_util.h"
 #include "tiny_model.h"
 

@@ -112,8 +112,8 @@ static void one(const char *model, const char *tok, const char *calib, int bits,
     o.head = (crvq_tensor_fmt){bits, group, method};
     crvq_pipeline_report rep;
     crvq_status st = test_quantize(m, &o, &rep);
-    crvq_container_info info = {.params = &o.qp, .calib_file = calib};
-    if (!st) st = crvq_container_write(m, &info, out);
+    crvq_save_info info = {.params = &o.qp, .calib_file = calib};
+    if (!st) st = crvq_model_save(m, &info, out);
     CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
     crvq_model_free(m);
     crvq_model *q = test_load(out, NULL), *r = test_load(out, NULL), *e = test_load(out, NULL),

@@ -2,7 +2,7 @@
 // reproducibility and range, and the frequencies of temperature + nucleus
 // sampling against the distribution they should draw from.
 #include "check.h"
-#include "model/sample.h"
+#include "crvq.h"
 
 #include <math.h>
 
@@ -10,8 +10,8 @@
 
 // frequencies of DRAWS samples from logits (n <= 8) at temp, top_p
 static void frequencies(const float *logits, int n, float temp, float top_p, double *freq) {
-    crvq_rng r;
-    crvq_rng_seed(&r, 123);
+    crvq_sample_rng r;
+    crvq_sample_rng_seed(&r, 123);
     crvq_prob_index scratch[8];
     float buf[8];
     int in_range = 1;
@@ -29,19 +29,19 @@ int main(void) {
     float tie[5] = {1, 3, 2, 3, 0};
     CHECK(crvq_argmax(tie, 5) == 1);
 
-    crvq_rng a, b;
-    crvq_rng_seed(&a, 0);
-    crvq_rng_seed(&b, 0);
+    crvq_sample_rng a, b;
+    crvq_sample_rng_seed(&a, 0);
+    crvq_sample_rng_seed(&b, 0);
     int same = 1, in_range = 1;
     for (int i = 0; i < 1000; i++) {
-        float u = crvq_rng_float(&a);
-        same &= u == crvq_rng_float(&b);
+        float u = crvq_sample_rng_float(&a);
+        same &= u == crvq_sample_rng_float(&b);
         in_range &= u >= 0.0f && u < 1.0f;
     }
     CHECK(same && in_range);
-    crvq_rng_seed(&b, 1);
-    crvq_rng_seed(&a, 0);
-    CHECK(crvq_rng_next(&a) != crvq_rng_next(&b));
+    crvq_sample_rng_seed(&b, 1);
+    crvq_sample_rng_seed(&a, 0);
+    CHECK(crvq_sample_rng_next(&a) != crvq_sample_rng_next(&b));
 
     // probabilities 0.5, 0.3, 0.15, 0.05
     float logits[4] = {logf(0.5f), logf(0.3f), logf(0.15f), logf(0.05f)};

@@ -1,10 +1,6 @@
 // cmd_bench.c — `crvq bench`: prefill and decode speed of the forward pass,
 // and the prefill's arithmetic rate next to this machine's plain sgemm rate.
 #include "cli/cli.h"
-#include "kernels/sq_weights.h"
-#include "kernels/vq_weights.h"
-#include "model/block_proj.h"
-#include "model/sample.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -66,10 +62,10 @@ static double sgemm_gflops(int M, int N, int K, int reps) {
     float *C = malloc((size_t)M * N * sizeof *C);
     double *t = malloc((size_t)reps * sizeof *t), g = 0.0;
     if (A && B && C && t) {
-        crvq_rng r;
-        crvq_rng_seed(&r, 7);
-        for (size_t i = 0; i < (size_t)M * K; i++) A[i] = crvq_rng_float(&r) - 0.5f;
-        for (size_t i = 0; i < (size_t)N * K; i++) B[i] = crvq_rng_float(&r) - 0.5f;
+        crvq_sample_rng r;
+        crvq_sample_rng_seed(&r, 7);
+        for (size_t i = 0; i < (size_t)M * K; i++) A[i] = crvq_sample_rng_float(&r) - 0.5f;
+        for (size_t i = 0; i < (size_t)N * K; i++) B[i] = crvq_sample_rng_float(&r) - 0.5f;
         for (int rep = -1; rep < reps; rep++) { // rep -1 warms up
             double t0 = cli_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
@@ -79,26 +75,6 @@ static double sgemm_gflops(int M, int N, int K, int reps) {
     }
     free(A), free(B), free(C), free(t);
     return g;
-}
-
-static double linear_bytes(const crvq_linear *l) {
-    switch (l->kind) {
-    case CRVQ_LINEAR_VQ: return (double)crvq_vq_weights_bytes(l->vq);
-    case CRVQ_LINEAR_SCALAR: return (double)crvq_scalar_weights_bytes(l->sq);
-    // dense: bf16 / fp16 layers stay 16-bit at run time (widened in registers), others float32
-    default: return (l->w16 ? 2.0 : 4.0) * l->n_out * l->n_in;
-    }
-}
-
-// Bytes of weights one decode step reads: every linear layer in its runtime
-// form (compressed layers as stored), the output head and one embedding row.
-static double decode_weight_bytes(const crvq_model *m) {
-    double row = m->tok_embd_q ? (double)crvq_scalar_weights_bytes(m->tok_embd_q) / m->tok_embd_q->m_out
-                               : (m->tok_embd16 ? 2.0 : 4.0) * m->cfg.dim;
-    double b = linear_bytes(&m->output) + row;
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) b += linear_bytes(crvq_block_proj_c(&m->layers[l], p));
-    return b;
 }
 
 typedef struct opts {
@@ -146,9 +122,9 @@ static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timi
     }
     if (crvq_state_init_kv(m, max_seq, prompt_len, o->c.kv_bits, &s) != CRVQ_OK) goto fail;
     out->kv_bytes = (double)crvq_state_kv_bytes(s);
-    crvq_rng rng;
-    crvq_rng_seed(&rng, o->c.seed);
-    for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_rng_next(&rng) % (uint64_t)c->vocab_size);
+    crvq_sample_rng rng;
+    crvq_sample_rng_seed(&rng, o->c.seed);
+    for (int i = 0; i < max_seq; i++) tok[i] = (int)(crvq_sample_rng_next(&rng) % (uint64_t)c->vocab_size);
     for (int rep = -1; rep < reps; rep++) { // rep -1 warms up (page faults, BLAS pools)
         double t0 = cli_seconds(), c0 = cpu_seconds();
         if (crvq_forward(m, s, tok, prompt_len, 0, 0, logits) != CRVQ_OK) goto fail;
@@ -182,7 +158,7 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
                    2.0 * c->dim * c->vocab_size;
     double pre_gflops = flops / pre / 1e9;
     double ref_gflops = sgemm_gflops(prompt_len, c->hidden_dim, c->dim, o->reps < 5 ? 5 : o->reps);
-    double weight_bytes = decode_weight_bytes(m);
+    double weight_bytes = crvq_model_decode_bytes(m);
     double dec_gbps = weight_bytes * o->n_gen / dec / 1e9;
     if (!o->c.json) {
         printf("prefill: %d tokens in %.4f s = %.1f tok/s, %.2f GFLOP/s (%.0f%% of sgemm %dx%dx%d at %.2f GFLOP/s)\n",

@@ -1,7 +1,6 @@
 // cmd_export.c — `crvq export`: a model (any crvq container, or a checkpoint
 // crvq loads) dequantized into a Hugging Face folder (docs/export.md).
 #include "cli/cli.h"
-#include "container/hf_export.h"
 
 #include <stdio.h>
 #include <string.h>

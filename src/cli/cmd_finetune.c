@@ -1,9 +1,6 @@
 // cmd_finetune.c — `crvq finetune`: end-to-end distillation of a quantized
 // model from its original (src/train/e2e.h), written as a new compressed GGUF.
 #include "cli/cli.h"
-#include "container/container.h"
-#include "io/gguf.h"
-#include "train/e2e.h"
 #include "util/fileguard.h"
 
 #include <limits.h>
@@ -61,66 +58,6 @@ static void on_progress(void *vctx, const crvq_e2e_progress *p) {
     else
         fprintf(stderr, "step %lld/%lld (epoch %d): train KL %.5f, lr %.2e  (elapsed %.0fs, ETA %.0fs)\n",
                 (long long)p->step, (long long)p->steps, p->epoch, p->train_kl, p->lr, el, eta);
-}
-
-// What the input file records about its quantization, carried over into the
-// output (the loader binds the layers but keeps none of the crvq.* keys).
-typedef struct quant_record {
-    crvq_quant_params qp;
-    int has_qp, finetuned, nsamples, seqlen;
-    char calib[1024];
-} quant_record;
-
-static void str_key(const crvq_gguf *g, const char *key, char *buf, size_t cap) {
-    crvq_gguf_str s;
-    buf[0] = 0;
-    if (crvq_gguf_get_str(g, key, &s) == CRVQ_OK) snprintf(buf, cap, "%.*s", (int)s.len, s.p);
-}
-
-static void read_record(const char *path, quant_record *r) {
-    memset(r, 0, sizeof *r);
-    crvq_gguf *g;
-    if (crvq_gguf_open(path, &g) != CRVQ_OK) return;
-    char method[32], s[64];
-    str_key(g, "crvq.method", method, sizeof method);
-    for (int m = CRVQ_METHOD_RTN; m <= CRVQ_METHOD_CRVQ; m++)
-        if (strcmp(method, crvq_method_name(m)) == 0) {
-            crvq_quant_params_default(&r->qp, m);
-            r->has_qp = 1;
-        }
-    uint32_t u;
-    float f;
-    int32_t e[CRVQ_MAX_CODEBOOKS];
-    if (r->has_qp) {
-        crvq_quant_params *q = &r->qp;
-        if (crvq_gguf_get_u32(g, "crvq.d", &u) == CRVQ_OK) q->d = (int)u;
-        if (crvq_gguf_get_u32(g, "crvq.M", &u) == CRVQ_OK && u <= CRVQ_MAX_CODEBOOKS &&
-            crvq_gguf_get_arr_i32(g, "crvq.e", e, u) == CRVQ_OK) {
-            q->M = (int)u;
-            for (uint32_t k = 0; k < u; k++) q->e[k] = e[k];
-        }
-        if (crvq_gguf_get_f32(g, "crvq.lambda", &f) == CRVQ_OK) q->lambda = f;
-        str_key(g, "crvq.importance", s, sizeof s);
-        for (int i = CRVQ_IMPORTANCE_HESSIAN; i <= CRVQ_IMPORTANCE_RANDOM; i++)
-            if (strcmp(s, crvq_importance_name(i)) == 0) q->importance = i;
-        str_key(g, "crvq.channel_order", s, sizeof s);
-        for (int i = CRVQ_ORDER_SORT; i <= CRVQ_ORDER_PARTITION; i++)
-            if (strcmp(s, crvq_channel_order_name(i)) == 0) q->order = i;
-        if (crvq_gguf_get_u32(g, "crvq.beam", &u) == CRVQ_OK) q->beam = (int)u;
-        if (crvq_gguf_get_f32(g, "crvq.tol", &f) == CRVQ_OK) q->tol = f;
-        if (crvq_gguf_get_u32(g, "crvq.max_rounds", &u) == CRVQ_OK) q->max_rounds = (int)u;
-        if (crvq_gguf_get_u32(g, "crvq.kmeans_iters", &u) == CRVQ_OK) q->kmeans_iters = (int)u;
-        if (crvq_gguf_get_u32(g, "crvq.bits", &u) == CRVQ_OK) q->bits = (int)u;
-        if (crvq_gguf_get_u32(g, "crvq.group_size", &u) == CRVQ_OK) q->group_size = (int)u;
-        if (crvq_gguf_get_f32(g, "crvq.damp", &f) == CRVQ_OK) q->damp = f;
-        crvq_gguf_get_bool(g, "crvq.act_order", &q->act_order);
-        crvq_gguf_get_u64(g, "crvq.seed", &q->seed);
-    }
-    str_key(g, "crvq.calib.file", r->calib, sizeof r->calib);
-    if (crvq_gguf_get_u32(g, "crvq.calib.nsamples", &u) == CRVQ_OK) r->nsamples = (int)u;
-    if (crvq_gguf_get_u32(g, "crvq.calib.seqlen", &u) == CRVQ_OK) r->seqlen = (int)u;
-    crvq_gguf_get_bool(g, "crvq.finetuned", &r->finetuned);
-    crvq_gguf_close(g);
 }
 
 typedef struct opts {
@@ -214,11 +151,9 @@ static int distil(const opts *o, crvq_model *m, const crvq_model *t, const crvq_
     crvq_e2e_report rep;
     if (crvq_e2e_finetune(m, t, cal->tokens, c->nsamples, c->nval, c->seqlen, &p, &rep) != CRVQ_OK)
         return cli_error(cmd, NULL);
-    quant_record qr;
-    read_record(c->model, &qr);
-    crvq_container_info info = {.params = qr.has_qp ? &qr.qp : NULL, .calib_file = qr.calib[0] ? qr.calib : NULL,
-                                .calib_nsamples = qr.nsamples, .calib_seqlen = qr.seqlen, .finetuned = qr.finetuned};
-    if (crvq_container_write(m, &info, c->output) != CRVQ_OK) return cli_error(cmd, NULL);
+    crvq_save_record rec; // the input's record, carried over: the loader keeps none of the crvq.* keys
+    if (crvq_save_record_read(c->model, &rec) != CRVQ_OK || crvq_model_save(m, &rec.info, c->output) != CRVQ_OK)
+        return cli_error(cmd, NULL);
     crvq_guard_remove_checkpoint(p.checkpoint); // the output is complete: the checkpoint has served
     print_report(o, &rep, cli_seconds() - t0);
     return 0;

@@ -1,7 +1,6 @@
 // cmd_generate.c — `crvq generate`: continue a prompt, greedily or by
 // temperature + nucleus sampling, streaming the text to stdout.
 #include "cli/cli.h"
-#include "model/sample.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +110,8 @@ static int generate(const opts *o, const crvq_model *m, const int *ids, int n_pr
         goto done;
     }
     if (crvq_state_init_kv(m, n_prompt + o->n_gen, n_prompt, o->c.kv_bits, &s) != CRVQ_OK) goto fail;
-    crvq_rng rng;
-    crvq_rng_seed(&rng, o->seed);
+    crvq_sample_rng rng;
+    crvq_sample_rng_seed(&rng, o->seed);
     if (!o->c.json)
         for (int i = 1; i < n_prompt; i++) emit(m->tok, ids[i - 1], ids[i], 1, NULL, NULL, NULL);
     double t0 = cli_seconds();

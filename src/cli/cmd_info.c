@@ -3,13 +3,6 @@
 // compressed layer's settings and bits per weight, whole-model bits and the
 // crvq.* metadata (docs/format.md, "Bits accounting").
 #include "cli/cli.h"
-#include "container/metadata.h"
-#include "kernels/sq_weights.h"
-#include "kernels/vq_weights.h"
-#include "model/block_proj.h"
-#include "model/config.h"
-#include "model/storage.h"
-#include "quant/bits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -48,12 +41,12 @@ static int list_kinds(const crvq_model *m, tensor_kind *k) {
     for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
         // each norm listed before the projections it feeds
         if (p == CRVQ_PROJ_GATE) k[n++] = (tensor_kind){"ffn_norm", 0, c->dim, c->n_layers};
-        const crvq_linear *lin = crvq_block_proj_c(L, p);
-        k[n++] = (tensor_kind){crvq_proj_table[p].field, lin->n_out, lin->n_in, c->n_layers};
+        const crvq_linear *lin = crvq_layer_proj(L, p);
+        k[n++] = (tensor_kind){crvq_proj_member(p), lin->n_out, lin->n_in, c->n_layers};
     }
     for (int p = 0; p < CRVQ_PROJ_COUNT && c->qkv_bias; p++)
-        if (crvq_proj_table[p].bias)
-            k[n++] = (tensor_kind){crvq_proj_table[p].bias, 0, crvq_block_proj_c(L, p)->n_out, c->n_layers};
+        if (crvq_proj_bias_name(p))
+            k[n++] = (tensor_kind){crvq_proj_bias_name(p), 0, crvq_layer_proj(L, p)->n_out, c->n_layers};
     if (c->qk_norm) {
         k[n++] = (tensor_kind){"q_norm", 0, c->head_dim, c->n_layers};
         k[n++] = (tensor_kind){"k_norm", 0, c->head_dim, c->n_layers};
@@ -68,8 +61,8 @@ static int compressed_tensor(const crvq_model *m, int i, char *name, size_t cap,
     const crvq_config *c = &m->cfg;
     int n_proj = c->n_layers * CRVQ_PROJ_COUNT;
     if (i < n_proj) {
-        *lin = *crvq_block_proj_c(&m->layers[i / CRVQ_PROJ_COUNT], i % CRVQ_PROJ_COUNT);
-        snprintf(name, cap, "blk.%d.%s", i / CRVQ_PROJ_COUNT, crvq_proj_table[i % CRVQ_PROJ_COUNT].gguf);
+        *lin = *crvq_layer_proj(&m->layers[i / CRVQ_PROJ_COUNT], i % CRVQ_PROJ_COUNT);
+        snprintf(name, cap, "blk.%d.%s", i / CRVQ_PROJ_COUNT, crvq_proj_name(i % CRVQ_PROJ_COUNT));
     } else if (i == n_proj) {
         if (c->tied_embeddings) return 0;
         *lin = m->output;
@@ -95,34 +88,25 @@ static int n_compressed(const crvq_model *m, int blocks_only) {
     return n;
 }
 
-// "vq" when every vector uses all codebooks (or there is only one), "crvq"
-// when only the critical groups do.
-static const char *vq_kind(const crvq_vq_weights *W) {
-    return W->M > 1 && W->n_crit < W->n_groups ? "crvq" : "vq";
-}
-
 static void print_layers(const crvq_model *m) {
     printf("compressed layers\n");
     printf("  %-18s %-6s %-13s %-36s %s\n", "name", "kind", "shape", "settings", "bits/weight");
     for (int i = 0; i < n_tensor_slots(m); i++) {
         char name[48], shape[32], set[96];
-        crvq_linear L;
-        if (!compressed_tensor(m, i, name, sizeof name, &L)) continue;
-        const crvq_linear *lin = &L;
-        snprintf(shape, sizeof shape, "(%d, %d)", lin->n_out, lin->n_in);
-        const char *kind;
-        if (lin->kind == CRVQ_LINEAR_VQ) {
-            const crvq_vq_weights *W = lin->vq;
-            kind = vq_kind(W);
-            int k = snprintf(set, sizeof set, "d %d  M %d  e ", W->d, W->M);
-            for (int e = 0; e < W->M; e++) k += snprintf(set + k, sizeof set - (size_t)k, "%s%d", e ? "," : "", W->e[e]);
-            snprintf(set + k, sizeof set - (size_t)k, "  n_crit %d/%d%s", W->n_crit, W->n_groups,
-                     W->perm ? "  perm" : "");
+        crvq_linear lin;
+        if (!compressed_tensor(m, i, name, sizeof name, &lin)) continue;
+        crvq_linear_desc d;
+        crvq_linear_describe(&lin, &d);
+        snprintf(shape, sizeof shape, "(%d, %d)", lin.n_out, lin.n_in);
+        if (lin.kind == CRVQ_LINEAR_VQ) {
+            int k = snprintf(set, sizeof set, "d %d  M %d  e ", d.d, d.M);
+            for (int e = 0; e < d.M; e++) k += snprintf(set + k, sizeof set - (size_t)k, "%s%d", e ? "," : "", d.e[e]);
+            snprintf(set + k, sizeof set - (size_t)k, "  n_crit %d/%d%s", d.n_crit, d.n_groups,
+                     d.permuted ? "  perm" : "");
         } else {
-            kind = "scalar";
-            snprintf(set, sizeof set, "bits %d  group %d", lin->sq->bits, lin->sq->group_size);
+            snprintf(set, sizeof set, "bits %d  group %d", d.bits, d.group_size);
         }
-        printf("  %-18s %-6s %-13s %-36s %.4f\n", name, kind, shape, set, crvq_linear_bits(lin));
+        printf("  %-18s %-6s %-13s %-36s %.4f\n", name, d.kind, shape, set, d.bpw);
     }
 }
 
@@ -130,29 +114,28 @@ static cJSON *layers_json(const crvq_model *m) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n_tensor_slots(m); i++) {
         char name[48];
-        crvq_linear L;
-        if (!compressed_tensor(m, i, name, sizeof name, &L)) continue;
-        const crvq_linear *lin = &L;
+        crvq_linear lin;
+        if (!compressed_tensor(m, i, name, sizeof name, &lin)) continue;
+        crvq_linear_desc d;
+        crvq_linear_describe(&lin, &d);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", name);
         cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_out));
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin->n_in));
-        if (lin->kind == CRVQ_LINEAR_VQ) {
-            const crvq_vq_weights *W = lin->vq;
-            cJSON_AddStringToObject(o, "kind", vq_kind(W));
-            cJSON_AddNumberToObject(o, "d", W->d);
-            cJSON_AddNumberToObject(o, "M", W->M);
-            cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(W->e, W->M));
-            cJSON_AddNumberToObject(o, "n_crit", W->n_crit);
-            cJSON_AddNumberToObject(o, "n_groups", W->n_groups);
-            cJSON_AddBoolToObject(o, "perm", W->perm != NULL);
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin.n_out));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin.n_in));
+        cJSON_AddStringToObject(o, "kind", d.kind);
+        if (lin.kind == CRVQ_LINEAR_VQ) {
+            cJSON_AddNumberToObject(o, "d", d.d);
+            cJSON_AddNumberToObject(o, "M", d.M);
+            cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(d.e, d.M));
+            cJSON_AddNumberToObject(o, "n_crit", d.n_crit);
+            cJSON_AddNumberToObject(o, "n_groups", d.n_groups);
+            cJSON_AddBoolToObject(o, "perm", d.permuted);
         } else {
-            cJSON_AddStringToObject(o, "kind", "scalar");
-            cJSON_AddNumberToObject(o, "bits", lin->sq->bits);
-            cJSON_AddNumberToObject(o, "group_size", lin->sq->group_size);
+            cJSON_AddNumberToObject(o, "bits", d.bits);
+            cJSON_AddNumberToObject(o, "group_size", d.group_size);
         }
-        cJSON_AddNumberToObject(o, "bpw", crvq_linear_bits(lin));
+        cJSON_AddNumberToObject(o, "bpw", d.bpw);
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
@@ -234,15 +217,15 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, co
     cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(o, "max_seq_len", c->max_seq_len);
-    cJSON_AddNumberToObject(o, "norm_eps", crvq_metadata_decimal(c->norm_eps));
+    cJSON_AddNumberToObject(o, "norm_eps", crvq_f32_decimal(c->norm_eps));
     cJSON_AddStringToObject(o, "rope_style", rope_style_name(c->rope_style));
-    cJSON_AddNumberToObject(o, "rope_theta", crvq_metadata_decimal(c->rope_theta));
+    cJSON_AddNumberToObject(o, "rope_theta", crvq_f32_decimal(c->rope_theta));
     cJSON_AddStringToObject(o, "rope_scaling", crvq_rope_scaling_name(c->rope_scaling));
     if (c->rope_scaling != CRVQ_ROPE_SCALING_NONE)
-        cJSON_AddNumberToObject(o, "rope_factor", crvq_metadata_decimal(c->rope_factor));
+        cJSON_AddNumberToObject(o, "rope_factor", crvq_f32_decimal(c->rope_factor));
     if (c->rope_scaling == CRVQ_ROPE_SCALING_LLAMA3) {
-        cJSON_AddNumberToObject(o, "rope_low_freq_factor", crvq_metadata_decimal(c->rope_low_freq_factor));
-        cJSON_AddNumberToObject(o, "rope_high_freq_factor", crvq_metadata_decimal(c->rope_high_freq_factor));
+        cJSON_AddNumberToObject(o, "rope_low_freq_factor", crvq_f32_decimal(c->rope_low_freq_factor));
+        cJSON_AddNumberToObject(o, "rope_high_freq_factor", crvq_f32_decimal(c->rope_high_freq_factor));
         cJSON_AddNumberToObject(o, "rope_original_max_pos", c->rope_original_max_pos);
     }
     cJSON_AddBoolToObject(o, "tied_embeddings", c->tied_embeddings);
@@ -295,9 +278,12 @@ static int run(const void *vo) {
     if (!m) return 1;
     tensor_kind kinds[20];
     int n_kinds = list_kinds(m, kinds);
-    crvq_model_bpw bits = crvq_model_bpw_of(m, m->storage->dense_bits);
+    crvq_model_bpw bits = crvq_model_bits(m, CRVQ_BITS_AS_LOADED);
     cJSON *meta = NULL;
-    if (strcmp(m->format, "gguf") == 0 && crvq_container_metadata(m->path, &meta)) meta = NULL; // none to show
+    char *meta_text = NULL;
+    if (strcmp(m->format, "gguf") == 0 && crvq_file_metadata(m->path, &meta_text) == CRVQ_OK && meta_text)
+        meta = cJSON_Parse(meta_text); // none to show when unreadable
+    free(meta_text);
     print_text(m, kinds, n_kinds, &bits, meta);
     int rc = 0;
     if (o->c.json) {

@@ -1,11 +1,6 @@
 // cmd_quantize.c — `crvq quantize`: a checkpoint in, one compressed GGUF out.
 #include "cli/cli.h"
 #include "cli/quant_flags.h"
-#include "container/container.h"
-#include "model/block_proj.h"
-#include "pipeline/head.h"
-#include "quant/bits.h"
-#include "quant/quant_internal.h"
 #include "util/fileguard.h"
 
 #include <limits.h>
@@ -85,9 +80,9 @@ static void on_progress(void *vctx, const crvq_progress *p) {
     case CRVQ_STAGE_HESSIAN: snprintf(what, sizeof what, "calibration pass"); break;
     case CRVQ_STAGE_QUANTIZE:
         if (done_layer)
-            snprintf(what, sizeof what, "%-11s rel loss %.4f, %.3f bits", crvq_proj_table[p->layer].gguf, p->rel_loss, p->bits);
+            snprintf(what, sizeof what, "%-11s rel loss %.4f, %.3f bits", crvq_proj_name(p->layer), p->rel_loss, p->bits);
         else
-            snprintf(what, sizeof what, "%-11s quantizing", crvq_proj_table[p->layer].gguf);
+            snprintf(what, sizeof what, "%-11s quantizing", crvq_proj_name(p->layer));
         break;
     case CRVQ_STAGE_FINETUNE:
         if (p->rel_loss > 0)
@@ -124,18 +119,25 @@ static int plan(const crvq_model *m, const crvq_quant_params *qp, int print, dou
         crvq_proj_shape(c, j, &n_out, &n_in);
         if (n_in % div) {
             char msg[256];
-            snprintf(msg, sizeof msg, "%s has %d inputs, not a multiple of the %s %d", crvq_proj_table[j].gguf, n_in,
+            snprintf(msg, sizeof msg, "%s has %d inputs, not a multiple of the %s %d", crvq_proj_name(j), n_in,
                      scalar ? "group size" : "vector dimension d", div);
             return cli_error(cmd, msg);
         }
         double b = crvq_planned_bits(qp, n_out, n_in);
-        if (print) printf("%-12s %5d x %-5d %10.4f\n", crvq_proj_table[j].gguf, n_out, n_in, b);
+        if (print) printf("%-12s %5d x %-5d %10.4f\n", crvq_proj_name(j), n_out, n_in, b);
         bits += b * n_out * n_in;
         params += (double)n_out * n_in;
     }
     *linear_bits = bits / params;
     if (print) printf("all %d blocks: %.4f bits per weight over the linear layers\n", c->n_layers, *linear_bits);
     return 0;
+}
+
+// Bits per weight of the head or embedding (vocab_size, dim) in format f.
+static double fmt_bits(const crvq_config *c, const crvq_tensor_fmt *f) {
+    crvq_quant_params p;
+    crvq_tensor_fmt_params(f, 0, &p);
+    return crvq_planned_bits(&p, c->vocab_size, c->dim);
 }
 
 // "q4g32 gptq": a --head / --embeddings setting.
@@ -156,7 +158,7 @@ static int plan_head(const crvq_model *m, const crvq_pipeline_opts *po, int prin
         char set[48];
         describe_fmt(f[i], set, sizeof set);
         printf("%-12s %5d x %-5d %10.4f  %s\n", name[i], c->vocab_size, c->dim,
-               crvq_scalar_shape_bits(c->vocab_size, c->dim, f[i]->bits, f[i]->group_size), set);
+               fmt_bits(c, f[i]), set);
     }
     return 0;
 }
@@ -174,7 +176,7 @@ static void head_json(cJSON *j, const crvq_model *m, const crvq_pipeline_opts *p
         snprintf(fmt, sizeof fmt, "q%dg%d", f[i]->bits, f[i]->group_size);
         cJSON_AddStringToObject(o, "format", fmt);
         cJSON_AddStringToObject(o, "method", crvq_method_name(f[i]->method));
-        double planned = crvq_scalar_shape_bits(c->vocab_size, c->dim, f[i]->bits, f[i]->group_size);
+        double planned = fmt_bits(c, f[i]);
         cJSON_AddNumberToObject(o, "bpw", !b ? planned : i == 0 ? b->head : b->embed);
     }
 }
@@ -195,7 +197,7 @@ static void tied_head_notice(const crvq_model *m, const crvq_pipeline_opts *po) 
                 cmd, e, e);
         return;
     }
-    double mb = crvq_scalar_shape_bits(c->vocab_size, c->dim, po->head.bits, po->head.group_size) *
+    double mb = fmt_bits(c, &po->head) *
                 c->vocab_size * c->dim / 8e6;
     fprintf(stderr, "crvq %s: warning: the output head is tied to the token embedding; --head %s unties it: "
                     "the file stores the head as its own %s tensor (%.2f MB) beside the embedding (%s), the "
@@ -335,7 +337,7 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     long long bytes = file_size(out);
     double total_bpw = bytes > 0 ? 8.0 * (double)bytes / (double)crvq_model_n_params(m) : 0;
     int64_t rss = cli_peak_rss_bytes();
-    crvq_model_bpw b = crvq_model_bpw_of(m, NULL);
+    crvq_model_bpw b = crvq_model_bits(m, CRVQ_BITS_AS_SAVED);
     printf("wrote %s: %.2f MB, %.4f bits per linear weight, %.4f bits per parameter overall (file size)\n", out,
            bytes / 1e6, rep->linear_bits, total_bpw);
     printf("bits per weight: linear %.4f, without embedding and head %.4f, all tensors %.4f\n", b.linear,
@@ -402,9 +404,9 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
     crvq_pipeline_report rep;
     int tied_in = m->cfg.tied_embeddings;
     if (crvq_quantize_model(m, &po, &rep) != CRVQ_OK) return cli_error(cmd, NULL);
-    crvq_container_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
+    crvq_save_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
                                 .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
-    if (crvq_container_write(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
+    if (crvq_model_save(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
     print_report(o, m, &rep, tied_in);
     return 0;

@@ -230,7 +230,7 @@ static void write_config(crvq_gguf_writer *w, const crvq_model *m, const char *a
     }
 }
 
-static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq_container_info *info) {
+static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq_save_info *info) {
     crvq_gguf_set_u32(w, "crvq.format_version", CRVQ_FORMAT_VERSION);
     const crvq_quant_params *p = info->params;
     crvq_gguf_set_str(w, "crvq.method", p ? crvq_method_name(p->method) : "none");
@@ -327,7 +327,7 @@ static crvq_status finish_write(crvq_gguf_writer *w, keep *k, const char *path, 
     return st;
 }
 
-crvq_status crvq_container_write(const crvq_model *m, const crvq_container_info *info, const char *path) {
+crvq_status crvq_model_save(const crvq_model *m, const crvq_save_info *info, const char *path) {
     const crvq_config *c = &m->cfg;
     crvq_rope_style file_style;
     const char *arch = crvq_gguf_arch_name(c->arch, &file_style);

@@ -1,5 +1,6 @@
-// hf_export.c — crvq_export_hf: a model as a Hugging Face folder.
-#include "container/hf_export.h"
+// hf_export.c — crvq_export_hf (crvq.h, "Compressed files"): a model as a
+// Hugging Face folder.
+#include "crvq.h"
 
 #include "container/hf_config.h"
 #include "container/hf_tokenizer.h"

@@ -36,3 +36,19 @@ void crvq_proj_shape(const crvq_config *c, crvq_proj p, int *n_out, int *n_in) {
     *n_out = crvq_config_width(c, crvq_proj_table[p].n_out);
     *n_in = crvq_tap_width(c, crvq_proj_table[p].tap);
 }
+
+const crvq_linear *crvq_layer_proj(const crvq_layer *L, crvq_proj p) {
+    return crvq_block_proj_c(L, p);
+}
+
+const char *crvq_proj_name(crvq_proj p) {
+    return crvq_proj_table[p].gguf;
+}
+
+const char *crvq_proj_member(crvq_proj p) {
+    return crvq_proj_table[p].field;
+}
+
+const char *crvq_proj_bias_name(crvq_proj p) {
+    return crvq_proj_table[p].bias;
+}

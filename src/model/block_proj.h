@@ -11,12 +11,9 @@
 
 #include <stddef.h>
 
-// In the order a block computes them, which is also the order they are
-// quantized, fine-tuned, written to files and listed.
-typedef enum crvq_proj {
-    CRVQ_PROJ_Q, CRVQ_PROJ_K, CRVQ_PROJ_V, CRVQ_PROJ_O, CRVQ_PROJ_GATE, CRVQ_PROJ_UP, CRVQ_PROJ_DOWN,
-    CRVQ_PROJ_COUNT
-} crvq_proj;
+// The enum crvq_proj and the public accessors (names, shape, a layer's
+// projection) are in crvq.h; the table and the inline accessors for the
+// library's own loops are here.
 
 // The widths a projection's shape is made of.
 typedef enum crvq_width {
@@ -53,8 +50,5 @@ int crvq_config_width(const crvq_config *c, crvq_width w);
 
 // Columns of the inputs tap `t` sees: the n_in of the projections reading it.
 int crvq_tap_width(const crvq_config *c, int t);
-
-// (n_out, n_in) of projection p under configuration c.
-void crvq_proj_shape(const crvq_config *c, crvq_proj p, int *n_out, int *n_in);
 
 #endif

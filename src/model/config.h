@@ -45,11 +45,10 @@ crvq_status crvq_config_from_gguf(const crvq_gguf *g, crvq_config *c);
 // bos/eos, which change no computed number), for run identities.
 uint64_t crvq_config_digest(const crvq_config *c, uint64_t seed);
 
-const char *crvq_arch_name(crvq_arch a);
 // The general.architecture a GGUF file of architecture a has (Mistral is
 // "llama", as llama.cpp writes it) and the RoPE layout of its q/k rows there
 // (*style); NULL for an architecture GGUF files cannot hold.
 const char *crvq_gguf_arch_name(crvq_arch a, crvq_rope_style *style);
-const char *crvq_rope_scaling_name(crvq_rope_scaling s);
+// crvq_arch_name and crvq_rope_scaling_name are public (crvq.h).
 
 #endif

@@ -1,11 +1,11 @@
-// sample.c — greedy and nucleus sampling (see sample.h).
-#include "model/sample.h"
+// sample.c — greedy and nucleus sampling (crvq.h, "Sampling").
+#include "crvq.h"
 
 #include "kernels/ops.h"
 
 #include <stdlib.h>
 
-void crvq_rng_seed(crvq_rng *r, uint64_t seed) {
+void crvq_sample_rng_seed(crvq_sample_rng *r, uint64_t seed) {
     // one splitmix64 step: nearby seeds give unrelated states. Its mixing is
     // a bijection, so exactly one seed maps to 0, which xorshift cannot use.
     uint64_t z = seed + 0x9e3779b97f4a7c15ull;
@@ -15,14 +15,14 @@ void crvq_rng_seed(crvq_rng *r, uint64_t seed) {
     r->s = z ? z : 0x9e3779b97f4a7c15ull;
 }
 
-uint64_t crvq_rng_next(crvq_rng *r) {
+uint64_t crvq_sample_rng_next(crvq_sample_rng *r) {
     r->s ^= r->s >> 12;
     r->s ^= r->s << 25;
     r->s ^= r->s >> 27;
     return r->s * 0x2545f4914f6cdd1dull;
 }
 
-float crvq_rng_float(crvq_rng *r) { return (float)(crvq_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
+float crvq_sample_rng_float(crvq_sample_rng *r) { return (float)(crvq_sample_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
 
 int crvq_argmax(const float *logits, int n) {
     int best = 0;
@@ -38,12 +38,12 @@ static int by_prob_desc(const void *a, const void *b) {
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-int crvq_sample(float *logits, int n, float temp, float top_p, crvq_rng *r,
+int crvq_sample(float *logits, int n, float temp, float top_p, crvq_sample_rng *r,
                 crvq_prob_index *scratch) {
     float *p = logits;
     for (int i = 0; i < n; i++) p[i] /= temp;
     crvq_softmax(p, n);
-    float u = crvq_rng_float(r);
+    float u = crvq_sample_rng_float(r);
     if (top_p >= 1.0f || n == 1) {
         // inverse CDF over the whole distribution
         float cdf = 0.0f;

@@ -14,15 +14,7 @@
 crvq_status crvq_pipeline_head(crvq_model *m, const crvq_pipeline_opts *o, const float *X, int n_train,
                                int seqlen, double *rel_loss);
 
-// The formats are usable for m (checked before any time is spent).
-crvq_status crvq_pipeline_head_check(const crvq_model *m, const crvq_pipeline_opts *o);
-
-// "qN" (N in 2..8, group 128) or "qNgG" into f's bits and group size; "f16"
-// or "none": bits 0 (left as it is). f->method is not touched. 0, or -1 for
-// any other text (nothing written then).
-int crvq_tensor_fmt_parse(const char *v, crvq_tensor_fmt *f);
-
-// The quantizer settings a tensor format stands for (seed: the run's).
-void crvq_tensor_fmt_params(const crvq_tensor_fmt *f, uint64_t seed, crvq_quant_params *p);
+// The formats' parsing, parameters and checks are public (crvq.h, beside
+// crvq_tensor_fmt).
 
 #endif

@@ -108,3 +108,7 @@ crvq_model_bpw crvq_model_bpw_of(const crvq_model *m, const double *dense_stored
         .head = n_head ? head_bits / n_head : 0,
     };
 }
+
+crvq_model_bpw crvq_model_bits(const crvq_model *m, crvq_bits_basis basis) {
+    return crvq_model_bpw_of(m, basis == CRVQ_BITS_AS_LOADED ? m->storage->dense_bits : NULL);
+}

@@ -29,9 +29,7 @@ int crvq_cholesky_ok(const double *H, int n, double shift, double *work);
 // relaxation is moot is VQ: G_c = 0 stores M = 1, G_c = n_groups all M,
 // and only a relaxed layer (0 < G_c < n_groups) is permuted.
 void crvq_vq_layout(const crvq_quant_params *p, int n_in, int *M, int *n_crit, int *relax);
-// Exact bits per weight the method will give a (m_out, n_in) layer
-// (p valid for that shape).
-double crvq_planned_bits(const crvq_quant_params *p, int m_out, int n_in);
+// crvq_planned_bits (crvq.h) counts a layout's bits.
 
 // rtn.c / gptq.c: scalar methods.
 crvq_status crvq_rtn_quantize(const float *W, int m_out, int n_in, const crvq_quant_params *p,

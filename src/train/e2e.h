@@ -68,56 +68,7 @@ double crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, flo
 // norms and embeddings into new buffers owned by its storage.
 crvq_status crvq_e2e_write(crvq_e2e *e, crvq_model *student);
 
-// -------------------------------------------------------- training ---
-
-typedef struct crvq_e2e_progress {
-    int epoch, epochs;     // current epoch (1..), all
-    int64_t step, steps;   // optimizer steps done, planned
-    double train_kl;       // mean KL of the step's mini-batches
-    double lr;             // learning rate of that step
-    int epoch_done;        // end of an epoch: the val_* fields are set
-    double val_kl, val_ppl;
-} crvq_e2e_progress;
-
-typedef struct crvq_e2e_params {
-    double lr, min_lr;      // peak Adam learning rate, floor of the cosine decay
-    double beta1, beta2, eps;
-    int warmup;             // optimizer steps of linear warm-up
-    int epochs;             // passes over the training windows
-    int batch;              // sequences per mini-batch
-    int accum;              // mini-batches per optimizer step
-    int train_embeddings;
-    uint64_t seed;          // mini-batch order
-    const char *checkpoint; // written after each epoch (NULL: none)
-    int resume;             // continue from `checkpoint` if it exists
-    void (*progress)(void *user, const crvq_e2e_progress *p);
-    void *progress_user;
-} crvq_e2e_params;
-
-// lr 1e-4, min_lr 1e-5, betas (0.9, 0.95), eps 1e-8, warmup 10, 1 epoch,
-// batch 4, accum 1, no embeddings, seed 0, no checkpoint.
-void crvq_e2e_params_default(crvq_e2e_params *p);
-
-// Whether the file at `path` is a distillation checkpoint (its magic), of whatever run.
-int crvq_e2e_checkpoint_probe(const char *path);
-
-typedef struct crvq_e2e_report {
-    double val_kl_before, val_ppl_before; // as given (epoch 0)
-    double val_kl_after, val_ppl_after;   // of the kept parameters
-    int epochs_run;                       // including epochs restored from the checkpoint
-    int epochs_resumed;                   // restored from the checkpoint
-    int best_epoch;                       // 0: the student is unchanged
-    int64_t steps;
-    size_t n_params;
-    double seconds;
-} crvq_e2e_report;
-
-// Distil teacher into student. tokens: (n_train + n_val, seqlen) windows,
-// training ones first (crvq_calib_sample); n_val = 0 validates on the
-// training windows. The kept parameters (lowest validation KL, fp16-rounded;
-// the student as given counts as epoch 0) are written into the student.
-crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
-                              int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
-                              crvq_e2e_report *rep);
+// The training loop, crvq_e2e_finetune, and its parameters are public
+// (crvq.h, "End-to-end distillation").
 
 #endif

@@ -506,9 +506,9 @@ static void seeds_models(void) {
             quantize(m, gg[i].method, calib);
             crvq_quant_params_default(&qp, gg[i].method);
         }
-        crvq_container_info info = {.params = gg[i].quantized ? &qp : NULL};
+        crvq_save_info info = {.params = gg[i].quantized ? &qp : NULL};
         const char *p = seed_path("model", gg[i].name);
-        ok(crvq_container_write(m, &info, p), p);
+        ok(crvq_model_save(m, &info, p), p);
         crvq_model_free(m);
         crvq_model *back;
         ok(crvq_model_load(p, NULL, &back), p); // the seed loads
