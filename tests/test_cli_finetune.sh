@@ -41,6 +41,9 @@ assert j["val_kl_after"] <= j["val_kl_before"], j
 assert j["epochs_run"] == 2 and 0 <= j["best_epoch"] <= 2 and j["peak_rss_bytes"] > 0, j
 PY
 ok "output written, checkpoint removed" test -s "$tmp/ft.gguf" -a ! -e "$tmp/ft.gguf.e2e"
+meta() { "$CRVQ" info -m "$1" --json | tail -n 1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["crvq"], sort_keys=True))'; }
+ok "the input's crvq.* record carried over" test "$(meta "$tmp/ft.gguf")" = "$(meta "$tmp/q.gguf")" -a \
+    -n "$(meta "$tmp/q.gguf" | grep '"method": "crvq"')"
 kl() { "$CRVQ" perplexity -m "$1" -f "$TEXT" --kl-base "$TEACHER" --ctx 64 --max-windows 4 --json 2>/dev/null |
     tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["kld"])'; }
 before=$(kl "$tmp/q.gguf")
