@@ -30,7 +30,7 @@
 #include "model/block_proj.h"
 #include "model/storage.h"
 #include "pipeline/head.h"
-#include "quant/bits.h"
+#include "model/bits.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -570,8 +570,6 @@ typedef struct crvq_pipeline_opts {
     // blocks) or RTN; a tied head becomes a separate tensor. The embedding
     // with RTN; a tied head not quantized itself then reads the same codes.
     crvq_tensor_fmt head, embed;
-    const char *calib_path;
-    int nsamples, nval, seqlen; // calibration windows (training, validation) of seqlen tokens
     int finetune;               // block fine-tuning after quantizing each block (vq, crvq)
     crvq_ft_params ft;          // its settings (seed: qp.seed)
     const char *checkpoint;     // path of the per-block checkpoint, or NULL for none
@@ -592,7 +590,6 @@ typedef struct crvq_pipeline_report {
     double layers_seconds;       // the seven layers' quantization, all blocks
     double propagate_seconds;    // the quantized blocks' forwards that carry the activations on
     double ft_mse_ratio;         // mean over tuned blocks of validation MSE after / before
-    size_t n_calib_text_tokens;
 } crvq_pipeline_report;
 
 void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method);
@@ -601,9 +598,13 @@ void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method);
 // time is spent).
 crvq_status crvq_pipeline_head_check(const crvq_model *m, const crvq_pipeline_opts *o);
 
-// Quantize every linear layer of m in place: on success each is a
-// compressed kind whose runtime weights the model's storage owns.
-crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep);
+// Quantize every linear layer of m in place, calibrated on the windows of
+// cal (crvq_calib_sample: the training ones feed the proxy Hessians and
+// fine-tuning, the validation ones fine-tuning's keep-best), as
+// end-to-end distillation takes them: on success each layer is a compressed
+// kind whose runtime weights the model's storage owns.
+crvq_status crvq_quantize_model(crvq_model *m, const crvq_calib *cal, const crvq_pipeline_opts *o,
+                                crvq_pipeline_report *rep);
 
 // Whether the file at `path` is a checkpoint crvq_quantize_model writes
 // (a GGUF file with the crvq.ckpt.run_hash key), of whatever run.

@@ -5,7 +5,6 @@
 #define CRVQ_TEST_MODEL_UTIL_H
 
 #include "crvq.h"
-#include "container/container.h"
 #include "model/linear.h"
 #include "quant_util.h"
 
@@ -57,19 +56,38 @@ static inline double test_max_rel_diff(const float *a, const float *b, size_t n)
     return num / den;
 }
 
+// A test's whole-model run: the pipeline's settings and the recipe of its
+// calibration windows, sampled from the text at calib with the run's seed
+// (as crvq quantize does).
+typedef struct test_run {
+    crvq_pipeline_opts o;
+    const char *calib;
+    int n_train, n_val, seqlen;
+} test_run;
+
 // The pipeline's defaults for method with the tests' tiny calibration: two
 // 32-token windows of calib, no validation windows.
-static inline void test_pipeline_opts(crvq_pipeline_opts *o, crvq_method method, const char *calib) {
-    crvq_pipeline_opts_default(o, method);
-    o->nsamples = 2;
-    o->nval = 0;
-    o->seqlen = 32;
-    o->calib_path = calib;
+static inline void test_run_init(test_run *t, crvq_method method, const char *calib) {
+    crvq_pipeline_opts_default(&t->o, method);
+    t->calib = calib;
+    t->n_train = 2;
+    t->n_val = 0;
+    t->seqlen = 32;
 }
 
-// crvq_quantize_model, failing the test with the library's message.
-static inline crvq_status test_quantize(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep) {
-    crvq_status st = crvq_quantize_model(m, o, rep);
+// crvq_quantize_model of t on windows of its calibration text; the status.
+static inline crvq_status test_run_try(crvq_model *m, const test_run *t, crvq_pipeline_report *rep) {
+    crvq_calib cal;
+    crvq_status st = crvq_calib_sample(m->tok, t->calib, t->n_train, t->n_val, t->seqlen, t->o.qp.seed, &cal);
+    if (st) return st;
+    st = crvq_quantize_model(m, &cal, &t->o, rep);
+    crvq_calib_free(&cal);
+    return st;
+}
+
+// The same, failing the test with the library's message.
+static inline crvq_status test_quantize(crvq_model *m, const test_run *t, crvq_pipeline_report *rep) {
+    crvq_status st = test_run_try(m, t, rep);
     CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
     return st;
 }
@@ -82,13 +100,13 @@ static inline crvq_model *test_write_student(const char *path, const char *tok, 
                                              void (*small)(crvq_quant_params *), const char *out) {
     crvq_model *m = test_load(path, tok);
     if (!m) exit(1);
-    crvq_pipeline_opts o;
-    test_pipeline_opts(&o, CRVQ_METHOD_CRVQ, calib);
-    o.finetune = 0;
-    small(&o.qp);
+    test_run t;
+    test_run_init(&t, CRVQ_METHOD_CRVQ, calib);
+    t.o.finetune = 0;
+    small(&t.o.qp);
     crvq_pipeline_report rep;
-    test_quantize(m, &o, &rep);
-    crvq_save_info info = {.params = &o.qp};
+    test_quantize(m, &t, &rep);
+    crvq_save_info info = {.params = &t.o.qp};
     CHECK_MSG(crvq_model_save(m, &info, out) == CRVQ_OK, "%s", crvq_last_error());
     return m;
 }

@@ -232,15 +232,15 @@ static void check_file(const char *path, const crvq_config *c, const char *gguf_
 // finetune: block fine-tuning after each block (its forward and backward
 // through this architecture), one epoch
 static void quantize_rtn(crvq_model *m, const char *calib, int finetune) {
-    crvq_pipeline_opts o;
-    test_pipeline_opts(&o, CRVQ_METHOD_RTN, calib);
-    o.finetune = finetune;
-    o.nval = finetune;
-    o.ft.max_epochs = 1;
-    o.qp.bits = 4;
-    o.qp.group_size = 16;
+    test_run t;
+    test_run_init(&t, CRVQ_METHOD_RTN, calib);
+    t.o.finetune = finetune;
+    t.n_val = finetune;
+    t.o.ft.max_epochs = 1;
+    t.o.qp.bits = 4;
+    t.o.qp.group_size = 16;
     crvq_pipeline_report rep;
-    test_quantize(m, &o, &rep);
+    test_quantize(m, &t, &rep);
 }
 
 // The commands on the Hugging Face directory and on the file `crvq quantize`

@@ -21,28 +21,28 @@ static const char *shared_model, *tok;
 
 // method's defaults on the tests' tiny calibration (calib), no block
 // fine-tuning, checkpointing to ckpt
-static void opts_for(crvq_pipeline_opts *o, crvq_method method) {
-    test_pipeline_opts(o, method, calib);
-    o->finetune = 0;
-    o->checkpoint = ckpt;
+static void opts_for(test_run *o, crvq_method method) {
+    test_run_init(o, method, calib);
+    o->o.finetune = 0;
+    o->o.checkpoint = ckpt;
 }
 
-static void opts_default(crvq_pipeline_opts *o) {
+static void opts_default(test_run *o) {
     opts_for(o, CRVQ_METHOD_RTN);
-    o->qp.bits = 3;
-    o->qp.group_size = 4;
+    o->o.qp.bits = 3;
+    o->o.qp.group_size = 4;
 }
 
 // Quantize `path` with o; the status, *resumed the blocks taken from the
 // checkpoint; the quantized model into *out when out is not NULL.
-static crvq_status run(const char *path, const crvq_pipeline_opts *o, int *resumed, crvq_model **out) {
+static crvq_status run(const char *path, const test_run *o, int *resumed, crvq_model **out) {
     crvq_load_opts lo = {.tokenizer_path = tok};
     crvq_model *m;
     crvq_status st = crvq_model_load(path, &lo, &m);
     CHECK_MSG(st == CRVQ_OK, "%s", crvq_last_error());
     if (st) return st;
     crvq_pipeline_report rep;
-    st = crvq_quantize_model(m, o, &rep);
+    st = test_run_try(m, o, &rep);
     *resumed = rep.blocks_resumed;
     if (out && !st) *out = m;
     else crvq_model_free(m);
@@ -50,9 +50,9 @@ static crvq_status run(const char *path, const crvq_pipeline_opts *o, int *resum
 }
 
 // Resuming with o fails, and the message contains every needle (NULL-ended).
-static void expect_refused(const char *label, const char *path, const crvq_pipeline_opts *o, ...) {
-    crvq_pipeline_opts r = *o;
-    r.resume = 1;
+static void expect_refused(const char *label, const char *path, const test_run *o, ...) {
+    test_run r = *o;
+    r.o.resume = 1;
     int resumed;
     crvq_status st = run(path, &r, &resumed, NULL);
     const char *e = crvq_last_error();
@@ -65,9 +65,9 @@ static void expect_refused(const char *label, const char *path, const crvq_pipel
     va_end(ap);
 }
 
-static void expect_resumed(const char *label, const char *path, const crvq_pipeline_opts *o, int blocks) {
-    crvq_pipeline_opts r = *o;
-    r.resume = 1;
+static void expect_resumed(const char *label, const char *path, const test_run *o, int blocks) {
+    test_run r = *o;
+    r.o.resume = 1;
     int resumed = -1;
     crvq_status st = run(path, &r, &resumed, NULL);
     CHECK_MSG(st == CRVQ_OK && resumed == blocks, "%s: status %d, %d blocks resumed: %s", label, (int)st, resumed,
@@ -113,7 +113,7 @@ int main(void) {
     const size_t na = n_tokens(text, n), nb = n_tokens(rev, r);
     test_write_file(calib, text, n);
 
-    crvq_pipeline_opts o;
+    test_run o;
     opts_default(&o);
     int resumed;
     crvq_model *first = NULL;
@@ -140,8 +140,8 @@ int main(void) {
     test_write_file(calib, text, n);
 
     // settings: the message names the option and both values
-    crvq_pipeline_opts o2 = o;
-    o2.qp.bits = 4;
+    test_run o2 = o;
+    o2.o.qp.bits = 4;
     expect_refused("other bits", model, &o2, "bits=3", "bits=4", (char *)NULL);
     o2 = o;
     o2.seqlen = 48;
@@ -175,7 +175,7 @@ int main(void) {
     if (first) {
         char q[160];
         snprintf(q, sizeof q, "%s/q.gguf", dir);
-        crvq_save_info info = {.params = &o.qp, .calib_nsamples = 2, .calib_seqlen = 32};
+        crvq_save_info info = {.params = &o.o.qp, .calib_nsamples = 2, .calib_seqlen = 32};
         CHECK_MSG(crvq_model_save(first, &info, q) == CRVQ_OK, "%s", crvq_last_error());
         crvq_model *m = NULL;
         CHECK_MSG(crvq_model_load(q, NULL, &m) == CRVQ_OK, "%s", crvq_last_error());
@@ -193,18 +193,18 @@ int main(void) {
     }
 
     // (last: it replaces the RTN checkpoint) a VQ run's codebook solver settings are part of it too
-    crvq_pipeline_opts vq;
+    test_run vq;
     opts_for(&vq, CRVQ_METHOD_VQ);
-    vq.qp.d = 4; // stories260K's hidden size 172
-    vq.qp.e[0] = 4;
-    vq.qp.max_rounds = 1;
-    vq.qp.kmeans_iters = 2;
+    vq.o.qp.d = 4; // stories260K's hidden size 172
+    vq.o.qp.e[0] = 4;
+    vq.o.qp.max_rounds = 1;
+    vq.o.qp.kmeans_iters = 2;
     CHECK_MSG(run(model, &vq, &resumed, NULL) == CRVQ_OK && resumed == 0, "%s", crvq_last_error());
-    crvq_pipeline_opts vq2 = vq;
-    vq2.qp.cg_iters = vq.qp.cg_iters + 1;
+    test_run vq2 = vq;
+    vq2.o.qp.cg_iters = vq.o.qp.cg_iters + 1;
     char want[2][32];
-    snprintf(want[0], sizeof want[0], "cg_iters=%d", vq.qp.cg_iters);
-    snprintf(want[1], sizeof want[1], "cg_iters=%d", vq2.qp.cg_iters);
+    snprintf(want[0], sizeof want[0], "cg_iters=%d", vq.o.qp.cg_iters);
+    snprintf(want[1], sizeof want[1], "cg_iters=%d", vq2.o.qp.cg_iters);
     expect_refused("other cg_iters", model, &vq2, want[0], want[1], (char *)NULL);
     expect_resumed("vq settings back", model, &vq, 5);
 

@@ -28,21 +28,21 @@ static float *round_embeddings(crvq_model *m) {
 }
 
 static void quantize(crvq_model *m, crvq_method method, int finetune, const char *calib, const char *ckpt) {
-    crvq_pipeline_opts o;
-    test_pipeline_opts(&o, method, calib);
-    o.finetune = finetune;
-    o.ft.max_epochs = 2;
-    o.ft.lr = 1e-3; // large enough that the tuned parameters differ from the quantized ones
-    o.nval = finetune;
-    o.checkpoint = ckpt;
+    test_run t;
+    test_run_init(&t, method, calib);
+    t.o.finetune = finetune;
+    t.o.ft.max_epochs = 2;
+    t.o.ft.lr = 1e-3; // large enough that the tuned parameters differ from the quantized ones
+    t.n_val = finetune;
+    t.o.checkpoint = ckpt;
     if (method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ) {
-        test_small_vq(&o.qp);
+        test_small_vq(&t.o.qp);
     } else {
-        o.qp.bits = 3;
-        o.qp.group_size = 4;
+        t.o.qp.bits = 3;
+        t.o.qp.group_size = 4;
     }
     crvq_pipeline_report rep;
-    test_quantize(m, &o, &rep);
+    test_quantize(m, &t, &rep);
     CHECK(rep.linear_bits > 1 && rep.linear_bits < 16);
 }
 

@@ -305,10 +305,6 @@ static int validate(void *vo) {
     if (o->ft_batch >= 0) po->ft.batch_seqs = o->ft_batch;
     po->head = o->head;
     po->embed = o->embed;
-    po->calib_path = o->calib;
-    po->nsamples = c->nsamples;
-    po->nval = c->nval;
-    po->seqlen = c->seqlen;
     po->checkpoint = ckpt;
     po->resume = c->resume;
     return 0;
@@ -401,9 +397,15 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
     if (!quiet)
         fprintf(stderr, "crvq %s: %s (%s), %d layers, %.4f bits per linear weight\n", cmd,
                 crvq_method_name(po.qp.method), desc, m->cfg.n_layers * CRVQ_PROJ_COUNT, planned_bits);
+    if (!m->tok) return cli_error(cmd, "the model has no tokenizer for the calibration text (give --tokenizer)");
+    crvq_calib cal;
+    if (crvq_calib_sample(m->tok, o->calib, o->c.nsamples, o->c.nval, o->c.seqlen, po.qp.seed, &cal) != CRVQ_OK)
+        return cli_error(cmd, NULL);
     crvq_pipeline_report rep;
     int tied_in = m->cfg.tied_embeddings;
-    if (crvq_quantize_model(m, &po, &rep) != CRVQ_OK) return cli_error(cmd, NULL);
+    crvq_status st = crvq_quantize_model(m, &cal, &po, &rep);
+    crvq_calib_free(&cal);
+    if (st != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_save_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
                                 .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
     if (crvq_model_save(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);

@@ -9,7 +9,7 @@
 #include "model/block_proj.h"
 #include "model/config.h"
 #include "model/linear_bind.h"
-#include "quant/bits.h"
+#include "model/bits.h"
 #include "tokenizer/tok_internal.h"
 
 #include <stdio.h>

@@ -2,6 +2,7 @@
 // forward, and the training forward with its backward beside it (see
 // linear.h).
 #include "model/linear.h"
+#include "model/linear_kind.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -13,6 +14,7 @@
 #include "kernels/scratch.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/bits.h"
 #include "util/threads.h"
 
 // Floats of one expanded tile (16 MiB).
@@ -71,22 +73,9 @@ static void linear_dense(const crvq_linear *L, const float *x, int n, float *y) 
 
 void crvq_linear_forward(const crvq_linear *L, const float *x, int n, float *y) {
     assert(n >= 1);
-    switch (L->kind) {
-    case CRVQ_LINEAR_DENSE:
-        assert(L->w || L->w16);
-        linear_dense(L, x, n, y);
-        break;
-    case CRVQ_LINEAR_VQ:
-        assert(L->vq && L->vq->m_out == L->n_out && L->vq->n_in == L->n_in);
-        crvq_vq_forward(L->vq, x, n, y);
-        break;
-    case CRVQ_LINEAR_SCALAR:
-        assert(L->sq && L->sq->m_out == L->n_out && L->sq->n_in == L->n_in);
-        crvq_scalar_forward(L->sq, x, n, y);
-        break;
-    default:
-        assert(!"unknown linear kind");
-    }
+    const crvq_linear_traits *t = crvq_linear_traits_of(L->kind);
+    assert(t->valid(L));
+    t->forward(L, x, n, y);
     if (L->bias)
         for (int r = 0; r < n; r++) {
             float *yr = y + (size_t)r * L->n_out;
@@ -173,15 +162,15 @@ static inline float vec_entry(const float *dw, const int32_t *pg, const float *d
 // its own (the dequantization kernels are thread-safe).
 static void expand_rows(const crvq_linear *L, int r0, int nr, float *w, float *tmp) {
     const int n_in = L->n_in;
-    const int32_t *perm = L->kind == CRVQ_LINEAR_VQ ? L->vq->perm : NULL;
+    const crvq_linear_traits *t = crvq_linear_traits_of(L->kind);
+    const int32_t *perm = t->perm(L);
 #pragma omp parallel if ((size_t)nr * n_in >= CRVQ_PAR_MIN_WORK)
     {
         const int nth = omp_get_num_threads(), id = omp_get_thread_num();
         const int a = nr * id / nth, b = nr * (id + 1) / nth;
         if (b > a) {
             float *dst = (perm ? tmp : w) + (size_t)a * n_in;
-            if (L->kind == CRVQ_LINEAR_VQ) crvq_vq_dequant_rows(L->vq, r0 + a, r0 + b, dst);
-            else crvq_scalar_dequant_rows(L->sq, r0 + a, r0 + b, dst);
+            t->dequant_rows(L, r0 + a, r0 + b, dst);
             // permuted column j is original column perm[j]
             if (perm)
                 for (int i = a; i < b; i++)
@@ -336,4 +325,56 @@ void crvq_linear_backward(const crvq_linear *L, const float *x, const float *dy,
     default:
         assert(!"unknown linear kind");
     }
+}
+
+// ---------------------------------------------------- the kinds' rows ---
+
+static int dense_valid(const crvq_linear *L) { return L->w || L->w16; }
+static int vq_valid(const crvq_linear *L) { return L->vq && L->vq->m_out == L->n_out && L->vq->n_in == L->n_in; }
+static int scalar_valid(const crvq_linear *L) { return L->sq && L->sq->m_out == L->n_out && L->sq->n_in == L->n_in; }
+
+static void vq_forward(const crvq_linear *L, const float *x, int n, float *y) { crvq_vq_forward(L->vq, x, n, y); }
+static void scalar_forward(const crvq_linear *L, const float *x, int n, float *y) {
+    crvq_scalar_forward(L->sq, x, n, y);
+}
+
+static void vq_rows(const crvq_linear *L, int r0, int r1, float *w) { crvq_vq_dequant_rows(L->vq, r0, r1, w); }
+static void scalar_rows(const crvq_linear *L, int r0, int r1, float *w) {
+    crvq_scalar_dequant_rows(L->sq, r0, r1, w);
+}
+
+static const int32_t *no_perm(const crvq_linear *L) { (void)L; return NULL; }
+static const int32_t *vq_perm(const crvq_linear *L) { return L->vq->perm; }
+
+static double dense_bits(const crvq_linear *L) { (void)L; return 16.0; }
+static double vq_bits(const crvq_linear *L) {
+    const crvq_vq_weights *W = L->vq;
+    crvq_vq_shape s = {W->m_out, W->n_in, W->d, W->M, W->n_crit, W->perm != NULL, W->e};
+    return crvq_vq_shape_bits(&s);
+}
+static double scalar_bits(const crvq_linear *L) {
+    const crvq_scalar_weights *W = L->sq;
+    return crvq_scalar_shape_bits(W->m_out, W->n_in, W->bits, W->group_size);
+}
+
+// bf16 / fp16 weights stay 16-bit at run time (widened in registers), others float32
+static double dense_bytes(const crvq_linear *L) { return (L->w16 ? 2.0 : 4.0) * L->n_out * L->n_in; }
+static double vq_bytes(const crvq_linear *L) { return (double)crvq_vq_weights_bytes(L->vq); }
+static double scalar_bytes(const crvq_linear *L) { return (double)crvq_scalar_weights_bytes(L->sq); }
+
+static const crvq_linear_traits KINDS[] = {
+    [CRVQ_LINEAR_DENSE] = {"dense", dense_valid, linear_dense, crvq_linear_dense_rows, no_perm, dense_bits,
+                           dense_bytes},
+    [CRVQ_LINEAR_VQ] = {"vq", vq_valid, vq_forward, vq_rows, vq_perm, vq_bits, vq_bytes},
+    [CRVQ_LINEAR_SCALAR] = {"scalar", scalar_valid, scalar_forward, scalar_rows, no_perm, scalar_bits,
+                            scalar_bytes},
+};
+
+const crvq_linear_traits *crvq_linear_traits_of(crvq_linear_kind kind) {
+    assert((unsigned)kind < sizeof KINDS / sizeof KINDS[0]);
+    return &KINDS[kind];
+}
+
+double crvq_linear_bits(const crvq_linear *lin) {
+    return crvq_linear_traits_of(lin->kind)->bits(lin);
 }

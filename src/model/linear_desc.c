@@ -5,12 +5,15 @@
 
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "model/linear_kind.h"
 
 #include <string.h>
 
 void crvq_linear_describe(const crvq_linear *lin, crvq_linear_desc *out) {
     memset(out, 0, sizeof *out);
-    out->bpw = crvq_linear_bits(lin);
+    const crvq_linear_traits *t = crvq_linear_traits_of(lin->kind);
+    out->bpw = t->bits(lin);
+    out->bytes = t->bytes(lin);
     switch (lin->kind) {
     case CRVQ_LINEAR_VQ: {
         const crvq_vq_weights *W = lin->vq;
@@ -21,26 +24,21 @@ void crvq_linear_describe(const crvq_linear *lin, crvq_linear_desc *out) {
         out->n_crit = W->n_crit;
         out->n_groups = W->n_groups;
         out->permuted = W->perm != NULL;
-        out->bytes = (double)crvq_vq_weights_bytes(W);
         break;
     }
     case CRVQ_LINEAR_SCALAR:
         out->kind = "scalar";
         out->bits = lin->sq->bits;
         out->group_size = lin->sq->group_size;
-        out->bytes = (double)crvq_scalar_weights_bytes(lin->sq);
         break;
     case CRVQ_LINEAR_DENSE:
         out->kind = "dense";
-        out->bytes = (lin->w16 ? 2.0 : 4.0) * lin->n_out * lin->n_in;
         break;
     }
 }
 
 static double linear_bytes(const crvq_linear *lin) {
-    crvq_linear_desc d;
-    crvq_linear_describe(lin, &d);
-    return d.bytes;
+    return crvq_linear_traits_of(lin->kind)->bytes(lin);
 }
 
 double crvq_model_decode_bytes(const crvq_model *m) {

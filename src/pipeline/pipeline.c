@@ -18,7 +18,7 @@
 #include "model/storage.h"
 #include "pipeline/head.h"
 #include "pipeline/run_id.h"
-#include "quant/bits.h"
+#include "model/bits.h"
 #include "train/block_ft.h"
 
 #include <stdio.h>
@@ -30,9 +30,6 @@
 void crvq_pipeline_opts_default(crvq_pipeline_opts *o, crvq_method method) {
     memset(o, 0, sizeof *o);
     crvq_quant_params_default(&o->qp, method);
-    o->nsamples = 128;
-    o->nval = 16;
-    o->seqlen = 512;
     o->finetune = method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ;
     crvq_ft_params_default(&o->ft);
 }
@@ -110,7 +107,7 @@ typedef struct run {
     const crvq_backend *be; // the device of --device: its block_forward, when it has one, runs the blocks
     crvq_state *s;
     float *X;   // (n_seq, seqlen, dim) block inputs, then outputs
-    int n_seq, seqlen;
+    int n_train, n_val, n_seq, seqlen; // calibration windows: n_seq = n_train + n_val
     double sum_rel;  // Σ L(Ŵ)/L(0) over the layers quantized in this run
     int n_rel;
     double ft_seconds, sum_ft_ratio;
@@ -172,7 +169,7 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     memcpy(inputs, r->X, bytes);
     h->st = CRVQ_OK;
     double t0 = now();
-    st = run_block(r, l, h, r->o->nsamples);
+    st = run_block(r, l, h, r->n_train);
     float *targets = r->X;
     r->X = inputs;
     crvq_status end = h->be->hessian_end(h->ctx, st ? 0 : h->rows);
@@ -197,7 +194,7 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
         crvq_ft_params ft = r->o->ft;
         ft.seed = r->o->qp.seed + (uint64_t)l; // each block its own mini-batch order
         crvq_ft_report fr;
-        st = crvq_block_finetune(r->m, l, r->X, targets, r->o->nsamples, r->o->nval, r->seqlen, &ft, &fr);
+        st = crvq_block_finetune(r->m, l, r->X, targets, r->n_train, r->n_val, r->seqlen, &ft, &fr);
         if (!st) {
             double ratio = fr.val_mse0 > 0 ? fr.val_mse_best / fr.val_mse0 : 1;
             r->ft_seconds += fr.seconds;
@@ -260,21 +257,21 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
     return st;
 }
 
-crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq_pipeline_report *rep) {
+crvq_status crvq_quantize_model(crvq_model *m, const crvq_calib *cal, const crvq_pipeline_opts *o,
+                                crvq_pipeline_report *rep) {
     memset(rep, 0, sizeof *rep);
     const double t0 = now();
-    if (!m->tok) return crvq_fail(CRVQ_ERR_INVALID, "%s: the model has no tokenizer for the calibration text", m->path);
     if (m->tok_embd_q) return crvq_fail(CRVQ_ERR_INVALID, "%s: the token embedding is already quantized", m->path);
     crvq_status st = crvq_pipeline_head_check(m, o);
     if (st) return st;
-    if (o->nsamples < 1 || o->nval < 0 || o->seqlen < 2)
+    if (cal->n_train < 1 || cal->n_val < 0 || cal->seqlen < 2)
         return crvq_fail(CRVQ_ERR_INVALID, "calibration: bad sample counts or length");
-    crvq_calib cal;
-    st = crvq_calib_sample(m->tok, o->calib_path, o->nsamples, o->nval, o->seqlen, o->qp.seed, &cal);
-    if (st) return st;
-    rep->n_calib_text_tokens = cal.n_text_tokens;
-    run r = {.m = m, .o = o, .be = crvq_backend_get(o->qp.device), .n_seq = o->nsamples + o->nval,
-             .seqlen = o->seqlen};
+    for (size_t i = 0; i < (size_t)(cal->n_train + cal->n_val) * cal->seqlen; i++)
+        if (cal->tokens[i] < 0 || cal->tokens[i] >= m->cfg.vocab_size)
+            return crvq_fail(CRVQ_ERR_INVALID, "calibration: token %d is outside the vocabulary (%d)", cal->tokens[i],
+                             m->cfg.vocab_size);
+    run r = {.m = m, .o = o, .be = crvq_backend_get(o->qp.device), .n_train = cal->n_train, .n_val = cal->n_val,
+             .n_seq = cal->n_train + cal->n_val, .seqlen = cal->seqlen};
     double total = 0;
     crvq_layer *L0 = &m->layers[0];
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
@@ -285,10 +282,10 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     r.X = malloc((size_t)r.n_seq * r.seqlen * m->cfg.dim * sizeof(float));
     if (!r.X) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for %d x %d calibration activations", r.n_seq, r.seqlen);
     if (!st) st = crvq_state_init(m, r.seqlen, r.seqlen, &r.s);
-    if (!st) st = pipeline(&r, &cal, rep);
+    if (!st) st = pipeline(&r, cal, rep);
     if (!st && (o->head.bits || o->embed.bits)) {
         const double h0 = now();
-        st = crvq_pipeline_head(m, o, r.X, o->nsamples, r.seqlen, &rep->head_rel_loss);
+        st = crvq_pipeline_head(m, o, r.X, r.n_train, r.seqlen, &rep->head_rel_loss);
         rep->head_seconds = now() - h0;
     }
     if (!st) {
@@ -302,7 +299,6 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_pipeline_opts *o, crvq
     }
     crvq_state_free(r.s);
     free(r.X);
-    crvq_calib_free(&cal);
     rep->seconds = now() - t0;
     return st;
 }

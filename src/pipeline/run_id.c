@@ -32,7 +32,7 @@ static void opt(opt_buf *b, const char *fmt, ...) {
 // Every setting that changes the blocks, in a fixed order. Doubles are
 // printed exactly (%.17g). A new field of crvq_quant_params or
 // crvq_ft_params that changes results belongs here.
-static crvq_status options(const crvq_pipeline_opts *o, char *buf, size_t cap) {
+static crvq_status options(const crvq_pipeline_opts *o, const crvq_calib *cal, char *buf, size_t cap) {
     const crvq_quant_params *p = &o->qp;
     opt_buf b = {buf, 0, cap, 0};
     buf[0] = 0;
@@ -48,8 +48,8 @@ static crvq_status options(const crvq_pipeline_opts *o, char *buf, size_t cap) {
         if (p->method == CRVQ_METHOD_GPTQ)
             opt(&b, " damp=%.17g act_order=%d block_size=%d", p->damp, p->act_order, p->block_size);
     }
-    opt(&b, " seed=%llu nsamples=%d nval=%d seqlen=%d finetune=%d", (unsigned long long)p->seed, o->nsamples, o->nval,
-        o->seqlen, o->finetune);
+    opt(&b, " seed=%llu nsamples=%d nval=%d seqlen=%d finetune=%d", (unsigned long long)p->seed, cal->n_train,
+        cal->n_val, cal->seqlen, o->finetune);
     if (o->finetune)
         opt(&b, " ft.lr=%.17g ft.beta1=%.17g ft.beta2=%.17g ft.eps=%.17g ft.epochs=%d ft.patience=%d ft.batch=%d",
             o->ft.lr, o->ft.beta1, o->ft.beta2, o->ft.eps, o->ft.max_epochs, o->ft.patience, o->ft.batch_seqs);
@@ -113,5 +113,5 @@ crvq_status crvq_run_id_make(const crvq_model *m, const crvq_pipeline_opts *o, c
     size_t n_tok = (size_t)(cal->n_train + cal->n_val) * cal->seqlen;
     uint64_t count = cal->n_text_tokens;
     id->calib = crvq_digest(cal->tokens, n_tok * sizeof *cal->tokens, crvq_xxh64(&count, sizeof count, 0));
-    return options(o, id->options, sizeof id->options);
+    return options(o, cal, id->options, sizeof id->options);
 }

@@ -3,7 +3,7 @@
 // and so its exact bits per weight (`crvq quantize --dry-run`).
 #include "quant/quant_internal.h"
 
-#include "quant/bits.h"
+#include "model/bits.h"
 
 #include <math.h>
 

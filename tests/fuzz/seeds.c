@@ -450,10 +450,6 @@ static void copy_seed(const char *from, const char *harness, const char *name) {
 static void quantize(crvq_model *m, crvq_method method, const char *calib) {
     crvq_pipeline_opts o;
     crvq_pipeline_opts_default(&o, method);
-    o.calib_path = calib;
-    o.nsamples = 2;
-    o.nval = 0;
-    o.seqlen = 8;
     if (method == CRVQ_METHOD_VQ || method == CRVQ_METHOD_CRVQ) {
         test_small_codebooks(&o.qp); // smaller still: the seeds need only the layout
         o.qp.e[0] = 4;
@@ -464,8 +460,11 @@ static void quantize(crvq_model *m, crvq_method method, const char *calib) {
         o.qp.bits = 3;
         o.qp.group_size = 8;
     }
+    crvq_calib cal;
+    ok(crvq_calib_sample(m->tok, calib, 2, 0, 8, o.qp.seed, &cal), calib);
     crvq_pipeline_report rep;
-    ok(crvq_quantize_model(m, &o, &rep), crvq_method_name(method));
+    ok(crvq_quantize_model(m, &cal, &o, &rep), crvq_method_name(method));
+    crvq_calib_free(&cal);
 }
 
 // llama2.c checkpoints, and GGUF files made from them by crvq's container

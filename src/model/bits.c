@@ -1,10 +1,9 @@
 // bits.c — bits per weight of a quantized layer, everything counted
 // (docs/quantization.md, "Bits accounting"). P = m_out · n_in weights.
-#include "quant/bits.h"
+#include "model/bits.h"
 
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
-#include "model/block_proj.h"
 #include "model/storage.h"
 
 #include <assert.h>
@@ -47,28 +46,11 @@ double crvq_scalar_bits(const crvq_scalar_layer *L) {
     return crvq_scalar_shape_bits(L->m_out, L->n_in, L->bits, L->group_size);
 }
 
-double crvq_linear_bits(const crvq_linear *lin) {
-    switch (lin->kind) {
-    case CRVQ_LINEAR_DENSE:
-        return 16.0;
-    case CRVQ_LINEAR_VQ: {
-        const crvq_vq_weights *W = lin->vq;
-        crvq_vq_shape s = {W->m_out, W->n_in, W->d, W->M, W->n_crit, W->perm != NULL, W->e};
-        return crvq_vq_shape_bits(&s);
-    }
-    case CRVQ_LINEAR_SCALAR: {
-        const crvq_scalar_weights *W = lin->sq;
-        return crvq_scalar_shape_bits(W->m_out, W->n_in, W->bits, W->group_size);
-    }
-    }
-    return 0;
-}
-
 double crvq_model_linear_bits(const crvq_model *m, const double *dense_stored) {
     double bits = dense_stored ? *dense_stored : 0;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-            const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
+            const crvq_linear *lin = crvq_layer_proj(&m->layers[l], j);
             if (!(dense_stored && lin->kind == CRVQ_LINEAR_DENSE))
                 bits += crvq_linear_bits(lin) * ((double)lin->n_out * lin->n_in);
         }

@@ -5,8 +5,8 @@
 // written layer (crvq_linear_bits) and the sums of a whole model
 // (crvq_model_bits: info, the quantize report; all public, crvq.h) count
 // through it.
-#ifndef CRVQ_QUANT_BITS_H
-#define CRVQ_QUANT_BITS_H
+#ifndef CRVQ_MODEL_BITS_H
+#define CRVQ_MODEL_BITS_H
 
 #include "crvq.h"
 
