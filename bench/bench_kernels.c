@@ -189,21 +189,28 @@ static double time_call(const layer *L, const float *x, int n, float *y, path p,
 
 // The table sums of one 4096 x 4096 decode at d = 8, e = 8 (512 tables of
 // 256 floats, 4096 rows of 512 codes, in the driver's 256-row blocks), on
-// one thread: the shipped kernel (one code per load) against 8 codes per
-// 8-byte load (crvq_vq_gsum8_words, tried). Hot: the same codes each time (in L2/L3); cold: each
-// call on other codes of a 96 MiB rotation, as in a whole model. The two
-// take turns, round after round, and the best time of each is printed.
+// one thread: the reference (one code per load, no prefetch; the scalar
+// variant) against the shipped sums of the AVX2 / AVX-512 variants (8 codes
+// per 8-byte load and software prefetch, crvq_vq_gsum8_words). Hot: the same
+// codes each time (in L2/L3); cold: each call on other codes of a 96 MiB
+// rotation, as in a whole model. The two take turns, round after round; the
+// median and the best round of each are printed.
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int gsum_bench(void) {
     enum { M = 4096, G = 512, S = 256, BLOCK = 256, ROUNDS_G = 15, CALLS = 20 };
     typedef void (*fn)(const float *, int, const uint8_t *, size_t, int, int, float *, int);
     const fn f[2] = {crvq_vq_gsum8_scalar, crvq_vq_gsum8_words};
-    const char *name[2] = {"one code per load (shipped)", "8 codes per 8-byte load (_words)"};
+    const char *name[2] = {"reference (_scalar)", "shipped (_words + prefetch)"};
     const size_t codes = (size_t)M * G, n_cold = ROTATE_BYTES / codes;
     uint8_t *c = xmalloc(ROTATE_BYTES);
     for (size_t i = 0; i < ROTATE_BYTES / 8; i++) ((uint64_t *)c)[i] = rng_next();
     float *T = xmalloc((size_t)G * S * 4), *y = xmalloc((size_t)M * 4);
     for (size_t i = 0; i < (size_t)G * S; i++) T[i] = rng_unit();
-    double best[2][2] = {{1e30, 1e30}, {1e30, 1e30}}, sink = 0;
+    double t_ms[2][2][ROUNDS_G], sink = 0;
     size_t inst = 0;
     for (int round = 0; round < ROUNDS_G; round++)
         for (int v = 0; v < 2; v++)
@@ -214,14 +221,19 @@ static int gsum_bench(void) {
                     for (int a = 0; a < M; a += BLOCK) f[v](T, S, ck + (size_t)a * G, G, G, BLOCK, y + a, 0);
                     sink += y[k];
                 }
-                double t = (omp_get_wtime() - t0) / CALLS;
-                if (t < best[v][cold]) best[v][cold] = t;
+                t_ms[v][cold][round] = (omp_get_wtime() - t0) / CALLS * 1e3;
             }
-    printf("table sums, 4096 x 4096, d 8, e 8, one thread, best of %d rounds x %d calls:\n", ROUNDS_G, CALLS);
-    for (int v = 0; v < 2; v++)
-        printf("  %-34s hot %.3f ms (%.2f G lookups/s)   cold %.3f ms\n", name[v], best[v][0] * 1e3,
-               (double)codes / best[v][0] / 1e9, best[v][1] * 1e3);
-    printf("  8-byte loads / shipped: hot %.3f, cold %.3f%s\n", best[1][0] / best[0][0], best[1][1] / best[0][1],
+    double med[2][2];
+    printf("table sums, 4096 x 4096, d 8, e 8, one thread, %d rounds x %d calls, median (best):\n", ROUNDS_G, CALLS);
+    for (int v = 0; v < 2; v++) {
+        for (int cold = 0; cold < 2; cold++) {
+            qsort(t_ms[v][cold], ROUNDS_G, sizeof(double), cmp_double);
+            med[v][cold] = t_ms[v][cold][ROUNDS_G / 2];
+        }
+        printf("  %-28s hot %.3f (%.3f) ms, %.2f G lookups/s   cold %.3f (%.3f) ms\n", name[v], med[v][0],
+               t_ms[v][0][0], (double)codes / med[v][0] / 1e6, med[v][1], t_ms[v][1][0]);
+    }
+    printf("  shipped / reference, medians: hot %.3f, cold %.3f%s\n", med[1][0] / med[0][0], med[1][1] / med[0][1],
            sink == 42 ? " " : "");
     free(c);
     free(T);

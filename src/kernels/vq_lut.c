@@ -21,12 +21,9 @@ static void table_scalar(const float *x, const float *cb_t, int d, int K, float 
 #define GSUM_CHUNK 32
 
 // Codes of one row for P consecutive tables, read as one load of P codes:
-// P = 1 is one load per code (shipped); P = 8 / sizeof(code_t) reads 8 bytes
-// at a time and shifts the codes out of a register, so that the load ports
-// serve table entries, not code bytes. Measured (docs/kernels.md): 4-5%
-// faster on Zen 5, but on Zen 4 6% faster only with the codes in cache and
-// 20-30% slower with them streamed from DRAM, as in a model's decode; so it
-// is kept for bench_kernels --gsum, not shipped. Only whole words inside
+// P = 1 is one load per code (the reference); P = 8 / sizeof(code_t) reads 8
+// bytes at a time and shifts the codes out of a register, so that the load
+// ports serve table entries, not code bytes. Only whole words inside
 // [l0, l1) are read, so nothing past a row's last code is touched.
 static inline uint64_t gsum_word(const void *p, size_t bytes) {
     uint64_t w = 0;
@@ -52,19 +49,54 @@ static inline uint64_t gsum_word(const void *p, size_t bytes) {
 #define GSUM_UNROLL
 #endif
 
+// Software prefetch of the codes (PF = 1). A 256-row block of codes is read
+// in 16 passes of 32 codes per row, each pass striding down the rows 512
+// bytes apart, and the hardware prefetchers do not follow that: with the
+// codes streamed from DRAM the sums took 1.9x their in-cache time on Zen 4
+// (1.26 against 0.66 ms for 4096 x 4096). Two hints fix it (1.26 -> 0.51 ms
+// together with P = 8; bench_kernels --gsum, docs/kernels.md):
+//  - this pass's codes of the rows GSUM_PF_ROWS ahead, into L1 (the first
+//    pass over a block finds nothing in cache);
+//  - at each pass that starts a 64-byte stretch of the rows, the next
+//    stretch of the same rows, into L2, a pass or two before it is read.
+// Both stay inside the block's rows and codes [0, L): nothing else is
+// touched. A prefetch changes no result.
+#define GSUM_PF_ROWS 8
+#if defined(__GNUC__) || defined(__clang__)
+#define GSUM_PREFETCH(p, level) __builtin_prefetch((p), 0, (level))
+#else
+#define GSUM_PREFETCH(p, level) ((void)(p))
+#endif
+
 // Four rows at a time: four independent sums hide the latency of the float
 // adds, and each table row is reached once for the four lookups. Every
-// variant adds in one order (vq_lut.h), whatever P: bit-identical results.
-#define DEFINE_GSUM(name, code_t, P)                                                               \
+// variant adds in one order (vq_lut.h), whatever P and PF: bit-identical results.
+#define DEFINE_GSUM(name, code_t, P, PF)                                                           \
     void name(const float *T, int S, const code_t *codes, size_t ld, int L, int nr, float *out,   \
               int accumulate) {                                                                    \
         if (!accumulate)                                                                           \
             for (int i = 0; i < nr; i++) out[i] = 0.0f;                                            \
         for (int l0 = 0; l0 < L; l0 += GSUM_CHUNK) {                                               \
             const int l1 = L - l0 < GSUM_CHUNK ? L : l0 + GSUM_CHUNK;                              \
+            /* byte offset of the next 64-byte stretch, when this pass starts one inside [0, L) */ \
+            const size_t b0 = (size_t)l0 * sizeof(code_t);                                         \
+            const int next = (PF) && b0 % 64 == 0 && b0 + 64 < (size_t)L * sizeof(code_t);         \
             int i = 0;                                                                             \
             for (; i + 4 <= nr; i += 4) {                                                          \
                 const code_t *c0 = codes + (size_t)i * ld, *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld; \
+                if ((PF) && i + GSUM_PF_ROWS + 4 <= nr) {                                          \
+                    const code_t *p = c0 + (size_t)GSUM_PF_ROWS * ld + l0;                         \
+                    GSUM_PREFETCH(p, 3);                                                           \
+                    GSUM_PREFETCH(p + ld, 3);                                                      \
+                    GSUM_PREFETCH(p + 2 * ld, 3);                                                  \
+                    GSUM_PREFETCH(p + 3 * ld, 3);                                                  \
+                }                                                                                  \
+                if (next) {                                                                        \
+                    GSUM_PREFETCH((const char *)(c0 + l0) + 64, 2);                                \
+                    GSUM_PREFETCH((const char *)(c1 + l0) + 64, 2);                                \
+                    GSUM_PREFETCH((const char *)(c2 + l0) + 64, 2);                                \
+                    GSUM_PREFETCH((const char *)(c3 + l0) + 64, 2);                                \
+                }                                                                                  \
                 float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                  \
                 int l = l0;                                                                        \
                 for (; l + (P) <= l1; l += (P)) {                                                  \
@@ -101,10 +133,12 @@ static inline uint64_t gsum_word(const void *p, size_t bytes) {
         }                                                                                          \
     }
 
-DEFINE_GSUM(crvq_vq_gsum8_scalar, uint8_t, 1)
-DEFINE_GSUM(crvq_vq_gsum16_scalar, uint16_t, 1)
-DEFINE_GSUM(crvq_vq_gsum8_words, uint8_t, 8)
-DEFINE_GSUM(crvq_vq_gsum16_words, uint16_t, 4)
+// the reference: one load per code, no prefetch
+DEFINE_GSUM(crvq_vq_gsum8_scalar, uint8_t, 1, 0)
+DEFINE_GSUM(crvq_vq_gsum16_scalar, uint16_t, 1, 0)
+// shipped by the AVX2 and AVX-512 variants: 8-byte loads and prefetch
+DEFINE_GSUM(crvq_vq_gsum8_words, uint8_t, 8, 1)
+DEFINE_GSUM(crvq_vq_gsum16_words, uint16_t, 4, 1)
 
 static inline int code_at(const uint8_t *c8, const uint16_t *c16, size_t i) {
     return c8 ? c8[i] : c16[i];

@@ -29,10 +29,11 @@ typedef struct crvq_vq_kernels {
     void (*dequant)(const crvq_vq_weights *W, int r0, int r1, float *w);
 } crvq_vq_kernels;
 
-// The scalar table sums, also used by the vector variants where gathers lose
-// to plain loads (docs/kernels.md), one load per code. The _words ones read
-// 8 bytes of codes per load (tried, slower on Zen 4 with codes streamed from
-// DRAM; kept for bench_kernels --gsum); both give the same bits.
+// The table sums in plain C. _scalar: the reference (one load per code; the
+// scalar variant). _words: 8 bytes of codes per load and software prefetch of
+// the codes; the AVX2 and AVX-512 variants ship them, because gathers and
+// in-register lookups lost to plain loads (docs/kernels.md). Both give the
+// same bits.
 void crvq_vq_gsum8_scalar(const float *T, int S, const uint8_t *codes, size_t ld, int L, int nr,
                           float *out, int accumulate);
 void crvq_vq_gsum16_scalar(const float *T, int S, const uint16_t *codes, size_t ld, int L, int nr,

@@ -81,8 +81,9 @@ static void dequant_avx2(const crvq_vq_weights *W, int r0, int r1, float *w) {
 const crvq_vq_kernels crvq_vq_kernels_avx2 = {
     .table = table_avx2,
     // AVX2 gathers (vpgatherdd ymm) measured slower than four rows of scalar
-    // lookups on Zen 5: the table sums stay scalar
-    .gsum8 = crvq_vq_gsum8_scalar,
-    .gsum16 = crvq_vq_gsum16_scalar,
+    // lookups on Zen 5: the table sums stay scalar, with 8-byte code loads
+    // and prefetch (vq_lut.c)
+    .gsum8 = crvq_vq_gsum8_words,
+    .gsum16 = crvq_vq_gsum16_words,
     .dequant = dequant_avx2,
 };
