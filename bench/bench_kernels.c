@@ -188,7 +188,7 @@ static double time_call(const layer *L, const float *x, int n, float *y, path p,
 // ----------------------------------------------------------- table sums ---
 
 // The table sums of one 4096 x 4096 decode at d = 8, e = 8 (512 tables of
-// 256 floats, 4096 rows of 512 codes, in the driver's 256-row blocks), on
+// 256 floats, 4096 rows of 512 codes, in the driver's 1024-row blocks), on
 // one thread: the reference (one code per load, no prefetch; the scalar
 // variant) against the shipped sums of the AVX2 / AVX-512 variants (8 codes
 // per 8-byte load and software prefetch, crvq_vq_gsum8_words). Hot: the same
@@ -201,7 +201,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static int gsum_bench(void) {
-    enum { M = 4096, G = 512, S = 256, BLOCK = 256, ROUNDS_G = 15, CALLS = 20 };
+    enum { M = 4096, G = 512, S = 256, BLOCK = 1024, ROUNDS_G = 15, CALLS = 20 };
     typedef void (*fn)(const float *, int, const uint8_t *, size_t, int, int, float *, int);
     const fn f[2] = {crvq_vq_gsum8_scalar, crvq_vq_gsum8_words};
     const char *name[2] = {"reference (_scalar)", "shipped (_words + prefetch)"};

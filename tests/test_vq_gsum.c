@@ -1,6 +1,6 @@
 // test_vq_gsum.c — the VQ table sums (gsum8 / gsum16, kernels/vq_lut.h) of
-// every kernel variant this CPU runs, and the 8-byte-load ones (_words),
-// against the definition written out here in its documented float order:
+// every kernel variant this CPU runs, and the 8-byte-load ones with prefetch
+// (_words, which the AVX2 / AVX-512 variants ship), against the definition written out here in its documented float order:
 // exact equality (the order is part of the contract, so no tolerance). The
 // codes end at a page followed by an inaccessible one, so a kernel that reads
 // past a row's last code (the 8-byte loads) crashes the test.
@@ -97,10 +97,12 @@ static void test_shape(int wide, int S, int L, int pad, int nr, int accumulate) 
 }
 
 int main(void) {
-    // L: below, at and past the 8-code words and the 32-table chunks; nr: the
-    // 4-row blocks and their single-row tail; pad: rows that do not start on 8
+    // L: below, at and past the 8-code words, the 32-table chunks and the
+    // 64-byte stretches that _words prefetches; nr: the 4-row blocks and
+    // their single-row tail, and blocks long enough (>= 12) for the prefetch
+    // of the rows 8 ahead; pad: rows that do not start on 8
     const int Ls[] = {1, 3, 7, 8, 9, 15, 31, 32, 33, 40, 63, 64, 100, 517};
-    const int nrs[] = {1, 3, 4, 5, 8, 11};
+    const int nrs[] = {1, 3, 4, 5, 8, 11, 12, 29};
     for (size_t a = 0; a < sizeof Ls / sizeof *Ls; a++)
         for (size_t b = 0; b < sizeof nrs / sizeof *nrs; b++)
             for (int pad = 0; pad <= 3; pad += 3) {
