@@ -9,7 +9,9 @@
 # and reports peak RSS (/usr/bin/time), wall seconds, seconds per block
 # (wall / LAYERS: an upper bound, the load and the calibration's tokenizing
 # included) and the projected time of the whole model (per block x the
-# preset's 32 blocks). Block fine-tuning is off (--no-finetune). Also the
+# preset's 32 blocks), and the CPU seconds (user + system) beside them: on
+# these shared cores the wall time depends on the other jobs' load, CPU time
+# much less. Block fine-tuning is off (--no-finetune). Also the
 # peak RSS of `generate` (8 tokens) and `perplexity` (2 windows of 128) of
 # the unquantized checkpoint.
 #
@@ -44,35 +46,35 @@ mkdir -p "$work"
 ckpt=$work/$preset-$layers
 [ -f "$ckpt/config.json" ] || "$mk" --preset "$preset" -o "$ckpt" --tokenizer "$tok" --layers "$layers" >&2
 
-# run LABEL CMD...: peak RSS (MB) and wall seconds of CMD into $work/LABEL.time
+# run LABEL CMD...: peak RSS (MB), wall and CPU seconds of CMD into $work/LABEL.time
 run() {
     local label=$1
     shift
-    /usr/bin/time -f "%M %e" -o "$work/$label.time" "$@" >"$work/$label.out" 2>"$work/$label.err" ||
+    /usr/bin/time -f "%M %e %U %S" -o "$work/$label.time" "$@" >"$work/$label.out" 2>"$work/$label.err" ||
         { echo "quantize_7b.sh: $label failed:" >&2; tail -3 "$work/$label.err" >&2; exit 1; }
-    read -r kb sec <"$work/$label.time"
-    echo "$label $((kb / 1024)) $sec"
+    read -r kb sec user sys <"$work/$label.time"
+    echo "$label $((kb / 1024)) $sec $(python3 -c "print(round($user + $sys, 1))")"
 }
 
 echo "# $preset, $layers blocks, $threads threads, quantize on $device, calibration ${ns}x$seq; $(uptime | sed 's/.*load/load/')"
-echo "| run | peak RSS MB | wall s | s / block | projected 32 blocks |"
-echo "|---|---|---|---|---|"
+echo "| run | peak RSS MB | wall s | CPU s | s / block | projected 32 blocks |"
+echo "|---|---|---|---|---|---|"
 rows=()
 for r in "generate" "perplexity"; do
     if [ $r = generate ]; then line=$(run $r "$crvq" generate -m "$ckpt" -p "Once upon a time" -n 8 --threads "$threads")
     else line=$(run $r "$crvq" perplexity -m "$ckpt" -f "$text" --ctx 128 --max-windows 2 --threads "$threads"); fi
-    read -r _ mb sec <<<"$line"
-    echo "| $r (unquantized) | $mb | $sec | | |"
-    rows+=("{\"run\":\"$r\",\"peak_rss_mb\":$mb,\"seconds\":$sec}")
+    read -r _ mb sec cpu <<<"$line"
+    echo "| $r (unquantized) | $mb | $sec | $cpu | | |"
+    rows+=("{\"run\":\"$r\",\"peak_rss_mb\":$mb,\"seconds\":$sec,\"cpu_seconds\":$cpu}")
 done
 for m in $methods; do
     line=$(run "quantize-$m" "$crvq" quantize -m "$ckpt" --calib "$calib" --method "$m" --nsamples "$ns" --nval 0 \
         --seqlen "$seq" --no-finetune --threads "$threads" --device "$device" --json -o "$work/$m.gguf")
-    read -r _ mb sec <<<"$line"
+    read -r _ mb sec cpu <<<"$line"
     per=$(python3 -c "print(round($sec / $layers, 1))")
     proj=$(python3 -c "print(round($sec / $layers * 32 / 3600, 2))")
-    echo "| quantize $m | $mb | $sec | $per | $proj h |"
-    rows+=("{\"run\":\"quantize-$m\",\"peak_rss_mb\":$mb,\"seconds\":$sec,\"seconds_per_block\":$per,\"projected_hours\":$proj}")
+    echo "| quantize $m | $mb | $sec | $cpu | $per | $proj h |"
+    rows+=("{\"run\":\"quantize-$m\",\"peak_rss_mb\":$mb,\"seconds\":$sec,\"cpu_seconds\":$cpu,\"seconds_per_block\":$per,\"projected_hours\":$proj}")
     rm -f "$work/$m.gguf"
 done
 if [ $json = 1 ]; then

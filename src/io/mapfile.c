@@ -1,6 +1,7 @@
 // mapfile.c — read-only memory-mapped files and whole-file reads.
 #include "io/mapfile.h"
 #include "util/fileguard.h"
+#include "util/pages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +68,5 @@ crvq_status crvq_read_file(const char *path, char **data, size_t *size) {
 void crvq_mapfile_release(const crvq_mapfile *f, const void *p, size_t n) {
     const uint8_t *a = p, *b = a + n;
     if (!f->data || a < f->data || b > f->data + f->size) return;
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t lo = ((uintptr_t)a + page - 1) & ~(page - 1), hi = (uintptr_t)b & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); // advice only: a failure changes nothing
+    crvq_pages_release(p, n);
 }

@@ -14,6 +14,7 @@
 #include "model/kv_cache.h"
 #include "model/linear.h"
 #include "util/finite.h"
+#include "util/pages.h"
 #include "util/threads.h"
 
 #include <assert.h>
@@ -258,6 +259,13 @@ static int blas_threads_for(const crvq_config *c, int n) {
 }
 
 float *crvq_state_residual(crvq_state *s) { return s->x; }
+
+void crvq_state_release_layer(const crvq_model *m, crvq_state *s, int l) {
+    if (s->kv_bits != 32) return; // a quantized cache is 4-8x smaller; it is left as it is
+    const size_t kv_dim = (size_t)m->cfg.n_kv_heads * m->cfg.head_dim, floats = (size_t)s->max_seq * kv_dim;
+    crvq_pages_release(s->key_cache + (size_t)l * floats, floats * sizeof(float));
+    crvq_pages_release(s->value_cache + (size_t)l * floats, floats * sizeof(float));
+}
 
 void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap,
                         void *ctx) {

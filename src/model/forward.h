@@ -25,4 +25,12 @@ float *crvq_state_residual(crvq_state *s);
 // with the input of each group of linear layers.
 void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap, void *ctx);
 
+// Layer l's part of the state's KV cache is not needed any more (the
+// pipeline is done with block l): its pages leave the resident set and the
+// cache there reads as zeros, as after crvq_state_init (util/pages.h). A
+// state holds a cache for every layer, (2, n_layers, max_seq, kv_dim)
+// floats: 512 MiB for a 32-layer 7B model at 512 positions, which block-by-
+// block quantization would otherwise fill one layer at a time.
+void crvq_state_release_layer(const crvq_model *m, crvq_state *s, int l);
+
 #endif

@@ -126,3 +126,7 @@ crvq_status crvq_tensor_to_half(crvq_model_storage *s, const crvq_tensor_view *t
 void crvq_storage_release(crvq_model_storage *s, const void *p, size_t n) {
     for (int i = 0; i < s->n_maps; i++) crvq_mapfile_release(&s->maps[i], p, n);
 }
+
+void crvq_storage_release_maps(crvq_model_storage *s) {
+    for (int i = 0; i < s->n_maps; i++) crvq_mapfile_release(&s->maps[i], s->maps[i].data, s->maps[i].size);
+}

@@ -42,6 +42,12 @@ uint64_t crvq_storage_digest(const crvq_model_storage *s, uint64_t seed);
 // Quantization calls it for each original matrix it replaced, so a 7B
 // checkpoint's pages do not pile up in RSS block by block.
 void crvq_storage_release(crvq_model_storage *s, const void *p, size_t n);
+// Every mapped file's pages leave the resident set (crvq_mapfile_release
+// of each whole mapping). Loading checks every weight for NaN/Inf and a
+// checkpointed run digests every weight, which leaves the whole file
+// resident (13.5 GB for a 7B bf16 model); quantization calls this before
+// its first block so that only the block being quantized is read back in.
+void crvq_storage_release_maps(crvq_model_storage *s);
 // Allocate a 64-byte aligned buffer owned by the storage (zeroed).
 crvq_status crvq_storage_alloc(crvq_model_storage *s, size_t bytes, void **out);
 

@@ -132,8 +132,10 @@ static double now(void) {
 
 // Run block l on every sequence: x -> block(x) in place; taps may watch (the
 // first n_taps_seqs sequences). On a device with a block forward (the GPU)
-// the whole X goes there and its taps feed h's context directly.
-static crvq_status run_block(run *r, int l, hessians *h, int n_taps_seqs) {
+// the whole X goes there and its taps feed h's context directly. With
+// keep 0 (CPU only) the outputs are not wanted: only the tapped sequences
+// run and X is left as it was.
+static crvq_status run_block(run *r, int l, hessians *h, int n_taps_seqs, int keep) {
     if (r->be && r->be->block_forward) {
         int taps = h ? (n_taps_seqs < r->n_seq ? n_taps_seqs : r->n_seq) : 0;
         if (h) h->rows += (long long)taps * r->seqlen;
@@ -141,12 +143,13 @@ static crvq_status run_block(run *r, int l, hessians *h, int n_taps_seqs) {
                                     h ? h->ctx : NULL);
     }
     size_t stride = (size_t)r->seqlen * r->m->cfg.dim;
-    for (int i = 0; i < r->n_seq; i++) {
+    int n = keep || n_taps_seqs > r->n_seq ? r->n_seq : n_taps_seqs;
+    for (int i = 0; i < n; i++) {
         float *x = r->X + i * stride;
         memcpy(crvq_state_residual(r->s), x, stride * sizeof(float));
         if (h) h->on = i < n_taps_seqs;
         crvq_block_forward(r->m, r->s, l, r->seqlen, 0, h ? hessian_tap : NULL, h);
-        memcpy(x, crvq_state_residual(r->s), stride * sizeof(float));
+        if (keep) memcpy(x, crvq_state_residual(r->s), stride * sizeof(float));
     }
     return h ? h->st : CRVQ_OK;
 }
@@ -160,18 +163,21 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     if (st) return st;
     // The Hessian pass runs the full-precision block on a copy of the inputs;
     // its outputs are the fine-tuning targets, the inputs go on to the
-    // quantized block.
-    float *inputs = malloc(bytes);
-    if (!inputs) {
+    // quantized block. Without fine-tuning nothing reads the outputs: on the
+    // CPU the pass then leaves X as it is and needs no copy (one X less at
+    // the peak: 1 GiB at 128 x 512 x 4096; docs/quantization.md, "Memory").
+    const int twin = r->o->finetune || (r->be && r->be->block_forward);
+    float *inputs = twin ? malloc(bytes) : NULL;
+    if (twin && !inputs) {
         h->be->hessian_end(h->ctx, 0);
         return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for calibration activations");
     }
-    memcpy(inputs, r->X, bytes);
+    if (twin) memcpy(inputs, r->X, bytes);
     h->st = CRVQ_OK;
     double t0 = now();
-    st = run_block(r, l, h, r->n_train);
-    float *targets = r->X;
-    r->X = inputs;
+    st = run_block(r, l, h, r->n_train, twin);
+    float *targets = twin ? r->X : NULL;
+    if (twin) r->X = inputs;
     crvq_status end = h->be->hessian_end(h->ctx, st ? 0 : h->rows);
     h->ctx = NULL;
     if (!st) st = end;
@@ -207,8 +213,9 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     if (st) return st;
     report(r, (crvq_progress){CRVQ_STAGE_PROPAGATE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
     double t2 = now();
-    st = run_block(r, l, NULL, 0);
+    st = run_block(r, l, NULL, 0, 1);
     r->propagate_seconds += now() - t2;
+    crvq_state_release_layer(r->m, r->s, l); // block l runs no more
     return st;
 }
 
@@ -230,7 +237,8 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
     if (o->resume && o->checkpoint && stat(o->checkpoint, &sb) == 0) {
         if ((st = crvq_checkpoint_load(m, &id, o->checkpoint, &start))) return st;
         for (int l = 0; l < start; l++) {
-            if ((st = run_block(r, l, NULL, 0))) return st;
+            if ((st = run_block(r, l, NULL, 0, 1))) return st;
+            crvq_state_release_layer(m, r->s, l);
             report(r, (crvq_progress){CRVQ_STAGE_BLOCK_DONE, l, c->n_layers, -1, 0, 0, fraction(r, l, 1), 1});
         }
         rep->blocks_resumed = start;
@@ -248,6 +256,10 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
         if (!(h.H[t] = malloc((size_t)h.width[t] * h.width[t] * sizeof(double))))
             st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
 
+    // Loading checked every weight for NaN/Inf and the run id digested them:
+    // the whole mapped file is resident now. Each block reads its own
+    // weights back in and quantize_linear gives them back as it replaces them.
+    crvq_storage_release_maps(m->storage);
     for (int l = start; l < c->n_layers && !st; l++) {
         if ((st = quantize_block(r, l, &h))) break;
         if (o->checkpoint && (st = crvq_checkpoint_write(m, l + 1, &id, o->checkpoint))) break;
