@@ -54,6 +54,27 @@ static void hessian_tap(void *ctx, int tap, const float *x, int n, int width) {
     if (tap == CRVQ_TAP_ATTN_IN) h->rows += n;
 }
 
+// The Hessians live for one block: allocated for its calibration pass, each
+// freed after the last layer that reads it, so that while down_proj (the
+// last layer, with the largest working set) is quantized only its (F, F)
+// Hessian remains: 8·(2·D² + Dq²) bytes less at the peak, 384 MiB for a 7B
+// model (docs/memory.md).
+static crvq_status hessians_alloc(hessians *h) {
+    for (int t = 0; t < CRVQ_N_TAPS; t++)
+        if (!h->H[t] && !(h->H[t] = malloc((size_t)h->width[t] * h->width[t] * sizeof(double))))
+            return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
+    return CRVQ_OK;
+}
+
+// Layer j of the block is quantized: free its Hessian unless a later layer shares it.
+static void hessians_done(hessians *h, int j) {
+    const int tap = crvq_proj_table[j].tap;
+    for (int k = j + 1; k < CRVQ_PROJ_COUNT; k++)
+        if (crvq_proj_table[k].tap == tap) return;
+    free(h->H[tap]);
+    h->H[tap] = NULL;
+}
+
 // ------------------------------------------------------------- quantize ---
 
 // Quantize one linear layer against H and swap in its compressed form.
@@ -159,7 +180,8 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     size_t bytes = (size_t)r->n_seq * r->seqlen * c->dim * sizeof(float);
     report(r, (crvq_progress){CRVQ_STAGE_HESSIAN, l, c->n_layers, -1, 0, 0, fraction(r, l, 0), 0});
     h->rows = 0;
-    crvq_status st = h->be->hessian_begin(CRVQ_N_TAPS, h->width, r->seqlen, h->H, &h->ctx);
+    crvq_status st = hessians_alloc(h);
+    if (!st) st = h->be->hessian_begin(CRVQ_N_TAPS, h->width, r->seqlen, h->H, &h->ctx);
     if (st) return st;
     // The Hessian pass runs the full-precision block on a copy of the inputs;
     // its outputs are the fine-tuning targets, the inputs go on to the
@@ -189,6 +211,7 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
         report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, 0, 0, fraction(r, l, within), 0});
         double rel = 0, bits = 0;
         if ((st = quantize_linear(r->m, l, j, h->H[crvq_proj_table[j].tap], &r->o->qp, &rel, &bits))) break;
+        hessians_done(h, j);
         r->sum_rel += rel;
         r->n_rel++;
         within += 0.8 * r->layer_share[j];
@@ -252,9 +275,6 @@ static crvq_status pipeline(run *r, const crvq_calib *cal, crvq_pipeline_report 
                          crvq_device_name(o->qp.device));
     for (int t = 0; t < CRVQ_N_TAPS; t++) h.width[t] = crvq_tap_width(c, t);
     st = CRVQ_OK;
-    for (int t = 0; t < CRVQ_N_TAPS && !st; t++)
-        if (!(h.H[t] = malloc((size_t)h.width[t] * h.width[t] * sizeof(double))))
-            st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory for proxy Hessians");
 
     // Loading checked every weight for NaN/Inf and the run id digested them:
     // the whole mapped file is resident now. Each block reads its own
