@@ -10,10 +10,14 @@
 #   bench/pg_dev.sh                          # every configuration below
 #   CONFIGS="crvq vq-1" bench/pg_dev.sh      # a subset, by name
 #   WINDOWS=0 bench/pg_dev.sh                # every evaluation window (slow on 2 cores)
+#   DEVICE=cuda NSAMPLES=256 NVAL=32 SEQLEN=1024 FT_EPOCHS=10 bench/pg_dev.sh
+#                                            # the authors' settings, quantized on a GPU
 #
 # Environment: CRVQ (binary), SHARED (../shared), NSAMPLES (32), NVAL (8),
 # SEQLEN (512), WINDOWS (evaluation windows per file, 0 = all; default 40),
-# E2E_SAMPLES (64), CONFIGS, WORK (scratch dir), OUT.
+# DEVICE (cpu or cuda: where quantize runs), FT_EPOCHS (block fine-tuning
+# epochs of the configurations that fine-tune; 3), E2E_SAMPLES (64),
+# E2E_SEQLEN (SEQLEN), E2E_EPOCHS (1), CONFIGS, WORK (scratch dir), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CRVQ=${CRVQ:-build/crvq}
@@ -22,7 +26,11 @@ NSAMPLES=${NSAMPLES:-32}
 NVAL=${NVAL:-8}
 SEQLEN=${SEQLEN:-512}
 WINDOWS=${WINDOWS:-40}
+DEVICE=${DEVICE:-cpu}
+FT_EPOCHS=${FT_EPOCHS:-3}
 E2E_SAMPLES=${E2E_SAMPLES:-64}
+E2E_SEQLEN=${E2E_SEQLEN:-$SEQLEN}
+E2E_EPOCHS=${E2E_EPOCHS:-1}
 WORK=${WORK:-/tmp/crvq-pg-dev}
 OUT=${OUT:-bench/results/pg_dev.md}
 model=$SHARED/models/pg-dev
@@ -35,21 +43,32 @@ done
 [ -x "$CRVQ" ] || { echo "pg_dev.sh: $CRVQ not found; build first" >&2; exit 1; }
 mkdir -p "$WORK" "$(dirname "$OUT")"
 
-# name | quantize flags ("e2e:BASE" = end-to-end distillation of config BASE), most important first
+# name | quantize flags ("e2e:BASE" = end-to-end distillation of config BASE), most important first.
+# Configurations without --no-finetune fine-tune each block for FT_EPOCHS epochs (unless they set --ft-epochs).
+# The crvq-lambda* and crvq-M* rows are the points of issue 12's frontier, one at or just under each of
+# llama.cpp's i-quant bit rates (1.648, 1.812, 2.086, 2.930 bits per linear weight on pg-dev).
 all=(
   "crvq|--method crvq --no-finetune"
   "vq-1|--method vq -M 1 -e 8 --no-finetune"
   "rtn-2bit|--method rtn --bits 2 --group-size 128"
   "gptq-2bit|--method gptq --bits 2 --group-size 128"
-  "crvq+block-ft|--method crvq --ft-epochs 3"
+  "crvq+block-ft|--method crvq"
   "crvq+block-ft+e2e|e2e:crvq+block-ft"
-  "vq-1+block-ft|--method vq -M 1 -e 8 --ft-epochs 3"
+  "vq-1+block-ft|--method vq -M 1 -e 8"
   "vq-1+block-ft+e2e|e2e:vq-1+block-ft"
   "vq-2|--method vq -M 2 -e 8 --no-finetune"
   "crvq-M2|--method crvq -M 2 --no-finetune"
   "crvq-lambda0.1|--method crvq --lambda 0.1 --no-finetune"
   "crvq-sort|--method crvq --channel-order sort --no-finetune"
-  "vq-1+block-ft-lr1e-4|--method vq -M 1 -e 8 --ft-epochs 3 --ft-lr 1e-4"
+  "vq-1+block-ft-lr1e-4|--method vq -M 1 -e 8 --ft-lr 1e-4"
+  "crvq-lambda0.1+block-ft|--method crvq --lambda 0.1"
+  "crvq-lambda0.1+block-ft+e2e|e2e:crvq-lambda0.1+block-ft"
+  "crvq-lambda0.16+block-ft|--method crvq --lambda 0.16"
+  "crvq-lambda0.16+block-ft+e2e|e2e:crvq-lambda0.16+block-ft"
+  "crvq-M2-lambda0.85+block-ft|--method crvq -M 2 --lambda 0.85"
+  "crvq-M2-lambda0.85+block-ft+e2e|e2e:crvq-M2-lambda0.85+block-ft"
+  "crvq-M3-lambda0.8+block-ft|--method crvq -M 3 --lambda 0.8"
+  "crvq-M3-lambda0.8+block-ft+e2e|e2e:crvq-M3-lambda0.8+block-ft"
 )
 CONFIGS=${CONFIGS:-$(for c in "${all[@]}"; do printf '%s ' "${c%%|*}"; done)}
 wflag=()
@@ -76,22 +95,27 @@ table() {
         echo "Written by \`bench/pg_dev.sh\` on $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;"
         echo "load average when written: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: times are upper bounds)."
         echo "Calibration: $NSAMPLES windows of $SEQLEN tokens from pg-calib.txt (+ $NVAL validation windows for block fine-tuning), seed 0."
-        echo "Block fine-tuning (where named): Adam lr 3e-5, betas 0.9/0.95, 3 epochs (the default 10 did not fit the session), patience 3."
-        echo "End-to-end distillation: \`crvq finetune\`, 1 epoch over $E2E_SAMPLES windows of $SEQLEN tokens of pg-calib.txt, lr 1e-4."
+        echo "Quantization on \`--device $DEVICE\`$( [ "$DEVICE" = cuda ] && command -v nvidia-smi >/dev/null && echo " ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1))")."
+        echo "Block fine-tuning (configurations without --no-finetune): Adam lr 3e-5 unless named, betas 0.9/0.95, at most $FT_EPOCHS epochs, patience 3."
+        echo "End-to-end distillation: \`crvq finetune\` on the CPU, $E2E_EPOCHS epoch(s) over $E2E_SAMPLES windows of $E2E_SEQLEN tokens of pg-calib.txt, lr 1e-4."
         echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
         echo "KLD: mean KL(original ‖ quantized) per scored token on those WikiText-2 windows; top-1: argmax agreement."
         echo "Bits: linear layers, docs/method.md formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
         echo "Decode: \`crvq bench --threads 1\`, 64 tokens after a 128-token prompt, one core timed in its CPU time."
         echo
-        echo "| model | bits/weight | WikiText-2 | C4 | KLD | top-1 | time s | decode tok/s |"
-        echo "|---|---|---|---|---|---|---|---|"
-        printf '| original (bf16 weights, f32 compute) | 16 | %.2f | %.2f | 0 | 1 | – | %.1f |\n' \
+        echo "Ratio: WikiText-2 perplexity / the original's on the same windows (issue 12 compares llama.cpp's files by it)."
+        echo
+        echo "| model | bits/weight | WikiText-2 | ratio | C4 | KLD | top-1 | time s | decode tok/s |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        printf '| original (bf16 weights, f32 compute) | 16 | %.2f | 1 | %.2f | 0 | 1 | – | %.1f |\n' \
             "$(j "$WORK/original.wiki.json" ppl)" "$(j "$WORK/original.c4.json" ppl)" "$(j "$WORK/original.bench.json" decode_cpu_tps)"
         for c in "${all[@]}"; do
             name=${c%%|*}
             [ -f "$WORK/$name.bench.json" ] || continue
-            printf '| %s (`%s`) | %.3f | %.2f | %.2f | %.4f | %.3f | %.0f | %.1f |\n' "$name" "${c#*|}" \
-                "$(j "$WORK/$name.quant.json" linear_bpw)" "$(j "$WORK/$name.wiki.json" ppl)" "$(j "$WORK/$name.c4.json" ppl)" \
+            printf '| %s (`%s`) | %.3f | %.2f | %.3f | %.2f | %.4f | %.3f | %.0f | %.1f |\n' "$name" "${c#*|}" \
+                "$(j "$WORK/$name.quant.json" linear_bpw)" "$(j "$WORK/$name.wiki.json" ppl)" \
+                "$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$(j "$WORK/$name.wiki.json" ppl)" "$(j "$WORK/original.wiki.json" ppl)")" \
+                "$(j "$WORK/$name.c4.json" ppl)" \
                 "$(j "$WORK/$name.wiki.json" kld)" "$(j "$WORK/$name.wiki.json" top1_agree)" \
                 "$(j "$WORK/$name.quant.json" seconds)" "$(j "$WORK/$name.bench.json" decode_cpu_tps)"
         done
@@ -116,7 +140,7 @@ for c in "${all[@]}"; do
     e2e:*)
         base=${flags#e2e:}
         "$CRVQ" finetune -m "$WORK/$base.gguf" --teacher "$model" --data "$calib" -o "$WORK/$name.gguf" \
-            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$SEQLEN" --epochs 1 --quiet --json >"$WORK/$name.ft.json"
+            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$E2E_SEQLEN" --epochs "$E2E_EPOCHS" --quiet --json >"$WORK/$name.ft.json"
         # bits as the base; time = base quantization + distillation
         python3 - "$WORK/$base.quant.json" "$WORK/$name.ft.json" >"$WORK/$name.quant.json" <<'PY'
 import json, sys
@@ -126,9 +150,11 @@ print(json.dumps({"linear_bpw": q["linear_bpw"], "seconds": q["seconds"] + f["se
 PY
         ;;
     *)
+        ft=()
+        case " $flags " in *" --no-finetune "* | *" --ft-epochs "*) ;; *) ft=(--ft-epochs "$FT_EPOCHS") ;; esac
         # shellcheck disable=SC2086
-        "$CRVQ" quantize -m "$model" --calib "$calib" -o "$WORK/$name.gguf" $flags --nsamples "$NSAMPLES" \
-            --nval "$NVAL" --seqlen "$SEQLEN" --quiet --json >"$WORK/$name.quant.json"
+        "$CRVQ" quantize -m "$model" --calib "$calib" -o "$WORK/$name.gguf" $flags "${ft[@]}" --device "$DEVICE" \
+            --nsamples "$NSAMPLES" --nval "$NVAL" --seqlen "$SEQLEN" --quiet --json >"$WORK/$name.quant.json"
         ;;
     esac
     fi
