@@ -131,11 +131,11 @@ static void layer_init(layer *L, kind k, int m, int n) {
         L->n_inst = n_instances(codes);
         for (int i = 0; i < L->n_inst; i++) {
             const uint8_t *c = pool + i * codes;
-            crvq_vq_raw raw = {.m_out = m, .n_in = n, .d = d, .M = M, .n_crit = n_crit, .e = {8, 8, 8, 8},
-                               .codes = c, .codes_ext = n_crit ? c + (size_t)m * G : NULL,
-                               .scales = L->half + (size_t)M * 256 * d, .perm = perm};
+            crvq_vq_layer raw = {.m_out = m, .n_in = n, .d = d, .M = M, .n_groups = G, .n_crit = n_crit,
+                                 .e = {8, 8, 8, 8}, .codes = c, .codes_ext = n_crit ? c + (size_t)m * G : NULL,
+                                 .scales = L->half + (size_t)M * 256 * d, .perm = perm};
             for (int q = 0; q < M; q++) raw.codebooks[q] = L->half + (size_t)q * 256 * d;
-            if (crvq_vq_weights_from_raw(&raw, "bench", &L->vq[i]) != CRVQ_OK) exit(1);
+            if (crvq_vq_weights_from_layer(&raw, "bench", &L->vq[i]) != CRVQ_OK) exit(1);
         }
         free(perm);
         L->bytes = crvq_vq_weights_bytes(L->vq[0]);

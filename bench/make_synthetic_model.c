@@ -81,7 +81,7 @@ static crvq_status make_vq(crvq_model *m, crvq_sample_rng *r, int n_out, int n_i
     int G = n_in / d;
     // VQ: every group uses every codebook (n_crit = G); CRVQ: floor(n_in·λ/d)
     int n_crit = M == 1 ? G : (int)floor(n_in * lambda / d + 1e-9);
-    crvq_vq_raw raw = {.m_out = n_out, .n_in = n_in, .d = d, .M = M, .n_crit = n_crit};
+    crvq_vq_layer raw = {.m_out = n_out, .n_in = n_in, .d = d, .M = M, .n_groups = G, .n_crit = n_crit};
     uint8_t *codes = alloc(m, (size_t)n_out * G);
     uint8_t *ext = M > 1 ? alloc(m, (size_t)n_out * n_crit * (M - 1)) : NULL;
     uint16_t *cb = alloc(m, (size_t)M * K * d * sizeof *cb), *scales = alloc(m, (size_t)n_out * sizeof *scales);
@@ -108,7 +108,7 @@ static crvq_status make_vq(crvq_model *m, crvq_sample_rng *r, int n_out, int n_i
         raw.codebooks[k] = cb + (size_t)k * K * d;
     }
     crvq_vq_weights *W;
-    crvq_status st = crvq_vq_weights_from_raw(&raw, what, &W);
+    crvq_status st = crvq_vq_weights_from_layer(&raw, what, &W);
     if (!st) st = crvq_storage_own(m->storage, W, (void (*)(void *))crvq_vq_weights_free);
     if (!st) *lin = (crvq_linear){.kind = CRVQ_LINEAR_VQ, .n_out = n_out, .n_in = n_in, .vq = W};
     return st;

@@ -403,20 +403,29 @@ const char *crvq_method_name(crvq_method m);
 const char *crvq_importance_name(crvq_importance r);
 const char *crvq_channel_order_name(crvq_channel_order o);
 
-// A VQ / CRVQ layer. Row r, group g (permuted column order) is reconstructed as
-//   ŵ[r,g] = scales[r] * ( C0[codes[r,g,0]] + [g < n_crit] Σ_{k=1..M-1} Ck[codes[r,g,k]] )
-// and the permuted column j is original column perm[j].
+// A VQ / CRVQ layer in the one form it has outside the quantizer: as the
+// container stores it (docs/format.md). The quantizer emits it, the loader
+// maps it from a file (the arrays then point into the mapping), and the
+// kernels' runtime weights are built from it. Row r, group g (permuted
+// column order) is reconstructed as
+//   ŵ[r,g] = scales[r] * ( C0[codes[r,g]] + [g < n_crit] Σ_{k=1..M-1} Ck[codes_ext[r,g,k-1]] )
+// and the permuted column j is original column perm[j]. Codes are 8-bit
+// when every codebook they index has e <= 8, else 16-bit (one width for the
+// basic codes, one for the extended ones).
 typedef struct crvq_vq_layer {
     int m_out, n_in;
     int d, M;
-    int e[CRVQ_MAX_CODEBOOKS];
+    int e[CRVQ_MAX_CODEBOOKS]; // bits of codebook k (1..16): 2^e[k] codewords
     int n_groups;       // n_in / d
     int n_crit;         // G_c: groups [0, n_crit) use all M codebooks
-    float *codebooks[CRVQ_MAX_CODEBOOKS]; // k: (2^e[k], d)
-    uint16_t *codes;    // basic codes (m_out, n_groups)
-    uint16_t *codes_ext;// extended codes (m_out, n_crit, M-1); NULL if none
-    float *scales;      // (m_out)
-    int32_t *perm;      // (n_in); NULL means identity (no permutation stored)
+    const uint16_t *codebooks[CRVQ_MAX_CODEBOOKS]; // fp16, k: (2^e[k], d)
+    const void *codes;  // basic codes (m_out, n_groups): uint8 if e[0] <= 8, else uint16
+    const void *codes_ext; // extended codes (m_out, n_crit, M-1): uint8 if every e[k>=1] <= 8,
+                        // else uint16; NULL when n_crit·(M-1) = 0
+    const uint16_t *scales; // fp16 (m_out)
+    const int32_t *perm;    // (n_in); NULL means identity (no permutation stored)
+    void *owned;        // the one allocation holding the arrays when the layer owns them
+                        // (the quantizer's result); NULL when they live elsewhere (a file)
 } crvq_vq_layer;
 
 // A scalar-quantized layer (rtn, gptq): W[r,c] ≈ scale[r,g] * (q[r,c] - zero[r,g])

@@ -141,6 +141,7 @@ static void quantize_block(crvq_model *m) {
         } else {
             crvq_vq_weights *W = NULL;
             CHECK(crvq_vq_weights_from_layer(&res.vq, "vq", &W) == CRVQ_OK);
+            crvq_vq_weights_take(W, &res.vq);
             CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_vq_weights_free) == CRVQ_OK);
             *lin = (crvq_linear){.kind = CRVQ_LINEAR_VQ, .n_out = no, .n_in = ni, .vq = W, .bias = lin->bias};
         }

@@ -19,6 +19,7 @@
 #include "model/attention.h"
 #include "model/forward.h"
 #include "model/linear.h"
+#include "quant/vq_fit.h"
 #include "quant/rng.h"
 #include "ref_model.h"
 #include "train/block_grad.h"
@@ -293,9 +294,10 @@ static void test_attention_chunks(void) {
 
 // ------------------------------------------------------- linear layers ---
 
-// A random VQ / CRVQ layer (fp16-exact codebooks and scales) and its runtime weights.
+// A random VQ / CRVQ layer (fp16-exact codebooks and scales) as the
+// quantizer holds it, and its runtime weights (stored by crvq_vq_emit).
 static crvq_vq_weights *make_vq(int m, int n_in, int d, int M, const int *e, int n_crit, int permuted,
-                                crvq_vq_layer *L) {
+                                crvq_vq_fit *L) {
     memset(L, 0, sizeof *L);
     L->m_out = m, L->n_in = n_in, L->d = d, L->M = M, L->n_groups = n_in / d, L->n_crit = n_crit;
     for (int k = 0; k < M; k++) {
@@ -322,12 +324,16 @@ static crvq_vq_weights *make_vq(int m, int n_in, int d, int M, const int *e, int
             L->perm[i] = L->perm[j], L->perm[j] = t;
         }
     }
+    crvq_vq_layer S;
     crvq_vq_weights *W = NULL;
-    CHECK_MSG(crvq_vq_weights_from_layer(L, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK(crvq_vq_emit(L, &S) == CRVQ_OK);
+    CHECK_MSG(crvq_vq_weights_from_layer(&S, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
+    if (W) crvq_vq_weights_take(W, &S);
+    crvq_vq_layer_free(&S);
     return W;
 }
 
-static void free_vq_layer(crvq_vq_layer *L) {
+static void free_vq_layer(crvq_vq_fit *L) {
     for (int k = 0; k < L->M; k++) free(L->codebooks[k]);
     free(L->codes), free(L->codes_ext), free(L->scales), free(L->perm);
 }
@@ -441,7 +447,7 @@ static void test_linears(void) {
         {"crvq M=3 e=3,2,4 n_crit=2 perm", 10, 24, 3, 2, 1, e3},
     };
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
-        crvq_vq_layer vl;
+        crvq_vq_fit vl;
         crvq_vq_weights *W = make_vq(vs[i].m, vs[i].n_in, 4, vs[i].M, vs[i].e, vs[i].n_crit, vs[i].perm, &vl);
         crvq_linear L = {.kind = CRVQ_LINEAR_VQ, .n_out = vs[i].m, .n_in = vs[i].n_in, .vq = W};
         check_linear(vs[i].name, &L);
@@ -454,7 +460,7 @@ static void test_linears(void) {
 // tile seams against direct float64 sums (no finite differences at this size).
 static void test_linear_tiles(void) {
     const int m = 1030, ni = 4096, n = 3, e[2] = {4, 3};
-    crvq_vq_layer vl;
+    crvq_vq_fit vl;
     crvq_vq_weights *W = make_vq(m, ni, 8, 2, e, 10, 1, &vl);
     crvq_linear L = {.kind = CRVQ_LINEAR_VQ, .n_out = m, .n_in = ni, .vq = W};
     float *x = rand_f((size_t)n * ni, 1.0, 0.0), *R = rand_f((size_t)n * m, 1.0, 0.0);
@@ -530,7 +536,7 @@ static void test_block(crvq_rope_style style, int bias, int qk) {
     const int n_seq = 2, T = 5, N = n_seq * T, dim = 16;
     const int e2[2] = {3, 3}, e1[1] = {3};
     // q: CRVQ (permuted), k: VQ M=1, v: dense, o: CRVQ, gate: CRVQ, up: scalar, down: CRVQ
-    crvq_vq_layer vl[CRVQ_PROJ_COUNT];
+    crvq_vq_fit vl[CRVQ_PROJ_COUNT];
     int is_vq[CRVQ_PROJ_COUNT] = {1, 1, 0, 1, 1, 0, 1};
     crvq_layer L = {0};
     L.attn_norm = rand_f(dim, 0.3, 1.0);

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "cuda_util.h"
 #include "crvq.h"
+#include "kernels/vq_weights.h"
 #include "quant/kmeans.h"
 #include "quant/rng.h"
 
@@ -55,6 +56,20 @@ static size_t differing(const uint16_t *a, const uint16_t *b, size_t n) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) k += a[i] != b[i];
     return k;
+}
+
+// Of n stored codes (`bytes` each), how many differ.
+static size_t differing_codes(const void *a, const void *b, size_t n, int bytes) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += crvq_vq_code_at(a, bytes, i) != crvq_vq_code_at(b, bytes, i);
+    return k;
+}
+
+// max |a - b| of two fp16 arrays (n), in float32.
+static double max_half_diff(const uint16_t *a, const uint16_t *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)crvq_f16_to_f32(a[i]) - crvq_f16_to_f32(b[i])));
+    return m;
 }
 
 // The GPU k-means runs the CPU's algorithm step for step: the same
@@ -112,15 +127,17 @@ static void test_initial_layer(void) {
     if (!gq.w_hat || !c.w_hat) return;
     CHECK(gq.vq.perm && c.vq.perm && !memcmp(gq.vq.perm, c.vq.perm, sizeof(int32_t) * n));
     size_t nc = (size_t)m * gq.vq.n_groups, ne = (size_t)m * gq.vq.n_crit * (gq.vq.M - 1);
-    size_t dcodes = differing(c.vq.codes, gq.vq.codes, nc) + differing(c.vq.codes_ext, gq.vq.codes_ext, ne);
+    const int b0 = crvq_vq_code_bytes(gq.vq.e, 0, 1), bx = crvq_vq_code_bytes(gq.vq.e, 1, gq.vq.M);
+    size_t dcodes = differing_codes(c.vq.codes, gq.vq.codes, nc, b0) +
+                    differing_codes(c.vq.codes_ext, gq.vq.codes_ext, ne, bx);
     double dcb = 0;
     for (int k = 0; k < gq.vq.M; k++)
-        dcb = fmax(dcb, max_abs_diff(c.vq.codebooks[k], gq.vq.codebooks[k], (size_t)gq.vq.d << gq.vq.e[k]));
+        dcb = fmax(dcb, max_half_diff(c.vq.codebooks[k], gq.vq.codebooks[k], (size_t)gq.vq.d << gq.vq.e[k]));
     printf("initial layer: %zu of %zu codes differ, codebooks by %.3g, scales by %.3g; rel. loss cpu %.9f gpu %.9f\n",
-           dcodes, nc + ne, dcb, max_abs_diff(c.vq.scales, gq.vq.scales, m), rel_loss(&c), rel_loss(&gq));
+           dcodes, nc + ne, dcb, max_half_diff(c.vq.scales, gq.vq.scales, m), rel_loss(&c), rel_loss(&gq));
     CHECK(dcodes <= (nc + ne) / 1000);
     CHECK(dcb <= 1e-5);
-    CHECK(max_abs_diff(c.vq.scales, gq.vq.scales, m) == 0);
+    CHECK(max_half_diff(c.vq.scales, gq.vq.scales, m) == 0);
     CHECK_NEAR(rel_loss(&gq), rel_loss(&c), 1e-5);
     CHECK(gq.trace.loss && gq.rounds == 0);
     crvq_quant_result_free(&c);
@@ -180,7 +197,7 @@ static void test_whole_runs(void) {
         for (int r = 0; r < g1.rounds; r++) CHECK(g1.trace.loss[r + 1] <= g1.trace.loss[r]);
         size_t P = (size_t)cases[i].m * cases[i].n;
         CHECK_MSG(g1.rounds == g2.rounds && !memcmp(g1.w_hat, g2.w_hat, sizeof(float) * P) &&
-                      !memcmp(g1.vq.codes, g2.vq.codes, sizeof(uint16_t) * (P / p.d)) && g1.loss == g2.loss,
+                      !memcmp(g1.vq.codes, g2.vq.codes, (size_t)crvq_vq_code_bytes(p.e, 0, 1) * (P / p.d)) && g1.loss == g2.loss,
                   "two GPU runs differ (%s, case %zu)", crvq_method_name(p.method), i);
         crvq_quant_result_free(&c);
         crvq_quant_result_free(&g1);

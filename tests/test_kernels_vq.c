@@ -12,6 +12,7 @@
 #include "kernels/isa.h"
 #include "kernels/vq_weights.h"
 #include "model/linear.h"
+#include "quant/vq_fit.h"
 #include "quant/rng.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -24,7 +25,9 @@ typedef struct shape {
     int m, n_in, d, M, e[4], n_crit, permuted;
 } shape;
 
-static void make_layer(const shape *s, crvq_vq_layer *L) {
+// The layer as the quantizer holds it (float32, fp16-exact values); the
+// tests store it with crvq_vq_emit, as the quantizer does.
+static void make_layer(const shape *s, crvq_vq_fit *L) {
     memset(L, 0, sizeof *L);
     L->m_out = s->m;
     L->n_in = s->n_in;
@@ -62,7 +65,7 @@ static void make_layer(const shape *s, crvq_vq_layer *L) {
     }
 }
 
-static void free_layer(crvq_vq_layer *L) {
+static void free_layer(crvq_vq_fit *L) {
     for (int k = 0; k < L->M; k++) free(L->codebooks[k]);
     free(L->codes);
     free(L->codes_ext);
@@ -71,7 +74,7 @@ static void free_layer(crvq_vq_layer *L) {
 }
 
 // Ŵ in float64, original column order, straight from the definition.
-static double *dequant_ref(const crvq_vq_layer *L) {
+static double *dequant_ref(const crvq_vq_fit *L) {
     double *w = calloc((size_t)L->m_out * L->n_in, sizeof(double));
     const int d = L->d, E = L->M - 1;
     for (int r = 0; r < L->m_out; r++)
@@ -104,11 +107,14 @@ static double rel_err(const float *y, const double *ref, const double *mag, size
 }
 
 static void test_shape(const shape *s) {
-    crvq_vq_layer L;
+    crvq_vq_fit L;
     make_layer(s, &L);
+    crvq_vq_layer S;
+    CHECK(crvq_vq_emit(&L, &S) == CRVQ_OK);
     crvq_vq_weights *W = NULL;
-    CHECK_MSG(crvq_vq_weights_from_layer(&L, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_vq_weights_from_layer(&S, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
     if (!W) return;
+    crvq_vq_weights_take(W, &S);
     CHECK(W->m_out == s->m && W->n_groups == s->n_in / s->d && W->n_ext == s->n_crit * (s->M - 1));
     CHECK((W->codes8 != NULL) == (s->e[0] <= 8));
 
@@ -190,10 +196,11 @@ static void test_shape(const shape *s) {
     free_layer(&L);
 }
 
-// The container's path: fp16 arrays and codes that stay where they are.
-static void test_from_raw(void) {
+// The container's path: fp16 arrays and codes that stay where they are,
+// against the same layer emitted by the quantizer's crvq_vq_emit.
+static void test_stored(void) {
     shape s = {.m = 9, .n_in = 64, .d = 8, .M = 2, .e = {8, 4}, .n_crit = 3, .permuted = 1};
-    crvq_vq_layer L;
+    crvq_vq_fit L;
     make_layer(&s, &L);
     const int G = 8;
     uint8_t codes[9 * 8], ext[9 * 3];
@@ -203,13 +210,19 @@ static void test_from_raw(void) {
     for (int i = 0; i < 256 * 8; i++) cb0[i] = crvq_f32_to_f16(L.codebooks[0][i]);
     for (int i = 0; i < 16 * 8; i++) cb1[i] = crvq_f32_to_f16(L.codebooks[1][i]);
     for (int r = 0; r < 9; r++) sc[r] = crvq_f32_to_f16(L.scales[r]);
-    crvq_vq_raw raw = {.m_out = 9, .n_in = 64, .d = 8, .M = 2, .n_crit = 3, .e = {8, 4},
-                       .codes = codes, .codes_ext = ext, .codebooks = {cb0, cb1}, .scales = sc, .perm = L.perm};
+    crvq_vq_layer raw = {.m_out = 9, .n_in = 64, .d = 8, .M = 2, .n_groups = G, .n_crit = 3, .e = {8, 4},
+                         .codes = codes, .codes_ext = ext, .codebooks = {cb0, cb1}, .scales = sc, .perm = L.perm};
+    crvq_vq_layer S;
+    CHECK(crvq_vq_emit(&L, &S) == CRVQ_OK);
+    CHECK(!memcmp(S.codes, codes, sizeof codes) && !memcmp(S.codes_ext, ext, sizeof ext));
+    CHECK(!memcmp(S.codebooks[0], cb0, sizeof cb0) && !memcmp(S.codebooks[1], cb1, sizeof cb1));
+    CHECK(!memcmp(S.scales, sc, sizeof sc) && !memcmp(S.perm, L.perm, 64 * sizeof(int32_t)));
     crvq_vq_weights *W = NULL, *W2 = NULL;
-    CHECK_MSG(crvq_vq_weights_from_raw(&raw, "raw", &W) == CRVQ_OK, "%s", crvq_last_error());
-    CHECK_MSG(crvq_vq_weights_from_layer(&L, "layer", &W2) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_vq_weights_from_layer(&raw, "raw", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_vq_weights_from_layer(&S, "layer", &W2) == CRVQ_OK, "%s", crvq_last_error());
     if (W && W2) {
         CHECK(W->codes8 == codes && W->ext8 == ext); // not copied
+        crvq_vq_weights_take(W2, &S);
         const crvq_linear a = {.kind = CRVQ_LINEAR_VQ, .n_out = 9, .n_in = 64, .vq = W};
         const crvq_linear b = {.kind = CRVQ_LINEAR_VQ, .n_out = 9, .n_in = 64, .vq = W2};
         test_linear_pair(a, b, rng_unit);
@@ -218,26 +231,27 @@ static void test_from_raw(void) {
     }
     crvq_vq_weights_free(W);
     crvq_vq_weights_free(W2);
+    crvq_vq_layer_free(&S); // (nothing left when W2 took it)
 
     // malformed inputs are reported, not trusted
     ext[4] = 16; // does not fit e[1] = 4 bits
     W = NULL;
-    CHECK(crvq_vq_weights_from_raw(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
+    CHECK(crvq_vq_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     CHECK(strstr(crvq_last_error(), "raw") != NULL);
     ext[4] = 3;
     int32_t bad[64];
     memcpy(bad, L.perm, sizeof bad);
     bad[5] = bad[6];
     raw.perm = bad;
-    CHECK(crvq_vq_weights_from_raw(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
+    CHECK(crvq_vq_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     raw.perm = L.perm;
     raw.n_crit = 9;
-    CHECK(crvq_vq_weights_from_raw(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
+    CHECK(crvq_vq_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     raw.n_crit = 3;
     raw.codes_ext = NULL;
-    CHECK(crvq_vq_weights_from_raw(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
-    L.codes[7] = 256; // a quantizer bug: does not fit e[0] = 8 bits
-    CHECK(crvq_vq_weights_from_layer(&L, "layer", &W) == CRVQ_ERR_INVALID && !W);
+    CHECK(crvq_vq_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
+    raw.n_groups = 7;
+    CHECK(crvq_vq_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     free_layer(&L);
 }
 
@@ -266,6 +280,6 @@ int main(void) {
         {.m = 1, .n_in = 64, .d = 8, .M = 3, .e = {8, 8, 8}, .n_crit = 8, .permuted = 1},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_shape(&shapes[i]);
-    test_from_raw();
+    test_stored();
     return check_done();
 }

@@ -60,12 +60,13 @@ static void test_vq(void) {
         int i = (int)(rnd() % (uint32_t)(j + 1)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }
-    crvq_vq_raw raw = {.m_out = M_OUT, .n_in = N_IN, .d = D, .M = MC, .n_crit = N_CRIT, .e = {8, 8, 8},
-                       .codes = fill((size_t)M_OUT * G), .codes_ext = fill((size_t)M_OUT * N_CRIT * (MC - 1)),
-                       .scales = fill_half(M_OUT), .perm = perm};
+    crvq_vq_layer raw = {.m_out = M_OUT, .n_in = N_IN, .d = D, .M = MC, .n_groups = G, .n_crit = N_CRIT,
+                         .e = {8, 8, 8}, .codes = fill((size_t)M_OUT * G),
+                         .codes_ext = fill((size_t)M_OUT * N_CRIT * (MC - 1)), .scales = fill_half(M_OUT),
+                         .perm = perm};
     for (int k = 0; k < MC; k++) raw.codebooks[k] = fill_half((size_t)256 * D);
     crvq_vq_weights *W = NULL;
-    CHECK_MSG(crvq_vq_weights_from_raw(&raw, "vq", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_vq_weights_from_layer(&raw, "vq", &W) == CRVQ_OK, "%s", crvq_last_error());
     if (W) {
         const crvq_linear L = {.kind = CRVQ_LINEAR_VQ, .n_out = M_OUT, .n_in = N_IN, .vq = W};
         check_threads("crvq, look-up tables", &L, 1);

@@ -18,7 +18,7 @@
 #include "quant/quant_internal.h"
 #include "quant/rng.h"
 #include "quant/vq.h"
-#include "quant/vq_layer.h"
+#include "quant/vq_fit.h"
 #include "quant/vq_search.h"
 #include "quant/vq_update.h"
 #include "quant/vq_work.h"
@@ -51,7 +51,7 @@ static void gen_problem(int m, int n, uint64_t seed, float *W, double *H) {
 
 // Per-row loss of the permuted-order layer L against W and H in the
 // layer's column order (no permutation here), float64 throughout.
-static void ref_row_loss(const crvq_vq_layer *L, const float *W, const double *H, double *out) {
+static void ref_row_loss(const crvq_vq_fit *L, const float *W, const double *H, double *out) {
     int m = L->m_out, n = L->n_in;
     float *u = malloc(sizeof(float) * n);
     double *e = malloc(sizeof(double) * n);
@@ -70,7 +70,7 @@ static void ref_row_loss(const crvq_vq_layer *L, const float *W, const double *H
     free(e);
 }
 
-static double ref_loss(const crvq_vq_layer *L, const float *W, const double *H) {
+static double ref_loss(const crvq_vq_fit *L, const float *W, const double *H) {
     double *rl = malloc(sizeof(double) * L->m_out), s = 0;
     ref_row_loss(L, W, H, rl);
     for (int r = 0; r < L->m_out; r++) s += rl[r];
@@ -85,11 +85,11 @@ static float *to_float(const double *H, int n) {
 }
 
 // A layer with random codebooks, codes and scales (no permutation).
-static void random_layer(crvq_vq_layer *L, int m, int n, int d, int M, int e, int n_crit, const float *W,
+static void random_layer(crvq_vq_fit *L, int m, int n, int d, int M, int e, int n_crit, const float *W,
                          uint64_t seed) {
     int es[CRVQ_MAX_CODEBOOKS];
     for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) es[k] = e - (k > 0); // extended codebooks a bit smaller
-    CHECK(crvq_vq_layer_alloc(L, m, n, d, M, es, n_crit, 0) == CRVQ_OK);
+    CHECK(crvq_vq_fit_alloc(L, m, n, d, M, es, n_crit, 0) == CRVQ_OK);
     crvq_rng g;
     crvq_rng_init(&g, seed, 5);
     for (int k = 0; k < M; k++)
@@ -112,7 +112,7 @@ static void test_search_exact(int M, int n_crit, int beam, int block_groups) {
     double *H = malloc(sizeof(double) * n * n);
     gen_problem(m, n, 7, W, H);
     float *Hf = to_float(H, n);
-    crvq_vq_layer L;
+    crvq_vq_fit L;
     random_layer(&L, m, n, d, M, 5, n_crit, W, 11);
     uint16_t *codes0 = malloc(sizeof(uint16_t) * m * L.n_groups);
     memcpy(codes0, L.codes, sizeof(uint16_t) * m * L.n_groups);
@@ -155,7 +155,7 @@ static void test_search_exact(int M, int n_crit, int beam, int block_groups) {
     // The internal loss agrees with the float64 recomputation.
     CHECK_NEAR(crvq_vq_work_loss(&w, NULL), ref_loss(&L, W, H), 1e-4);
     crvq_vq_work_free(&w);
-    crvq_vq_layer_free(&L);
+    crvq_vq_fit_free(&L);
     free(W);
     free(H);
     free(Hf);
@@ -176,7 +176,7 @@ static void test_beam_vs_greedy(void) {
     double *H = malloc(sizeof(double) * n * n), dl1, dl4;
     gen_problem(m, n, 3, W, H);
     float *Hf = to_float(H, n);
-    crvq_vq_layer A, B;
+    crvq_vq_fit A, B;
     random_layer(&A, m, n, d, 3, 5, 16, W, 1);
     random_layer(&B, m, n, d, 3, 5, 16, W, 1);
     crvq_vq_work wa, wb;
@@ -187,8 +187,8 @@ static void test_beam_vs_greedy(void) {
     CHECK_MSG(dl4 <= dl1, "beam 4 gained %g, greedy %g", dl4, dl1);
     crvq_vq_work_free(&wa);
     crvq_vq_work_free(&wb);
-    crvq_vq_layer_free(&A);
-    crvq_vq_layer_free(&B);
+    crvq_vq_fit_free(&A);
+    crvq_vq_fit_free(&B);
     free(W);
     free(H);
     free(Hf);
@@ -197,7 +197,7 @@ static void test_beam_vs_greedy(void) {
 // ------------------------------------------------------ continuous step ---
 
 // ∂L/∂C in float64, straight from the definition.
-static void ref_gradient(const crvq_vq_layer *L, const float *W, const double *H, double *grad) {
+static void ref_gradient(const crvq_vq_fit *L, const float *W, const double *H, double *grad) {
     int m = L->m_out, n = L->n_in, d = L->d;
     memset(grad, 0, crvq_vq_param_count(L) * sizeof *grad);
     float *u = malloc(sizeof(float) * n);
@@ -228,7 +228,7 @@ static double norm2(const double *x, size_t n) {
 }
 
 // The released code's continuous step: Adam on the codebook entries.
-static void adam(crvq_vq_layer *L, const float *W, const double *H, int steps, double lr) {
+static void adam(crvq_vq_fit *L, const float *W, const double *H, int steps, double lr) {
     size_t np = crvq_vq_param_count(L);
     double *g = calloc(np, sizeof *g), *mo = calloc(np, sizeof *mo), *v = calloc(np, sizeof *v);
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -256,7 +256,7 @@ static void test_continuous(void) {
     double *H = malloc(sizeof(double) * n * n);
     gen_problem(m, n, 21, W, H);
     float *Hf = to_float(H, n);
-    crvq_vq_layer L, A;
+    crvq_vq_fit L, A;
     random_layer(&L, m, n, d, M, 4, n_crit, W, 2);
     random_layer(&A, m, n, d, M, 4, n_crit, W, 2);
     size_t np = crvq_vq_param_count(&L);
@@ -323,8 +323,8 @@ static void test_continuous(void) {
     CHECK_MSG(norm2(g1, np) <= 2e-3 * norm2(g0, np), "gradient at the CG solution %g (start %g)", norm2(g1, np),
               norm2(g0, np));
     crvq_vq_work_free(&w);
-    crvq_vq_layer_free(&L);
-    crvq_vq_layer_free(&A);
+    crvq_vq_fit_free(&L);
+    crvq_vq_fit_free(&A);
     free(W);
     free(H);
     free(Hf);
@@ -346,18 +346,18 @@ static crvq_quant_params params(crvq_method method, int M, double lambda) {
     return p;
 }
 
+// Two stored layers, array by array.
 static int same_layer(const crvq_vq_layer *a, const crvq_vq_layer *b) {
     if (a->m_out != b->m_out || a->n_in != b->n_in || a->d != b->d || a->M != b->M || a->n_groups != b->n_groups ||
         a->n_crit != b->n_crit || memcmp(a->e, b->e, sizeof a->e))
         return 0;
     for (int k = 0; k < a->M; k++)
-        if (memcmp(a->codebooks[k], b->codebooks[k], sizeof(float) * ((size_t)a->d << a->e[k]))) return 0;
-    if (memcmp(a->codes, b->codes, sizeof(uint16_t) * a->m_out * a->n_groups)) return 0;
+        if (memcmp(a->codebooks[k], b->codebooks[k], sizeof(uint16_t) * ((size_t)a->d << a->e[k]))) return 0;
+    const size_t b0 = (size_t)crvq_vq_code_bytes(a->e, 0, 1), bx = (size_t)crvq_vq_code_bytes(a->e, 1, a->M);
+    if (memcmp(a->codes, b->codes, b0 * a->m_out * a->n_groups)) return 0;
     if (!a->codes_ext != !b->codes_ext) return 0;
-    if (a->codes_ext &&
-        memcmp(a->codes_ext, b->codes_ext, sizeof(uint16_t) * a->m_out * a->n_crit * (a->M - 1)))
-        return 0;
-    if (memcmp(a->scales, b->scales, sizeof(float) * a->m_out)) return 0;
+    if (a->codes_ext && memcmp(a->codes_ext, b->codes_ext, bx * a->m_out * a->n_crit * (a->M - 1))) return 0;
+    if (memcmp(a->scales, b->scales, sizeof(uint16_t) * a->m_out)) return 0;
     if (!a->perm != !b->perm) return 0;
     return !a->perm || !memcmp(a->perm, b->perm, sizeof(int32_t) * a->n_in);
 }
@@ -417,7 +417,7 @@ static void test_threads_and_seeds(void) {
     CHECK_MSG(same_layer(&A, &B), "1 and 2 threads give different layers");
     p.seed = 1;
     CHECK(crvq_vq_quantize(W, m, n, H, &p, &C, &rc) == CRVQ_OK);
-    CHECK(memcmp(A.codes, C.codes, sizeof(uint16_t) * m * A.n_groups) != 0);
+    CHECK(memcmp(A.codes, C.codes, (size_t)crvq_vq_code_bytes(A.e, 0, 1) * m * A.n_groups) != 0);
     crvq_set_threads(saved);
     crvq_vq_layer_free(&A);
     crvq_vq_layer_free(&B);
@@ -535,30 +535,31 @@ static void test_importance(void) {
     free(a);
 }
 
-// Dequantization undoes the permutation: ŵ[r, perm[j]] = s_r u[r, j].
+// Dequantization undoes the permutation: ŵ[r, perm[j]] = s_r u[r, j], with
+// u[r, j] the sum of row r's codewords at permuted column j, both from the
+// stored fp16 values.
 static void test_dequant_perm(void) {
     int m = 8, n = 32, r1;
-    float *W = malloc(sizeof(float) * m * n), *Wh = malloc(sizeof(float) * m * n), *u = malloc(sizeof(float) * n);
+    float *W = malloc(sizeof(float) * m * n), *Wh = malloc(sizeof(float) * m * n);
     double *H = malloc(sizeof(double) * n * n);
     gen_problem(m, n, 12, W, H);
     crvq_quant_params p = params(CRVQ_METHOD_CRVQ, 2, 0.5);
     crvq_vq_layer L;
     CHECK(crvq_vq_quantize(W, m, n, H, &p, &L, &r1) == CRVQ_OK);
-    CHECK(L.perm != NULL && L.n_crit == 4);
+    CHECK(L.perm != NULL && L.n_crit == 4 && L.M == 2);
     crvq_vq_dequantize(&L, Wh);
-    for (int r = 0; r < m; r++) {
-        crvq_vq_unscaled_rows(&L, NULL, r, r + 1, u);
-        for (int j = 0; j < n; j++) CHECK(Wh[r * n + L.perm[j]] == L.scales[r] * u[j]);
-    }
-    // Codebooks and scales are stored as fp16 values.
-    for (int r = 0; r < m; r++) CHECK(crvq_f16_to_f32(crvq_f32_to_f16(L.scales[r])) == L.scales[r]);
-    for (int k = 0; k < L.M; k++)
-        for (int i = 0; i < (L.d << L.e[k]); i++)
-            CHECK(crvq_f16_to_f32(crvq_f32_to_f16(L.codebooks[k][i])) == L.codebooks[k][i]);
+    const int b0 = crvq_vq_code_bytes(L.e, 0, 1), bx = crvq_vq_code_bytes(L.e, 1, 2);
+    for (int r = 0; r < m; r++)
+        for (int j = 0; j < n; j++) {
+            const int g = j / L.d, t = j % L.d;
+            float u = crvq_f16_to_f32(L.codebooks[0][crvq_vq_code_at(L.codes, b0, (size_t)r * L.n_groups + g) * L.d + t]);
+            if (g < L.n_crit)
+                u += crvq_f16_to_f32(L.codebooks[1][crvq_vq_code_at(L.codes_ext, bx, (size_t)r * L.n_crit + g) * L.d + t]);
+            CHECK(Wh[r * n + L.perm[j]] == crvq_f16_to_f32(L.scales[r]) * u);
+        }
     crvq_vq_layer_free(&L);
     free(W);
     free(Wh);
-    free(u);
     free(H);
 }
 
@@ -613,7 +614,8 @@ static void test_degenerate(void) {
     for (int j = 0; j < n; j++) W[0 * n + j] = W[5 * n + j] = 0;
     CHECK(crvq_vq_quantize(W, m, n, H, &p, &L, &r) == CRVQ_OK);
     crvq_vq_dequantize(&L, Wh);
-    CHECK(all_finite(Wh, (size_t)m * n) && all_finite(L.scales, m));
+    CHECK(all_finite(Wh, (size_t)m * n));
+    for (int i = 0; i < m; i++) CHECK(isfinite(crvq_f16_to_f32(L.scales[i])));
     for (int j = 0; j < n; j++) CHECK(Wh[0 * n + j] == 0 && Wh[5 * n + j] == 0);
     crvq_vq_layer_free(&L);
 

@@ -126,39 +126,37 @@ static void write_dense(crvq_gguf_writer *w, keep *k, const char *prefix, const 
     add(w, prefix, ".weight", CRVQ_F16, 2, shape, to_f16(k, rows, (size_t)lin->n_out * lin->n_in));
 }
 
+// The stored form, as it is (W->layer): only the rows follow `permute`.
 static void write_vq(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_vq_weights *W, int hd,
                      row_order permute) {
-    int m = W->m_out;
-    int wide0 = W->codes16 != NULL, widex = W->ext16 != NULL;
-    const void *codes = wide0 ? (const void *)W->codes16 : W->codes8;
-    int64_t cs[2] = {m, W->n_groups};
-    add(w, prefix, ".codes", wide0 ? CRVQ_I16 : CRVQ_I8, 2, cs,
-        permuted_rows(k, codes, m, (size_t)W->n_groups * (wide0 ? 2 : 1), hd, permute));
-    if (W->n_ext > 0) {
-        const void *ext = widex ? (const void *)W->ext16 : W->ext8;
-        int64_t es[3] = {m, W->n_crit, W->M - 1};
-        add(w, prefix, ".codes_ext", widex ? CRVQ_I16 : CRVQ_I8, 3, es,
-            permuted_rows(k, ext, m, (size_t)W->n_ext * (widex ? 2 : 1), hd, permute));
+    const crvq_vq_layer *L = &W->layer;
+    const int m = L->m_out, b0 = crvq_vq_code_bytes(L->e, 0, 1), bx = crvq_vq_code_bytes(L->e, 1, L->M);
+    int64_t cs[2] = {m, L->n_groups};
+    add(w, prefix, ".codes", b0 == 2 ? CRVQ_I16 : CRVQ_I8, 2, cs,
+        permuted_rows(k, L->codes, m, (size_t)L->n_groups * b0, hd, permute));
+    if (L->codes_ext) {
+        int64_t es[3] = {m, L->n_crit, L->M - 1};
+        add(w, prefix, ".codes_ext", bx == 2 ? CRVQ_I16 : CRVQ_I8, 3, es,
+            permuted_rows(k, L->codes_ext, m, (size_t)L->n_crit * (L->M - 1) * bx, hd, permute));
     }
-    for (int c = 0; c < W->M; c++) {
+    for (int c = 0; c < L->M; c++) {
         char suffix[8];
         snprintf(suffix, sizeof suffix, ".cb%d", c);
-        int64_t s[2] = {(int64_t)1 << W->e[c], W->d};
-        add(w, prefix, suffix, CRVQ_F16, 2, s, to_f16(k, W->cb[c], (size_t)s[0] * W->d));
+        int64_t s[2] = {(int64_t)1 << L->e[c], L->d};
+        add(w, prefix, suffix, CRVQ_F16, 2, s, L->codebooks[c]);
     }
-    float *sc = permuted_rows(k, W->scales, m, 4, hd, permute);
     int64_t ss[1] = {m};
-    if (sc) add(w, prefix, ".scales", CRVQ_F16, 1, ss, to_f16(k, sc, (size_t)m));
-    if (W->perm) {
+    add(w, prefix, ".scales", CRVQ_F16, 1, ss, permuted_rows(k, L->scales, m, 2, hd, permute));
+    if (L->perm) {
         // 16-bit indices whenever they fit: what the bits accounting counts
-        int64_t ps[1] = {W->n_in};
-        if (W->n_in <= 32768) {
-            int16_t *p = keep_alloc(k, (size_t)W->n_in * 2);
+        int64_t ps[1] = {L->n_in};
+        if (L->n_in <= 32768) {
+            int16_t *p = keep_alloc(k, (size_t)L->n_in * 2);
             if (p)
-                for (int j = 0; j < W->n_in; j++) p[j] = (int16_t)W->perm[j];
+                for (int j = 0; j < L->n_in; j++) p[j] = (int16_t)L->perm[j];
             add(w, prefix, ".perm", CRVQ_I16, 1, ps, p);
         } else {
-            add(w, prefix, ".perm", CRVQ_I32, 1, ps, W->perm);
+            add(w, prefix, ".perm", CRVQ_I32, 1, ps, L->perm);
         }
     }
 }

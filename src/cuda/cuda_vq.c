@@ -32,7 +32,7 @@
 #include "quant/importance.h"
 #include "quant/quant_internal.h"
 #include "quant/vq.h"
-#include "quant/vq_layer.h"
+#include "quant/vq_fit.h"
 #include "quant/vq_update.h"
 
 // As vq_work.c: groups per lazy V update cover 128 columns.
@@ -40,7 +40,7 @@
 
 typedef struct gpu {
     crvq_cu cu;
-    crvq_vq_layer *L;             // host: the result being built (scales are the master copy)
+    crvq_vq_fit *L;             // host: the result being built (scales are the master copy)
     crvq_cu_layer dl;             // device codes and shapes
     int m, n, d;
     size_t np, mn, nn;            // codebook entries, m·n, n·n
@@ -70,10 +70,10 @@ static void gpu_free(gpu *G) {
     crvq_cu_close(&G->cu);
 }
 
-static int groups_of(const crvq_vq_layer *L, int k) { return k == 0 ? L->n_groups : L->n_crit; }
+static int groups_of(const crvq_vq_fit *L, int k) { return k == 0 ? L->n_groups : L->n_crit; }
 
 static crvq_status gpu_alloc(gpu *G) {
-    crvq_vq_layer *L = G->L;
+    crvq_vq_fit *L = G->L;
     int m = G->m, M = L->M;
     size_t nb = G->np / G->d, wb = (size_t)(CRVQ_CU_BLOCK_COLUMNS / G->d > 0 ? CRVQ_CU_BLOCK_COLUMNS / G->d : 1) * G->d;
     crvq_status st = CRVQ_OK;
@@ -130,7 +130,7 @@ static crvq_status gpu_alloc(gpu *G) {
 // original W, on the GPU; dW holds W in original order.
 static crvq_status channel_perm(gpu *G, const float *W, const double *H, const crvq_quant_params *p,
                                 const float *dW) {
-    crvq_vq_layer *L = G->L;
+    crvq_vq_fit *L = G->L;
     int m = G->m, n = G->n, d = G->d, nc = L->n_crit * d;
     if (p->importance == CRVQ_IMPORTANCE_RANDOM) return crvq_channel_perm(W, m, n, H, p, nc, L->perm);
     double *imp = malloc((size_t)n * sizeof *imp), *dimp = NULL;
@@ -169,7 +169,7 @@ static crvq_status channel_perm(gpu *G, const float *W, const double *H, const c
 // W (permuted when L->perm) into G->W and H (float32, permuted) into G->H,
 // with H's diagonal blocks.
 static crvq_status upload_layer(gpu *G, const float *W, const double *H, const crvq_quant_params *p, double *t_imp) {
-    crvq_vq_layer *L = G->L;
+    crvq_vq_fit *L = G->L;
     double t0 = crvq_cu_seconds();
     int32_t *dperm = NULL;
     if (L->perm) {
@@ -202,7 +202,7 @@ static crvq_status upload_layer(gpu *G, const float *W, const double *H, const c
 
 // Scales and the initial codebooks and codes (vq.c init_codebooks).
 static crvq_status init_codebooks(gpu *G, const crvq_quant_params *p) {
-    crvq_vq_layer *L = G->L;
+    crvq_vq_fit *L = G->L;
     int m = G->m, n = G->n, d = G->d, nc = L->n_crit, M = L->M;
     float *X = G->A, *R = G->B; // scaled vectors (m, n); residuals (m, nc, d)
     TRY_CU(crvq_cu_scale_rows(G->W, m, n, G->scales, X), "row scales");
@@ -282,7 +282,7 @@ static crvq_status update_scales(gpu *G) {
 }
 
 static crvq_status gradient(gpu *G, double *grad) {
-    const crvq_vq_layer *L = G->L;
+    const crvq_vq_fit *L = G->L;
     for (int k = 0; k < L->M; k++)
         TRY_CU(crvq_cu_segment_gradient(G->segs[k].start, G->segs[k].end, G->segs[k].items, G->dl.K[k],
                                         groups_of(L, k), G->d, G->n, G->scales, G->WH, G->V, grad + G->dl.off[k]),
@@ -297,7 +297,7 @@ static crvq_status dot(gpu *G, const double *a, const double *b, double *out) {
 // `iters` iterations of preconditioned CG on the codebooks (vq_update.c
 // crvq_vq_update_codebooks, step for step).
 static crvq_status update_codebooks(gpu *G, int iters) {
-    const crvq_vq_layer *L = G->L;
+    const crvq_vq_fit *L = G->L;
     int d = G->d, M = L->M;
     size_t np = G->np, nb = np / d;
     // Codes are fixed for the whole step: group every codebook's vectors once.
@@ -358,7 +358,7 @@ static crvq_status update_codebooks(gpu *G, int iters) {
 
 // One pass of the greedy code search (vq_search.c crvq_vq_search, beam 1).
 static crvq_status search(gpu *G) {
-    const crvq_vq_layer *L = G->L;
+    const crvq_vq_fit *L = G->L;
     int d = G->d, bg = CRVQ_CU_BLOCK_COLUMNS / d > 0 ? CRVQ_CU_BLOCK_COLUMNS / d : 1;
     crvq_cu_search_args a = {.L = G->dl, .cb = G->cb, .WH = G->WH, .V = G->V, .H = G->H, .scales = G->scales,
                              .Hgg = G->Hgg, .dU = G->dU, .drow = G->drow};
@@ -412,7 +412,7 @@ static crvq_status run_rounds(gpu *G, const crvq_quant_params *p, int *rounds, c
 
 // Codes and codebooks back into the host layer.
 static crvq_status download_layer(gpu *G) {
-    crvq_vq_layer *L = G->L;
+    crvq_vq_fit *L = G->L;
     TRY(crvq_cu_download(L->codes, G->dl.codes, (size_t)G->m * L->n_groups * sizeof *L->codes));
     if (G->dl.codes_ext)
         TRY(crvq_cu_download(L->codes_ext, G->dl.codes_ext,
@@ -459,11 +459,11 @@ crvq_status crvq_cuda_vq_quantize(const float *W, int m_out, int n_in, const dou
                          "code supports (2^31)", m_out, n_in);
     int M, n_crit, relax;
     crvq_vq_layout(p, n_in, &M, &n_crit, &relax);
-    crvq_vq_layer L;
-    crvq_status st = crvq_vq_layer_alloc(&L, m_out, n_in, p->d, M, p->e, n_crit, relax);
+    crvq_vq_fit L;
+    crvq_status st = crvq_vq_fit_alloc(&L, m_out, n_in, p->d, M, p->e, n_crit, relax);
     if (st != CRVQ_OK) return st;
     if (trace && (st = crvq_vq_trace_alloc(trace, p->max_rounds)) != CRVQ_OK) {
-        crvq_vq_layer_free(&L);
+        crvq_vq_fit_free(&L);
         return st;
     }
     gpu G;
@@ -482,13 +482,11 @@ crvq_status crvq_cuda_vq_quantize(const float *W, int m_out, int n_in, const dou
     }
     st = quantize(&G, W, H, p, rounds, trace);
     gpu_free(&G);
+    if (st == CRVQ_OK) st = crvq_vq_emit(&L, out);
+    crvq_vq_fit_free(&L);
     if (st != CRVQ_OK) {
-        crvq_vq_layer_free(&L);
         crvq_vq_trace_free(trace);
         *rounds = 0;
-        return st;
     }
-    crvq_vq_round_storage(&L);
-    *out = L;
-    return CRVQ_OK;
+    return st;
 }

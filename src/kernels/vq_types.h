@@ -1,6 +1,10 @@
-// vq_types.h — VQ / CRVQ weights in their inference form: the drivers
+// vq_types.h — VQ / CRVQ weights in their runtime form: the drivers
 // (vq_weights.h) and the inner loops (vq_lut.h) share it, so it sits below
-// both.
+// both. It is a view of one stored layer (crvq_vq_layer, crvq.h: the form
+// the quantizer emits and the container writes and maps), made only by
+// crvq_vq_weights_from_layer: the typed code pointers are that layer's
+// codes, and the float32 codebooks (also transposed) and scales are caches
+// of its fp16 values, a detail of the kernels, which read them.
 //
 // Row r, group g (permuted column order) of Ŵ is
 //   ŵ[r,g] = scales[r] * ( C0[codes[r,g]] + [g < n_crit] Σ_{k=1..M-1} Ck[codes_ext[r,g,k-1]] )
@@ -30,7 +34,11 @@ typedef struct crvq_vq_weights {
     const float *cb_t[CRVQ_MAX_CODEBOOKS]; // (d, 2^e[k]): the same, transposed for the table build
     const float *scales;     // (m_out)
     const int32_t *perm;     // (n_in); NULL = identity
-    void *own_codes;         // codes copied by crvq_vq_weights_from_layer, else NULL
+    // The stored form: shape, codes and perm as above; its fp16 codebooks and
+    // scales are the weights' own copies (crvq_vq_weights_set updates them),
+    // what bits, bytes and the container's writer read.
+    crvq_vq_layer layer;
+    void *own_codes;         // the stored layer's allocation, taken over by crvq_vq_weights_take; else NULL
     // (the struct itself is one allocation with its codebooks, scales and perm)
 } crvq_vq_weights;
 

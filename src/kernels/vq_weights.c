@@ -1,6 +1,7 @@
-// vq_weights.c — VQ / CRVQ inference weights: construction, and the two
-// paths of y = x Ŵᵀ (look-up tables for few tokens, expanded row tiles and
-// sgemm for many). See vq_weights.h and docs/kernels.md.
+// vq_weights.c — VQ / CRVQ weights: the stored form's checks, the runtime
+// weights built from it, and the two paths of y = x Ŵᵀ (look-up tables for
+// few tokens, expanded row tiles and sgemm for many). See vq_weights.h and
+// docs/kernels.md.
 #include "kernels/vq_weights.h"
 
 #include <assert.h>
@@ -12,7 +13,7 @@
 #include "kernels/scratch.h"
 #include "kernels/vq_lut.h"
 
-// ----------------------------------------------------------- construction ---
+// ------------------------------------------------------- the stored form ---
 
 static int max_ext_bits(const int *e, int M) {
     int b = 0;
@@ -20,73 +21,86 @@ static int max_ext_bits(const int *e, int M) {
     return b;
 }
 
+int crvq_vq_code_bytes(const int *e, int first, int last) {
+    for (int k = first; k < last; k++)
+        if (e[k] > 8) return 2;
+    return 1;
+}
+
+void crvq_vq_layer_free(crvq_vq_layer *L) {
+    if (!L) return;
+    free(L->owned);
+    memset(L, 0, sizeof *L);
+}
+
+size_t crvq_vq_layer_bytes(const crvq_vq_layer *L) {
+    size_t b = (size_t)L->m_out * L->n_groups * crvq_vq_code_bytes(L->e, 0, 1) + (size_t)L->m_out * 2;
+    if (L->codes_ext) b += (size_t)L->m_out * L->n_crit * (L->M - 1) * crvq_vq_code_bytes(L->e, 1, L->M);
+    for (int k = 0; k < L->M; k++) b += ((size_t)1 << L->e[k]) * L->d * 2;
+    if (L->perm) b += (size_t)L->n_in * 4;
+    return b;
+}
+
 // Codes must index inside their codebook. Code i of an array belongs to
 // codebook e[i % period] (period 1: the basic codes; M-1: the extended codes,
-// whose e starts at e[1]). A bad code is `err`: a malformed file or a bad argument.
-static crvq_status check_codes(const void *codes, int wide, size_t n, const int *e, int period,
-                               crvq_status err, const char *what, const char *name) {
+// whose e starts at e[1]).
+static crvq_status check_codes(const void *codes, int bytes, size_t n, const int *e, int period, const char *what,
+                               const char *name) {
     for (size_t i = 0; i < n; i++) {
         int b = e[i % (size_t)period];
-        unsigned c = wide ? ((const uint16_t *)codes)[i] : ((const uint8_t *)codes)[i];
+        unsigned c = crvq_vq_code_at(codes, bytes, i);
         if (c >> b)
-            return crvq_fail(err, "%s: %s code %u at %zu does not fit %d bits", what, name, c, i, b);
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: %s code %u at %zu does not fit %d bits", what, name, c, i, b);
     }
     return CRVQ_OK;
 }
 
 // The code width bounds the codes by itself (e = 8 in uint8, 16 in uint16):
 // only other widths need the scan.
-static int codes_need_check(const int *e, int first, int last, int wide) {
+static int codes_need_check(const int *e, int first, int last, int bytes) {
     for (int k = first; k < last; k++)
-        if (e[k] != (wide ? 16 : 8)) return 1;
+        if (e[k] != 8 * bytes) return 1;
     return 0;
 }
 
 // Shapes, codebook widths and that every code fits its codebook.
-static crvq_status check_raw(const crvq_vq_raw *raw, const char *what) {
-    const int m = raw->m_out, n = raw->n_in, d = raw->d, M = raw->M;
-    if (m <= 0 || n <= 0 || d <= 0 || n % d)
+static crvq_status check_layer(const crvq_vq_layer *L, const char *what) {
+    const int m = L->m_out, n = L->n_in, d = L->d, M = L->M;
+    if (m <= 0 || n <= 0 || d <= 0 || n % d || L->n_groups != n / d)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad shape %d x %d with vector dimension %d", what, m, n, d);
     if (M < 1 || M > CRVQ_MAX_CODEBOOKS)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d codebooks (1..%d supported)", what, M, CRVQ_MAX_CODEBOOKS);
     for (int k = 0; k < M; k++) {
-        if (raw->e[k] < 1 || raw->e[k] > 16)
-            return crvq_fail(CRVQ_ERR_FORMAT, "%s: codebook %d has %d bits (1..16 supported)", what, k, raw->e[k]);
-        if (!raw->codebooks[k]) return crvq_fail(CRVQ_ERR_FORMAT, "%s: codebook %d missing", what, k);
+        if (L->e[k] < 1 || L->e[k] > 16)
+            return crvq_fail(CRVQ_ERR_FORMAT, "%s: codebook %d has %d bits (1..16 supported)", what, k, L->e[k]);
+        if (!L->codebooks[k]) return crvq_fail(CRVQ_ERR_FORMAT, "%s: codebook %d missing", what, k);
     }
-    const int G = n / d;
-    if (raw->n_crit < 0 || raw->n_crit > G)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d critical groups of %d", what, raw->n_crit, G);
-    const int n_ext = raw->n_crit * (M - 1);
-    if (!raw->codes || !raw->scales || (n_ext > 0) != (raw->codes_ext != NULL))
+    const int G = L->n_groups;
+    if (L->n_crit < 0 || L->n_crit > G)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d critical groups of %d", what, L->n_crit, G);
+    const int n_ext = L->n_crit * (M - 1);
+    if (!L->codes || !L->scales || (n_ext > 0) != (L->codes_ext != NULL))
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: codes, extended codes or scales missing", what);
 
-    const int wide0 = raw->e[0] > 8, widex = max_ext_bits(raw->e, M) > 8;
+    const int b0 = crvq_vq_code_bytes(L->e, 0, 1), bx = crvq_vq_code_bytes(L->e, 1, M);
     crvq_status st = CRVQ_OK;
-    if (codes_need_check(raw->e, 0, 1, wide0))
-        st = check_codes(raw->codes, wide0, (size_t)m * G, raw->e, 1, CRVQ_ERR_FORMAT, what, "basic");
-    if (st == CRVQ_OK && n_ext > 0 && codes_need_check(raw->e, 1, M, widex))
-        st = check_codes(raw->codes_ext, widex, (size_t)m * n_ext, raw->e + 1, M - 1, CRVQ_ERR_FORMAT, what, "extended");
+    if (codes_need_check(L->e, 0, 1, b0)) st = check_codes(L->codes, b0, (size_t)m * G, L->e, 1, what, "basic");
+    if (st == CRVQ_OK && n_ext > 0 && codes_need_check(L->e, 1, M, bx))
+        st = check_codes(L->codes_ext, bx, (size_t)m * n_ext, L->e + 1, M - 1, what, "extended");
     return st;
 }
 
-// The fp16 codebooks as float32, each (K, d) into cb and transposed (d, K)
-// into cbt, one after the other.
-static void unpack_codebooks(crvq_vq_weights *W, const crvq_vq_raw *raw, float *cb, float *cbt) {
-    const int d = raw->d;
-    for (int k = 0; k < raw->M; k++) {
-        const int K = 1 << raw->e[k];
-        for (int c = 0; c < K; c++)
-            for (int j = 0; j < d; j++) {
-                float v = crvq_f16_to_f32(raw->codebooks[k][(size_t)c * d + j]);
-                cb[(size_t)c * d + j] = v;
-                cbt[(size_t)j * K + c] = v;
-            }
-        W->cb[k] = cb;
-        W->cb_t[k] = cbt;
-        cb += (size_t)K * d;
-        cbt += (size_t)K * d;
-    }
+// ----------------------------------------------------- the runtime weights ---
+
+// The float32 caches of codebook k from the stored fp16 h (K, d): into cb
+// as (K, d) and transposed (d, K) into cbt.
+static void cache_codebook(const uint16_t *h, int K, int d, float *cb, float *cbt) {
+    for (int c = 0; c < K; c++)
+        for (int j = 0; j < d; j++) {
+            float v = crvq_f16_to_f32(h[(size_t)c * d + j]);
+            cb[(size_t)c * d + j] = v;
+            cbt[(size_t)j * K + c] = v;
+        }
 }
 
 // src (n) into dst if it is a permutation: every column exactly once.
@@ -102,128 +116,76 @@ static crvq_status copy_perm(int32_t *dst, const int32_t *src, int n, const char
     return CRVQ_OK;
 }
 
-crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
-                                     crvq_vq_weights **out) {
+crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what, crvq_vq_weights **out) {
     *out = NULL;
-    crvq_status st = check_raw(raw, what);
+    crvq_status st = check_layer(L, what);
     if (st != CRVQ_OK) return st;
-    const int m = raw->m_out, n = raw->n_in, d = raw->d, M = raw->M, G = n / d, n_ext = raw->n_crit * (M - 1);
-    const int wide0 = raw->e[0] > 8, widex = max_ext_bits(raw->e, M) > 8;
+    const int m = L->m_out, n = L->n_in, d = L->d, M = L->M, n_ext = L->n_crit * (M - 1);
 
-    // one allocation: codebooks (K, d) and (d, K) per codebook, scales, perm
-    size_t cb_floats = 0;
-    for (int k = 0; k < M; k++) cb_floats += ((size_t)1 << raw->e[k]) * d;
-    size_t bytes = crvq_scratch_align(sizeof(crvq_vq_weights)) + 2 * crvq_scratch_align(cb_floats * 4) +
-                   crvq_scratch_align((size_t)m * 4) + (raw->perm ? crvq_scratch_align((size_t)n * 4) : 0);
-    char *blk = aligned_alloc(64, crvq_scratch_align(bytes));
+    // one allocation: float32 codebooks (K, d) and (d, K), scales, perm, and
+    // the stored form's own fp16 codebooks and scales
+    size_t cb_n = 0;
+    for (int k = 0; k < M; k++) cb_n += ((size_t)1 << L->e[k]) * d;
+    const size_t sz_w = crvq_scratch_align(sizeof(crvq_vq_weights)), sz_cb = crvq_scratch_align(cb_n * 4),
+                 sz_sc = crvq_scratch_align((size_t)m * 4), sz_perm = L->perm ? crvq_scratch_align((size_t)n * 4) : 0,
+                 sz_h = crvq_scratch_align(cb_n * 2);
+    const size_t bytes = sz_w + 2 * sz_cb + sz_sc + sz_perm + sz_h + crvq_scratch_align((size_t)m * 2);
+    char *blk = aligned_alloc(64, bytes);
     if (!blk) return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory for %zu bytes of weights", what, bytes);
     crvq_vq_weights *W = (crvq_vq_weights *)blk;
     memset(W, 0, sizeof *W);
-    char *p = blk + crvq_scratch_align(sizeof *W);
-    float *cb = (float *)p;
-    p += crvq_scratch_align(cb_floats * 4);
-    float *cbt = (float *)p;
-    p += crvq_scratch_align(cb_floats * 4);
-    float *sc = (float *)p;
-    p += crvq_scratch_align((size_t)m * 4);
-    int32_t *perm = raw->perm ? (int32_t *)p : NULL;
+    float *cb = (float *)(blk + sz_w), *cbt = (float *)(blk + sz_w + sz_cb);
+    float *sc = (float *)(blk + sz_w + 2 * sz_cb);
+    int32_t *perm = (int32_t *)(blk + sz_w + 2 * sz_cb + sz_sc);
+    uint16_t *h = (uint16_t *)(blk + sz_w + 2 * sz_cb + sz_sc + sz_perm), *hs = h + sz_h / 2;
+    if (L->perm && (st = copy_perm(perm, L->perm, n, what)) != CRVQ_OK) {
+        free(blk);
+        return st;
+    }
 
+    W->layer = *L;
+    W->layer.owned = NULL;
+    W->layer.perm = L->perm ? perm : NULL;
     W->m_out = m;
     W->n_in = n;
     W->d = d;
     W->M = M;
-    memcpy(W->e, raw->e, sizeof W->e);
-    W->n_groups = G;
-    W->n_crit = raw->n_crit;
+    memcpy(W->e, L->e, sizeof W->e);
+    W->n_groups = L->n_groups;
+    W->n_crit = L->n_crit;
     W->n_ext = n_ext;
-    W->K0 = 1 << raw->e[0];
-    W->Kx = n_ext > 0 ? 1 << max_ext_bits(raw->e, M) : 0;
-    unpack_codebooks(W, raw, cb, cbt);
-    for (int r = 0; r < m; r++) sc[r] = crvq_f16_to_f32(raw->scales[r]);
-    W->scales = sc;
-    if (raw->perm) {
-        if ((st = copy_perm(perm, raw->perm, n, what)) != CRVQ_OK) {
-            free(blk);
-            return st;
-        }
-        W->perm = perm;
+    W->K0 = 1 << L->e[0];
+    W->Kx = n_ext > 0 ? 1 << max_ext_bits(L->e, M) : 0;
+    for (int k = 0; k < M; k++) {
+        const int K = 1 << L->e[k];
+        memcpy(h, L->codebooks[k], (size_t)K * d * 2);
+        cache_codebook(h, K, d, cb, cbt);
+        W->layer.codebooks[k] = h;
+        W->cb[k] = cb;
+        W->cb_t[k] = cbt;
+        h += (size_t)K * d;
+        cb += (size_t)K * d;
+        cbt += (size_t)K * d;
     }
-    if (wide0) W->codes16 = raw->codes;
-    else W->codes8 = raw->codes;
+    memcpy(hs, L->scales, (size_t)m * 2);
+    for (int r = 0; r < m; r++) sc[r] = crvq_f16_to_f32(hs[r]);
+    W->layer.scales = hs;
+    W->scales = sc;
+    W->perm = W->layer.perm;
+    if (crvq_vq_code_bytes(L->e, 0, 1) == 2) W->codes16 = L->codes;
+    else W->codes8 = L->codes;
     if (n_ext > 0) {
-        if (widex) W->ext16 = raw->codes_ext;
-        else W->ext8 = raw->codes_ext;
+        if (crvq_vq_code_bytes(L->e, 1, M) == 2) W->ext16 = L->codes_ext;
+        else W->ext8 = L->codes_ext;
     }
     *out = W;
     return CRVQ_OK;
 }
 
-// The quantizer keeps every code in uint16; the runtime wants uint8 where the
-// codebook allows it. Writes n codes at the width the weights use.
-static void narrow_codes(const uint16_t *src, size_t n, int wide, void *dst) {
-    if (wide) memcpy(dst, src, n * 2);
-    else
-        for (size_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = (uint8_t)src[i];
-}
-
-crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what,
-                                       crvq_vq_weights **out) {
-    *out = NULL;
-    if (L->M < 1 || L->M > CRVQ_MAX_CODEBOOKS || L->d <= 0 || L->n_in % L->d || L->n_groups != L->n_in / L->d)
-        return crvq_fail(CRVQ_ERR_INVALID, "%s: inconsistent VQ layer shape", what);
-    crvq_vq_raw raw = {.m_out = L->m_out, .n_in = L->n_in, .d = L->d, .M = L->M, .n_crit = L->n_crit,
-                       .perm = L->perm};
-    memcpy(raw.e, L->e, sizeof raw.e);
-    const int M = L->M, G = L->n_groups, n_ext = L->n_crit * (M - 1);
-    for (int k = 0; k < M; k++)
-        if (L->e[k] < 1 || L->e[k] > 16)
-            return crvq_fail(CRVQ_ERR_INVALID, "%s: codebook %d has %d bits (1..16 supported)", what, k, L->e[k]);
-    const int wide0 = L->e[0] > 8, widex = max_ext_bits(L->e, M) > 8;
-    const size_t n0 = (size_t)L->m_out * G, nx = (size_t)L->m_out * n_ext;
-
-    // fp16 copies of the continuous parameters, then the narrowed codes; the
-    // codes live after the weights' own block so that one free releases all
-    size_t cb_halves = 0;
-    for (int k = 0; k < M; k++) cb_halves += ((size_t)1 << L->e[k]) * L->d;
-    uint16_t *half = malloc((cb_halves + (size_t)L->m_out) * 2);
-    void *codes = malloc(crvq_scratch_align(n0 * (wide0 ? 2 : 1)) + nx * (widex ? 2 : 1) + 1);
-    if (!half || !codes) {
-        free(half);
-        free(codes);
-        return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory to convert the layer", what);
-    }
-    uint16_t *h = half;
-    for (int k = 0; k < M; k++) {
-        size_t nk = ((size_t)1 << L->e[k]) * L->d;
-        for (size_t i = 0; i < nk; i++) h[i] = crvq_f32_to_f16(L->codebooks[k][i]);
-        raw.codebooks[k] = h;
-        h += nk;
-    }
-    for (int r = 0; r < L->m_out; r++) h[r] = crvq_f32_to_f16(L->scales[r]);
-    raw.scales = h;
-    // checked before narrowing, which would wrap an oversized code silently
-    crvq_status st = check_codes(L->codes, 1, n0, L->e, 1, CRVQ_ERR_INVALID, what, "basic");
-    if (st == CRVQ_OK && n_ext > 0) st = check_codes(L->codes_ext, 1, nx, L->e + 1, M - 1, CRVQ_ERR_INVALID, what, "extended");
-    if (st != CRVQ_OK) {
-        free(half);
-        free(codes);
-        return st;
-    }
-    narrow_codes(L->codes, n0, wide0, codes);
-    raw.codes = codes;
-    if (n_ext > 0) {
-        void *ext = (char *)codes + crvq_scratch_align(n0 * (wide0 ? 2 : 1));
-        narrow_codes(L->codes_ext, nx, widex, ext);
-        raw.codes_ext = ext;
-    }
-    st = crvq_vq_weights_from_raw(&raw, what, out);
-    free(half);
-    if (st != CRVQ_OK) {
-        free(codes);
-        return st;
-    }
-    (*out)->own_codes = codes;
-    return CRVQ_OK;
+void crvq_vq_weights_take(crvq_vq_weights *W, crvq_vq_layer *L) {
+    assert(!W->own_codes && W->layer.codes == L->codes);
+    W->own_codes = L->owned;
+    memset(L, 0, sizeof *L);
 }
 
 void crvq_vq_weights_free(crvq_vq_weights *W) {
@@ -233,32 +195,27 @@ void crvq_vq_weights_free(crvq_vq_weights *W) {
 }
 
 void crvq_vq_weights_set(crvq_vq_weights *W, int k, const float *cb, const float *scales) {
-    // cb, cb_t and scales always point into W's own block (from_raw), so
-    // writing through them is safe whatever the codes point into
+    // the stored form's codebooks and scales and their float32 caches always
+    // point into W's own block (from_layer), so writing through them is safe
+    // whatever the codes point into
     if (cb) {
         assert(k >= 0 && k < W->M);
         const int K = 1 << W->e[k], d = W->d;
-        float *c = (float *)W->cb[k], *ct = (float *)W->cb_t[k];
-        for (int i = 0; i < K; i++)
-            for (int j = 0; j < d; j++) {
-                float v = crvq_f16_to_f32(crvq_f32_to_f16(cb[(size_t)i * d + j]));
-                c[(size_t)i * d + j] = v;
-                ct[(size_t)j * K + i] = v;
-            }
+        uint16_t *h = (uint16_t *)W->layer.codebooks[k];
+        for (size_t i = 0; i < (size_t)K * d; i++) h[i] = crvq_f32_to_f16(cb[i]);
+        cache_codebook(h, K, d, (float *)W->cb[k], (float *)W->cb_t[k]);
     }
     if (scales) {
+        uint16_t *h = (uint16_t *)W->layer.scales;
         float *s = (float *)W->scales;
-        for (int r = 0; r < W->m_out; r++) s[r] = crvq_f16_to_f32(crvq_f32_to_f16(scales[r]));
+        for (int r = 0; r < W->m_out; r++) {
+            h[r] = crvq_f32_to_f16(scales[r]);
+            s[r] = crvq_f16_to_f32(h[r]);
+        }
     }
 }
 
-size_t crvq_vq_weights_bytes(const crvq_vq_weights *W) {
-    size_t b = (size_t)W->m_out * W->n_groups * (W->codes8 ? 1 : 2) +
-               (size_t)W->m_out * W->n_ext * (W->ext8 ? 1 : 2) + (size_t)W->m_out * 2;
-    for (int k = 0; k < W->M; k++) b += ((size_t)1 << W->e[k]) * W->d * 2;
-    if (W->perm) b += (size_t)W->n_in * 4;
-    return b;
-}
+size_t crvq_vq_weights_bytes(const crvq_vq_weights *W) { return crvq_vq_layer_bytes(&W->layer); }
 
 // ---------------------------------------------------------------- forward ---
 

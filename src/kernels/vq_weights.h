@@ -1,5 +1,6 @@
-// vq_weights.h — VQ / CRVQ weights in their inference form (the layout:
-// vq_types.h), built from a file's arrays or the quantizer's output, and
+// vq_weights.h — VQ / CRVQ weights: the stored form's helpers (crvq.h's
+// crvq_vq_layer: the file's arrays, or the quantizer's output), the
+// runtime weights built from it (the layout: vq_types.h), and
 // y = x Ŵᵀ computed straight from them (docs/kernels.md). The whole matrix
 // is never expanded: one token reads the codes once through per-token
 // look-up tables; a batch expands a few rows at a time into a cache-sized
@@ -10,41 +11,48 @@
 #include "crvq.h"
 #include "kernels/vq_types.h"
 
-// The arrays of a stored layer, as the container keeps them. Codes are
-// referenced, not copied: they must outlive the weights. Codebooks and scales
-// are fp16 (converted to float32 once here); perm is copied.
-typedef struct crvq_vq_raw {
-    int m_out, n_in, d, M, n_crit;
-    int e[CRVQ_MAX_CODEBOOKS];           // 1..16 each
-    const void *codes;                   // (m_out, n_in/d): uint8 if e[0] <= 8, else uint16
-    const void *codes_ext;               // (m_out, n_crit, M-1): uint8 if max e[k>=1] <= 8, else
-                                         // uint16; NULL when n_crit * (M-1) = 0
-    const uint16_t *codebooks[CRVQ_MAX_CODEBOOKS]; // fp16 (2^e[k], d)
-    const uint16_t *scales;              // fp16 (m_out)
-    const int32_t *perm;                 // (n_in) or NULL
-} crvq_vq_raw;
+// ---- the stored form (crvq_vq_layer, crvq.h) ----
 
-// Build from the container's arrays; validates shapes, code widths and that
-// perm is a permutation. `what` names the layer in errors.
-crvq_status crvq_vq_weights_from_raw(const crvq_vq_raw *raw, const char *what,
-                                     crvq_vq_weights **out);
+// Bytes of one stored code indexing codebooks [first, last) of e: 1 when
+// every one has e <= 8, else 2 (and 1 for an empty range).
+int crvq_vq_code_bytes(const int *e, int first, int last);
 
-// Build from the quantizer's output. Everything is copied; codebooks and
-// scales are rounded to fp16, so the result computes exactly what the same
-// layer does after a round trip through the container.
-crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what,
-                                       crvq_vq_weights **out);
+// Code i of an array of stored codes, `bytes` (1 or 2) each.
+static inline unsigned crvq_vq_code_at(const void *codes, int bytes, size_t i) {
+    return bytes == 2 ? ((const uint16_t *)codes)[i] : ((const uint8_t *)codes)[i];
+}
+
+// Releases what L owns (L->owned) and clears L.
+void crvq_vq_layer_free(crvq_vq_layer *L);
+
+// Bytes of the arrays as stored: codes, fp16 codebooks and scales, and the
+// permutation as int32 (what one full product reads).
+size_t crvq_vq_layer_bytes(const crvq_vq_layer *L);
+
+// ---- the runtime weights ----
+
+// The runtime weights of a stored layer, the only way they are made: checks
+// shapes, code widths, that every code fits its codebook and that perm is a
+// permutation (CRVQ_ERR_FORMAT; `what` names the layer in errors). Codes
+// are referenced, not copied: they must outlive the weights (a mapped file,
+// or L's allocation handed over with crvq_vq_weights_take). Codebooks,
+// scales and perm are copied.
+crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what, crvq_vq_weights **out);
+
+// W, built from L, takes over L's allocation (L->owned, which L gives up):
+// for the quantizer's result, whose codes would otherwise go with it.
+void crvq_vq_weights_take(crvq_vq_weights *W, crvq_vq_layer *L);
 
 void crvq_vq_weights_free(crvq_vq_weights *W);
 
 // Replace the continuous parameters (block fine-tuning): codebook k from cb
 // (2^e[k], d) when cb is not NULL, the row scales from scales (m_out) when
-// scales is not NULL. Values are rounded to fp16, as the container stores
-// them, and the transposed codebook is refreshed.
+// scales is not NULL. Values are rounded to fp16 into the stored form
+// (W->layer) and the float32 caches are refreshed from it.
 void crvq_vq_weights_set(crvq_vq_weights *W, int k, const float *cb, const float *scales);
 
-// Bytes of compressed weights one full product reads: codes, codebooks,
-// scales and permutation as stored (fp16 codebooks and scales).
+// Bytes of compressed weights one full product reads: crvq_vq_layer_bytes
+// of the stored form.
 size_t crvq_vq_weights_bytes(const crvq_vq_weights *W);
 
 // y (n, m_out) = x (n, n_in) Ŵᵀ, x in original column order. Picks the

@@ -347,11 +347,7 @@ static const int32_t *no_perm(const crvq_linear *L) { (void)L; return NULL; }
 static const int32_t *vq_perm(const crvq_linear *L) { return L->vq->perm; }
 
 static double dense_bits(const crvq_linear *L) { (void)L; return 16.0; }
-static double vq_bits(const crvq_linear *L) {
-    const crvq_vq_weights *W = L->vq;
-    crvq_vq_shape s = {W->m_out, W->n_in, W->d, W->M, W->n_crit, W->perm != NULL, W->e};
-    return crvq_vq_shape_bits(&s);
-}
+static double vq_bits(const crvq_linear *L) { return crvq_vq_bits(&L->vq->layer); }
 static double scalar_bits(const crvq_linear *L) {
     const crvq_scalar_weights *W = L->sq;
     return crvq_scalar_shape_bits(W->m_out, W->n_in, W->bits, W->group_size);

@@ -51,10 +51,11 @@ crvq_status crvq_linear_attach(crvq_model_storage *s, crvq_linear *lin, crvq_lin
 
 static crvq_status bind_vq(const binder *b, const crvq_tensor_view *codes, crvq_model_storage *s, int n_out,
                            int n_in, crvq_linear *lin) {
-    crvq_vq_raw raw = {.m_out = n_out, .n_in = n_in};
+    crvq_vq_layer L = {.m_out = n_out, .n_in = n_in};
     int64_t G = codes->shape[1];
     if (codes->shape[0] != n_out || G <= 0 || n_in % G) return shape_error(b, ".codes");
-    raw.d = (int)(n_in / G);
+    L.d = (int)(n_in / G);
+    L.n_groups = (int)G;
     crvq_status st;
     for (int k = 0; k < CRVQ_MAX_CODEBOOKS; k++) {
         char suffix[8];
@@ -65,31 +66,29 @@ static crvq_status bind_vq(const binder *b, const crvq_tensor_view *codes, crvq_
         int64_t K = cb->shape[0];
         int e = 0;
         while (e < 17 && ((int64_t)1 << e) < K) e++;
-        if (e < 1 || e > 16 || ((int64_t)1 << e) != K || cb->shape[1] != raw.d) return shape_error(b, suffix);
-        raw.e[k] = e;
-        raw.codebooks[k] = cb->data;
-        raw.M = k + 1;
+        if (e < 1 || e > 16 || ((int64_t)1 << e) != K || cb->shape[1] != L.d) return shape_error(b, suffix);
+        L.e[k] = e;
+        L.codebooks[k] = cb->data;
+        L.M = k + 1;
     }
-    if (raw.M == 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: layer %s has codes but no codebook %s.cb0", b->file,
+    if (L.M == 0) return crvq_fail(CRVQ_ERR_FORMAT, "%s: layer %s has codes but no codebook %s.cb0", b->file,
                                      b->prefix, b->prefix);
-    if ((codes->dtype == CRVQ_I16) != (raw.e[0] > 8)) return shape_error(b, ".codes");
-    raw.codes = codes->data;
+    if ((codes->dtype == CRVQ_I16) != (crvq_vq_code_bytes(L.e, 0, 1) == 2)) return shape_error(b, ".codes");
+    L.codes = codes->data;
     const crvq_tensor_view *ext, *scales, *perm;
     if ((st = get(b, ".codes_ext", 3, CRVQ_I8, CRVQ_I16, &ext)) ||
         (st = get(b, ".scales", 1, CRVQ_F16, CRVQ_F16, &scales)) ||
         (st = get(b, ".perm", 1, CRVQ_I16, CRVQ_I32, &perm)))
         return st;
     if (ext) {
-        int widex = 0;
-        for (int k = 1; k < raw.M; k++) widex |= raw.e[k] > 8;
-        if (ext->shape[0] != n_out || ext->shape[1] > G || ext->shape[2] != raw.M - 1 ||
-            (ext->dtype == CRVQ_I16) != widex)
+        if (ext->shape[0] != n_out || ext->shape[1] > G || ext->shape[2] != L.M - 1 ||
+            (ext->dtype == CRVQ_I16) != (crvq_vq_code_bytes(L.e, 1, L.M) == 2))
             return shape_error(b, ".codes_ext");
-        raw.n_crit = (int)ext->shape[1];
-        raw.codes_ext = raw.n_crit ? ext->data : NULL;
+        L.n_crit = (int)ext->shape[1];
+        L.codes_ext = L.n_crit ? ext->data : NULL;
     }
     if (!scales || scales->shape[0] != n_out) return shape_error(b, ".scales");
-    raw.scales = scales->data;
+    L.scales = scales->data;
     if (perm) {
         if (perm->shape[0] != n_in) return shape_error(b, ".perm");
         int32_t *p;
@@ -103,10 +102,10 @@ static crvq_status bind_vq(const binder *b, const crvq_tensor_view *codes, crvq_
                 memcpy(&p[j], (const uint8_t *)perm->data + 4 * j, 4);
             }
         }
-        raw.perm = p;
+        L.perm = p;
     }
     crvq_vq_weights *W;
-    if ((st = crvq_vq_weights_from_raw(&raw, b->what, &W))) return st;
+    if ((st = crvq_vq_weights_from_layer(&L, b->what, &W))) return st;
     return crvq_linear_attach(s, lin, CRVQ_LINEAR_VQ, W);
 }
 

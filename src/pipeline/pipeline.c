@@ -104,6 +104,7 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
     if (kind == CRVQ_LINEAR_VQ) {
         crvq_vq_weights *W;
         st = crvq_vq_weights_from_layer(&r.vq, what, &W);
+        if (st == CRVQ_OK) crvq_vq_weights_take(W, &r.vq); // the codes stay where the quantizer put them
         weights = W;
     } else {
         crvq_scalar_weights *W;

@@ -3,9 +3,10 @@
 #include <string.h>
 
 #include "crvq.h"
-#include "quant/vq_layer.h"
+#include "kernels/vq_weights.h"
+#include "quant/vq_fit.h"
 
-void crvq_vq_unscaled_rows(const crvq_vq_layer *L, float *const *cb, int r0, int r1, float *u) {
+void crvq_vq_unscaled_rows(const crvq_vq_fit *L, float *const *cb, int r0, int r1, float *u) {
     assert(L && u && 0 <= r0 && r0 <= r1 && r1 <= L->m_out);
     float *const *C = cb ? cb : L->codebooks;
     int d = L->d;
@@ -22,21 +23,26 @@ void crvq_vq_unscaled_rows(const crvq_vq_layer *L, float *const *cb, int r0, int
     }
 }
 
-// ŵ[r, perm[j]] = scales[r] · u[r, j], u as in crvq_vq_unscaled_rows.
+// ŵ[r, perm[j]] = scales[r] · u[r, j] (crvq.h's formula) from the stored
+// fp16 values, each widened to float32 where it is read.
 void crvq_vq_dequantize(const crvq_vq_layer *L, float *w) {
     assert(L && w && L->codes && L->scales);
     size_t n = (size_t)L->n_in;
-    int d = L->d;
+    int d = L->d, E = L->M - 1;
+    const int b0 = crvq_vq_code_bytes(L->e, 0, 1), bx = crvq_vq_code_bytes(L->e, 1, L->M);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < L->m_out; r++) {
-        float *wr = w + (size_t)r * n, s = L->scales[r];
+        float *wr = w + (size_t)r * n, s = crvq_f16_to_f32(L->scales[r]);
         for (int g = 0; g < L->n_groups; g++) {
-            const float *c[CRVQ_MAX_CODEBOOKS];
-            int books = crvq_vq_group_books(L, g);
-            for (int k = 0; k < books; k++) c[k] = L->codebooks[k] + (size_t)*crvq_vq_code(L, r, g, k) * d;
+            const uint16_t *c[CRVQ_MAX_CODEBOOKS];
+            int books = g < L->n_crit ? L->M : 1;
+            c[0] = L->codebooks[0] + (size_t)crvq_vq_code_at(L->codes, b0, (size_t)r * L->n_groups + g) * d;
+            for (int k = 1; k < books; k++)
+                c[k] = L->codebooks[k] +
+                       (size_t)crvq_vq_code_at(L->codes_ext, bx, ((size_t)r * L->n_crit + g) * E + k - 1) * d;
             for (int t = 0; t < d; t++) {
-                float x = c[0][t];
-                for (int k = 1; k < books; k++) x += c[k][t];
+                float x = crvq_f16_to_f32(c[0][t]);
+                for (int k = 1; k < books; k++) x += crvq_f16_to_f32(c[k][t]);
                 size_t j = (size_t)g * d + t;
                 wr[L->perm ? (size_t)L->perm[j] : j] = s * x;
             }

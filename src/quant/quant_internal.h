@@ -6,12 +6,13 @@
 #define CRVQ_QUANT_INTERNAL_H
 
 #include "crvq.h"
+#include "kernels/vq_weights.h"
 
-// vq.c / crvq.c: VQ (n_crit = n_groups, no permutation) and CRVQ.
+// vq.c: VQ (n_crit = n_groups, no permutation) and CRVQ, the layer in its
+// stored form (crvq_vq_layer_free, kernels/vq_weights.h, releases it).
 // *rounds receives the number of alternating rounds run.
 crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *H,
                              const crvq_quant_params *p, crvq_vq_layer *out, int *rounds);
-void crvq_vq_layer_free(crvq_vq_layer *L);
 
 // quantize.c: VQ or CRVQ (not a scalar method).
 int crvq_method_is_vector(crvq_method m);

@@ -18,8 +18,8 @@
 //      continuous step (exact scales, CG on codebooks, exact scales again;
 //      vq_update.c) then discrete step (beam search over codes; vq_search.c).
 //      No step increases L.
-//   6. Codebooks and scales are rounded to fp16, as they are stored
-//      (saturating at ±65504).
+//   6. The stored form (crvq_vq_emit, vq_fit.c): codebooks and scales
+//      rounded to fp16 (saturating at ±65504), codes at their stored width.
 #include "quant/vq.h"
 
 #include <assert.h>
@@ -31,7 +31,7 @@
 #include "quant/importance.h"
 #include "quant/kmeans.h"
 #include "quant/quant_internal.h"
-#include "quant/vq_layer.h"
+#include "quant/vq_fit.h"
 #include "quant/vq_search.h"
 #include "quant/vq_update.h"
 #include "quant/vq_work.h"
@@ -101,22 +101,8 @@ static crvq_status check(const float *W, int m, int n, const double *H, const cr
     return CRVQ_OK;
 }
 
-// fp16 storage of codebooks and scales: round to nearest, saturating.
-static float round_fp16(float x) {
-    if (x > 65504.0f) x = 65504.0f;
-    if (x < -65504.0f) x = -65504.0f;
-    return crvq_f16_to_f32(crvq_f32_to_f16(x));
-}
-
-// Step 6.
-void crvq_vq_round_storage(crvq_vq_layer *L) {
-    for (int k = 0; k < L->M; k++)
-        for (size_t i = 0; i < ((size_t)L->d << L->e[k]); i++) L->codebooks[k][i] = round_fp16(L->codebooks[k][i]);
-    for (int r = 0; r < L->m_out; r++) L->scales[r] = round_fp16(L->scales[r]);
-}
-
 // Scales and the initial codebooks and codes (steps 3 and 4).
-static crvq_status init_codebooks(crvq_vq_layer *L, const float *Wp, const crvq_quant_params *p) {
+static crvq_status init_codebooks(crvq_vq_fit *L, const float *Wp, const crvq_quant_params *p) {
     int m = L->m_out, n = L->n_in, d = L->d, ng = L->n_groups, nc = L->n_crit, M = L->M;
     float *X = malloc((size_t)m * n * sizeof *X);
     float *R = M > 1 ? malloc((size_t)m * nc * d * sizeof *R) : NULL;
@@ -258,12 +244,12 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
 
     int d = p->d, M, n_crit, relax;
     crit_layout(n_in, p, &M, &n_crit, &relax);
-    crvq_vq_layer L;
-    st = crvq_vq_layer_alloc(&L, m_out, n_in, d, M, p->e, n_crit, relax);
+    crvq_vq_fit L;
+    st = crvq_vq_fit_alloc(&L, m_out, n_in, d, M, p->e, n_crit, relax);
     if (st != CRVQ_OK) return st;
     crvq_vq_trace *tr = o->stats;
     if (tr && (st = crvq_vq_trace_alloc(tr, p->max_rounds)) != CRVQ_OK) {
-        crvq_vq_layer_free(&L);
+        crvq_vq_fit_free(&L);
         return st;
     }
 
@@ -303,18 +289,16 @@ crvq_status crvq_vq_quantize_ex(const float *W, int m_out, int n_in, const doubl
     crvq_vq_work_free(&w);
     if (st != CRVQ_OK) goto done;
 
-    crvq_vq_round_storage(&L);
+    st = crvq_vq_emit(&L, out);
 done:
     free(Wp);
     free(Hf);
+    crvq_vq_fit_free(&L);
     if (st != CRVQ_OK) {
-        crvq_vq_layer_free(&L);
         crvq_vq_trace_free(tr);
         *rounds = 0;
-        return st;
     }
-    *out = L;
-    return CRVQ_OK;
+    return st;
 }
 
 crvq_status crvq_vq_quantize(const float *W, int m_out, int n_in, const double *H,

@@ -25,10 +25,6 @@ typedef struct crvq_vq_opts {
 void crvq_vq_opts_default(crvq_vq_opts *o);
 void crvq_vq_opts_from_params(crvq_vq_opts *o, const crvq_quant_params *p);
 
-// Step 6 of the quantizer: codebooks and scales rounded to fp16 as they are
-// stored (saturating at ±65504).
-void crvq_vq_round_storage(crvq_vq_layer *L);
-
 // A trace with room for max_rounds rounds (zeroed arrays), and its release.
 crvq_status crvq_vq_trace_alloc(crvq_vq_trace *t, int max_rounds);
 void crvq_vq_trace_free(crvq_vq_trace *t);

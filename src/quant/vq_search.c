@@ -42,7 +42,7 @@
 #include <string.h>
 
 #include "kernels/vq_score.h"
-#include "quant/vq_layer.h"
+#include "quant/vq_fit.h"
 
 typedef struct tables {
     int d, beam;
@@ -207,7 +207,7 @@ static void free_tables(tables *T) {
 }
 
 static crvq_status make_tables(const crvq_vq_work *w, int beam, tables *T) {
-    const crvq_vq_layer *L = w->L;
+    const crvq_vq_fit *L = w->L;
     int d = w->d, nthr = w->threads;
     memset(T, 0, sizeof *T);
     T->d = d;
@@ -298,7 +298,7 @@ static void free_scratch(void *all) {
 
 crvq_status crvq_vq_search(crvq_vq_work *w, int beam, double *dL, double *row_dL) {
     assert(w && beam >= 1 && dL);
-    crvq_vq_layer *L = w->L;
+    crvq_vq_fit *L = w->L;
     int m = w->m, n = w->n, d = w->d, nthr = w->threads, Kmax = 0;
     for (int k = 0; k < L->M; k++) Kmax = Kmax > (1 << L->e[k]) ? Kmax : 1 << L->e[k];
     tables T;

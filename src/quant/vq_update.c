@@ -31,18 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/vq_layer.h"
+#include "quant/vq_fit.h"
 #include "quant/vq_precond.h"
 
-size_t crvq_vq_param_offset(const crvq_vq_layer *L, int k) {
+size_t crvq_vq_param_offset(const crvq_vq_fit *L, int k) {
     size_t off = 0;
     for (int i = 0; i < k; i++) off += ((size_t)1 << L->e[i]) * L->d;
     return off;
 }
 
-size_t crvq_vq_param_count(const crvq_vq_layer *L) { return crvq_vq_param_offset(L, L->M); }
+size_t crvq_vq_param_count(const crvq_vq_fit *L) { return crvq_vq_param_offset(L, L->M); }
 
-static int groups_of(const crvq_vq_layer *L, int k) { return k == 0 ? L->n_groups : L->n_crit; }
+static int groups_of(const crvq_vq_fit *L, int k) { return k == 0 ? L->n_groups : L->n_crit; }
 
 void crvq_vq_update_scales(crvq_vq_work *w, double *dL) {
     crvq_vq_work_gather(w, NULL);
@@ -71,7 +71,7 @@ void crvq_vq_update_scales(crvq_vq_work *w, double *dL) {
 }
 
 void crvq_vq_codebook_gradient(crvq_vq_work *w, double *grad) {
-    const crvq_vq_layer *L = w->L;
+    const crvq_vq_fit *L = w->L;
     int d = w->d;
     size_t n = (size_t)w->n;
     memset(grad, 0, crvq_vq_param_count(L) * sizeof *grad);
@@ -105,7 +105,7 @@ void crvq_vq_codebook_gradient(crvq_vq_work *w, double *grad) {
 // kind[i]: 0 = unused codeword (no curvature; its step is 0), 1 = Cholesky,
 // 2 = diagonal fallback (the block was not positive definite: H not PSD).
 static void precond_build(crvq_vq_work *w, double *P, unsigned char *kind) {
-    const crvq_vq_layer *L = w->L;
+    const crvq_vq_fit *L = w->L;
     int d = w->d;
     size_t dd = (size_t)d * d;
     memset(P, 0, crvq_vq_param_count(L) * d * sizeof *P);
@@ -150,7 +150,7 @@ static double vdot(const double *a, const double *b, size_t n) {
 
 crvq_status crvq_vq_update_codebooks(crvq_vq_work *w, int iters, double *dL) {
     assert(w && iters >= 0 && dL);
-    crvq_vq_layer *L = w->L;
+    crvq_vq_fit *L = w->L;
     int d = w->d, m = w->m, n = w->n;
     size_t np = crvq_vq_param_count(L), nn = (size_t)n;
     *dL = 0;

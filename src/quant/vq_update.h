@@ -7,8 +7,8 @@
 
 // Codebook entries as one vector: codebook k, codeword j, coordinate t at
 // crvq_vq_param_offset(L, k) + j·d + t; crvq_vq_param_count(L) in all.
-size_t crvq_vq_param_offset(const crvq_vq_layer *L, int k);
-size_t crvq_vq_param_count(const crvq_vq_layer *L);
+size_t crvq_vq_param_offset(const crvq_vq_fit *L, int k);
+size_t crvq_vq_param_count(const crvq_vq_fit *L);
 
 // Exact row scales: L_r is a parabola in s_r with minimum at
 // s_r = (w_r H u_rᵀ) / (u_r H u_rᵀ); the new scale (rounded to float32) is

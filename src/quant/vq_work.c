@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/vq_layer.h"
+#include "quant/vq_fit.h"
 #include "util/free_all.h"
 
 // Groups per lazy V update: 128 columns make the update a GEMM with inner
@@ -32,7 +32,7 @@ void crvq_vq_gemm(const crvq_vq_work *w, int m, int n, int k, const float *A, co
     openblas_set_num_threads(saved);
 }
 
-crvq_status crvq_vq_work_init(crvq_vq_work *w, crvq_vq_layer *L, const float *W, const float *H) {
+crvq_status crvq_vq_work_init(crvq_vq_work *w, crvq_vq_fit *L, const float *W, const float *H) {
     assert(w && L && W && H);
     memset(w, 0, sizeof *w);
     int m = L->m_out, n = L->n_in, d = L->d;

@@ -15,11 +15,12 @@
 #define CRVQ_QUANT_VQ_WORK_H
 
 #include "crvq.h"
+#include "quant/vq_fit.h"
 
 typedef struct crvq_vq_work {
     int m, n, d, n_groups;
     int threads;        // OpenMP threads of the parallel regions (per-thread scratch is sized for it)
-    crvq_vq_layer *L;   // the parameters being optimised: codebooks, codes, scales
+    crvq_vq_fit *L;     // the parameters being optimised: codebooks, codes, scales
     const float *W;     // (m, n) weights, permuted columns
     const float *H;     // (n, n) H, permuted rows and columns, float32
     double *Hgg;        // (n_groups, d, d) the diagonal blocks H[g, g], float64
@@ -33,7 +34,7 @@ typedef struct crvq_vq_work {
 
 // Set up the state for layer L (codes, codebooks and scales initialised)
 // over W (m, n) and H (n, n), both already permuted; computes WH, wHw, Hgg, V.
-crvq_status crvq_vq_work_init(crvq_vq_work *w, crvq_vq_layer *L, const float *W, const float *H);
+crvq_status crvq_vq_work_init(crvq_vq_work *w, crvq_vq_fit *L, const float *W, const float *H);
 void crvq_vq_work_free(crvq_vq_work *w);
 
 // C (m, n) = A (m, k)·B (k, n) + beta·C, all row-major with leading

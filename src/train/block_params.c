@@ -36,7 +36,8 @@ void crvq_block_params_bind(crvq_block_params *bp, const crvq_layer *L, float *p
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
         const crvq_vq_weights *W = crvq_block_proj_c(L, i)->vq;
-        // a shallow copy sharing the codes and permutation; never freed
+        // a shallow copy sharing the codes and permutation (and W's stored
+        // form, which only W's own set() changes); never freed
         crvq_vq_weights *S = &bp->shadow[i];
         *S = *W;
         S->own_codes = NULL;
