@@ -7,8 +7,8 @@
 // as the symbol crvq_backend_cuda_table, which src/backend/no_cuda.c
 // defines as NULL in a build without nvcc. So src/backend/ never includes
 // src/cuda/: the device depends on the seam, not the other way round.
-// Later pieces (block backward, compressed kernels) get their entries in
-// the table too.
+// Later pieces (compressed kernels, end-to-end distillation) get their
+// entries in the table too.
 #ifndef CRVQ_BACKEND_H
 #define CRVQ_BACKEND_H
 
@@ -17,6 +17,7 @@
 
 #include "crvq.h"
 #include "quant/kmeans.h"
+#include "train/block_ft.h"
 
 typedef struct crvq_backend {
     // 1 if the device can run here; else 0 and a one-line reason in errbuf.
@@ -56,6 +57,19 @@ typedef struct crvq_backend {
     // would). NULL entry: the caller runs model/block.c on the host (the CPU).
     crvq_status (*block_forward)(const crvq_config *c, const crvq_layer *L, float *X, int n_seq, int seqlen,
                                  int n_tap_seqs, void *hessian_ctx);
+    // Block fine-tuning of block l of m (train/block_ft.h's
+    // crvq_block_finetune: the same arguments, algorithm, mini-batch order
+    // and report) with the inputs and targets on the device. NULL: the
+    // caller runs crvq_block_finetune on the host (the CPU).
+    crvq_status (*block_finetune)(crvq_model *m, int l, const float *x_in, const float *y_ref, int n_train,
+                                  int n_val, int seqlen, const crvq_ft_params *p, crvq_ft_report *rep);
+    // One training forward and backward of block L (block_grad.h's
+    // crvq_ft_forward, then crvq_ft_backward from dy) over x (n_seq,
+    // seqlen, dim), host arrays: y (x's shape) the block's output, grad the
+    // parameter gradients in train/block_params.h's layout of L from offset
+    // 0 (overwritten), dx (x's shape, or NULL) dL/dx. For tests; NULL on the CPU.
+    crvq_status (*block_ft_grad)(const crvq_config *c, const crvq_layer *L, const float *x, const float *dy,
+                                 int n_seq, int seqlen, float *y, float *grad, float *dx);
 } crvq_backend;
 
 // The most taps a Hessian context holds.

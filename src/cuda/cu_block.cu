@@ -35,8 +35,9 @@ __device__ static float block_max(float x, float *part) {
     return m;
 }
 
-// One block per row: out = w ∘ x / sqrt(mean(x²) + eps) (ops.c crvq_rmsnorm).
-__global__ void rmsnorm_rows_kernel(const float *x, const float *w, int dim, float eps, float *out) {
+// One block per row: out = w ∘ x / sqrt(mean(x²) + eps) (ops.c crvq_rmsnorm),
+// and the row's 1/rms into inv[row] when inv is set (ops.c inv_rms_row).
+__global__ void rmsnorm_rows_kernel(const float *x, const float *w, int dim, float eps, float *out, float *inv_rms) {
     __shared__ double part[ROW_THREADS / 32];
     const float *xr = x + (size_t)blockIdx.x * dim;
     float *yr = out + (size_t)blockIdx.x * dim;
@@ -44,12 +45,13 @@ __global__ void rmsnorm_rows_kernel(const float *x, const float *w, int dim, flo
     for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += (double)xr[i] * xr[i];
     ss = block_sum(ss, part);
     float inv = (float)(1.0 / sqrt(ss / dim + eps));
+    if (inv_rms && threadIdx.x == 0) inv_rms[blockIdx.x] = inv;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = w[i] * (xr[i] * inv);
 }
 
-int crvq_cu_rmsnorm_rows(const float *x, const float *w, int n, int dim, float eps, float *out) {
+int crvq_cu_rmsnorm_rows(const float *x, const float *w, int n, int dim, float eps, float *out, float *inv_rms) {
     if (n < 1) return 0;
-    rmsnorm_rows_kernel<<<n, ROW_THREADS>>>(x, w, dim, eps, out);
+    rmsnorm_rows_kernel<<<n, ROW_THREADS>>>(x, w, dim, eps, out, inv_rms);
     return crvq_cu_launched();
 }
 

@@ -152,8 +152,9 @@ int crvq_cu_search_block(const crvq_cu_search_args *a);
 // attention products are cuBLAS SGEMMs (cuda_block.c).
 
 // out (n, dim): each row of x (n, dim) RMS-normed and scaled by w (dim)
-// (ops.c crvq_rmsnorm_rows; the float64 sum of squares in a fixed tree).
-int crvq_cu_rmsnorm_rows(const float *x, const float *w, int n, int dim, float eps, float *out);
+// (ops.c crvq_rmsnorm_rows; the float64 sum of squares in a fixed tree);
+// out may alias x; inv_rms (n), when not NULL, receives each row's 1/rms.
+int crvq_cu_rmsnorm_rows(const float *x, const float *w, int n, int dim, float eps, float *out, float *inv_rms);
 // y[r, j] += b[j] for y (n, m) (linear.c's bias).
 int crvq_cu_add_bias(float *y, const float *b, int n, int m);
 // RoPE of q (n, n_heads·hd) and k (n, n_kv·hd) in place, row r at position
@@ -168,6 +169,62 @@ int crvq_cu_causal_softmax(float *S, int rows, int T);
 int crvq_cu_swiglu(float *g, const float *u, size_t n);
 // h = x + o, all (n); h may alias x or o (block.c residual).
 int crvq_cu_residual(float *h, const float *x, const float *o, size_t n);
+
+// --------------------------------------------------- block fine-tuning ---
+// (cu_train.cu) The backward kernels beside cu_block.cu's forward ones, and
+// the VQ / CRVQ projections computed from a trained flat parameter vector.
+
+// A VQ / CRVQ projection being fine-tuned (vq_types.h's layout): frozen
+// codes and permutation, codebooks and scales in the trained vector.
+typedef struct crvq_cu_vq_train {
+    int m, n, d, ng, nc, M;
+    int K[CRVQ_MAX_CODEBOOKS];
+    const float *cb[CRVQ_MAX_CODEBOOKS]; // (K[k], d)
+    const float *scales;                 // (m)
+    const uint16_t *codes;               // (m, ng)
+    const uint16_t *codes_ext;           // (m, nc, M - 1), or NULL when nc·(M − 1) = 0
+    const int32_t *perm;                 // (n) or NULL
+} crvq_cu_vq_train;
+
+// W (m, n) = Ŵ in original column order (vq_lut.c dequant_scalar, then
+// linear.c expand_rows' un-permutation: the same bits).
+int crvq_cu_vq_expand(const crvq_cu_vq_train *L, float *W);
+// g_scales[r] += Σ_j dW[r, perm[j]] · Ŵ[r, j] / s_r, dW (m, n) = dyᵀ x in
+// original column order (linear.c reduce_by_codes; float64 in a fixed tree).
+int crvq_cu_vq_grad_scales(const crvq_cu_vq_train *L, const float *dW, float *g_scales);
+// acc (K[k], d) = Σ over the items of each code of codebook k (segments of
+// cuda_segments.h: item i = row · ngk + group) of s_row · dW[row, perm[j]];
+// one owner per codeword, fixed slice order.
+int crvq_cu_vq_grad_codebook(const crvq_cu_vq_train *L, int k, const int *start, const int *end,
+                             const uint32_t *items, const float *dW, double *acc);
+// g[i] += (float)acc[i], i < n.
+int crvq_cu_add_f64(float *g, const double *acc, size_t n);
+// dx (n, dim) [+]= the gradient at x of out = RMSNorm(x)·w from dy, given
+// inv (n) = 1/rms (ops.c crvq_rmsnorm_backward's dx); dx may alias dy when
+// accumulate is 0.
+int crvq_cu_rmsnorm_back_rows(const float *x, const float *w, const float *inv, const float *dy, int n, int dim,
+                              int accumulate, float *dx);
+// dw (dim) += Σ_t dy[t] ∘ x[t] · inv[t], rows in order (ops.c's dw).
+int crvq_cu_rmsnorm_back_weight(const float *x, const float *inv, const float *dy, int n, int dim, float *dw);
+// From da (n): dg, du of a = silu(g)·u (ops.c crvq_swiglu_backward); dg may alias da.
+int crvq_cu_swiglu_back(const float *g, const float *u, const float *da, float *dg, float *du, size_t n);
+// dq, dk in place through RoPE (crvq_cu_rope's layout; ops.c crvq_rope_backward).
+int crvq_cu_rope_back(float *dq, float *dk, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
+                      const float *sin_t, int interleaved);
+// dS (rows, T) = dP in, the gradient at the scores out, P the causal softmax
+// of crvq_cu_causal_softmax (attention.c crvq_attn_backward's row step).
+int crvq_cu_softmax_back(const float *P, float *dS, int rows, int T);
+// *acc += Σ (y − ref)² over n entries (float64; part: crvq_cu_sq_err_parts()
+// doubles of scratch; fixed grid, fixed order); dy (n), when not NULL,
+// receives two_over · (y − ref).
+int crvq_cu_sq_err(const float *y, const float *ref, size_t n, float two_over, float *dy, double *part,
+                   double *acc);
+size_t crvq_cu_sq_err_parts(void);
+// One Adam update of p, m, v (n) from g (adam.c crvq_adam_step's element step).
+int crvq_cu_adam(float *p, const float *g, float *m, float *v, size_t n, float b1, float b2, float step,
+                 float inv_sqrt_bc2, float eps);
+// x[i] rounded to fp16 and back (round to nearest even, as crvq_f32_to_f16).
+int crvq_cu_round_f16(float *x, size_t n);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 
 #include "cuda/cuda_block.h"
 #include "cuda/cuda_device.h"
+#include "cuda/cuda_ft.h"
+#include "cuda/cuda_ft_grad.h"
 #include "cuda/cuda_hessian.h"
 #include "cuda/cuda_kmeans.h"
 #include "cuda/cuda_linalg.h"
@@ -29,6 +31,8 @@ static const crvq_backend cuda = {
     .hessian_add = crvq_cuda_hessian_add,
     .hessian_end = crvq_cuda_hessian_end,
     .block_forward = crvq_cuda_block_forward,
+    .block_finetune = crvq_cuda_block_finetune,
+    .block_ft_grad = crvq_cuda_block_ft_grad,
 };
 
 const crvq_backend *const crvq_backend_cuda_table = &cuda;

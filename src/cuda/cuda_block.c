@@ -3,17 +3,17 @@
 // The block's seven projections are uploaded once per call as float32 Ŵ
 // (crvq_linear_rows: dense layers as stored, compressed ones expanded), so
 // the projections are plain cuBLAS SGEMMs in FP32 (no TF32); the small ops
-// are cu_block.cu's kernels; attention is model/attention.c's
-// crvq_attn_forward on the GPU: S = scale·Q Kᵀ per head (strided batched
-// SGEMM over the kv heads), the causal softmax, O = P V. Sequences run in
+// are cu_block.cu's kernels; attention is cuda_attn.c's (model/attention.c's
+// crvq_attn_forward: S = scale·Q Kᵀ per head, the causal softmax, O = P V).
+// Sequences run in
 // batches of about BATCH_ROWS rows: one upload and one download of X per
 // batch, and the Hessian taps read the batch's buffers in GPU memory.
 #include "cuda/cuda_block.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 #include "cuda/cu_kernels.h"
+#include "cuda/cuda_attn.h"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_hessian.h"
 #include "model/block.h"
@@ -111,37 +111,7 @@ static crvq_status alloc_buffers(gpu_block *gb) {
 static crvq_status linear(gpu_block *gb, int j, const float *x, int n, float *y) {
     int n_out, n_in;
     crvq_proj_shape(gb->c, j, &n_out, &n_in);
-    crvq_status st = crvq_cu_sgemm_strided(&gb->cu, 0, 1, n, n_out, n_in, 1.0f, x, n_in, 0, gb->w[j], n_in, 0, 0.0f,
-                                           y, n_out, 0, 1);
-    if (st == CRVQ_OK && gb->bias[j]) st = crvq_cu_check(crvq_cu_add_bias(y, gb->bias[j], n, n_out), "bias");
-    return st;
-}
-
-// ao = causal attention of every sequence of the batch (attention.c
-// crvq_attn_forward). Heads h = kv·group + g of one g share a stride
-// (group·hd in q, hd in k and v), so each g is one strided batched SGEMM
-// over the kv heads.
-static crvq_status attention(gpu_block *gb, int n_seqs) {
-    const crvq_config *c = gb->c;
-    const int T = gb->T, hd = c->head_dim, group = c->n_heads / c->n_kv_heads, nkv = c->n_kv_heads;
-    const int qd = c->n_heads * hd, kvd = nkv * hd;
-    const long long TT = (long long)T * T;
-    const float scale = 1.0f / sqrtf((float)hd);
-    crvq_status st = CRVQ_OK;
-    for (int s = 0; s < n_seqs && st == CRVQ_OK; s++) {
-        const size_t t0 = (size_t)s * T;
-        const float *q = gb->q + t0 * qd, *k = gb->k + t0 * kvd, *v = gb->v + t0 * kvd;
-        float *out = gb->ao + t0 * qd;
-        for (int g = 0; g < group && st == CRVQ_OK; g++) // S_h (T, T) = scale Q_h (T, hd) K_kvᵀ
-            st = crvq_cu_sgemm_strided(&gb->cu, 0, 1, T, T, hd, scale, q + g * hd, qd, (long long)group * hd, k,
-                                       kvd, hd, 0.0f, gb->S + g * TT, T, group * TT, nkv);
-        if (st == CRVQ_OK)
-            st = crvq_cu_check(crvq_cu_causal_softmax(gb->S, c->n_heads * T, T), "attention softmax");
-        for (int g = 0; g < group && st == CRVQ_OK; g++) // O_h (T, hd) = P_h (T, T) V_kv (T, hd)
-            st = crvq_cu_sgemm_strided(&gb->cu, 0, 0, T, hd, T, 1.0f, gb->S + g * TT, T, group * TT, v, kvd, hd,
-                                       0.0f, out + g * hd, qd, (long long)group * hd, nkv);
-    }
-    return st;
+    return crvq_cu_linear(&gb->cu, gb->w[j], gb->bias[j], x, n, n_out, n_in, y);
 }
 
 static crvq_status tap(void *hctx, int t, const float *dx, int rows) {
@@ -153,22 +123,23 @@ static crvq_status tap(void *hctx, int t, const float *dx, int rows) {
 static crvq_status attention_half(gpu_block *gb, int n_seqs, int tap_rows, void *hctx) {
     const crvq_config *c = gb->c;
     const int n = n_seqs * gb->T, hd = c->head_dim;
-    crvq_status st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->x, gb->attn_norm, n, c->dim, c->norm_eps, gb->xn),
+    crvq_status st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->x, gb->attn_norm, n, c->dim, c->norm_eps, gb->xn, NULL),
                                    "attention norm");
     if (st == CRVQ_OK) st = tap(hctx, CRVQ_TAP_ATTN_IN, gb->xn, tap_rows);
     if (st == CRVQ_OK) st = linear(gb, CRVQ_PROJ_Q, gb->xn, n, gb->q);
     if (st == CRVQ_OK) st = linear(gb, CRVQ_PROJ_K, gb->xn, n, gb->k);
     if (st == CRVQ_OK) st = linear(gb, CRVQ_PROJ_V, gb->xn, n, gb->v);
     if (st == CRVQ_OK && c->qk_norm) {
-        st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->q, gb->q_norm, n * c->n_heads, hd, c->norm_eps, gb->q), "q norm");
+        st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->q, gb->q_norm, n * c->n_heads, hd, c->norm_eps, gb->q, NULL),
+                           "q norm");
         if (st == CRVQ_OK)
-            st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->k, gb->k_norm, n * c->n_kv_heads, hd, c->norm_eps, gb->k),
-                               "k norm");
+            st = crvq_cu_check(
+                crvq_cu_rmsnorm_rows(gb->k, gb->k_norm, n * c->n_kv_heads, hd, c->norm_eps, gb->k, NULL), "k norm");
     }
     if (st == CRVQ_OK)
         st = crvq_cu_check(crvq_cu_rope(gb->q, gb->k, n, gb->T, c->n_heads, c->n_kv_heads, hd, gb->cos_t, gb->sin_t,
                                         c->rope_style == CRVQ_ROPE_INTERLEAVED), "RoPE");
-    if (st == CRVQ_OK) st = attention(gb, n_seqs);
+    if (st == CRVQ_OK) st = crvq_cu_attn_forward(&gb->cu, c, gb->T, n_seqs, gb->q, gb->k, gb->v, gb->S, gb->ao);
     if (st == CRVQ_OK) st = tap(hctx, CRVQ_TAP_ATTN_OUT, gb->ao, tap_rows);
     if (st == CRVQ_OK) st = linear(gb, CRVQ_PROJ_O, gb->ao, n, gb->xn);
     if (st == CRVQ_OK) st = crvq_cu_check(crvq_cu_residual(gb->x, gb->x, gb->xn, (size_t)n * c->dim), "residual");
@@ -180,7 +151,7 @@ static crvq_status attention_half(gpu_block *gb, int n_seqs, int tap_rows, void 
 static crvq_status ffn_half(gpu_block *gb, int n_seqs, int tap_rows, void *hctx) {
     const crvq_config *c = gb->c;
     const int n = n_seqs * gb->T;
-    crvq_status st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->x, gb->ffn_norm, n, c->dim, c->norm_eps, gb->xn),
+    crvq_status st = crvq_cu_check(crvq_cu_rmsnorm_rows(gb->x, gb->ffn_norm, n, c->dim, c->norm_eps, gb->xn, NULL),
                                    "feed-forward norm");
     if (st == CRVQ_OK) st = tap(hctx, CRVQ_TAP_FFN_IN, gb->xn, tap_rows);
     if (st == CRVQ_OK) st = linear(gb, CRVQ_PROJ_GATE, gb->xn, n, gb->g);

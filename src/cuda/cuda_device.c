@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cuda/cu_kernels.h"
+
 // Set by CMake from the toolkit found at configure time.
 #ifndef CRVQ_CUBLAS_SONAME
 #define CRVQ_CUBLAS_SONAME "libcublas.so"
@@ -163,6 +165,13 @@ crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int
     return gemm_status(s, "cublasSgemmStridedBatched", m, n, k);
 }
 
+crvq_status crvq_cu_linear(crvq_cu *cu, const float *w, const float *bias, const float *x, int n, int n_out,
+                           int n_in, float *y) {
+    crvq_status st = crvq_cu_sgemm_strided(cu, 0, 1, n, n_out, n_in, 1.0f, x, n_in, 0, w, n_in, 0, 0.0f, y, n_out, 0, 1);
+    if (st == CRVQ_OK && bias) st = crvq_cu_check(crvq_cu_add_bias(y, bias, n, n_out), "bias");
+    return st;
+}
+
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C) {
     const double one = 1.0, zero = 0.0;
     cublasStatus_t s = blas.dgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
@@ -247,6 +256,14 @@ crvq_status crvq_cu_upload(void *dst, const void *src, size_t bytes) {
 
 crvq_status crvq_cu_download(void *dst, const void *src, size_t bytes) {
     return bytes ? crvq_cu_check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU") : CRVQ_OK;
+}
+
+crvq_status crvq_cu_copy(void *dst, const void *src, size_t bytes) {
+    return bytes ? crvq_cu_check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on the GPU") : CRVQ_OK;
+}
+
+crvq_status crvq_cu_zero(void *p, size_t bytes) {
+    return bytes ? crvq_cu_check(cudaMemset(p, 0, bytes), "zeroing GPU memory") : CRVQ_OK;
 }
 
 crvq_status crvq_cu_sync(void) { return crvq_cu_check(cudaDeviceSynchronize(), "running kernels"); }

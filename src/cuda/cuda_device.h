@@ -38,6 +38,11 @@ crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int
                                   int lda, long long sa, const float *B, int ldb, long long sb, float beta, float *C,
                                   int ldc, long long sc, int batch);
 
+// y (n, n_out) = x (n, n_in)·wᵀ (+ bias (n_out) when not NULL), w (n_out,
+// n_in): a linear layer's forward (model/linear.h) as one SGEMM.
+crvq_status crvq_cu_linear(crvq_cu *cu, const float *w, const float *bias, const float *x, int n, int n_out,
+                           int n_in, float *y);
+
 // C (m, n) = A (m, k)·B (k, n), row-major, FP64 (cuBLAS).
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C);
 // C (n, n) += Xᵀ·X for X (k, n), row-major, FP64: only C's upper triangle
@@ -52,6 +57,9 @@ crvq_status crvq_cu_alloc(void *p, size_t bytes, const char *what);
 void crvq_cu_free(void *p);
 crvq_status crvq_cu_upload(void *dst, const void *src, size_t bytes);
 crvq_status crvq_cu_download(void *dst, const void *src, size_t bytes);
+// Device to device; and bytes zeroed at p.
+crvq_status crvq_cu_copy(void *dst, const void *src, size_t bytes);
+crvq_status crvq_cu_zero(void *p, size_t bytes);
 // Wait for the device; seconds of the host clock.
 crvq_status crvq_cu_sync(void);
 double crvq_cu_seconds(void);

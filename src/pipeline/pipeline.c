@@ -126,7 +126,7 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
 typedef struct run {
     crvq_model *m;
     const crvq_pipeline_opts *o;
-    const crvq_backend *be; // the device of --device: its block_forward, when it has one, runs the blocks
+    const crvq_backend *be; // the device of --device: its block_forward and block_finetune, when it has them, run the blocks
     crvq_state *s;
     float *X;   // (n_seq, seqlen, dim) block inputs, then outputs
     int n_train, n_val, n_seq, seqlen; // calibration windows: n_seq = n_train + n_val
@@ -224,7 +224,9 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
         crvq_ft_params ft = r->o->ft;
         ft.seed = r->o->qp.seed + (uint64_t)l; // each block its own mini-batch order
         crvq_ft_report fr;
-        st = crvq_block_finetune(r->m, l, r->X, targets, r->n_train, r->n_val, r->seqlen, &ft, &fr);
+        st = r->be && r->be->block_finetune
+                 ? r->be->block_finetune(r->m, l, r->X, targets, r->n_train, r->n_val, r->seqlen, &ft, &fr)
+                 : crvq_block_finetune(r->m, l, r->X, targets, r->n_train, r->n_val, r->seqlen, &ft, &fr);
         if (!st) {
             double ratio = fr.val_mse0 > 0 ? fr.val_mse_best / fr.val_mse0 : 1;
             r->ft_seconds += fr.seconds;

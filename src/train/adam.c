@@ -23,11 +23,17 @@ void crvq_adam_free(crvq_adam *a) {
     a->m = a->v = NULL;
 }
 
-void crvq_adam_step(crvq_adam *a, float *p, const float *g) {
+void crvq_adam_next(crvq_adam *a, float *step, float *inv_sqrt_bc2) {
     a->t++;
     const double bc1 = 1.0 - pow(a->beta1, (double)a->t), bc2 = 1.0 - pow(a->beta2, (double)a->t);
-    const float b1 = (float)a->beta1, b2 = (float)a->beta2;
-    const float step = (float)(a->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)), eps = (float)a->eps;
+    *step = (float)(a->lr / bc1);
+    *inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+}
+
+void crvq_adam_step(crvq_adam *a, float *p, const float *g) {
+    float step, inv_sqrt_bc2;
+    crvq_adam_next(a, &step, &inv_sqrt_bc2);
+    const float b1 = (float)a->beta1, b2 = (float)a->beta2, eps = (float)a->eps;
     float *m = a->m, *v = a->v;
     const size_t n = a->n;
 #pragma omp parallel for schedule(static) if (n >= CRVQ_PAR_MIN_WORK)

@@ -24,4 +24,9 @@ void crvq_adam_free(crvq_adam *a);
 //   p -= lr / (1-β1^t) · m / (sqrt(v / (1-β2^t)) + eps)      p, g (n)
 void crvq_adam_step(crvq_adam *a, float *p, const float *g);
 
+// The step's scalars (t incremented): step = lr / (1-β1^t), inv_sqrt_bc2 =
+// 1 / sqrt(1-β2^t), as float; for a device that runs the element update
+// itself (a->m, a->v unused).
+void crvq_adam_next(crvq_adam *a, float *step, float *inv_sqrt_bc2);
+
 #endif

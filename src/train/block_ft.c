@@ -64,11 +64,7 @@ static double mse(ft_ctx *f, const float *x, const float *y_ref, int n_seq) {
 static double train_epoch(ft_ctx *f, crvq_adam *opt, crvq_rng *rng, int *order, const float *x_in,
                           const float *y_ref, int n_train) {
     const size_t per_seq = (size_t)f->T * f->c->dim;
-    for (int i = n_train - 1; i > 0; i--) { // Fisher-Yates
-        int j = (int)crvq_rng_below(rng, (uint64_t)i + 1), t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    crvq_ft_shuffle(rng, order, n_train);
     crvq_ft_grad g;
     crvq_block_params_grad(&f->bp, f->grad, &g);
     double sse = 0.0;
@@ -98,7 +94,19 @@ static double train_epoch(ft_ctx *f, crvq_adam *opt, crvq_rng *rng, int *order, 
     return sse / ((double)n_train * per_seq);
 }
 
-static crvq_status check_args(const crvq_model *m, int l, const float *x_in, const float *y_ref,
+void crvq_ft_rng_init(crvq_rng *rng, const crvq_ft_params *p, int l) {
+    crvq_rng_init(rng, p->seed, FT_RNG_STREAM + (uint64_t)l);
+}
+
+void crvq_ft_shuffle(crvq_rng *rng, int *order, int n) {
+    for (int i = n - 1; i > 0; i--) { // Fisher-Yates
+        int j = (int)crvq_rng_below(rng, (uint64_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+crvq_status crvq_ft_check_args(const crvq_model *m, int l, const float *x_in, const float *y_ref,
                               int n_train, int n_val, int seqlen, const crvq_ft_params *p) {
     if (l < 0 || l >= m->cfg.n_layers)
         return crvq_fail(CRVQ_ERR_INVALID, "fine-tuning: block %d of %d", l, m->cfg.n_layers);
@@ -111,6 +119,8 @@ static crvq_status check_args(const crvq_model *m, int l, const float *x_in, con
                          "block %d fine-tuning: need lr > 0, betas in [0, 1), eps > 0, epochs >= 0, patience >= 1, "
                          "batch >= 1 (got lr %g, betas %g %g, eps %g, epochs %d, patience %d, batch %d)",
                          l, p->lr, p->beta1, p->beta2, p->eps, p->max_epochs, p->patience, p->batch_seqs);
+    // pipeline models always have storage; a hand-built one without is a programmer error
+    if (!m->storage) return crvq_fail(CRVQ_ERR_INVALID, "block %d fine-tuning: the model has no storage", l);
     const size_t len = (size_t)(n_train + n_val) * seqlen * m->cfg.dim;
     for (size_t i = 0; i < len; i++)
         if (!isfinite(x_in[i]) || !isfinite(y_ref[i]))
@@ -165,10 +175,8 @@ crvq_status crvq_block_finetune(crvq_model *m, int l, const float *x_in, const f
                                 crvq_ft_report *rep) {
     const double t0 = omp_get_wtime();
     memset(rep, 0, sizeof *rep);
-    crvq_status st = check_args(m, l, x_in, y_ref, n_train, n_val, seqlen, p);
+    crvq_status st = crvq_ft_check_args(m, l, x_in, y_ref, n_train, n_val, seqlen, p);
     if (st) return st;
-    // pipeline models always have storage; a hand-built one without is a programmer error
-    if (!m->storage) return crvq_fail(CRVQ_ERR_INVALID, "block %d fine-tuning: the model has no storage", l);
 
     const int most = n_train > n_val ? n_train : n_val;
     ft_ctx f;
@@ -194,7 +202,7 @@ crvq_status crvq_block_finetune(crvq_model *m, int l, const float *x_in, const f
     memcpy(f.best, f.params, f.n * sizeof(float)); // as quantized: already fp16-exact
 
     crvq_rng rng;
-    crvq_rng_init(&rng, p->seed, FT_RNG_STREAM + (uint64_t)l);
+    crvq_ft_rng_init(&rng, p, l);
     int stale = 0;
     for (int epoch = 1; epoch <= p->max_epochs && stale < p->patience; epoch++) {
         const double train = train_epoch(&f, &opt, &rng, order, x_in, y_ref, n_train);

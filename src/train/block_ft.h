@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "crvq.h"
+#include "quant/rng.h"
 
 // crvq_ft_params and its defaults: crvq.h.
 
@@ -50,5 +51,17 @@ typedef struct crvq_ft_report {
 crvq_status crvq_block_finetune(crvq_model *m, int l, const float *x_in, const float *y_ref,
                                 int n_train, int n_val, int seqlen, const crvq_ft_params *p,
                                 crvq_ft_report *rep);
+
+// What crvq_block_finetune and the devices' own block fine-tuning
+// (backend.h's block_finetune) share, so that every device trains on the
+// same mini-batches and refuses the same arguments:
+// the arguments' check (block index, counts, hyperparameters, finite
+// inputs and targets, m->storage set);
+crvq_status crvq_ft_check_args(const crvq_model *m, int l, const float *x_in, const float *y_ref, int n_train,
+                               int n_val, int seqlen, const crvq_ft_params *p);
+// the mini-batch order's stream for block l, and each epoch's order: the
+// training sequences' indices order (n) shuffled in place (Fisher-Yates).
+void crvq_ft_rng_init(crvq_rng *rng, const crvq_ft_params *p, int l);
+void crvq_ft_shuffle(crvq_rng *rng, int *order, int n);
 
 #endif
