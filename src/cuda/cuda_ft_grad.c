@@ -145,19 +145,20 @@ crvq_status crvq_cuda_block_ft_grad(const crvq_config *c, const crvq_layer *L, c
     crvq_status st = crvq_cu_ft_ws_init(c, L, n_seq, seqlen, &ws);
     if (st) return st;
     const size_t bytes = (size_t)n_seq * seqlen * c->dim * sizeof(float);
-    float *dev = NULL; // x, dy, dx
-    st = crvq_cu_alloc(&dev, 3 * bytes, "fine-tuning inputs");
-    float *dxd = dev + 2 * bytes / sizeof(float);
-    if (st == CRVQ_OK) st = crvq_cu_upload(dev, x, bytes);
-    if (st == CRVQ_OK) st = crvq_cu_upload(dev + bytes / sizeof(float), dy, bytes);
+    float *xd = NULL, *dyd = NULL, *dxd = NULL;
+    st = crvq_cu_alloc(&xd, bytes, "fine-tuning inputs");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&dyd, bytes, "fine-tuning gradients");
+    if (st == CRVQ_OK && dx) st = crvq_cu_alloc(&dxd, bytes, "fine-tuning gradients");
+    if (st == CRVQ_OK) st = crvq_cu_upload(xd, x, bytes);
+    if (st == CRVQ_OK) st = crvq_cu_upload(dyd, dy, bytes);
     if (st == CRVQ_OK) st = crvq_cu_ft_expand(&ws);
     if (st == CRVQ_OK) st = crvq_cu_zero(ws.grad, ws.n * sizeof(float));
-    if (st == CRVQ_OK) st = crvq_cu_ft_forward(&ws, dev, n_seq);
-    if (st == CRVQ_OK) st = crvq_cu_ft_backward(&ws, dev + bytes / sizeof(float), dx ? dxd : NULL);
+    if (st == CRVQ_OK) st = crvq_cu_ft_forward(&ws, xd, n_seq);
+    if (st == CRVQ_OK) st = crvq_cu_ft_backward(&ws, dyd, dxd);
     if (st == CRVQ_OK) st = crvq_cu_download(y, ws.y, bytes);
     if (st == CRVQ_OK) st = crvq_cu_download(grad, ws.grad, ws.n * sizeof(float));
     if (st == CRVQ_OK && dx) st = crvq_cu_download(dx, dxd, bytes);
-    crvq_cu_free(dev);
+    crvq_cu_free(xd), crvq_cu_free(dyd), crvq_cu_free(dxd);
     crvq_cu_ft_ws_free(&ws);
     return st;
 }
