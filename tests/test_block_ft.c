@@ -13,6 +13,7 @@
 //     validation MSE worse; zero epochs change nothing; bad arguments fail
 //     and leave the model as it was.
 #include "check.h"
+#include "ft_quant.h"
 #include "crvq.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
@@ -119,37 +120,6 @@ static double mse(const float *a, const float *b, size_t n) {
     return s / n;
 }
 
-// Quantize the block in place: CRVQ (d 4, two 4-bit codebooks, a quarter of
-// the channels critical) everywhere but w_up, which gets 2-bit RTN. H = I.
-static void quantize_block(crvq_model *m) {
-    crvq_layer *L = &m->layers[0];
-    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        crvq_linear *lin = crvq_block_proj(L, i);
-        const int no = lin->n_out, ni = lin->n_in;
-        double *H = calloc((size_t)ni * ni, sizeof *H);
-        for (int j = 0; j < ni; j++) H[(size_t)j * ni + j] = 1.0;
-        crvq_quant_params qp;
-        crvq_quant_params_default(&qp, i == CRVQ_PROJ_UP ? CRVQ_METHOD_RTN : CRVQ_METHOD_CRVQ);
-        qp.d = 4, qp.M = 2, qp.e[0] = qp.e[1] = 4, qp.lambda = 0.25, qp.max_rounds = 4, qp.group_size = 16;
-        crvq_quant_result res;
-        CHECK_MSG(crvq_quantize_matrix(lin->w, no, ni, H, &qp, &res) == CRVQ_OK, "%s", crvq_last_error());
-        if (i == CRVQ_PROJ_UP) {
-            crvq_scalar_weights *W = NULL;
-            CHECK(crvq_scalar_weights_from_layer(&res.scalar, "up", &W) == CRVQ_OK);
-            CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free) == CRVQ_OK);
-            *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = no, .n_in = ni, .sq = W, .bias = lin->bias};
-        } else {
-            crvq_vq_weights *W = NULL;
-            CHECK(crvq_vq_weights_from_layer(&res.vq, "vq", &W) == CRVQ_OK);
-            crvq_vq_weights_take(W, &res.vq);
-            CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_vq_weights_free) == CRVQ_OK);
-            *lin = (crvq_linear){.kind = CRVQ_LINEAR_VQ, .n_out = no, .n_in = ni, .vq = W, .bias = lin->bias};
-        }
-        crvq_quant_result_free(&res);
-        free(H);
-    }
-}
-
 // Every continuous parameter of the block in one vector (for comparisons).
 static size_t snapshot(const crvq_model *m, float *out) {
     const crvq_layer *L = &m->layers[0];
@@ -203,7 +173,7 @@ static crvq_model *quantized_case(uint64_t seed, int *tok, float *x, float *y_re
     crvq_model *m = tiny_model(seed, CRVQ_ROPE_HALF, CRVQ_ROPE_SCALING_NONE, 0);
     make_inputs(m, tok, x);
     block_outputs(m, x, y_ref);
-    quantize_block(m);
+    ft_quantize_block(m, -1);
     return m;
 }
 

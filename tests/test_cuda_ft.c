@@ -15,9 +15,8 @@
 #include "backend/backend.h"
 #include "check.h"
 #include "cuda_util.h"
+#include "ft_quant.h"
 #include "crvq.h"
-#include "kernels/sq_weights.h"
-#include "kernels/vq_weights.h"
 #include "model/block_proj.h"
 #include "model/storage.h"
 #include "tiny_model.h"
@@ -41,40 +40,6 @@ static crvq_config case_config(const ft_case *k) {
                          .qk_norm = k->qk_norm};
 }
 
-// CRVQ (d 4, two 4-bit codebooks, λ 0.25) on every projection but w_up
-// (3-bit RTN) and w_v (left dense); H = I. Quantized weights are owned by
-// m->storage.
-static void quantize_block(crvq_model *m) {
-    crvq_layer *L = &m->layers[0];
-    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        if (i == CRVQ_PROJ_V) continue;
-        crvq_linear *lin = crvq_block_proj(L, i);
-        const int no = lin->n_out, ni = lin->n_in;
-        double *H = calloc((size_t)ni * ni, sizeof *H);
-        for (int j = 0; j < ni; j++) H[(size_t)j * ni + j] = 1.0;
-        crvq_quant_params qp;
-        crvq_quant_params_default(&qp, i == CRVQ_PROJ_UP ? CRVQ_METHOD_RTN : CRVQ_METHOD_CRVQ);
-        qp.d = 4, qp.M = 2, qp.e[0] = qp.e[1] = 4, qp.lambda = 0.25, qp.max_rounds = 3, qp.group_size = 16;
-        qp.bits = 3;
-        crvq_quant_result res;
-        CHECK_MSG(crvq_quantize_matrix(lin->w, no, ni, H, &qp, &res) == CRVQ_OK, "%s", crvq_last_error());
-        free((void *)lin->w);
-        if (i == CRVQ_PROJ_UP) {
-            crvq_scalar_weights *W = NULL;
-            CHECK(crvq_scalar_weights_from_layer(&res.scalar, "up", &W) == CRVQ_OK);
-            CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free) == CRVQ_OK);
-            *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = no, .n_in = ni, .sq = W, .bias = lin->bias};
-        } else {
-            crvq_vq_weights *W = NULL;
-            CHECK(crvq_vq_weights_from_layer(&res.vq, "vq", &W) == CRVQ_OK);
-            CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_vq_weights_free) == CRVQ_OK);
-            *lin = (crvq_linear){.kind = CRVQ_LINEAR_VQ, .n_out = no, .n_in = ni, .vq = W, .bias = lin->bias};
-        }
-        crvq_quant_result_free(&res);
-        free(H);
-    }
-}
-
 // The CPU trainer's forward of block 0 over n sequences.
 static void cpu_forward(const crvq_model *m, const float *x, int n, int T, float *y) {
     crvq_ft_ws *ws = NULL;
@@ -95,7 +60,11 @@ static crvq_model *make_case(const ft_case *k, float **X, float **Y) {
     *X = rand_vec(len, 1.0, 0.0);
     *Y = malloc(len * sizeof(float));
     cpu_forward(m, *X, n, k->T, *Y);
-    quantize_block(m);
+    const float *dense[CRVQ_PROJ_COUNT];
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++) dense[i] = crvq_block_proj(&m->layers[0], i)->w;
+    ft_quantize_block(m, CRVQ_PROJ_V);
+    for (int i = 0; i < CRVQ_PROJ_COUNT; i++)
+        if (i != CRVQ_PROJ_V) free((void *)dense[i]);
     return m;
 }
 
@@ -105,28 +74,18 @@ static void free_case(crvq_model *m, const float *attn_norm, const float *ffn_no
     free_tiny_model(m);
 }
 
-static double max_abs(const float *a, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(a[i]));
-    return s;
-}
-
-// max |a − b| / max |b| over n entries (NaN counts as infinitely far).
-static double rel_diff(const float *a, const float *b, size_t n) {
-    double d = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        d = e == e ? fmax(d, e) : INFINITY;
-    }
-    double s = max_abs(b, n);
-    return s > 0 ? d / s : d;
-}
-
+// max |g − c| / max |c| over a group of n values within bound (a NaN
+// counts as infinitely far; an all-zero CPU group as a failure).
 static void check_group(const char *what, const float *g, const float *c, size_t n, double bound) {
-    double r = rel_diff(g, c, n);
-    printf("    %-16s %6zu values: max |GPU - CPU| / max |CPU| %.2e (bound %.2e)\n", what, n, r, bound);
-    CHECK_MSG(max_abs(c, n) > 0, "%s: the CPU's gradient is zero", what);
-    CHECK_MSG(r <= bound, "%s differ by %g, bound %g", what, r, bound);
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)g[i] - c[i]);
+        d = e == e ? fmax(d, e) : INFINITY;
+        s = fmax(s, fabs(c[i]));
+    }
+    printf("    %-16s %6zu values: max |GPU - CPU| / max |CPU| %.2e (bound %.2e)\n", what, n, d / s, bound);
+    CHECK_MSG(s > 0, "%s: the CPU's values are all zero", what);
+    CHECK_MSG(d <= bound * s, "%s differ by %g, bound %g", what, d, bound * s);
 }
 
 // Each forward output is a chain of float32 sums of dim, T, q_dim and

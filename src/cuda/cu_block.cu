@@ -66,9 +66,11 @@ int crvq_cu_add_bias(float *y, const float *b, int n, int m) {
     return crvq_cu_launched();
 }
 
-// One thread per (row, head, pair) of q, then of k (ops.c crvq_rope).
+// One thread per (row, head, pair) of q, then of k (ops.c crvq_rope). With
+// sign −1 the rotation runs backwards, which is its transpose: the backward
+// (ops.c crvq_rope_backward; x·(−s) = −(x·s) exactly, so the same bits).
 __global__ void rope_kernel(float *x, int n, int T, int heads, int hd, const float *cos_t, const float *sin_t,
-                            int interleaved) {
+                            int interleaved, float sign) {
     const int half = hd / 2;
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (size_t)n * heads * half) return;
@@ -78,20 +80,30 @@ __global__ void rope_kernel(float *x, int n, int T, int heads, int hd, const flo
     size_t p = t % T;
     float *v = x + rh * hd;
     int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-    float c = cos_t[p * half + i], s = sin_t[p * half + i];
+    float c = cos_t[p * half + i], s = sign * sin_t[p * half + i];
     float x0 = v[a], x1 = v[b];
     v[a] = x0 * c - x1 * s;
     v[b] = x0 * s + x1 * c;
 }
 
-int crvq_cu_rope(float *q, float *k, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
-                 const float *sin_t, int interleaved) {
+static int rope_both(float *q, float *k, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
+                     const float *sin_t, int interleaved, float sign) {
     size_t nq = (size_t)n * n_heads * (hd / 2), nk = (size_t)n * n_kv * (hd / 2);
-    rope_kernel<<<crvq_cu_blocks(nq, 256), 256>>>(q, n, T, n_heads, hd, cos_t, sin_t, interleaved);
+    rope_kernel<<<crvq_cu_blocks(nq, 256), 256>>>(q, n, T, n_heads, hd, cos_t, sin_t, interleaved, sign);
     int e = crvq_cu_launched();
     if (e) return e;
-    rope_kernel<<<crvq_cu_blocks(nk, 256), 256>>>(k, n, T, n_kv, hd, cos_t, sin_t, interleaved);
+    rope_kernel<<<crvq_cu_blocks(nk, 256), 256>>>(k, n, T, n_kv, hd, cos_t, sin_t, interleaved, sign);
     return crvq_cu_launched();
+}
+
+int crvq_cu_rope(float *q, float *k, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
+                 const float *sin_t, int interleaved) {
+    return rope_both(q, k, n, T, n_heads, n_kv, hd, cos_t, sin_t, interleaved, 1.0f);
+}
+
+int crvq_cu_rope_back(float *dq, float *dk, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
+                      const float *sin_t, int interleaved) {
+    return rope_both(dq, dk, n, T, n_heads, n_kv, hd, cos_t, sin_t, interleaved, -1.0f);
 }
 
 // One block per row r of S (rows, T), i = r % T: softmax of keys 0..i, the

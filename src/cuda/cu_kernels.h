@@ -208,7 +208,8 @@ int crvq_cu_rmsnorm_back_rows(const float *x, const float *w, const float *inv, 
 int crvq_cu_rmsnorm_back_weight(const float *x, const float *inv, const float *dy, int n, int dim, float *dw);
 // From da (n): dg, du of a = silu(g)·u (ops.c crvq_swiglu_backward); dg may alias da.
 int crvq_cu_swiglu_back(const float *g, const float *u, const float *da, float *dg, float *du, size_t n);
-// dq, dk in place through RoPE (crvq_cu_rope's layout; ops.c crvq_rope_backward).
+// dq, dk in place through RoPE (crvq_cu_rope's layout; ops.c
+// crvq_rope_backward; cu_block.cu, beside the forward).
 int crvq_cu_rope_back(float *dq, float *dk, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
                       const float *sin_t, int interleaved);
 // dS (rows, T) = dP in, the gradient at the scores out, P the causal softmax

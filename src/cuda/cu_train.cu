@@ -169,32 +169,6 @@ int crvq_cu_swiglu_back(const float *g, const float *u, const float *da, float *
     return crvq_cu_launched();
 }
 
-// One thread per (row, head, pair): the transposed rotation (ops.c crvq_rope_backward).
-__global__ void rope_back_kernel(float *x, int n, int T, int heads, int hd, const float *cos_t, const float *sin_t,
-                                 int interleaved) {
-    const int half = hd / 2;
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= (size_t)n * heads * half) return;
-    int i = (int)(id % half);
-    size_t rh = id / half, p = (rh / heads) % T;
-    float *v = x + rh * hd;
-    int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-    float c = cos_t[p * half + i], s = sin_t[p * half + i];
-    float ga = v[a], gb = v[b];
-    v[a] = ga * c + gb * s;
-    v[b] = -ga * s + gb * c;
-}
-
-int crvq_cu_rope_back(float *dq, float *dk, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
-                      const float *sin_t, int interleaved) {
-    size_t nq = (size_t)n * n_heads * (hd / 2), nk = (size_t)n * n_kv * (hd / 2);
-    rope_back_kernel<<<crvq_cu_blocks(nq, 256), 256>>>(dq, n, T, n_heads, hd, cos_t, sin_t, interleaved);
-    int e = crvq_cu_launched();
-    if (e) return e;
-    rope_back_kernel<<<crvq_cu_blocks(nk, 256), 256>>>(dk, n, T, n_kv, hd, cos_t, sin_t, interleaved);
-    return crvq_cu_launched();
-}
-
 // One block per row r (i = r % T): dS = P ∘ (dP − Σ_{j<=i} p_j dP_j), zero
 // past i (attention.c crvq_attn_backward's row loop).
 __global__ void softmax_back_kernel(const float *P, float *dS, int T) {
