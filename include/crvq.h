@@ -235,6 +235,14 @@ crvq_linear crvq_model_embedding(const crvq_model *m);
 int64_t crvq_model_n_params(const crvq_model *m);
 int64_t crvq_model_n_params_linear(const crvq_model *m); // the 7 projections of each block
 
+// Where work runs (docs/cuda.md). The CPU runs everything; CUDA, when crvq
+// was built with nvcc and a GPU is present, quantizes with VQ and CRVQ and
+// runs the forward pass of any model (crvq_state_init_device).
+typedef enum crvq_device {
+    CRVQ_DEVICE_CPU = 0,
+    CRVQ_DEVICE_CUDA,
+} crvq_device;
+
 // --------------------------------------------------------------- forward ---
 
 // Per-sequence state: KV cache and scratch buffers for up to max_batch
@@ -248,6 +256,14 @@ crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch,
 // values are quantized as they are stored, about 3.8x / 7.1x less memory).
 crvq_status crvq_state_init_kv(const crvq_model *m, int max_seq_len, int max_batch, int kv_bits,
                                crvq_state **out);
+// The same on a device: CRVQ_DEVICE_CPU is crvq_state_init_kv; on
+// CRVQ_DEVICE_CUDA the state keeps the model resident on the GPU in its
+// stored form (compressed layers as codes; docs/cuda.md, "Serving") with a
+// float32 KV cache (kv_bits 32 only), and crvq_forward runs there. The
+// model must outlive the state. CRVQ_ERR_UNSUPPORTED when the device cannot
+// run here (the message says why).
+crvq_status crvq_state_init_device(const crvq_model *m, int max_seq_len, int max_batch, int kv_bits,
+                                   crvq_device dev, crvq_state **out);
 // Bytes of the state's KV cache.
 size_t crvq_state_kv_bytes(const crvq_state *s);
 void crvq_state_free(crvq_state *s);
@@ -284,6 +300,8 @@ typedef struct crvq_ppl_opts {
     // KV cache of the evaluated model: 0 or 32 float32, 8 or 4 quantized
     // (crvq_state_init_kv); kl_base always runs with a float32 cache
     int kv_bits;
+    // where both models run (crvq_state_init_device; CUDA: kv_bits 0 or 32)
+    crvq_device device;
 } crvq_ppl_opts;
 
 typedef struct crvq_ppl_result {
@@ -362,12 +380,6 @@ typedef enum crvq_channel_order {
     CRVQ_ORDER_PARTITION,    // critical channels by importance, then the rest in original order
 } crvq_channel_order;
 
-// Where a quantizer runs (docs/cuda.md). The CPU runs every method; CUDA
-// runs VQ and CRVQ when crvq was built with nvcc and a GPU is present.
-typedef enum crvq_device {
-    CRVQ_DEVICE_CPU = 0,
-    CRVQ_DEVICE_CUDA,
-} crvq_device;
 
 const char *crvq_device_name(crvq_device dev);
 // 1 if `dev` can run here; else 0 and a one-line reason in errbuf (cap bytes),

@@ -7,8 +7,7 @@
 // as the symbol crvq_backend_cuda_table, which src/backend/no_cuda.c
 // defines as NULL in a build without nvcc. So src/backend/ never includes
 // src/cuda/: the device depends on the seam, not the other way round.
-// Later pieces (compressed kernels, end-to-end distillation) get their
-// entries in the table too.
+// Later pieces (end-to-end distillation) get their entries in the table too.
 #ifndef CRVQ_BACKEND_H
 #define CRVQ_BACKEND_H
 
@@ -70,6 +69,15 @@ typedef struct crvq_backend {
     // 0 (overwritten), dx (x's shape, or NULL) dL/dx. For tests; NULL on the CPU.
     crvq_status (*block_ft_grad)(const crvq_config *c, const crvq_layer *L, const float *x, const float *dy,
                                  int n_seq, int seqlen, float *y, float *grad, float *dx);
+    // Serving (crvq_state_init_device, serve.c): open keeps model m resident
+    // on the device in its stored form with a float32 KV cache of max_seq
+    // positions, for up to max_batch tokens a call, in *ctx; forward is
+    // crvq_forward's function on it (arguments already checked; logits on
+    // the host); close frees it. NULL: the device runs no forward (the CPU
+    // runs model/forward.c itself).
+    crvq_status (*serve_open)(const crvq_model *m, int max_seq, int max_batch, void **ctx);
+    crvq_status (*serve_forward)(void *ctx, const int *tokens, int n, int pos, int all_logits, float *logits);
+    void (*serve_close)(void *ctx);
 } crvq_backend;
 
 // The most taps a Hessian context holds.

@@ -23,6 +23,16 @@ int cli_need_model(const char *cmd, const char *model) {
     return 2;
 }
 
+int cli_device_ready(const char *cmd, crvq_device dev, int kv_bits) {
+    char why[256];
+    if (dev != CRVQ_DEVICE_CPU && kv_bits != 32)
+        snprintf(why, sizeof why, "the GPU keeps a float32 KV cache; --kv-bits %d runs on the CPU only", kv_bits);
+    else if (crvq_backend_available(dev, why, sizeof why))
+        return 0;
+    fprintf(stderr, "crvq %s: error: --device %s: %s\n", cmd, crvq_device_name(dev), why);
+    return 1;
+}
+
 crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *tokenizer_path) {
     if (!model_path) {
         fprintf(stderr, "crvq %s: error: no model given (-m MODEL)\n", cmd);

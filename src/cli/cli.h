@@ -33,6 +33,11 @@ int cli_error(const char *cmd, const char *msg);
 // given, else print "no model given" and return 2 (a usage error).
 int cli_need_model(const char *cmd, const char *model);
 
+// Before any input is read: 0 when --device `dev` can run here with a KV
+// cache of kv_bits (the GPU keeps float32 only: 32), else print
+// "--device D: why" and return 1.
+int cli_device_ready(const char *cmd, crvq_device dev, int kv_bits);
+
 // Load a model from -m (and --tokenizer); on failure print the error, return NULL.
 crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *tokenizer_path);
 

@@ -23,7 +23,10 @@ static void usage(FILE *f) {
             "at one thread that is the speed of an idle core even on a shared machine, at more\n"
             "threads CPU over wall seconds is how many cores the run kept busy.\n"
             "--json prints prefill_seconds, prefill_tps, decode_seconds, decode_tps (wall) and\n"
-            "prefill_cpu_seconds, prefill_cpu_tps, decode_cpu_seconds, decode_cpu_tps.\n\n"
+            "prefill_cpu_seconds, prefill_cpu_tps, decode_cpu_seconds, decode_cpu_tps.\n"
+            "With --device cuda the model runs on the GPU (docs/cuda.md, \"Serving\"): every call\n"
+            "ends with its logits copied back, so the wall times are the GPU's; the sgemm\n"
+            "comparison (a CPU figure) is left out.\n\n"
             "options:\n"
             "  -m, --model PATH     model: Hugging Face directory, GGUF or llama2.c .bin\n"
             "  --prompt-len N       prefill tokens (default: min(512, model context))\n"
@@ -32,6 +35,7 @@ static void usage(FILE *f) {
             "  --seed S             seed of the random tokens (default 1)\n"
             "  --threads N          threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             CLI_KV_BITS_HELP
+            "  --device cpu|cuda    where the forward pass runs (default cpu)\n"
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
@@ -92,7 +96,8 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_INT(NULL, "--gen", &o->n_gen, 1, 1 << 20),
         CLI_FLAG_INT(NULL, "--reps", &o->reps, 1, 1000),
     };
-    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON | CLI_F_KV_BITS, &o->c, own,
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_SEED | CLI_F_THREADS | CLI_F_JSON | CLI_F_KV_BITS | CLI_F_DEVICE,
+                     &o->c, own,
                      sizeof own / sizeof *own, usage);
 }
 
@@ -120,7 +125,7 @@ static int time_forward(const opts *o, const crvq_model *m, int prompt_len, timi
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (crvq_state_init_kv(m, max_seq, prompt_len, o->c.kv_bits, &s) != CRVQ_OK) goto fail;
+    if (crvq_state_init_device(m, max_seq, prompt_len, o->c.kv_bits, o->c.device, &s) != CRVQ_OK) goto fail;
     out->kv_bytes = (double)crvq_state_kv_bytes(s);
     crvq_sample_rng rng;
     crvq_sample_rng_seed(&rng, o->c.seed);
@@ -157,13 +162,17 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
                    4.0 * c->n_layers * c->n_heads * c->head_dim * (n * (n + 1) / 2) +
                    2.0 * c->dim * c->vocab_size;
     double pre_gflops = flops / pre / 1e9;
-    double ref_gflops = sgemm_gflops(prompt_len, c->hidden_dim, c->dim, o->reps < 5 ? 5 : o->reps);
+    const int cpu = o->c.device == CRVQ_DEVICE_CPU;
+    double ref_gflops = cpu ? sgemm_gflops(prompt_len, c->hidden_dim, c->dim, o->reps < 5 ? 5 : o->reps) : 0.0;
     double weight_bytes = crvq_model_decode_bytes(m);
     double dec_gbps = weight_bytes * o->n_gen / dec / 1e9;
     if (!o->c.json) {
-        printf("prefill: %d tokens in %.4f s = %.1f tok/s, %.2f GFLOP/s (%.0f%% of sgemm %dx%dx%d at %.2f GFLOP/s)\n",
-               prompt_len, pre, prompt_len / pre, pre_gflops, 100.0 * pre_gflops / ref_gflops,
-               prompt_len, c->hidden_dim, c->dim, ref_gflops);
+        printf("prefill: %d tokens in %.4f s = %.1f tok/s, %.2f GFLOP/s", prompt_len, pre, prompt_len / pre,
+               pre_gflops);
+        if (cpu)
+            printf(" (%.0f%% of sgemm %dx%dx%d at %.2f GFLOP/s)", 100.0 * pre_gflops / ref_gflops, prompt_len,
+                   c->hidden_dim, c->dim, ref_gflops);
+        printf(" [%s]\n", crvq_device_name(o->c.device));
         printf("decode:  %d tokens after %d in %.4f s = %.1f tok/s (weights read at %.2f GB/s)\n", o->n_gen,
                prompt_len, dec, o->n_gen / dec, dec_gbps);
         printf("process CPU seconds (%d threads): prefill %.4f s = %.1f tok/s, decode %.4f s = %.1f tok/s\n",
@@ -188,22 +197,26 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
     cJSON_AddNumberToObject(j, "decode_cpu_seconds", dec_cpu);
     cJSON_AddNumberToObject(j, "decode_cpu_tps", o->n_gen / dec_cpu);
     cJSON_AddNumberToObject(j, "prefill_gflops", pre_gflops);
-    cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
-    cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
-    cJSON_AddItemToArray(shape, cJSON_CreateNumber(prompt_len));
-    cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->hidden_dim));
-    cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->dim));
-    cJSON_AddNumberToObject(j, "prefill_sgemm_fraction", pre_gflops / ref_gflops);
+    if (cpu) {
+        cJSON_AddNumberToObject(j, "sgemm_gflops", ref_gflops);
+        cJSON *shape = cJSON_AddArrayToObject(j, "sgemm_mnk");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(prompt_len));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->hidden_dim));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(c->dim));
+        cJSON_AddNumberToObject(j, "prefill_sgemm_fraction", pre_gflops / ref_gflops);
+    }
     cJSON_AddNumberToObject(j, "decode_weight_bytes", weight_bytes);
     cJSON_AddNumberToObject(j, "decode_weight_gbps", dec_gbps);
     cJSON_AddNumberToObject(j, "kv_bits", o->c.kv_bits);
     cJSON_AddNumberToObject(j, "kv_cache_bytes", t.kv_bytes);
+    cJSON_AddStringToObject(j, "device", crvq_device_name(o->c.device));
     cli_print_json(j);
 }
 
 static int run(const void *vo) {
     const opts *o = vo;
     if (o->c.threads) crvq_set_threads(o->c.threads);
+    if (cli_device_ready(cmd, o->c.device, o->c.kv_bits)) return 1;
     crvq_model *m = cli_load_model(cmd, o->c.model, NULL);
     if (!m) return 1;
     const crvq_config *c = &m->cfg;

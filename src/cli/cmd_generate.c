@@ -25,6 +25,8 @@ static void usage(FILE *f) {
             "  --tokenizer PATH   tokenizer file instead of the one found with the model\n"
             "  --kv-bits B        KV cache: 32 = float32 (default), 8 or 4 = symmetric integer\n"
             "                     groups of 32 values with an fp16 scale, quantized when stored\n"
+            "  --device cpu|cuda  where the forward pass runs (default cpu; cuda: the model stays\n"
+            "                     on the GPU as stored, compressed layers as codes; docs/cuda.md)\n"
             "  --json             print only one JSON line: text, ids, n_prompt (incl. BOS),\n"
             "                     n_generated, prefill_tps, decode_tps, seed\n"
             "  -h, --help         this help\n");
@@ -77,7 +79,8 @@ static int parse(void *vo, int argc, char **argv) {
         // up to 2^53: reported back exactly as a JSON number
         CLI_FLAG_U64(NULL, "--seed", &o->seed, 0, 1LL << 53),
     };
-    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_PROMPT | CLI_F_THREADS | CLI_F_TOKENIZER | CLI_F_JSON | CLI_F_KV_BITS,
+    return cli_parse(cmd, argc, argv, CLI_F_MODEL | CLI_F_PROMPT | CLI_F_THREADS | CLI_F_TOKENIZER | CLI_F_JSON | CLI_F_KV_BITS |
+                         CLI_F_DEVICE,
                      &o->c, own, sizeof own / sizeof *own, usage);
 }
 
@@ -109,7 +112,7 @@ static int generate(const opts *o, const crvq_model *m, const int *ids, int n_pr
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (crvq_state_init_kv(m, n_prompt + o->n_gen, n_prompt, o->c.kv_bits, &s) != CRVQ_OK) goto fail;
+    if (crvq_state_init_device(m, n_prompt + o->n_gen, n_prompt, o->c.kv_bits, o->c.device, &s) != CRVQ_OK) goto fail;
     crvq_sample_rng rng;
     crvq_sample_rng_seed(&rng, o->seed);
     if (!o->c.json)
@@ -165,12 +168,14 @@ static void print_result(const opts *o, int n_prompt, const generation *g) {
     cJSON_AddNumberToObject(j, "top_p", o->top_p);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddNumberToObject(j, "kv_bits", o->c.kv_bits);
+    cJSON_AddStringToObject(j, "device", crvq_device_name(o->c.device));
     cli_print_json(j);
 }
 
 static int run(const void *vo) {
     const opts *o = vo;
     if (o->c.threads) crvq_set_threads(o->c.threads);
+    if (cli_device_ready(cmd, o->c.device, o->c.kv_bits)) return 1;
     crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
     int rc = 1, *ids = NULL;

@@ -33,6 +33,8 @@ static void usage(FILE *f) {
             "                       its vocabulary size must equal MODEL's\n"
             CLI_KV_BITS_HELP
             "                       (MODEL's cache; --kl-base runs with float32)\n"
+            "  --device cpu|cuda    where both models run (default cpu; cuda: each stays on the GPU\n"
+            "                       as stored, compressed layers as codes; docs/cuda.md)\n"
             "  --json               print the result as one JSON line\n"
             "  -h, --help           this help\n");
 }
@@ -84,8 +86,9 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_STRING(NULL, "--kl-base", &o->base_path),
     };
     return cli_parse(cmd, argc, argv,
-                     CLI_F_MODEL | CLI_F_FILE | CLI_F_TOKENIZER | CLI_F_THREADS | CLI_F_JSON | CLI_F_KV_BITS, &o->c,
-                     own, sizeof own / sizeof *own, usage);
+                     CLI_F_MODEL | CLI_F_FILE | CLI_F_TOKENIZER | CLI_F_THREADS | CLI_F_JSON | CLI_F_KV_BITS |
+                         CLI_F_DEVICE,
+                     &o->c, own, sizeof own / sizeof *own, usage);
 }
 
 static int validate(void *vo) {
@@ -124,6 +127,7 @@ static void print_result(const opts *o, int ctx, const crvq_ppl_result *r, doubl
     cJSON_AddNumberToObject(j, "tokens_per_second", (double)r->evaluated / secs);
     cJSON_AddNumberToObject(j, "threads", crvq_get_threads());
     cJSON_AddNumberToObject(j, "kv_bits", o->c.kv_bits);
+    cJSON_AddStringToObject(j, "device", crvq_device_name(o->c.device));
     if (o->base_path) {
         cJSON_AddStringToObject(j, "kl_base", o->base_path);
         cJSON_AddNumberToObject(j, "kld", r->kld);
@@ -150,6 +154,7 @@ static int evaluate(const opts *o, const crvq_model *m, const crvq_model *base, 
         .progress_user = &ps,
         .kl_base = base,
         .kv_bits = o->c.kv_bits,
+        .device = o->c.device,
     };
     crvq_ppl_result r;
     if (crvq_perplexity(m, (const char *)text->data, text->size, &po, &r) != CRVQ_OK) return cli_error(cmd, NULL);
@@ -160,6 +165,7 @@ static int evaluate(const opts *o, const crvq_model *m, const crvq_model *base, 
 static int run(const void *vo) {
     const opts *o = vo;
     if (o->c.threads) crvq_set_threads(o->c.threads);
+    if (cli_device_ready(cmd, o->c.device, o->c.kv_bits)) return 1;
     crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
     int rc = 1;

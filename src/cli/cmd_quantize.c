@@ -416,12 +416,7 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
 
 static int run(const void *vo) {
     const opts *o = vo;
-    char why[256];
-    if (!o->dry_run && !crvq_backend_available(o->c.device, why, sizeof why)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(o->c.device), why);
-        return cli_error(cmd, msg);
-    }
+    if (!o->dry_run && cli_device_ready(cmd, o->c.device, 32)) return 1;
     crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
     if (!m) return 1;
     double planned_bits = 0;

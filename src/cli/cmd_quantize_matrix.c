@@ -254,13 +254,8 @@ done:
 
 static int run(const void *vo) {
     const opts *o = vo;
-    char why[256];
     timing t = {.t_start = cli_seconds()};
-    if (!crvq_backend_available(o->c.device, why, sizeof why)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "--device %s: %s", crvq_device_name(o->c.device), why);
-        return cli_error(cmd, msg);
-    }
+    if (cli_device_ready(cmd, o->c.device, 32)) return 1;
     if (o->c.threads) crvq_set_threads(o->c.threads);
     const cli_file files[] = {{"--weight", o->w_path, CLI_INPUT, NULL},
                               {"--hessian", o->h_path, CLI_INPUT, NULL},

@@ -7,33 +7,8 @@
 // more than an ulp). The matrix products are cuBLAS SGEMMs (cuda_block.c).
 #include "cuda/cu_common.cuh"
 #include "cuda/cu_kernels.h"
-#include "kernels/exp_nonpositive.h"
 
 #define ROW_THREADS 256
-
-// Σ over the block's threads of x, in a fixed order (warp butterflies, then
-// the warps in order), on every thread. part: ROW_THREADS / 32 doubles.
-__device__ static double block_sum(double x, double *part) {
-    x = crvq_warp_sum(x);
-    int w = threadIdx.x / 32, nw = blockDim.x / 32;
-    __syncthreads(); // part may still be read from a previous call
-    if (threadIdx.x % 32 == 0) part[w] = x;
-    __syncthreads();
-    double s = 0;
-    for (int i = 0; i < nw; i++) s += part[i];
-    return s;
-}
-
-__device__ static float block_max(float x, float *part) {
-    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(CRVQ_FULL_MASK, x, o));
-    int w = threadIdx.x / 32, nw = blockDim.x / 32;
-    __syncthreads();
-    if (threadIdx.x % 32 == 0) part[w] = x;
-    __syncthreads();
-    float m = part[0];
-    for (int i = 1; i < nw; i++) m = fmaxf(m, part[i]);
-    return m;
-}
 
 // One block per row: out = w ∘ x / sqrt(mean(x²) + eps) (ops.c crvq_rmsnorm),
 // and the row's 1/rms into inv[row] when inv is set (ops.c inv_rms_row).
@@ -43,7 +18,7 @@ __global__ void rmsnorm_rows_kernel(const float *x, const float *w, int dim, flo
     float *yr = out + (size_t)blockIdx.x * dim;
     double ss = 0;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += (double)xr[i] * xr[i];
-    ss = block_sum(ss, part);
+    ss = crvq_block_sum(ss, part);
     float inv = (float)(1.0 / sqrt(ss / dim + eps));
     if (inv_rms && threadIdx.x == 0) inv_rms[blockIdx.x] = inv;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = w[i] * (xr[i] * inv);
@@ -114,18 +89,8 @@ __global__ void causal_softmax_kernel(float *S, int T) {
     __shared__ float mpart[ROW_THREADS / 32];
     float *row = S + (size_t)blockIdx.x * T;
     const int visible = (int)(blockIdx.x % T) + 1;
-    float mx = -INFINITY;
-    for (int j = threadIdx.x; j < visible; j += blockDim.x) mx = fmaxf(mx, row[j]);
-    mx = block_max(mx, mpart);
-    double sum = 0;
-    for (int j = threadIdx.x; j < visible; j += blockDim.x) {
-        float e = crvq_exp_nonpositive(row[j] - mx);
-        row[j] = e;
-        sum += e;
-    }
-    sum = block_sum(sum, part);
-    float inv = (float)(1.0 / sum);
-    for (int j = threadIdx.x; j < T; j += blockDim.x) row[j] = j < visible ? row[j] * inv : 0.0f;
+    crvq_block_softmax(row, visible, part, mpart);
+    for (int j = visible + threadIdx.x; j < T; j += blockDim.x) row[j] = 0.0f;
 }
 
 int crvq_cu_causal_softmax(float *S, int rows, int T) {

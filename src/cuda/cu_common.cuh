@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/exp_nonpositive.h"
+
 #define CRVQ_FULL_MASK 0xffffffffu
 
 // Blocks of `threads` covering n items.
@@ -26,6 +28,50 @@ __device__ inline double crvq_warp_seq_sum(double x, int d) {
     double s = 0;
     for (int t = 0; t < d; t++) s += __shfl_sync(CRVQ_FULL_MASK, x, t);
     return s;
+}
+
+// Σ over the block's threads of x, in a fixed order (warp butterflies, then
+// the warps in order), on every thread. part: blockDim.x / 32 doubles.
+__device__ inline double crvq_block_sum(double x, double *part) {
+    x = crvq_warp_sum(x);
+    int w = threadIdx.x / 32, nw = blockDim.x / 32;
+    __syncthreads(); // part may still be read from a previous call
+    if (threadIdx.x % 32 == 0) part[w] = x;
+    __syncthreads();
+    double s = 0;
+    for (int i = 0; i < nw; i++) s += part[i];
+    return s;
+}
+
+__device__ inline float crvq_block_max(float x, float *part) {
+    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(CRVQ_FULL_MASK, x, o));
+    int w = threadIdx.x / 32, nw = blockDim.x / 32;
+    __syncthreads();
+    if (threadIdx.x % 32 == 0) part[w] = x;
+    __syncthreads();
+    float m = part[0];
+    for (int i = 1; i < nw; i++) m = fmaxf(m, part[i]);
+    return m;
+}
+
+// row[0..n) = softmax(row[0..n)) in place, by the whole block (ops.c
+// crvq_softmax: float maximum, kernels/exp_nonpositive.h's exp, float64
+// sum in a fixed tree, one float reciprocal). part, mpart: blockDim.x / 32
+// each. Each thread writes the entries it reads: synchronise before other
+// threads read them.
+__device__ inline void crvq_block_softmax(float *row, int n, double *part, float *mpart) {
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) mx = fmaxf(mx, row[j]);
+    mx = crvq_block_max(mx, mpart);
+    double sum = 0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        float e = crvq_exp_nonpositive(row[j] - mx);
+        row[j] = e;
+        sum += e;
+    }
+    sum = crvq_block_sum(sum, part);
+    const float inv = (float)(1.0 / sum);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) row[j] *= inv;
 }
 
 // Deterministic sums over segments of items: block j sums f(items[p], e)

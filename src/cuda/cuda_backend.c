@@ -11,6 +11,7 @@
 #include "cuda/cuda_hessian.h"
 #include "cuda/cuda_kmeans.h"
 #include "cuda/cuda_linalg.h"
+#include "cuda/cuda_serve.h"
 #include "cuda/cuda_vq.h"
 
 // The GPU factorises a device copy of H: no host scratch.
@@ -33,6 +34,9 @@ static const crvq_backend cuda = {
     .block_forward = crvq_cuda_block_forward,
     .block_finetune = crvq_cuda_block_finetune,
     .block_ft_grad = crvq_cuda_block_ft_grad,
+    .serve_open = crvq_cuda_serve_open,
+    .serve_forward = crvq_cuda_serve_forward,
+    .serve_close = crvq_cuda_serve_close,
 };
 
 const crvq_backend *const crvq_backend_cuda_table = &cuda;

@@ -33,6 +33,9 @@ typedef cublasStatus_t (*dgemm_fn)(cublasHandle_t, cublasOperation_t, cublasOper
                                    double *, int);
 typedef cublasStatus_t (*dsyrk_fn)(cublasHandle_t, cublasFillMode_t, cublasOperation_t, int, int, const double *,
                                    const double *, int, const double *, double *, int);
+typedef cublasStatus_t (*gemm_ex_fn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                     const void *, const void *, cudaDataType, int, const void *, cudaDataType, int,
+                                     const void *, void *, cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
 typedef cusolverStatus_t (*sv_create_fn)(cusolverDnHandle_t *);
 typedef cusolverStatus_t (*sv_destroy_fn)(cusolverDnHandle_t);
 typedef cusolverStatus_t (*potrf_size_fn)(cusolverDnHandle_t, cublasFillMode_t, int, double *, int, int *);
@@ -58,6 +61,7 @@ static struct {
     sgemm_strided_fn sgemm_strided;
     dgemm_fn dgemm;
     dsyrk_fn dsyrk;
+    gemm_ex_fn gemm_ex;
 } blas;
 
 // Load cuBLAS once: by its soname (LD_LIBRARY_PATH, the loader's cache),
@@ -79,8 +83,9 @@ static int load_cublas(void) {
     blas.sgemm_strided = (sgemm_strided_fn)dlsym(blas.lib, "cublasSgemmStridedBatched");
     blas.dgemm = (dgemm_fn)dlsym(blas.lib, "cublasDgemm_v2");
     blas.dsyrk = (dsyrk_fn)dlsym(blas.lib, "cublasDsyrk_v2");
+    blas.gemm_ex = (gemm_ex_fn)dlsym(blas.lib, "cublasGemmEx");
     if (!blas.create || !blas.destroy || !blas.math || !blas.sgemm || !blas.sgemm_strided || !blas.dgemm ||
-        !blas.dsyrk) {
+        !blas.dsyrk || !blas.gemm_ex) {
         snprintf(blas.why, sizeof blas.why, "%s lacks the cuBLAS functions crvq needs", CRVQ_CUBLAS_SONAME);
         dlclose(blas.lib);
         blas.lib = NULL;
@@ -170,6 +175,15 @@ crvq_status crvq_cu_linear(crvq_cu *cu, const float *w, const float *bias, const
     crvq_status st = crvq_cu_sgemm_strided(cu, 0, 1, n, n_out, n_in, 1.0f, x, n_in, 0, w, n_in, 0, 0.0f, y, n_out, 0, 1);
     if (st == CRVQ_OK && bias) st = crvq_cu_check(crvq_cu_add_bias(y, bias, n, n_out), "bias");
     return st;
+}
+
+crvq_status crvq_cu_gemv_f16(crvq_cu *cu, int m, int n, const uint16_t *A, const uint16_t *x, float *y) {
+    // Row-major A (m, n) is column-major Aᵀ (n, m): y = (Aᵀ)ᵀ x, one column.
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s = blas.gemm_ex((cublasHandle_t)cu->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, 1, n, &one, A, CUDA_R_16F,
+                                    n, x, CUDA_R_16F, n, &zero, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT);
+    return gemm_status(s, "cublasGemmEx (fp16)", m, 1, n);
 }
 
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C) {

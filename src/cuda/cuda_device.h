@@ -9,6 +9,7 @@
 #define CRVQ_CUDA_DEVICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "crvq.h"
 
@@ -42,6 +43,11 @@ crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int
 // n_in): a linear layer's forward (model/linear.h) as one SGEMM.
 crvq_status crvq_cu_linear(crvq_cu *cu, const float *w, const float *bias, const float *x, int n, int n_out,
                            int n_in, float *y);
+
+// y (m) = A (m, n)·x (n), A and x fp16 (bits), y float32, FP32
+// accumulation (cublasGemmEx): the baseline decode product of
+// bench/cuda_gemv.c.
+crvq_status crvq_cu_gemv_f16(crvq_cu *cu, int m, int n, const uint16_t *A, const uint16_t *x, float *y);
 
 // C (m, n) = A (m, k)·B (k, n), row-major, FP64 (cuBLAS).
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C);

@@ -56,6 +56,10 @@ struct crvq_state {
     float *hb;              // (max_batch, hidden_dim) gate, then silu(gate)*up
     float *hb2;             // (max_batch, hidden_dim) up
     float *scores;          // (n_heads, q_tile, max_seq)
+    // A state on a device (crvq_state_init_ops): the forward runs there and
+    // none of the buffers above is allocated.
+    crvq_state_ops ops; // ops.forward NULL: a host state
+    void *dev;
 };
 
 // a*b*c floats, or 0 on overflow
@@ -136,6 +140,14 @@ static crvq_status check_config(const crvq_config *c) {
     return CRVQ_OK;
 }
 
+// The positions and batch a state is made for.
+static crvq_status check_shape(const crvq_config *c, int max_seq_len, int max_batch) {
+    if (max_seq_len < 1 || max_batch < 1 || max_batch > max_seq_len)
+        return crvq_fail(CRVQ_ERR_INVALID, "state: need 1 <= max_batch (%d) <= max_seq_len (%d)",
+                         max_batch, max_seq_len);
+    return crvq_check_window(c, max_seq_len);
+}
+
 crvq_status crvq_state_init(const crvq_model *m, int max_seq_len, int max_batch, crvq_state **out) {
     return crvq_state_init_kv(m, max_seq_len, max_batch, 32, out);
 }
@@ -148,10 +160,7 @@ crvq_status crvq_state_init_kv(const crvq_model *m, int max_seq_len, int max_bat
     if (st) return st;
     if (kv_bits != 32 && kv_bits != 8 && kv_bits != 4)
         return crvq_fail(CRVQ_ERR_INVALID, "state: KV cache of %d bits; 32, 8 or 4", kv_bits);
-    if (max_seq_len < 1 || max_batch < 1 || max_batch > max_seq_len)
-        return crvq_fail(CRVQ_ERR_INVALID, "state: need 1 <= max_batch (%d) <= max_seq_len (%d)",
-                         max_batch, max_seq_len);
-    if ((st = crvq_check_window(c, max_seq_len))) return st;
+    if ((st = check_shape(c, max_seq_len, max_batch))) return st;
     crvq_state *s = calloc(1, sizeof *s);
     if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     s->max_seq = max_seq_len;
@@ -201,8 +210,25 @@ crvq_status crvq_state_init_kv(const crvq_model *m, int max_seq_len, int max_bat
     return CRVQ_OK;
 }
 
+crvq_status crvq_state_init_ops(const crvq_model *m, int max_seq_len, int max_batch, const crvq_state_ops *ops,
+                                void *dev, crvq_state **out) {
+    const crvq_config *c = &m->cfg;
+    *out = NULL;
+    crvq_status st = check_config(c);
+    if (!st) st = check_shape(c, max_seq_len, max_batch);
+    if (st) return st;
+    crvq_state *s = calloc(1, sizeof *s);
+    if (!s) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
+    s->max_seq = max_seq_len, s->max_batch = max_batch, s->kv_bits = 32;
+    s->kv_all_layers = (size_t)c->n_layers * c->n_kv_heads * c->head_dim;
+    s->ops = *ops, s->dev = dev;
+    *out = s;
+    return CRVQ_OK;
+}
+
 void crvq_state_free(crvq_state *s) {
     if (!s) return;
+    if (s->ops.close) s->ops.close(s->dev);
     free(s->key_cache);
     free(s->value_cache);
     crvq_kv_cache_free(&s->kvq);
@@ -269,10 +295,30 @@ void crvq_state_release_layer(const crvq_model *m, crvq_state *s, int l) {
 
 void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int pos, crvq_tap_fn tap,
                         void *ctx) {
-    assert(l >= 0 && l < m->cfg.n_layers && n >= 1 && n <= s->max_batch && pos >= 0 &&
+    assert(!s->ops.forward && l >= 0 && l < m->cfg.n_layers && n >= 1 && n <= s->max_batch && pos >= 0 &&
            pos <= s->max_seq - n);
     int blas_threads = blas_threads_for(&m->cfg, n);
     block(m, s, l, n, pos, tap, ctx);
+    if (blas_threads) crvq_blas_threads_swap(blas_threads);
+}
+
+// The embedding, every block and the head on the host (model/block.c).
+static void host_forward(const crvq_model *m, crvq_state *s, const int *tokens, int n, int pos, int all_logits,
+                         float *logits) {
+    const crvq_config *c = &m->cfg;
+    int dim = c->dim;
+    int blas_threads = blas_threads_for(c, n);
+    for (int r = 0; r < n; r++)
+        crvq_model_embed_row(m, tokens[r], s->x + (size_t)r * dim);
+    for (int l = 0; l < c->n_layers; l++) block(m, s, l, n, pos, NULL, NULL);
+    if (all_logits) {
+        crvq_rmsnorm_rows(s->x, m->out_norm, n, dim, c->norm_eps, s->xb, NULL);
+        crvq_linear_forward(&m->output, s->xb, n, logits); // (n, vocab)
+    } else {
+        const float *last = s->x + (size_t)(n - 1) * dim;
+        crvq_rmsnorm(s->xb, last, m->out_norm, dim, c->norm_eps);
+        crvq_linear_forward(&m->output, s->xb, 1, logits); // (vocab)
+    }
     if (blas_threads) crvq_blas_threads_swap(blas_threads);
 }
 
@@ -291,20 +337,12 @@ crvq_status crvq_forward(const crvq_model *m, crvq_state *s, const int *tokens, 
             return crvq_fail(CRVQ_ERR_INVALID, "forward: token id %d outside the vocabulary (%d)",
                              tokens[r], c->vocab_size);
 
-    int dim = c->dim;
-    int blas_threads = blas_threads_for(c, n);
-    for (int r = 0; r < n; r++)
-        crvq_model_embed_row(m, tokens[r], s->x + (size_t)r * dim);
-    for (int l = 0; l < c->n_layers; l++) block(m, s, l, n, pos, NULL, NULL);
-    if (all_logits) {
-        crvq_rmsnorm_rows(s->x, m->out_norm, n, dim, c->norm_eps, s->xb, NULL);
-        crvq_linear_forward(&m->output, s->xb, n, logits); // (n, vocab)
+    if (s->ops.forward) {
+        crvq_status st = s->ops.forward(s->dev, tokens, n, pos, all_logits, logits);
+        if (st) return st;
     } else {
-        const float *last = s->x + (size_t)(n - 1) * dim;
-        crvq_rmsnorm(s->xb, last, m->out_norm, dim, c->norm_eps);
-        crvq_linear_forward(&m->output, s->xb, 1, logits); // (vocab)
+        host_forward(m, s, tokens, n, pos, all_logits, logits);
     }
-    if (blas_threads) crvq_blas_threads_swap(blas_threads);
     // The weights are finite (checked at load), so a NaN or Inf here is an
     // overflow of the activations: no number computed from it means anything.
     const int rows = all_logits ? n : 1, V = c->vocab_size;

@@ -33,4 +33,20 @@ void crvq_block_forward(const crvq_model *m, crvq_state *s, int l, int n, int po
 // block quantization would otherwise fill one layer at a time.
 void crvq_state_release_layer(const crvq_model *m, crvq_state *s, int l);
 
+// A state whose forward runs on a device (backend.h's serve_* entries,
+// src/backend/serve.c): crvq_forward checks its arguments as always, then
+// calls ops->forward(dev, ...) instead of the host's blocks, and
+// crvq_state_free calls ops->close(dev) (ops is copied). Such a state has no host buffers:
+// crvq_block_forward and crvq_state_residual are not for it.
+typedef struct crvq_state_ops {
+    crvq_status (*forward)(void *dev, const int *tokens, int n, int pos, int all_logits, float *logits);
+    void (*close)(void *dev);
+} crvq_state_ops;
+
+// A state of max_seq_len positions and max_batch tokens per call around a
+// device context dev: the state owns dev once this succeeds; after a
+// failure the caller still does.
+crvq_status crvq_state_init_ops(const crvq_model *m, int max_seq_len, int max_batch, const crvq_state_ops *ops,
+                                void *dev, crvq_state **out);
+
 #endif

@@ -1,5 +1,6 @@
 // perplexity.c — perplexity under the "stream" and "docs" protocols of
-// ../shared/docs/evaluation.md.
+// ../shared/docs/evaluation.md. It sits in backend/ because its states run
+// on the device the options name (crvq_state_init_device, serve.c).
 #include "crvq.h"
 #include "util/free_all.h"
 #include "util/threads.h"
@@ -214,8 +215,9 @@ crvq_status crvq_perplexity(const crvq_model *m, const char *text, size_t len,
     if (batch < 1) batch = 1;
     if (batch > opts->ctx) batch = opts->ctx;
     ppl_run r = {.m = m, .max_batch = batch, .base = base};
-    crvq_status st = crvq_state_init_kv(m, opts->ctx, batch, opts->kv_bits ? opts->kv_bits : 32, &r.state);
-    if (!st && base) st = crvq_state_init(base, opts->ctx, batch, &r.base_state);
+    crvq_status st = crvq_state_init_device(m, opts->ctx, batch, opts->kv_bits ? opts->kv_bits : 32, opts->device,
+                                            &r.state);
+    if (!st && base) st = crvq_state_init_device(base, opts->ctx, batch, 32, opts->device, &r.base_state);
     if (st) {
         crvq_state_free(r.state);
         return st;
