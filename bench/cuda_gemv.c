@@ -76,11 +76,11 @@ static crvq_vq_weights *random_vq(int m, int n, void **keep) {
         int i = (int)(next_u32() % (uint32_t)(j + 1)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }
-    crvq_vq_raw raw = {.m_out = m, .n_in = n, .d = d, .M = M, .n_crit = nc, .codes = codes,
+    crvq_vq_layer raw = {.m_out = m, .n_in = n, .d = d, .M = M, .n_groups = ng, .n_crit = nc, .codes = codes,
                        .codes_ext = nx ? codes + (size_t)m * ng : NULL, .scales = halves + M * cbn, .perm = perm};
     for (int k = 0; k < M; k++) raw.e[k] = 8, raw.codebooks[k] = halves + k * cbn;
     crvq_vq_weights *W = NULL;
-    if (crvq_vq_weights_from_raw(&raw, "synthetic layer", &W) != CRVQ_OK) W = NULL;
+    if (crvq_vq_weights_from_layer(&raw, "synthetic layer", &W) != CRVQ_OK) W = NULL;
     free(halves), free(perm);
     *keep = codes;
     return W;

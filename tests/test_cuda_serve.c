@@ -82,9 +82,9 @@ static void make_kind(crvq_linear *L, kind k, owned *o, crvq_vq_weights **vq, cr
         // K_VQ: CRVQ-like, e 8 / 10 / 6 (ext codes uint16), 3 codebooks, d 8,
         // a quarter of the groups critical, permuted; K_VQ16: one codebook of
         // 2^10 (uint16 codes), d 4, no permutation
-        crvq_vq_raw raw = {.m_out = m, .n_in = n, .d = k == K_VQ ? 8 : 4, .M = k == K_VQ ? 3 : 1};
+        crvq_vq_layer raw = {.m_out = m, .n_in = n, .d = k == K_VQ ? 8 : 4, .M = k == K_VQ ? 3 : 1};
         raw.e[0] = k == K_VQ ? 8 : 10, raw.e[1] = 10, raw.e[2] = 6;
-        const int ng = n / raw.d;
+        const int ng = raw.n_groups = n / raw.d;
         raw.n_crit = k == K_VQ ? ng / 4 : 0;
         raw.codes = rand_codes(o, (size_t)m * ng, raw.e[0]);
         if (raw.n_crit) { // uint16 (the widest ext codebook has e 10), each below its codebook's 2^e
@@ -107,7 +107,7 @@ static void make_kind(crvq_linear *L, kind k, owned *o, crvq_vq_weights **vq, cr
             }
             raw.perm = perm;
         }
-        CHECK_MSG(crvq_vq_weights_from_raw(&raw, "test layer", vq) == CRVQ_OK, "%s", crvq_last_error());
+        CHECK_MSG(crvq_vq_weights_from_layer(&raw, "test layer", vq) == CRVQ_OK, "%s", crvq_last_error());
         L->kind = CRVQ_LINEAR_VQ, L->vq = *vq;
         return;
     }
