@@ -108,9 +108,9 @@ static void layer_init(layer *L, kind k, int m, int n) {
         const size_t codes = (size_t)m * n / 4;
         L->n_inst = n_instances(codes);
         for (int i = 0; i < L->n_inst; i++) {
-            crvq_scalar_raw raw = {.m_out = m, .n_in = n, .bits = 2, .group_size = gs,
-                                   .q = pool + i * codes, .scale = L->half, .zero = L->half + ng};
-            if (crvq_scalar_weights_from_raw(&raw, "bench", &L->sq[i]) != CRVQ_OK) exit(1);
+            crvq_scalar_layer raw = {.m_out = m, .n_in = n, .bits = 2, .group_size = gs,
+                                     .q = pool + i * codes, .scale = L->half, .zero = L->half + ng};
+            if (crvq_scalar_weights_from_layer(&raw, "bench", &L->sq[i]) != CRVQ_OK) exit(1);
         }
         L->bytes = crvq_scalar_weights_bytes(L->sq[0]);
     } else {

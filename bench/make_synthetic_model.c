@@ -124,10 +124,10 @@ static crvq_status make_scalar(crvq_model *m, crvq_sample_rng *r, int n_out, int
     fill_bytes(r, q, (size_t)n_out * row_bytes, 0xff); // any bits pattern is a valid code
     fill_f16(r, scale, n_gr, 1.0f / sqrtf((float)n_in));
     for (size_t i = 0; i < n_gr; i++) zero[i] = crvq_f32_to_f16((float)(crvq_sample_rng_next(r) & ((1u << bits) - 1)));
-    crvq_scalar_raw raw = {.m_out = n_out, .n_in = n_in, .bits = bits, .group_size = gs,
-                           .q = q, .scale = scale, .zero = zero};
+    crvq_scalar_layer raw = {.m_out = n_out, .n_in = n_in, .bits = bits, .group_size = gs,
+                             .q = q, .scale = scale, .zero = zero};
     crvq_scalar_weights *W;
-    crvq_status st = crvq_scalar_weights_from_raw(&raw, what, &W);
+    crvq_status st = crvq_scalar_weights_from_layer(&raw, what, &W);
     if (!st) st = crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free);
     if (!st) *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = n_out, .n_in = n_in, .sq = W};
     return st;

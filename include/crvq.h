@@ -440,13 +440,19 @@ typedef struct crvq_vq_layer {
                         // (the quantizer's result); NULL when they live elsewhere (a file)
 } crvq_vq_layer;
 
-// A scalar-quantized layer (rtn, gptq): W[r,c] ≈ scale[r,g] * (q[r,c] - zero[r,g])
-// with g = c / group_size (original column order).
+// A scalar-quantized layer (rtn, gptq) as the container stores it
+// (docs/format.md), its one form outside the quantizer, as crvq_vq_layer is
+// for VQ: W[r,c] ≈ scale[r,g] * (q[r,c] - zero[r,g]) with g = c / group_size
+// (original column order). The codes are bit-packed per row, LSB-first: row
+// r is ceil(n_in·bits/8) bytes, code c at bits [c·bits, (c+1)·bits) counted
+// from the least significant bit of the row's byte 0.
 typedef struct crvq_scalar_layer {
-    int m_out, n_in, bits, group_size;
-    uint8_t *q;      // (m_out, n_in)
-    float *scale;    // (m_out, n_in / group_size)
-    float *zero;     // (m_out, n_in / group_size)
+    int m_out, n_in, bits, group_size; // bits 1..8
+    const uint8_t *q;       // (m_out, ceil(n_in·bits/8)) packed codes
+    const uint16_t *scale;  // fp16 (m_out, n_in / group_size)
+    const uint16_t *zero;   // fp16 (m_out, n_in / group_size)
+    void *owned;            // the one allocation holding the arrays when the layer owns them
+                            // (the quantizer's result); NULL when they live elsewhere (a file)
 } crvq_scalar_layer;
 
 // Where a vector method's time went, and L round by round. The arrays hold

@@ -31,6 +31,7 @@ static inline void ft_quantize_block(crvq_model *m, int dense) {
         if (i == CRVQ_PROJ_UP) {
             crvq_scalar_weights *W = NULL;
             CHECK(crvq_scalar_weights_from_layer(&res.scalar, "up", &W) == CRVQ_OK);
+            crvq_scalar_weights_take(W, &res.scalar);
             CHECK(crvq_storage_own(m->storage, W, (void (*)(void *))crvq_scalar_weights_free) == CRVQ_OK);
             *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = no, .n_in = ni, .sq = W, .bias = lin->bias};
         } else {

@@ -19,6 +19,7 @@
 #include "model/attention.h"
 #include "model/forward.h"
 #include "model/linear.h"
+#include "quant/scalar.h"
 #include "quant/vq_fit.h"
 #include "quant/rng.h"
 #include "ref_model.h"
@@ -339,15 +340,19 @@ static void free_vq_layer(crvq_vq_fit *L) {
 }
 
 static crvq_scalar_weights *make_scalar(int m, int n_in) {
-    crvq_scalar_layer L = {.m_out = m, .n_in = n_in, .bits = 3, .group_size = 8};
+    crvq_scalar_fit L = {.m_out = m, .n_in = n_in, .bits = 3, .group_size = 8};
     const size_t ng = (size_t)m * n_in / 8;
     L.q = malloc((size_t)m * n_in);
     L.scale = malloc(ng * sizeof(float));
     L.zero = malloc(ng * sizeof(float));
     for (size_t i = 0; i < (size_t)m * n_in; i++) L.q[i] = (uint8_t)(rng_next() & 7);
     for (size_t i = 0; i < ng; i++) L.scale[i] = f16r(0.1 * (1.2 + urand()) / sqrt(n_in / 16.0)), L.zero[i] = 3.5f;
+    crvq_scalar_layer S;
     crvq_scalar_weights *W = NULL;
-    CHECK_MSG(crvq_scalar_weights_from_layer(&L, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK(crvq_scalar_emit(&L, &S) == CRVQ_OK);
+    CHECK_MSG(crvq_scalar_weights_from_layer(&S, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
+    if (W) crvq_scalar_weights_take(W, &S);
+    crvq_scalar_layer_free(&S);
     free(L.q), free(L.scale), free(L.zero);
     return W;
 }

@@ -112,7 +112,7 @@ static void make_kind(crvq_linear *L, kind k, owned *o, crvq_vq_weights **vq, cr
         return;
     }
     const int bits = k == K_SQ2 ? 2 : 3, gs = 32;
-    crvq_scalar_raw raw = {.m_out = m, .n_in = n, .bits = bits, .group_size = gs};
+    crvq_scalar_layer raw = {.m_out = m, .n_in = n, .bits = bits, .group_size = gs};
     const size_t rb = ((size_t)n * bits + 7) / 8;
     uint8_t *q = keep(o, malloc((size_t)m * rb));
     for (size_t i = 0; i < (size_t)m * rb; i++) q[i] = (uint8_t)((urand() + 1.0) * 128.0);
@@ -123,7 +123,7 @@ static void make_kind(crvq_linear *L, kind k, owned *o, crvq_vq_weights **vq, cr
     for (size_t i = 0; i < (size_t)m * (n / gs); i++)
         zero[i] = crvq_f32_to_f16(crvq_f16_to_f32(zero[i]) + 0.5f * (float)((1 << bits) - 1));
     raw.zero = zero;
-    CHECK_MSG(crvq_scalar_weights_from_raw(&raw, "test layer", sq) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_scalar_weights_from_layer(&raw, "test layer", sq) == CRVQ_OK, "%s", crvq_last_error());
     L->kind = CRVQ_LINEAR_SCALAR, L->sq = *sq;
 }
 

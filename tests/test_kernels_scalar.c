@@ -14,13 +14,15 @@
 #include "kernels/sq_weights.h"
 #include "model/linear.h"
 #include "quant/rng.h"
+#include "quant/scalar.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
 static uint64_t rng_next(void) { return crvq_splitmix64(&rng_state); }
 static float rng_unit(void) { return (float)((rng_next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
 
-// A layer as RTN / GPTQ make it: fp16 scales, integer zero points in range.
-static void make_layer(int m, int n_in, int bits, int gs, crvq_scalar_layer *L) {
+// A layer as RTN / GPTQ fit it: fp16 scales, integer zero points in range
+// (stored with crvq_scalar_emit, as they are).
+static void make_layer(int m, int n_in, int bits, int gs, crvq_scalar_fit *L) {
     L->m_out = m;
     L->n_in = n_in;
     L->bits = bits;
@@ -36,7 +38,7 @@ static void make_layer(int m, int n_in, int bits, int gs, crvq_scalar_layer *L) 
     }
 }
 
-static void free_layer(crvq_scalar_layer *L) {
+static void free_layer(crvq_scalar_fit *L) {
     free(L->q);
     free(L->scale);
     free(L->zero);
@@ -45,11 +47,14 @@ static void free_layer(crvq_scalar_layer *L) {
 #define TOL 1e-5 // of Σ|w·x|; see test_kernels_vq.c
 
 static void test_shape(int m, int n_in, int bits, int gs) {
-    crvq_scalar_layer L;
+    crvq_scalar_fit L;
     make_layer(m, n_in, bits, gs, &L);
+    crvq_scalar_layer S;
+    CHECK(crvq_scalar_emit(&L, &S) == CRVQ_OK);
     crvq_scalar_weights *W = NULL;
-    CHECK_MSG(crvq_scalar_weights_from_layer(&L, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_scalar_weights_from_layer(&S, "test", &W) == CRVQ_OK, "%s", crvq_last_error());
     if (!W) return;
+    crvq_scalar_weights_take(W, &S);
     CHECK(W->row_bytes == ((size_t)n_in * bits + 7) / 8);
 
     const int max_n = 64, toks[] = {1, 3, 17, 64};
@@ -128,8 +133,10 @@ static void test_pack(void) {
     CHECK(p2 == 0x93); // 11 00 01 10 from the low bits up
 }
 
-static void test_from_raw(void) {
-    crvq_scalar_layer L;
+// The container's path (arrays that stay where they are) against the same
+// layer stored by crvq_scalar_emit.
+static void test_stored(void) {
+    crvq_scalar_fit L;
     make_layer(6, 64, 4, 32, &L);
     uint8_t packed[6 * 32];
     crvq_scalar_pack(L.q, 6, 64, 4, packed);
@@ -138,12 +145,17 @@ static void test_from_raw(void) {
         sc[i] = crvq_f32_to_f16(L.scale[i]);
         ze[i] = crvq_f32_to_f16(L.zero[i]);
     }
-    crvq_scalar_raw raw = {.m_out = 6, .n_in = 64, .bits = 4, .group_size = 32, .q = packed, .scale = sc, .zero = ze};
+    crvq_scalar_layer raw = {.m_out = 6, .n_in = 64, .bits = 4, .group_size = 32, .q = packed, .scale = sc,
+                             .zero = ze};
+    crvq_scalar_layer S;
+    CHECK(crvq_scalar_emit(&L, &S) == CRVQ_OK);
+    CHECK(!memcmp(S.q, packed, sizeof packed) && !memcmp(S.scale, sc, sizeof sc) && !memcmp(S.zero, ze, sizeof ze));
     crvq_scalar_weights *W = NULL, *W2 = NULL;
-    CHECK_MSG(crvq_scalar_weights_from_raw(&raw, "raw", &W) == CRVQ_OK, "%s", crvq_last_error());
-    CHECK_MSG(crvq_scalar_weights_from_layer(&L, "layer", &W2) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_scalar_weights_from_layer(&raw, "raw", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_scalar_weights_from_layer(&S, "layer", &W2) == CRVQ_OK, "%s", crvq_last_error());
     if (W && W2) {
         CHECK(W->q == packed); // not copied
+        crvq_scalar_weights_take(W2, &S);
         CHECK(crvq_scalar_weights_bytes(W) == 6 * 32 + 12 * 4);
         const crvq_linear a = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 6, .n_in = 64, .sq = W};
         const crvq_linear b = {.kind = CRVQ_LINEAR_SCALAR, .n_out = 6, .n_in = 64, .sq = W2};
@@ -151,22 +163,24 @@ static void test_from_raw(void) {
     }
     crvq_scalar_weights_free(W);
     crvq_scalar_weights_free(W2);
+    crvq_scalar_layer_free(&S); // (nothing left when W2 took it)
     W = NULL;
     raw.bits = 9;
-    CHECK(crvq_scalar_weights_from_raw(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
+    CHECK(crvq_scalar_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     raw.bits = 4;
     raw.group_size = 48;
-    CHECK(crvq_scalar_weights_from_raw(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
+    CHECK(crvq_scalar_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     CHECK(strstr(crvq_last_error(), "raw") != NULL);
-    L.q[5] = 16; // does not fit 4 bits
-    CHECK(crvq_scalar_weights_from_layer(&L, "layer", &W) == CRVQ_ERR_INVALID && !W);
+    raw.group_size = 32;
+    raw.zero = NULL;
+    CHECK(crvq_scalar_weights_from_layer(&raw, "raw", &W) == CRVQ_ERR_FORMAT && !W);
     free_layer(&L);
 }
 
 int main(void) {
     printf("kernel variants: scalar..%s\n", crvq_isa_name(crvq_isa_supported()));
     test_pack();
-    test_from_raw();
+    test_stored();
     for (int bits = 1; bits <= 8; bits++) {
         test_shape(9, 256, bits, 128); // whole vectors everywhere
         test_shape(5, 96, bits, 32);

@@ -10,7 +10,7 @@
 #include <lapacke.h>
 
 // ŵ (m, n) from a scalar layer, as the container would reconstruct it.
-static void reconstruct(const crvq_scalar_layer *L, float *w) {
+static void reconstruct(const crvq_scalar_fit *L, float *w) {
     int ng = L->n_in / L->group_size;
     for (int r = 0; r < L->m_out; r++)
         for (int c = 0; c < L->n_in; c++) {
@@ -19,7 +19,7 @@ static void reconstruct(const crvq_scalar_layer *L, float *w) {
         }
 }
 
-static double loss_of(const crvq_scalar_layer *L, const float *W, const double *H) {
+static double loss_of(const crvq_scalar_fit *L, const float *W, const double *H) {
     float *w = malloc((size_t)L->m_out * L->n_in * sizeof *w);
     reconstruct(L, w);
     double l = crvq_layer_loss(W, w, L->m_out, L->n_in, H);
@@ -44,7 +44,7 @@ static void test_rtn_hand(void) {
     // Row 1, group 1: all zero.
     const float W[2 * 8] = {-1, 0, 0.5f, 2, 0.5f, 1, 1.5f, 3, 0, 0.05f, 0.1f, 0.3f, 0, 0, 0, 0};
     crvq_quant_params p = scalar_params(CRVQ_METHOD_RTN, 2, 4);
-    crvq_scalar_layer L;
+    crvq_scalar_fit L;
     CHECK(crvq_rtn_quantize(W, 2, 8, &p, &L) == CRVQ_OK);
     float w[16];
     reconstruct(&L, w);
@@ -56,7 +56,7 @@ static void test_rtn_hand(void) {
     CHECK(L.q[8] == 0 && L.q[9] == 1 && L.q[10] == 1 && L.q[11] == 3); // s < 0.1: 0.05/s just above 1/2
     for (int i = 12; i < 16; i++) CHECK(w[i] == 0);
     for (int i = 0; i < 4; i++) CHECK(w[8 + i] == s * L.q[8 + i]);
-    crvq_scalar_layer_free(&L);
+    crvq_scalar_fit_free(&L);
 
     // 1 bit: two levels, one of them 0.
     const float W1[4] = {-0.25f, -1, 0.75f, 0.5f};
@@ -65,7 +65,7 @@ static void test_rtn_hand(void) {
     reconstruct(&L, w);
     CHECK(L.scale[0] == 1.75f && L.zero[0] == 1);
     CHECK(w[0] == 0 && w[1] == -1.75f && w[2] == 0 && w[3] == 0);
-    crvq_scalar_layer_free(&L);
+    crvq_scalar_fit_free(&L);
 }
 
 // On random data every in-range weight is within half a step of its value.
@@ -76,7 +76,7 @@ static void test_rtn_error_bound(void) {
     CHECK(crvq_synthetic_layer(m, n, 3, W, H) == CRVQ_OK);
     for (int bits = 1; bits <= 8; bits++) {
         crvq_quant_params p = scalar_params(CRVQ_METHOD_RTN, bits, 64);
-        crvq_scalar_layer L;
+        crvq_scalar_fit L;
         CHECK(crvq_rtn_quantize(W, m, n, &p, &L) == CRVQ_OK);
         reconstruct(&L, w);
         int bad = 0;
@@ -88,7 +88,7 @@ static void test_rtn_error_bound(void) {
                 bad += fabs((double)W[i] - w[i]) > 0.5 * s * (1 + 1e-3) + 1e-3 * fabs((double)W[i]);
             }
         CHECK_MSG(bad == 0, "bits %d: %d weights off the grid", bits, bad);
-        crvq_scalar_layer_free(&L);
+        crvq_scalar_fit_free(&L);
     }
     free(W), free(w), free(H);
 }
@@ -146,7 +146,7 @@ static void test_gptq(void) {
     CHECK(crvq_synthetic_layer(m, n, 11, W, H) == CRVQ_OK);
     for (int bits = 2; bits <= 4; bits++) {
         crvq_quant_params p = scalar_params(CRVQ_METHOD_GPTQ, bits, 32);
-        crvq_scalar_layer G, R;
+        crvq_scalar_fit G, R;
         CHECK(crvq_gptq_quantize(W, m, n, H, &p, &G) == CRVQ_OK);
         p.method = CRVQ_METHOD_RTN;
         CHECK(crvq_rtn_quantize(W, m, n, &p, &R) == CRVQ_OK);
@@ -166,41 +166,41 @@ static void test_gptq(void) {
             int bs = block_sizes[k];
             crvq_quant_params pb = scalar_params(CRVQ_METHOD_GPTQ, bits, 32);
             pb.block_size = bs;
-            crvq_scalar_layer B;
+            crvq_scalar_fit B;
             CHECK(crvq_gptq_quantize(W, m, n, H, &pb, &B) == CRVQ_OK);
             int bd = 0;
             for (size_t i = 0; i < (size_t)m * n; i++) bd += B.q[i] != G.q[i];
             CHECK_MSG(bd <= m * n / 200, "block %d: %d codes differ", bs, bd);
             CHECK_NEAR(loss_of(&B, W, H), lg, 1e-3);
-            crvq_scalar_layer_free(&B);
+            crvq_scalar_fit_free(&B);
         }
 
         // Act-order: static groups are RTN's grids; the loss still beats RTN.
         crvq_quant_params pa = scalar_params(CRVQ_METHOD_GPTQ, bits, 32);
         pa.act_order = 1;
-        crvq_scalar_layer A;
+        crvq_scalar_fit A;
         CHECK(crvq_gptq_quantize(W, m, n, H, &pa, &A) == CRVQ_OK);
         size_t ng = (size_t)m * (n / 32);
         CHECK(memcmp(A.scale, R.scale, ng * sizeof *A.scale) == 0);
         CHECK(memcmp(A.zero, R.zero, ng * sizeof *A.zero) == 0);
         double la = loss_of(&A, W, H);
         CHECK_MSG(la < lr, "bits %d: act-order loss %g >= rtn loss %g", bits, la, lr);
-        crvq_scalar_layer_free(&A);
-        crvq_scalar_layer_free(&G);
-        crvq_scalar_layer_free(&R);
+        crvq_scalar_fit_free(&A);
+        crvq_scalar_fit_free(&G);
+        crvq_scalar_fit_free(&R);
     }
 
     // H = I: no error feedback, so GPTQ is RTN, codes and grids alike.
     for (size_t i = 0; i < (size_t)n * n; i++) H[i] = i % (n + 1) == 0;
     crvq_quant_params p = scalar_params(CRVQ_METHOD_GPTQ, 3, 32);
-    crvq_scalar_layer G, R;
+    crvq_scalar_fit G, R;
     CHECK(crvq_gptq_quantize(W, m, n, H, &p, &G) == CRVQ_OK);
     CHECK(crvq_rtn_quantize(W, m, n, &p, &R) == CRVQ_OK);
     CHECK(memcmp(G.q, R.q, (size_t)m * n) == 0);
     CHECK(memcmp(G.scale, R.scale, (size_t)m * (n / 32) * sizeof *G.scale) == 0);
     CHECK(memcmp(G.zero, R.zero, (size_t)m * (n / 32) * sizeof *G.zero) == 0);
-    crvq_scalar_layer_free(&G);
-    crvq_scalar_layer_free(&R);
+    crvq_scalar_fit_free(&G);
+    crvq_scalar_fit_free(&R);
     free(W), free(H), free(q_ref);
 }
 
@@ -213,12 +213,12 @@ static void test_dead_input(void) {
     for (int j = 0; j < n; j++) H[(size_t)5 * n + j] = H[(size_t)j * n + 5] = 0;
     crvq_quant_params p = scalar_params(CRVQ_METHOD_GPTQ, 2, 16);
     p.act_order = 1;
-    crvq_scalar_layer G;
+    crvq_scalar_fit G;
     CHECK(crvq_gptq_quantize(W, m, n, H, &p, &G) == CRVQ_OK);
     reconstruct(&G, w);
     for (int r = 0; r < m; r++) CHECK(w[(size_t)r * n + 5] == 0);
     CHECK(isfinite(crvq_layer_loss(W, w, m, n, H)));
-    crvq_scalar_layer_free(&G);
+    crvq_scalar_fit_free(&G);
     free(W), free(w), free(H);
 }
 
@@ -229,14 +229,14 @@ static void test_threads(void) {
     double *H = malloc((size_t)n * n * sizeof *H);
     CHECK(crvq_synthetic_layer(m, n, 9, W, H) == CRVQ_OK);
     crvq_quant_params p = scalar_params(CRVQ_METHOD_GPTQ, 2, 64);
-    crvq_scalar_layer a, b;
+    crvq_scalar_fit a, b;
     crvq_set_threads(1);
     CHECK(crvq_gptq_quantize(W, m, n, H, &p, &a) == CRVQ_OK);
     crvq_set_threads(2);
     CHECK(crvq_gptq_quantize(W, m, n, H, &p, &b) == CRVQ_OK);
     CHECK(memcmp(a.q, b.q, (size_t)m * n) == 0);
-    crvq_scalar_layer_free(&a);
-    crvq_scalar_layer_free(&b);
+    crvq_scalar_fit_free(&a);
+    crvq_scalar_fit_free(&b);
     free(W), free(H);
 }
 

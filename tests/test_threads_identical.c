@@ -83,10 +83,10 @@ static void test_scalar(int bits) {
     const size_t ng = (size_t)M_OUT * (N_IN / GS);
     uint16_t *zero = malloc(ng * sizeof *zero);
     for (size_t i = 0; i < ng; i++) zero[i] = crvq_f32_to_f16((float)(rnd() % (1u << bits)));
-    crvq_scalar_raw raw = {.m_out = M_OUT, .n_in = N_IN, .bits = bits, .group_size = GS,
-                           .q = fill((size_t)M_OUT * N_IN * bits / 8), .scale = fill_half(ng), .zero = zero};
+    crvq_scalar_layer raw = {.m_out = M_OUT, .n_in = N_IN, .bits = bits, .group_size = GS,
+                             .q = fill((size_t)M_OUT * N_IN * bits / 8), .scale = fill_half(ng), .zero = zero};
     crvq_scalar_weights *W = NULL;
-    CHECK_MSG(crvq_scalar_weights_from_raw(&raw, "sq", &W) == CRVQ_OK, "%s", crvq_last_error());
+    CHECK_MSG(crvq_scalar_weights_from_layer(&raw, "sq", &W) == CRVQ_OK, "%s", crvq_last_error());
     if (W) {
         const crvq_linear L = {.kind = CRVQ_LINEAR_SCALAR, .n_out = M_OUT, .n_in = N_IN, .sq = W};
         check_threads(bits == 8 ? "8-bit scalar, matvec" : "4-bit scalar, matvec", &L, 1);

@@ -2,6 +2,7 @@
 #include "backend/backend.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "quant/quant_internal.h"
 #include "quant/vq.h"
@@ -22,8 +23,16 @@ static int cpu_available(char *errbuf, size_t cap) {
 
 static crvq_status cpu_scalar_quantize(const float *W, int m_out, int n_in, const double *H,
                                        const crvq_quant_params *p, crvq_scalar_layer *out) {
-    return p->method == CRVQ_METHOD_GPTQ ? crvq_gptq_quantize(W, m_out, n_in, H, p, out)
-                                         : crvq_rtn_quantize(W, m_out, n_in, p, out);
+    crvq_scalar_fit F;
+    crvq_status st = p->method == CRVQ_METHOD_GPTQ ? crvq_gptq_quantize(W, m_out, n_in, H, p, &F)
+                                                   : crvq_rtn_quantize(W, m_out, n_in, p, &F);
+    if (st != CRVQ_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    st = crvq_scalar_emit(&F, out);
+    crvq_scalar_fit_free(&F);
+    return st;
 }
 
 static crvq_status cpu_vq_quantize(const float *W, int m_out, int n_in, const double *H, const crvq_quant_params *p,

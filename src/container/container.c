@@ -161,17 +161,16 @@ static void write_vq(crvq_gguf_writer *w, keep *k, const char *prefix, const crv
     }
 }
 
+// The stored form, as it is (W->layer): only the rows follow `permute`.
 static void write_scalar(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_scalar_weights *W,
                          int hd, row_order permute) {
-    int m = W->m_out;
-    int64_t qs[2] = {m, (int64_t)W->row_bytes}, gs[2] = {m, W->n_gr};
-    add(w, prefix, ".qweight", CRVQ_I8, 2, qs, permuted_rows(k, W->q, m, W->row_bytes, hd, permute));
-    float *sc = permuted_rows(k, W->scale, m, (size_t)W->n_gr * 4, hd, permute);
-    float *ze = permuted_rows(k, W->zero, m, (size_t)W->n_gr * 4, hd, permute);
-    if (sc && ze) {
-        add(w, prefix, ".qscale", CRVQ_F16, 2, gs, to_f16(k, sc, (size_t)m * W->n_gr));
-        add(w, prefix, ".qzero", CRVQ_F16, 2, gs, to_f16(k, ze, (size_t)m * W->n_gr));
-    }
+    const crvq_scalar_layer *L = &W->layer;
+    const int m = L->m_out, n_gr = L->n_in / L->group_size;
+    const size_t rb = crvq_scalar_row_bytes(L->n_in, L->bits);
+    int64_t qs[2] = {m, (int64_t)rb}, gs[2] = {m, n_gr};
+    add(w, prefix, ".qweight", CRVQ_I8, 2, qs, permuted_rows(k, L->q, m, rb, hd, permute));
+    add(w, prefix, ".qscale", CRVQ_F16, 2, gs, permuted_rows(k, L->scale, m, (size_t)n_gr * 2, hd, permute));
+    add(w, prefix, ".qzero", CRVQ_F16, 2, gs, permuted_rows(k, L->zero, m, (size_t)n_gr * 2, hd, permute));
 }
 
 static void write_linear(crvq_gguf_writer *w, keep *k, const char *prefix, const crvq_linear *lin, int hd,

@@ -1,6 +1,7 @@
-// sq_weights.c — scalar-quantized (RTN / GPTQ) inference weights:
-// construction, packing, and the two paths of y = x Ŵᵀ (per-token
-// matrix-vector products; expanded row tiles and sgemm). See sq_weights.h.
+// sq_weights.c — scalar-quantized (RTN / GPTQ) weights: the stored form's
+// packing and bytes, the runtime weights built from it, and the two paths
+// of y = x Ŵᵀ (per-token matrix-vector products; expanded row tiles and
+// sgemm). See sq_weights.h.
 #include "kernels/sq_weights.h"
 
 #include <assert.h>
@@ -12,10 +13,10 @@
 #include "kernels/tiled.h"
 #include "kernels/sq_kernels.h"
 
-static size_t row_bytes_of(int n_in, int bits) { return ((size_t)n_in * bits + 7) / 8; }
+size_t crvq_scalar_row_bytes(int n_in, int bits) { return ((size_t)n_in * bits + 7) / 8; }
 
 void crvq_scalar_pack(const uint8_t *q, int m_out, int n_in, int bits, uint8_t *dst) {
-    const size_t rb = row_bytes_of(n_in, bits);
+    const size_t rb = crvq_scalar_row_bytes(n_in, bits);
     memset(dst, 0, (size_t)m_out * rb);
     for (int r = 0; r < m_out; r++) {
         uint8_t *row = dst + (size_t)r * rb;
@@ -29,15 +30,15 @@ void crvq_scalar_pack(const uint8_t *q, int m_out, int n_in, int bits, uint8_t *
     }
 }
 
-crvq_status crvq_scalar_weights_from_raw(const crvq_scalar_raw *raw, const char *what,
-                                         crvq_scalar_weights **out) {
+crvq_status crvq_scalar_weights_from_layer(const crvq_scalar_layer *L, const char *what,
+                                           crvq_scalar_weights **out) {
     *out = NULL;
-    const int m = raw->m_out, n = raw->n_in, gs = raw->group_size;
+    const int m = L->m_out, n = L->n_in, gs = L->group_size;
     if (m <= 0 || n <= 0 || gs <= 0 || n % gs)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: bad shape %d x %d with group size %d", what, m, n, gs);
-    if (raw->bits < 1 || raw->bits > 8)
-        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d bits per weight (1..8 supported)", what, raw->bits);
-    if (!raw->q || !raw->scale || !raw->zero)
+    if (L->bits < 1 || L->bits > 8)
+        return crvq_fail(CRVQ_ERR_FORMAT, "%s: %d bits per weight (1..8 supported)", what, L->bits);
+    if (!L->q || !L->scale || !L->zero)
         return crvq_fail(CRVQ_ERR_FORMAT, "%s: codes, scales or zeros missing", what);
     const size_t ng = (size_t)m * (n / gs);
     const size_t head = crvq_scratch_align(sizeof(crvq_scalar_weights));
@@ -47,55 +48,28 @@ crvq_status crvq_scalar_weights_from_raw(const crvq_scalar_raw *raw, const char 
     memset(W, 0, sizeof *W);
     float *sc = (float *)(blk + head), *ze = (float *)(blk + head + crvq_scratch_align(ng * 4));
     for (size_t i = 0; i < ng; i++) {
-        sc[i] = crvq_f16_to_f32(raw->scale[i]);
-        ze[i] = crvq_f16_to_f32(raw->zero[i]);
+        sc[i] = crvq_f16_to_f32(L->scale[i]);
+        ze[i] = crvq_f16_to_f32(L->zero[i]);
     }
+    W->layer = *L;
+    W->layer.owned = NULL;
     W->m_out = m;
     W->n_in = n;
-    W->bits = raw->bits;
+    W->bits = L->bits;
     W->group_size = gs;
     W->n_gr = n / gs;
-    W->row_bytes = row_bytes_of(n, raw->bits);
-    W->q = raw->q;
+    W->row_bytes = crvq_scalar_row_bytes(n, L->bits);
+    W->q = L->q;
     W->scale = sc;
     W->zero = ze;
     *out = W;
     return CRVQ_OK;
 }
 
-crvq_status crvq_scalar_weights_from_layer(const crvq_scalar_layer *L, const char *what,
-                                           crvq_scalar_weights **out) {
-    *out = NULL;
-    const int m = L->m_out, n = L->n_in, gs = L->group_size;
-    if (m <= 0 || n <= 0 || gs <= 0 || n % gs || L->bits < 1 || L->bits > 8)
-        return crvq_fail(CRVQ_ERR_INVALID, "%s: inconsistent scalar layer (%d x %d, %d bits, group %d)", what,
-                         m, n, L->bits, gs);
-    for (size_t i = 0; i < (size_t)m * n; i++)
-        if (L->q[i] >> L->bits)
-            return crvq_fail(CRVQ_ERR_INVALID, "%s: code %u at %zu does not fit %d bits", what, L->q[i], i, L->bits);
-    const size_t ng = (size_t)m * (n / gs);
-    uint8_t *packed = malloc((size_t)m * row_bytes_of(n, L->bits));
-    uint16_t *half = malloc(ng * 2 * sizeof(uint16_t));
-    if (!packed || !half) {
-        free(packed);
-        free(half);
-        return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory to pack the layer", what);
-    }
-    crvq_scalar_pack(L->q, m, n, L->bits, packed);
-    for (size_t i = 0; i < ng; i++) {
-        half[i] = crvq_f32_to_f16(L->scale[i]);
-        half[ng + i] = crvq_f32_to_f16(L->zero[i]);
-    }
-    crvq_scalar_raw raw = {.m_out = m, .n_in = n, .bits = L->bits, .group_size = gs,
-                           .q = packed, .scale = half, .zero = half + ng};
-    crvq_status st = crvq_scalar_weights_from_raw(&raw, what, out);
-    free(half);
-    if (st != CRVQ_OK) {
-        free(packed);
-        return st;
-    }
-    (*out)->own_q = packed;
-    return CRVQ_OK;
+void crvq_scalar_weights_take(crvq_scalar_weights *W, crvq_scalar_layer *L) {
+    assert(!W->own_q && W->q == L->q);
+    W->own_q = L->owned;
+    memset(L, 0, sizeof *L);
 }
 
 void crvq_scalar_weights_free(crvq_scalar_weights *W) {
@@ -104,9 +78,18 @@ void crvq_scalar_weights_free(crvq_scalar_weights *W) {
     free(W);
 }
 
-size_t crvq_scalar_weights_bytes(const crvq_scalar_weights *W) {
-    return (size_t)W->m_out * W->row_bytes + (size_t)W->m_out * W->n_gr * 2 * 2;
+void crvq_scalar_layer_free(crvq_scalar_layer *L) {
+    if (!L) return;
+    free(L->owned);
+    memset(L, 0, sizeof *L);
 }
+
+size_t crvq_scalar_layer_bytes(const crvq_scalar_layer *L) {
+    return (size_t)L->m_out * crvq_scalar_row_bytes(L->n_in, L->bits) +
+           (size_t)L->m_out * (L->n_in / L->group_size) * 2 * 2;
+}
+
+size_t crvq_scalar_weights_bytes(const crvq_scalar_weights *W) { return crvq_scalar_layer_bytes(&W->layer); }
 
 // ---------------------------------------------------------------- forward ---
 

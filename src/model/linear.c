@@ -348,10 +348,7 @@ static const int32_t *vq_perm(const crvq_linear *L) { return L->vq->perm; }
 
 static double dense_bits(const crvq_linear *L) { (void)L; return 16.0; }
 static double vq_bits(const crvq_linear *L) { return crvq_vq_bits(&L->vq->layer); }
-static double scalar_bits(const crvq_linear *L) {
-    const crvq_scalar_weights *W = L->sq;
-    return crvq_scalar_shape_bits(W->m_out, W->n_in, W->bits, W->group_size);
-}
+static double scalar_bits(const crvq_linear *L) { return crvq_scalar_bits(&L->sq->layer); }
 
 // bf16 / fp16 weights stay 16-bit at run time (widened in registers), others float32
 static double dense_bytes(const crvq_linear *L) { return (L->w16 ? 2.0 : 4.0) * L->n_out * L->n_in; }

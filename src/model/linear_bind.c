@@ -122,11 +122,11 @@ static crvq_status bind_scalar(const binder *b, const crvq_tensor_view *q, crvq_
     for (int c = 1; c <= 8 && !bits; c++)
         if (((int64_t)n_in * c + 7) / 8 == q->shape[1]) bits = c;
     if (q->shape[0] != n_out || !bits) return shape_error(b, ".qweight");
-    crvq_scalar_raw raw = {.m_out = n_out, .n_in = n_in, .bits = bits,
-                           .group_size = (int)(n_in / scale->shape[1]), .q = q->data,
-                           .scale = scale->data, .zero = zero->data};
+    crvq_scalar_layer L = {.m_out = n_out, .n_in = n_in, .bits = bits,
+                           .group_size = (int)(n_in / scale->shape[1]), .q = q->data, .scale = scale->data,
+                           .zero = zero->data};
     crvq_scalar_weights *W;
-    if ((st = crvq_scalar_weights_from_raw(&raw, b->what, &W))) return st;
+    if ((st = crvq_scalar_weights_from_layer(&L, b->what, &W))) return st;
     return crvq_linear_attach(s, lin, CRVQ_LINEAR_SCALAR, W);
 }
 

@@ -78,6 +78,7 @@ static crvq_status quantize_tensor(const float *W, int rows, int dim, const doub
     }
     if (rel_loss) *rel_loss = r.loss0 > 0 ? r.loss / r.loss0 : 0;
     st = crvq_scalar_weights_from_layer(&r.scalar, what, out);
+    if (st == CRVQ_OK) crvq_scalar_weights_take(*out, &r.scalar);
     crvq_quant_result_free(&r);
     return st;
 }

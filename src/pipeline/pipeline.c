@@ -109,6 +109,7 @@ static crvq_status quantize_linear(crvq_model *m, int l, int which, const double
     } else {
         crvq_scalar_weights *W;
         st = crvq_scalar_weights_from_layer(&r.scalar, what, &W);
+        if (st == CRVQ_OK) crvq_scalar_weights_take(W, &r.scalar);
         weights = W;
     }
     crvq_quant_result_free(&r);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crvq.h"
+#include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "quant/vq_fit.h"
 
@@ -50,13 +51,16 @@ void crvq_vq_dequantize(const crvq_vq_layer *L, float *w) {
     }
 }
 
+// ŵ[r,c] = scale[r,g] · (q[r,c] − zero[r,g]) from the packed codes and the
+// fp16 scales and zeros.
 void crvq_scalar_dequantize(const crvq_scalar_layer *L, float *w) {
     assert(L && w && L->q && L->scale && L->zero && L->group_size > 0);
-    size_t n = (size_t)L->n_in, G = n / (size_t)L->group_size;
+    size_t n = (size_t)L->n_in, G = n / (size_t)L->group_size, rb = crvq_scalar_row_bytes(L->n_in, L->bits);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < L->m_out; r++)
         for (size_t c = 0; c < n; c++) {
-            size_t i = (size_t)r * n + c, gi = (size_t)r * G + c / (size_t)L->group_size;
-            w[i] = L->scale[gi] * ((float)L->q[i] - L->zero[gi]);
+            size_t gi = (size_t)r * G + c / (size_t)L->group_size;
+            unsigned q = crvq_scalar_code_at(L->q + (size_t)r * rb, L->bits, c);
+            w[(size_t)r * n + c] = crvq_f16_to_f32(L->scale[gi]) * ((float)q - crvq_f16_to_f32(L->zero[gi]));
         }
 }

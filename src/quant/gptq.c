@@ -91,7 +91,7 @@ static void permute_and_damp(const float *W, int m, int n, const double *H, cons
 // Act-order's static groups: every grid from the original (dead-zeroed)
 // weights, before any column is quantized.
 static void static_group_grids(const float *W, int m, int n, const double *H, int gs, int bits,
-                               crvq_scalar_layer *out) {
+                               crvq_scalar_fit *out) {
     const int n_groups = n / gs;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < m; r++)
@@ -135,11 +135,11 @@ static void dynamic_group_grid(const double *w, int j, int gs, int bits, float *
 }
 
 crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double *H,
-                               const crvq_quant_params *p, crvq_scalar_layer *out) {
+                               const crvq_quant_params *p, crvq_scalar_fit *out) {
     assert(W && H && p && out);
     const int n = n_in, m = m_out, gs = p->group_size, bits = p->bits, n_groups = n_in / gs;
     const size_t nn = (size_t)n * n;
-    crvq_status st = crvq_scalar_layer_alloc(out, m, n, bits, gs);
+    crvq_status st = crvq_scalar_fit_alloc(out, m, n, bits, gs);
     if (st != CRVQ_OK) return st;
     double *U = malloc(nn * sizeof *U);                    // (n, n): H, then the factor U
     double *Wd = malloc((size_t)m * n * sizeof *Wd);       // (m, n): working weights, processing order
@@ -188,7 +188,7 @@ crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double
     }
 
 done:
-    if (st != CRVQ_OK) crvq_scalar_layer_free(out);
+    if (st != CRVQ_OK) crvq_scalar_fit_free(out);
     crvq_free_all(U, Wd, E, perm, order);
     return st;
 }

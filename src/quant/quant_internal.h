@@ -6,7 +6,9 @@
 #define CRVQ_QUANT_INTERNAL_H
 
 #include "crvq.h"
+#include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "quant/scalar.h"
 
 // vq.c: VQ (n_crit = n_groups, no permutation) and CRVQ, the layer in its
 // stored form (crvq_vq_layer_free, kernels/vq_weights.h, releases it).
@@ -32,11 +34,11 @@ int crvq_cholesky_ok(const double *H, int n, double shift, double *work);
 void crvq_vq_layout(const crvq_quant_params *p, int n_in, int *M, int *n_crit, int *relax);
 // crvq_planned_bits (crvq.h) counts a layout's bits.
 
-// rtn.c / gptq.c: scalar methods.
+// rtn.c / gptq.c: scalar methods, into the working form (quant/scalar.h;
+// crvq_scalar_emit stores it).
 crvq_status crvq_rtn_quantize(const float *W, int m_out, int n_in, const crvq_quant_params *p,
-                              crvq_scalar_layer *out);
+                              crvq_scalar_fit *out);
 crvq_status crvq_gptq_quantize(const float *W, int m_out, int n_in, const double *H,
-                               const crvq_quant_params *p, crvq_scalar_layer *out);
-void crvq_scalar_layer_free(crvq_scalar_layer *L);
+                               const crvq_quant_params *p, crvq_scalar_fit *out);
 
 #endif

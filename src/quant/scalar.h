@@ -1,5 +1,7 @@
-// scalar.h — the asymmetric scalar grid shared by RTN and GPTQ, so that GPTQ
-// with H = I reproduces RTN exactly and both store what a file would hold.
+// scalar.h — the layer RTN and GPTQ fit (their private working form) and its
+// way out into the stored form, and the asymmetric scalar grid they share,
+// so that GPTQ with H = I reproduces RTN exactly and both store what a file
+// would hold.
 #ifndef CRVQ_QUANT_SCALAR_H
 #define CRVQ_QUANT_SCALAR_H
 
@@ -7,8 +9,24 @@
 
 #include <math.h>
 
-// rtn.c: allocates q (m_out, n_in), scale and zero (m_out, n_in / group_size).
-crvq_status crvq_scalar_layer_alloc(crvq_scalar_layer *L, int m_out, int n_in, int bits, int group_size);
+// W[r,c] ≈ scale[r,g] * (q[r,c] - zero[r,g]), g = c / group_size: one code
+// per byte, scale and zero float32 (holding fp16 values, see the grid).
+typedef struct crvq_scalar_fit {
+    int m_out, n_in, bits, group_size;
+    uint8_t *q;      // (m_out, n_in)
+    float *scale;    // (m_out, n_in / group_size)
+    float *zero;     // (m_out, n_in / group_size)
+} crvq_scalar_fit;
+
+// scalar_fit.c: allocates q (m_out, n_in), scale and zero (m_out, n_in /
+// group_size); on failure nothing stays allocated.
+crvq_status crvq_scalar_fit_alloc(crvq_scalar_fit *L, int m_out, int n_in, int bits, int group_size);
+void crvq_scalar_fit_free(crvq_scalar_fit *L);
+
+// The stored form of a fitted layer, in one allocation that *out owns
+// (crvq_scalar_layer_free, kernels/sq_weights.h): codes packed
+// (crvq_scalar_pack), scale and zero as fp16.
+crvq_status crvq_scalar_emit(const crvq_scalar_fit *L, crvq_scalar_layer *out);
 
 // Grid of one (row, group) from the group's min and max: the range is
 // widened to contain 0 (GPTQ's convention, so the zero point is an integer
