@@ -21,12 +21,13 @@
 typedef struct crvq_backend {
     // 1 if the device can run here; else 0 and a one-line reason in errbuf.
     int (*available)(char *errbuf, size_t cap);
-    // RTN or GPTQ (p->method) of one layer (quant_internal.h); H is unused
-    // by RTN. NULL: the device does not run the scalar methods (CUDA).
+    // RTN or GPTQ (p->method) of one layer (quant_internal.h), in its stored
+    // form (crvq_scalar_emit); H is unused by RTN. NULL: the device does not
+    // run the scalar methods (CUDA).
     crvq_status (*scalar_quantize)(const float *W, int m_out, int n_in, const double *H, const crvq_quant_params *p,
                                    crvq_scalar_layer *out);
     // VQ / CRVQ of one layer (quant_internal.h's crvq_vq_quantize): the
-    // same layer representation on every device. p is valid for the shape;
+    // stored form, made by crvq_vq_emit on every device. p is valid for the shape;
     // trace (not NULL) receives the stage times and L per round
     // (crvq_vq_trace_free, quant/vq.h, frees it).
     crvq_status (*vq_quantize)(const float *W, int m_out, int n_in, const double *H, const crvq_quant_params *p,
