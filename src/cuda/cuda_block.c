@@ -49,10 +49,7 @@ static void gpu_block_free(gpu_block *gb) {
 
 // A host vector of n floats into a new device buffer (src NULL: *dst NULL).
 static crvq_status put(float **dst, const float *src, size_t n, const char *what) {
-    *dst = NULL;
-    if (!src) return CRVQ_OK;
-    crvq_status st = crvq_cu_alloc(dst, n * sizeof(float), what);
-    return st == CRVQ_OK ? crvq_cu_upload(*dst, src, n * sizeof(float)) : st;
+    return crvq_cu_put(dst, src, n * sizeof(float), what);
 }
 
 // Ŵ of every projection (expanded on the host one layer at a time), the

@@ -268,6 +268,14 @@ crvq_status crvq_cu_upload(void *dst, const void *src, size_t bytes) {
     return bytes ? crvq_cu_check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU") : CRVQ_OK;
 }
 
+crvq_status crvq_cu_put(void *dst, const void *src, size_t bytes, const char *what) {
+    void **d = dst;
+    *d = NULL;
+    if (!src || !bytes) return CRVQ_OK;
+    crvq_status st = crvq_cu_alloc(d, bytes, what);
+    return st == CRVQ_OK ? crvq_cu_upload(*d, src, bytes) : st;
+}
+
 crvq_status crvq_cu_download(void *dst, const void *src, size_t bytes) {
     return bytes ? crvq_cu_check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU") : CRVQ_OK;
 }

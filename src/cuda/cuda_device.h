@@ -62,6 +62,9 @@ crvq_status crvq_cu_potrf_ok(double *A, int n, int *ok);
 crvq_status crvq_cu_alloc(void *p, size_t bytes, const char *what);
 void crvq_cu_free(void *p);
 crvq_status crvq_cu_upload(void *dst, const void *src, size_t bytes);
+// A host array of `bytes` into a new device buffer *dst (a pointer's address;
+// src NULL or bytes 0: *dst = NULL and no allocation), message naming `what`.
+crvq_status crvq_cu_put(void *dst, const void *src, size_t bytes, const char *what);
 crvq_status crvq_cu_download(void *dst, const void *src, size_t bytes);
 // Device to device; and bytes zeroed at p.
 crvq_status crvq_cu_copy(void *dst, const void *src, size_t bytes);

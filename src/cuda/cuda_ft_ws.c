@@ -26,13 +26,6 @@ void crvq_cu_ft_ws_free(crvq_cu_ft_ws *ws) {
     memset(ws, 0, sizeof *ws);
 }
 
-// A host array into a new device buffer (src NULL or bytes 0: *dst NULL).
-static crvq_status put(void *dst, const void *src, size_t bytes, const char *what) {
-    *(void **)dst = NULL;
-    if (!src || !bytes) return CRVQ_OK;
-    crvq_status st = crvq_cu_alloc(dst, bytes, what);
-    return st == CRVQ_OK ? crvq_cu_upload(*(void **)dst, src, bytes) : st;
-}
 
 // n codes of 8 or 16 bits widened to a new device uint16 array.
 static crvq_status put_codes(uint16_t **dst, const uint8_t *c8, const uint16_t *c16, size_t n) {
@@ -41,7 +34,7 @@ static crvq_status put_codes(uint16_t **dst, const uint8_t *c8, const uint16_t *
     uint16_t *w = malloc(n * sizeof *w);
     if (!w) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for a layer's codes");
     for (size_t i = 0; i < n; i++) w[i] = c8 ? c8[i] : c16[i];
-    crvq_status st = put(dst, w, n * sizeof *w, "a layer's codes");
+    crvq_status st = crvq_cu_put(dst, w, n * sizeof *w, "a layer's codes");
     free(w);
     return st;
 }
@@ -57,7 +50,7 @@ static crvq_status put_vq(crvq_cu_ft_ws *ws, int i, const crvq_vq_weights *W) {
     const size_t m = W->m_out;
     crvq_status st = put_codes((uint16_t **)&L->codes, W->codes8, W->codes16, m * W->n_groups);
     if (st == CRVQ_OK) st = put_codes((uint16_t **)&L->codes_ext, W->ext8, W->ext16, m * W->n_ext);
-    if (st == CRVQ_OK) st = put((void *)&L->perm, W->perm, W->perm ? (size_t)W->n_in * sizeof(int32_t) : 0, "a perm");
+    if (st == CRVQ_OK) st = crvq_cu_put((void *)&L->perm, W->perm, W->perm ? (size_t)W->n_in * sizeof(int32_t) : 0, "a perm");
     for (int k = 0; k < W->M && st == CRVQ_OK; k++) {
         const size_t items = k == 0 ? m * W->n_groups : m * W->n_crit;
         if (!items) continue; // no critical groups: codebook k gets no gradient
@@ -86,7 +79,7 @@ static crvq_status put_projections(crvq_cu_ft_ws *ws, const crvq_layer *L, size_
         crvq_cu_ft_proj *p = &ws->proj[i];
         const size_t len = (size_t)lin->n_out * lin->n_in;
         p->vq = ws->bp.is_vq[i], p->n_out = lin->n_out, p->n_in = lin->n_in;
-        st = put(&p->bias, lin->bias, lin->bias ? lin->n_out * sizeof(float) : 0, "a block's biases");
+        st = crvq_cu_put(&p->bias, lin->bias, lin->bias ? lin->n_out * sizeof(float) : 0, "a block's biases");
         if (st == CRVQ_OK && p->vq) {
             st = crvq_cu_alloc(&p->w, len * sizeof(float), "a block's weights");
             if (st == CRVQ_OK) st = put_vq(ws, i, lin->vq);
@@ -97,7 +90,7 @@ static crvq_status put_projections(crvq_cu_ft_ws *ws, const crvq_layer *L, size_
             }
         } else if (st == CRVQ_OK) {
             crvq_linear_rows(lin, 0, lin->n_out, host, host + most);
-            st = put(&p->w, host, len * sizeof(float), "a block's weights");
+            st = crvq_cu_put(&p->w, host, len * sizeof(float), "a block's weights");
         }
     }
     free(host);
@@ -112,12 +105,12 @@ static crvq_status put_params(crvq_cu_ft_ws *ws, const crvq_layer *L) {
     ws->host_cbt = malloc((ws->bp.n_cbt ? ws->bp.n_cbt : 1) * sizeof(float));
     if (!ws->host || !ws->host_cbt) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for a block's parameters");
     crvq_rope_tables(c, ws->T, ws->host, ws->host + half);
-    crvq_status st = put(&ws->cos_t, ws->host, half * sizeof(float), "RoPE tables");
-    if (st == CRVQ_OK) st = put(&ws->sin_t, ws->host + half, half * sizeof(float), "RoPE tables");
-    if (st == CRVQ_OK && c->qk_norm) st = put(&ws->q_norm, L->q_norm, c->head_dim * sizeof(float), "q/k norms");
-    if (st == CRVQ_OK && c->qk_norm) st = put(&ws->k_norm, L->k_norm, c->head_dim * sizeof(float), "q/k norms");
+    crvq_status st = crvq_cu_put(&ws->cos_t, ws->host, half * sizeof(float), "RoPE tables");
+    if (st == CRVQ_OK) st = crvq_cu_put(&ws->sin_t, ws->host + half, half * sizeof(float), "RoPE tables");
+    if (st == CRVQ_OK && c->qk_norm) st = crvq_cu_put(&ws->q_norm, L->q_norm, c->head_dim * sizeof(float), "q/k norms");
+    if (st == CRVQ_OK && c->qk_norm) st = crvq_cu_put(&ws->k_norm, L->k_norm, c->head_dim * sizeof(float), "q/k norms");
     crvq_block_params_bind(&ws->bp, L, ws->host, ws->host_cbt);
-    if (st == CRVQ_OK) st = put(&ws->params, ws->host, ws->n * sizeof(float), "the trained parameters");
+    if (st == CRVQ_OK) st = crvq_cu_put(&ws->params, ws->host, ws->n * sizeof(float), "the trained parameters");
     if (st == CRVQ_OK) st = crvq_cu_alloc(&ws->grad, ws->n * sizeof(float), "the gradients");
     return st;
 }

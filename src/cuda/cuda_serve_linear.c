@@ -15,13 +15,8 @@
 
 // A host array of `bytes` into a new device buffer (src NULL or bytes 0: NULL).
 static crvq_status put(void *dst, const void *src, size_t bytes, size_t *total) {
-    void **d = dst;
-    *d = NULL;
-    if (!src || !bytes) return CRVQ_OK;
-    crvq_status st = crvq_cu_alloc(d, bytes, "the model's weights");
-    if (st == CRVQ_OK) st = crvq_cu_upload(*d, src, bytes);
-    *total += bytes;
-    return st;
+    if (src) *total += bytes;
+    return crvq_cu_put(dst, src, bytes, "the model's weights");
 }
 
 static crvq_status upload_vq(const crvq_vq_weights *W, crvq_cu_stored *o) {
