@@ -54,6 +54,12 @@ crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *
     return m;
 }
 
+crvq_model *cli_open_for_inference(const char *cmd, const cli_common *c, const char *tokenizer_path) {
+    if (c->threads) crvq_set_threads(c->threads);
+    if (cli_device_ready(cmd, c->device, c->kv_bits)) return NULL;
+    return cli_load_model(cmd, c->model, tokenizer_path);
+}
+
 void cli_print_json(cJSON *obj) {
     char *s = cJSON_PrintUnformatted(obj);
     if (s) printf("%s\n", s);

@@ -41,6 +41,11 @@ int cli_device_ready(const char *cmd, crvq_device dev, int kv_bits);
 // Load a model from -m (and --tokenizer); on failure print the error, return NULL.
 crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *tokenizer_path);
 
+// The start of every command that runs a model (perplexity, generate,
+// bench): --threads, the device check for c->device and c->kv_bits, then
+// the model of -m with `tokenizer_path` (NULL: the one the model carries).
+crvq_model *cli_open_for_inference(const char *cmd, const cli_common *c, const char *tokenizer_path);
+
 // Print `obj` as one line on stdout and free it.
 void cli_print_json(cJSON *obj);
 

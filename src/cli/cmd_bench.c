@@ -215,9 +215,7 @@ static void print_result(const opts *o, const crvq_model *m, int prompt_len, tim
 
 static int run(const void *vo) {
     const opts *o = vo;
-    if (o->c.threads) crvq_set_threads(o->c.threads);
-    if (cli_device_ready(cmd, o->c.device, o->c.kv_bits)) return 1;
-    crvq_model *m = cli_load_model(cmd, o->c.model, NULL);
+    crvq_model *m = cli_open_for_inference(cmd, &o->c, NULL);
     if (!m) return 1;
     const crvq_config *c = &m->cfg;
     int prompt_len = o->prompt_len ? o->prompt_len : c->max_seq_len < 512 ? c->max_seq_len : 512;

@@ -174,9 +174,7 @@ static void print_result(const opts *o, int n_prompt, const generation *g) {
 
 static int run(const void *vo) {
     const opts *o = vo;
-    if (o->c.threads) crvq_set_threads(o->c.threads);
-    if (cli_device_ready(cmd, o->c.device, o->c.kv_bits)) return 1;
-    crvq_model *m = cli_load_model(cmd, o->c.model, o->c.tokenizer);
+    crvq_model *m = cli_open_for_inference(cmd, &o->c, o->c.tokenizer);
     if (!m) return 1;
     int rc = 1, *ids = NULL;
     size_t n_ids = 0;
