@@ -24,6 +24,7 @@
 // (random codes, as `crvq quantize --head` stores it). The tokenizer must
 // have the model's 32000 pieces (Llama-2's tokenizer.model).
 #include "crvq.h"
+#include "util/error.h"
 #include "container/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"

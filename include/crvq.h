@@ -28,9 +28,6 @@ typedef enum crvq_status {
 
 // The message of the last error on this thread ("" if none).
 const char *crvq_last_error(void);
-// Set the message; returns `st` so callers can `return crvq_fail(...)`.
-crvq_status crvq_fail(crvq_status st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 // ----------------------------------------------------------------- dtypes ---
 

@@ -236,7 +236,7 @@ static inline void ref_model_logits(const crvq_model *m, const int *tok, int n, 
     b.cs = cs, b.sn = sn;
     for (int l = 0; l < c->n_layers; l++) {
         const crvq_layer *L = &m->layers[l];
-        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.lin[i], crvq_block_proj_c(L, i));
+        for (int i = 0; i < CRVQ_PROJ_COUNT; i++) ref_lin_init(&b.lin[i], crvq_layer_proj(L, i));
         b.attn_norm = to_d(L->attn_norm, dim);
         b.ffn_norm = to_d(L->ffn_norm, dim);
         b.q_norm = L->q_norm ? to_d(L->q_norm, c->head_dim) : NULL;

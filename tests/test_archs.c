@@ -60,7 +60,7 @@ static int collect(const crvq_model *m, hf_tensor *t) {
             ADD(L->k_norm, 0, c->head_dim, "model.layers.%d.self_attn.k_norm.weight", l);
         }
         for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
-            const crvq_linear *lin = crvq_block_proj_c(L, p);
+            const crvq_linear *lin = crvq_layer_proj(L, p);
             const char *hf = crvq_proj_table[p].hf;
             ADD(lin->w, lin->n_out, lin->n_in, "model.layers.%d.%s.weight", l, hf);
             if (lin->bias) ADD(lin->bias, 0, lin->n_out, "model.layers.%d.%s.bias", l, hf);

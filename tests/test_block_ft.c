@@ -125,7 +125,7 @@ static size_t snapshot(const crvq_model *m, float *out) {
     const crvq_layer *L = &m->layers[0];
     size_t n = 0;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, i);
+        const crvq_linear *lin = crvq_layer_proj(L, i);
         if (lin->kind != CRVQ_LINEAR_VQ) continue;
         const crvq_vq_weights *W = lin->vq;
         for (int k = 0; k < W->M; k++) {

@@ -103,7 +103,7 @@ static double forward_bound(const crvq_config *c, int T) {
 static double backward_bound(const crvq_config *c, const crvq_layer *L, int N, int T) {
     size_t most = 0;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, i);
+        const crvq_linear *lin = crvq_layer_proj(L, i);
         if (lin->kind != CRVQ_LINEAR_VQ) continue;
         size_t r = (size_t)lin->vq->m_out * lin->vq->n_groups + lin->n_in;
         most = r > most ? r : most;
@@ -151,7 +151,7 @@ static void test_gradients(const crvq_backend *gpu, const ft_case *k) {
         snprintf(what, sizeof what, "%s codebooks", crvq_proj_table[i].field);
         check_group(what, gg + bp.off_cb[i][0], gc + bp.off_cb[i][0], bp.off_sc[i] - bp.off_cb[i][0], bb);
         snprintf(what, sizeof what, "%s scales", crvq_proj_table[i].field);
-        check_group(what, gg + bp.off_sc[i], gc + bp.off_sc[i], crvq_block_proj_c(L, i)->n_out, bb);
+        check_group(what, gg + bp.off_sc[i], gc + bp.off_sc[i], crvq_layer_proj(L, i)->n_out, bb);
     }
     check_group("attn_norm", gg + bp.off_attn, gc + bp.off_attn, c->dim, bb);
     check_group("ffn_norm", gg + bp.off_ffn, gc + bp.off_ffn, c->dim, bb);

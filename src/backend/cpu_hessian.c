@@ -2,6 +2,7 @@
 // each tap's rows widened to float64 and accumulated with dsyrk into the
 // upper triangle, mirrored and divided by the row count at the end.
 #include "backend/backend.h"
+#include "util/error.h"
 
 #include <cblas.h>
 #include <stdlib.h>

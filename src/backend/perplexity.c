@@ -2,6 +2,7 @@
 // ../shared/docs/evaluation.md. It sits in backend/ because its states run
 // on the device the options name (crvq_state_init_device, serve.c).
 #include "crvq.h"
+#include "util/error.h"
 #include "util/free_all.h"
 #include "util/threads.h"
 

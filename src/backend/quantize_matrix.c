@@ -5,6 +5,7 @@
 // on identical terms. The methods are src/quant/'s; this is the caller
 // above them that picks the device's table (backend.h).
 #include "backend/backend.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <float.h>

@@ -1,5 +1,6 @@
 // container.c — write crvq's GGUF container; the pipeline's checkpoints.
 #include "container/container.h"
+#include "util/error.h"
 
 #include "container/checkpoint_id.h"
 #include "io/gguf.h"
@@ -265,7 +266,7 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     if (names && bits) {
         for (int l = 0; l < m->cfg.n_layers; l++) {
             for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-                const crvq_linear *lin = crvq_block_proj_c(&m->layers[l], j);
+                const crvq_linear *lin = crvq_layer_proj(&m->layers[l], j);
                 int i = CRVQ_PROJ_COUNT * l + j;
                 bits[i] = (float)crvq_linear_bits(lin);
                 names[i] = malloc(48);
@@ -306,7 +307,7 @@ static void write_block(crvq_gguf_writer *w, keep *k, const crvq_model *m, int l
     }
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
         snprintf(p, sizeof p, "blk.%d.%s", l, crvq_proj_table[j].gguf);
-        write_linear(w, k, p, crvq_block_proj_c(L, j), m->cfg.head_dim,
+        write_linear(w, k, p, crvq_layer_proj(L, j), m->cfg.head_dim,
                      crvq_proj_table[j].rope ? order : ROWS_AS_IS);
     }
 }

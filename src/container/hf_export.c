@@ -1,6 +1,7 @@
 // hf_export.c — crvq_export_hf (crvq.h, "Compressed files"): a model as a
 // Hugging Face folder.
 #include "crvq.h"
+#include "util/error.h"
 
 #include "container/hf_config.h"
 #include "container/hf_tokenizer.h"
@@ -81,7 +82,7 @@ static int list_block(ex_list *l, const crvq_model *m, int b, int rope) {
         ok &= push_vec(l, name, L->k_norm, c->head_dim, rope);
     }
     for (int p = 0; p < CRVQ_PROJ_COUNT; p++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, p);
+        const crvq_linear *lin = crvq_layer_proj(L, p);
         int r = rope && crvq_proj_table[p].rope;
         snprintf(name, sizeof name, "model.layers.%d.%s.weight", b, crvq_proj_table[p].hf);
         ok &= push_lin(l, name, lin, r);

@@ -9,6 +9,7 @@
 // batches of about BATCH_ROWS rows: one upload and one download of X per
 // batch, and the Hessian taps read the batch's buffers in GPU memory.
 #include "cuda/cuda_block.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 
@@ -58,7 +59,7 @@ static crvq_status upload_weights(gpu_block *gb, const crvq_layer *L) {
     const crvq_config *c = gb->c;
     size_t most = 0;
     for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, j);
+        const crvq_linear *lin = crvq_layer_proj(L, j);
         size_t len = (size_t)lin->n_out * lin->n_in;
         if (len > most) most = len;
     }
@@ -66,7 +67,7 @@ static crvq_status upload_weights(gpu_block *gb, const crvq_layer *L) {
     if (!host) return crvq_fail(CRVQ_ERR_NOMEM, "out of memory for a layer's weights");
     crvq_status st = CRVQ_OK;
     for (int j = 0; j < CRVQ_PROJ_COUNT && st == CRVQ_OK; j++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, j);
+        const crvq_linear *lin = crvq_layer_proj(L, j);
         crvq_linear_rows(lin, 0, lin->n_out, host, host + most);
         st = put(&gb->w[j], host, (size_t)lin->n_out * lin->n_in, "a block's weights");
         if (st == CRVQ_OK) st = put(&gb->bias[j], lin->bias, lin->n_out, "a block's biases");

@@ -1,5 +1,6 @@
 // cuda_device.c — the GPU, cuBLAS (loaded at run time) and errors (see cuda_device.h).
 #include "cuda/cuda_device.h"
+#include "util/error.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>

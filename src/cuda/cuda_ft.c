@@ -6,6 +6,7 @@
 // on the GPU; per epoch only the order goes up and two sums come down. The
 // projections' Ŵ are re-expanded from the vector after every change.
 #include "cuda/cuda_ft.h"
+#include "util/error.h"
 
 #include <math.h>
 #include <stdlib.h>

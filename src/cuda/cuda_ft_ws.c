@@ -1,5 +1,6 @@
 // cuda_ft_ws.c — block fine-tuning's GPU memory (see cuda_ft_ws.h).
 #include "cuda/cuda_ft_ws.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ static crvq_status put_vq(crvq_cu_ft_ws *ws, int i, const crvq_vq_weights *W) {
 static crvq_status put_projections(crvq_cu_ft_ws *ws, const crvq_layer *L, size_t *most_w, size_t *most_cb) {
     size_t most = 0;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, i);
+        const crvq_linear *lin = crvq_layer_proj(L, i);
         size_t len = (size_t)lin->n_out * lin->n_in;
         most = len > most ? len : most;
     }
@@ -75,7 +76,7 @@ static crvq_status put_projections(crvq_cu_ft_ws *ws, const crvq_layer *L, size_
     crvq_status st = CRVQ_OK;
     *most_w = *most_cb = 0;
     for (int i = 0; i < CRVQ_PROJ_COUNT && st == CRVQ_OK; i++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, i);
+        const crvq_linear *lin = crvq_layer_proj(L, i);
         crvq_cu_ft_proj *p = &ws->proj[i];
         const size_t len = (size_t)lin->n_out * lin->n_in;
         p->vq = ws->bp.is_vq[i], p->n_out = lin->n_out, p->n_in = lin->n_in;

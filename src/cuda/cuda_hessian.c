@@ -4,6 +4,7 @@
 // and downloads each H once. DSYRK sums in another order than OpenBLAS's
 // dsyrk, so H differs from the CPU's in the last bits.
 #include "cuda/cuda_hessian.h"
+#include "util/error.h"
 
 #include <cuda_runtime_api.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
 // stay on the device. Means are sums in point order per centroid (the
 // sorted segments), as kmeans.c update_means adds them.
 #include "cuda/cuda_kmeans.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,7 @@
 // evaluations. On the CPU they cost more than the whole GPU quantization of
 // a 4096 x 11008 layer (a Cholesky of H and 2·2·m·n² flops of DGEMM).
 #include "cuda/cuda_linalg.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 

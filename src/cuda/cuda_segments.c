@@ -1,5 +1,6 @@
 // cuda_segments.c — see cuda_segments.h.
 #include "cuda/cuda_segments.h"
+#include "util/error.h"
 
 #include <limits.h>
 #include <string.h>

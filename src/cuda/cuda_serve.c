@@ -6,6 +6,7 @@
 // residual. The linear layers are cuda_serve_linear.c's, the small ops
 // cu_block.cu's, attention cu_serve.cu's.
 #include "cuda/cuda_serve.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ static crvq_status upload_weights(gpu_model *g, int *max_in, size_t *max_lut) {
         const crvq_layer *L = &m->layers[l];
         gpu_layer *G = &g->layers[l];
         for (int p = 0; p < CRVQ_PROJ_COUNT && st == CRVQ_OK; p++) {
-            st = crvq_cu_linear_upload(crvq_block_proj_c(L, p), &G->proj[p]);
+            st = crvq_cu_linear_upload(crvq_layer_proj(L, p), &G->proj[p]);
             g->weight_bytes += G->proj[p].bytes;
             size_t lut = crvq_cu_linear_lut_floats(&G->proj[p]);
             if (lut > *max_lut) *max_lut = lut;

@@ -18,6 +18,7 @@
 // at first and drift apart slowly as a few codes fall the other way; the
 // losses agree within 1% (tests/test_cuda_quant.c).
 #include "cuda/cuda_vq.h"
+#include "util/error.h"
 
 #include <cuda_runtime_api.h>
 #include <limits.h>

@@ -1,5 +1,6 @@
 // atomic.c — write-to-temporary, fsync, rename.
 #include "io/atomic.h"
+#include "util/error.h"
 #include "util/fileguard.h"
 
 #include <errno.h>

@@ -5,6 +5,7 @@
 // type, offset from the data section), zero padding to the alignment, then
 // each tensor's bytes padded to the alignment.
 #include "io/gguf_write.h"
+#include "util/error.h"
 
 #include "io/atomic.h"
 

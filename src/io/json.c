@@ -1,5 +1,6 @@
 // json.c — strict JSON parsing with positioned errors.
 #include "io/json.h"
+#include "util/error.h"
 
 #include "util/printable.h"
 

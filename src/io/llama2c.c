@@ -1,5 +1,6 @@
 // llama2c.c — llama2.c checkpoint reader: header, size check, tensor views.
 #include "io/llama2c.h"
+#include "util/error.h"
 
 #include <limits.h>
 #include <stdio.h>

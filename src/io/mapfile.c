@@ -1,5 +1,6 @@
 // mapfile.c — read-only memory-mapped files and whole-file reads.
 #include "io/mapfile.h"
+#include "util/error.h"
 #include "util/fileguard.h"
 #include "util/pages.h"
 

@@ -1,5 +1,6 @@
 // safetensors.c — safetensors header parsing and validation, shard indexes.
 #include "io/safetensors.h"
+#include "util/error.h"
 
 #include "io/json.h"
 #include "util/printable.h"

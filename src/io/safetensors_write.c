@@ -1,5 +1,6 @@
 // safetensors_write.c — the header of a safetensors file, built up front.
 #include "io/safetensors_write.h"
+#include "util/error.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 // tensor.c — a stored tensor's element count; the finiteness check of stored numbers.
 #include "io/tensor.h"
+#include "util/error.h"
 
 #include "util/finite.h"
 

@@ -3,6 +3,7 @@
 // of y = x Ŵᵀ (per-token matrix-vector products; expanded row tiles and
 // sgemm). See sq_weights.h.
 #include "kernels/sq_weights.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <omp.h>

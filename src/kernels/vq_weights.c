@@ -3,6 +3,7 @@
 // few tokens, expanded row tiles and sgemm for many). See vq_weights.h and
 // docs/kernels.md.
 #include "kernels/vq_weights.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <cblas.h>

@@ -38,7 +38,7 @@ void crvq_proj_shape(const crvq_config *c, crvq_proj p, int *n_out, int *n_in) {
 }
 
 const crvq_linear *crvq_layer_proj(const crvq_layer *L, crvq_proj p) {
-    return crvq_block_proj_c(L, p);
+    return (const crvq_linear *)((const char *)L + crvq_proj_table[p].offset);
 }
 
 const char *crvq_proj_name(crvq_proj p) {

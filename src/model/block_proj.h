@@ -42,9 +42,7 @@ static inline crvq_linear *crvq_block_proj(crvq_layer *L, crvq_proj p) {
     return (crvq_linear *)((char *)L + crvq_proj_table[p].offset);
 }
 
-static inline const crvq_linear *crvq_block_proj_c(const crvq_layer *L, crvq_proj p) {
-    return (const crvq_linear *)((const char *)L + crvq_proj_table[p].offset);
-}
+// Its read-only twin is the public crvq_layer_proj (crvq.h).
 
 int crvq_config_width(const crvq_config *c, crvq_width w);
 

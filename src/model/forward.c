@@ -7,6 +7,7 @@
 // sgemms per head. BLAS runs its own threads, so BLAS is only ever called
 // from serial code; OpenMP parallelizes the cheap per-row work in between.
 #include "model/config.h"
+#include "util/error.h"
 #include "model/forward.h"
 
 #include "kernels/ops.h"

@@ -1,5 +1,6 @@
 // kv_cache.c — the quantized KV cache (see kv_cache.h).
 #include "model/kv_cache.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

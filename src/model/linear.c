@@ -2,6 +2,7 @@
 // forward, and the training forward with its backward beside it (see
 // linear.h).
 #include "model/linear.h"
+#include "util/error.h"
 #include "model/linear_kind.h"
 
 #include <assert.h>

@@ -3,6 +3,7 @@
 // (zero-copy where the file already holds aligned float32), attach the
 // tokenizer.
 #include "crvq.h"
+#include "util/error.h"
 
 #include "io/gguf.h"
 #include "io/llama2c.h"

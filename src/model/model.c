@@ -41,7 +41,7 @@ static int64_t linear_biases(const crvq_linear *l) { return l->bias ? l->n_out :
 int64_t crvq_model_n_params_linear(const crvq_model *m) {
     int64_t n = 0;
     for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_weights(crvq_block_proj_c(&m->layers[l], p));
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_weights(crvq_layer_proj(&m->layers[l], p));
     return n;
 }
 
@@ -53,7 +53,7 @@ int64_t crvq_model_n_params(const crvq_model *m) {
     for (int l = 0; l < c->n_layers; l++) {
         n += 2 * c->dim; // attention and ffn norms
         if (c->qk_norm) n += 2 * c->head_dim;
-        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_biases(crvq_block_proj_c(&m->layers[l], p));
+        for (int p = 0; p < CRVQ_PROJ_COUNT; p++) n += linear_biases(crvq_layer_proj(&m->layers[l], p));
     }
     return n;
 }

@@ -1,5 +1,6 @@
 // storage.c — ownership of a model's mapped files and buffers; dtype conversion.
 #include "model/storage.h"
+#include "util/error.h"
 
 #include "util/hash.h"
 

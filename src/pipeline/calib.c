@@ -1,5 +1,6 @@
 // calib.c — seeded calibration windows (crvq.h, crvq_calib).
 #include "crvq.h"
+#include "util/error.h"
 
 #include "io/mapfile.h"
 #include "quant/rng.h"

@@ -3,6 +3,7 @@
 // runtime reads them compressed: the head through the scalar kernels, the
 // embedding one dequantized row per token.
 #include "pipeline/head.h"
+#include "util/error.h"
 
 #include "backend/backend.h"
 #include "kernels/ops.h"

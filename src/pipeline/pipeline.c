@@ -6,6 +6,7 @@
 // sequence. The proxy Hessians are accumulated in float64 by the device's
 // table (backend.h: dsyrk on the CPU, cuBLAS DSYRK on the GPU).
 #include "crvq.h"
+#include "util/error.h"
 
 #include "backend/backend.h"
 #include "container/container.h"

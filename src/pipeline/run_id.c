@@ -1,5 +1,6 @@
 // run_id.c — the identity of a quantization run (see run_id.h).
 #include "pipeline/run_id.h"
+#include "util/error.h"
 
 #include "model/block_proj.h"
 #include "model/config.h"

@@ -1,5 +1,6 @@
 // importance.c — channel importance and the CRVQ permutation (see importance.h).
 #include "quant/importance.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>

@@ -5,6 +5,7 @@
 // the Lloyd iterations cheap on the 2M vectors of a 4096 x 4096 layer; one
 // last pass assigns every point.
 #include "quant/kmeans.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>

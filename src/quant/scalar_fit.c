@@ -1,6 +1,7 @@
 // scalar_fit.c — the layer RTN and GPTQ fit: allocation, release, and its
 // stored form (crvq_scalar_emit).
 #include "quant/scalar.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
 // constants below are that page's, set to resemble published descriptions of
 // LLaMA-family layers and never adjusted to favour a method.
 #include "crvq.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <cblas.h>

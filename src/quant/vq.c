@@ -21,6 +21,7 @@
 //   6. The stored form (crvq_vq_emit, vq_fit.c): codebooks and scales
 //      rounded to fp16 (saturating at ±65504), codes at their stored width.
 #include "quant/vq.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>

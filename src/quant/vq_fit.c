@@ -1,6 +1,7 @@
 // vq_fit.c — the quantizer's working layer: allocation, release, and step 6
 // (crvq_vq_emit: the stored form the rest of crvq reads).
 #include "quant/vq_fit.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -35,6 +35,7 @@
 // predicted ΔL survive, their ΔL recomputed exactly in float64. The best
 // tuple at the end is kept if its ΔL < 0.
 #include "quant/vq_search.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <omp.h>

@@ -24,6 +24,7 @@
 // codewords [K·t/T, K·(t+1)/T)) that scans all (row, group) pairs in order,
 // so the result does not depend on the thread count.
 #include "quant/vq_update.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>

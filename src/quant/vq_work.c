@@ -1,5 +1,6 @@
 // vq_work.c — set-up and bookkeeping of the VQ / CRVQ working state (see vq_work.h).
 #include "quant/vq_work.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <cblas.h>

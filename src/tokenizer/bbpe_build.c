@@ -3,6 +3,7 @@
 // the merge table (pair of ids -> rank and merged id) and the added-token
 // matchers.
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 #include "tokenizer/unicode.h"
 #include "util/free_all.h"
 

@@ -8,6 +8,7 @@
 // model's again: id 0 <unk>, 1 <s>, 2 </s> (llama2.c's fixed layout), <0xXX>
 // byte pieces, everything else normal, add_dummy_prefix on.
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,7 @@
 #define CRVQ_MERGE_HEAP_H
 
 #include "crvq.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 

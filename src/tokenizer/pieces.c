@@ -2,6 +2,7 @@
 // from its bytes, the longest user-defined piece at a position, the ids of
 // text outside the vocabulary, and the id arrays the encoders append to.
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,6 +14,7 @@
 // shape training: SentencePiece's encoder does not read them, so neither do
 // we. Every read is bounds-checked; errors name the file and the offset.
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,6 +9,7 @@
 // remove_extra_whitespaces and escape_whitespaces. Reading the file back
 // with crvq_sp_model_parse builds the same tokenizer, so the ids are equal.
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

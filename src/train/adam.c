@@ -1,5 +1,6 @@
 // adam.c — Adam with bias correction (see adam.h).
 #include "train/adam.h"
+#include "util/error.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@
 // forward computes with no copying. The model itself is only written at the
 // end.
 #include "train/block_ft.h"
+#include "util/error.h"
 
 #include <math.h>
 #include <omp.h>

@@ -2,6 +2,7 @@
 // block forward, crvq_block_run, on this workspace), and its backward pass
 // (see block_grad.h). N = n_seq · seqlen token rows throughout.
 #include "train/block_grad.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -57,7 +58,7 @@ crvq_status crvq_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_s
     const size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     size_t lin = 0;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        size_t s = crvq_linear_train_scratch(crvq_block_proj_c(L, i));
+        size_t s = crvq_linear_train_scratch(crvq_layer_proj(L, i));
         lin = s > lin ? s : lin;
     }
     crvq_ft_ws *ws = calloc(1, sizeof *ws);

@@ -11,7 +11,7 @@ void crvq_block_params_layout(crvq_block_params *bp, const crvq_config *c, const
     memset(bp, 0, sizeof *bp);
     size_t n = begin;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-        const crvq_linear *lin = crvq_block_proj_c(L, i);
+        const crvq_linear *lin = crvq_layer_proj(L, i);
         if (lin->kind != CRVQ_LINEAR_VQ) continue;
         const crvq_vq_weights *W = lin->vq;
         bp->is_vq[i] = 1;
@@ -35,7 +35,7 @@ void crvq_block_params_bind(crvq_block_params *bp, const crvq_layer *L, float *p
     float *ct = cbt;
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (!bp->is_vq[i]) continue;
-        const crvq_vq_weights *W = crvq_block_proj_c(L, i)->vq;
+        const crvq_vq_weights *W = crvq_layer_proj(L, i)->vq;
         // a shallow copy sharing the codes and permutation (and W's stored
         // form, which only W's own set() changes); never freed
         crvq_vq_weights *S = &bp->shadow[i];

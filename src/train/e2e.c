@@ -1,5 +1,6 @@
 // e2e.c — end-to-end distillation (see e2e.h).
 #include "train/e2e.h"
+#include "util/error.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -89,7 +90,7 @@ static size_t layout_params(crvq_e2e *e, int *widest) {
         n = e->bp[l].end;
         n_cbt += e->bp[l].n_cbt;
         for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
-            size_t s = crvq_linear_train_scratch(crvq_block_proj_c(&e->s->layers[l], i));
+            size_t s = crvq_linear_train_scratch(crvq_layer_proj(&e->s->layers[l], i));
             if (s > most) most = s, *widest = l;
         }
     }

@@ -1,5 +1,6 @@
 // error.c — the thread-local "last error" message behind crvq_fail().
-#include "crvq.h"
+#include "util/error.h"
+#include "util/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

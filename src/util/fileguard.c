@@ -1,5 +1,6 @@
 // fileguard.c — file identities read, written and locked by a run (see fileguard.h).
 #include "util/fileguard.h"
+#include "util/error.h"
 
 #include <dirent.h>
 #include <errno.h>
