@@ -24,7 +24,6 @@
 // (random codes, as `crvq quantize --head` stores it). The tokenizer must
 // have the model's 32000 pieces (Llama-2's tokenizer.model).
 #include "crvq.h"
-#include "util/error.h"
 #include "container/container.h"
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
@@ -32,6 +31,7 @@
 #include "model/storage.h"
 #include "pipeline/head.h"
 #include "model/bits.h"
+#include "util/error.h"
 
 #include <math.h>
 #include <stdio.h>

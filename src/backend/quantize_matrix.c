@@ -5,7 +5,6 @@
 // on identical terms. The methods are src/quant/'s; this is the caller
 // above them that picks the device's table (backend.h).
 #include "backend/backend.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <float.h>
@@ -16,6 +15,7 @@
 
 #include "quant/quant_internal.h"
 #include "quant/vq.h"
+#include "util/error.h"
 
 // Which device the parameters ask for, and whether the method runs there.
 static crvq_status check_device(const crvq_quant_params *p) {

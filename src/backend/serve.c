@@ -1,8 +1,8 @@
 // serve.c — states on a device (crvq_state_init_device, crvq.h): the
 // device's serve_* entries (backend.h) behind model/forward.c's state.
 #include "backend/backend.h"
-#include "util/error.h"
 #include "model/forward.h"
+#include "util/error.h"
 
 crvq_status crvq_state_init_device(const crvq_model *m, int max_seq_len, int max_batch, int kv_bits,
                                    crvq_device dev, crvq_state **out) {

@@ -1,7 +1,7 @@
 // checkpoint_id.c — a checkpoint's run identity: one hash, comparison (see checkpoint_id.h).
 #include "container/checkpoint_id.h"
-#include "util/error.h"
 
+#include "util/error.h"
 #include "util/hash.h"
 
 #include <stdio.h>

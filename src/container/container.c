@@ -1,6 +1,5 @@
 // container.c — write crvq's GGUF container; the pipeline's checkpoints.
 #include "container/container.h"
-#include "util/error.h"
 
 #include "container/checkpoint_id.h"
 #include "io/gguf.h"
@@ -12,6 +11,7 @@
 #include "model/linear_bind.h"
 #include "model/bits.h"
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

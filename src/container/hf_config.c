@@ -1,8 +1,8 @@
 // hf_config.c — config.json from a crvq_config (the inverse of
 // crvq_config_from_hf_json).
 #include "container/hf_config.h"
-#include "util/error.h"
 #include "model/config.h"
+#include "util/error.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

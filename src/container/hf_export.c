@@ -1,7 +1,6 @@
 // hf_export.c — crvq_export_hf (crvq.h, "Compressed files"): a model as a
 // Hugging Face folder.
 #include "crvq.h"
-#include "util/error.h"
 
 #include "container/hf_config.h"
 #include "container/hf_tokenizer.h"
@@ -10,6 +9,7 @@
 #include "io/safetensors_write.h"
 #include "model/block_proj.h"
 #include "model/linear.h"
+#include "util/error.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,10 +3,10 @@
 // the tokenizer module's writer (sp_write.c, hf_json_write.c); the two JSON
 // files name the special tokens by their text, as transformers reads them.
 #include "container/hf_tokenizer.h"
-#include "util/error.h"
 
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

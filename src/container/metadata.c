@@ -2,9 +2,9 @@
 // "Metadata"; crvq.h, "Compressed files"): as JSON for `crvq info`, and as
 // the record crvq_model_save wrote, for a tool that rewrites the file.
 #include "crvq.h"
-#include "util/error.h"
 
 #include "io/gguf.h"
+#include "util/error.h"
 
 #include <cjson/cJSON.h>
 

@@ -9,7 +9,6 @@
 // batches of about BATCH_ROWS rows: one upload and one download of X per
 // batch, and the Hessian taps read the batch's buffers in GPU memory.
 #include "cuda/cuda_block.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 
@@ -21,6 +20,7 @@
 #include "model/block_proj.h"
 #include "model/forward.h"
 #include "model/linear.h"
+#include "util/error.h"
 
 // Rows per batch: large enough that the projections fill the GPU (8192 rows
 // of a 4096-wide layer is a 275 GFLOP product), small enough that the

@@ -1,6 +1,5 @@
 // cuda_device.c — the GPU, cuBLAS (loaded at run time) and errors (see cuda_device.h).
 #include "cuda/cuda_device.h"
-#include "util/error.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "cuda/cu_kernels.h"
+#include "util/error.h"
 
 // Set by CMake from the toolkit found at configure time.
 #ifndef CRVQ_CUBLAS_SONAME

@@ -6,7 +6,6 @@
 // on the GPU; per epoch only the order goes up and two sums come down. The
 // projections' Ŵ are re-expanded from the vector after every change.
 #include "cuda/cuda_ft.h"
-#include "util/error.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "cuda/cuda_ft_grad.h"
 #include "train/adam.h"
 #include "train/block_params.h"
+#include "util/error.h"
 
 typedef struct gpu_ft {
     crvq_cu_ft_ws ws;

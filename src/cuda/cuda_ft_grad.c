@@ -1,12 +1,12 @@
 // cuda_ft_grad.c — a block's training forward and backward on the GPU (see
 // cuda_ft_grad.h), step for step as train/block_grad.c; N = n_seq·T rows.
 #include "cuda/cuda_ft_grad.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_attn.h"
+#include "util/error.h"
 
 #define K(call, what) crvq_cu_check((call), (what))
 

@@ -1,12 +1,12 @@
 // cuda_ft_ws.c — block fine-tuning's GPU memory (see cuda_ft_ws.h).
 #include "cuda/cuda_ft_ws.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/forward.h"
 #include "model/linear.h"
+#include "util/error.h"
 
 void crvq_cu_ft_ws_free(crvq_cu_ft_ws *ws) {
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {

@@ -4,7 +4,6 @@
 // and downloads each H once. DSYRK sums in another order than OpenBLAS's
 // dsyrk, so H differs from the CPU's in the last bits.
 #include "cuda/cuda_hessian.h"
-#include "util/error.h"
 
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "backend/backend.h"
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
+#include "util/error.h"
 
 typedef struct cuda_hessian {
     crvq_cu cu;

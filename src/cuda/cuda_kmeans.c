@@ -5,7 +5,6 @@
 // stay on the device. Means are sums in point order per centroid (the
 // sorted segments), as kmeans.c update_means adds them.
 #include "cuda/cuda_kmeans.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
 #include "cuda/cuda_segments.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 typedef struct kmeans_buf {

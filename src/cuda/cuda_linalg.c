@@ -3,12 +3,12 @@
 // evaluations. On the CPU they cost more than the whole GPU quantization of
 // a 4096 x 11008 layer (a Cholesky of H and 2·2·m·n² flops of DGEMM).
 #include "cuda/cuda_linalg.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
+#include "util/error.h"
 
 crvq_status crvq_cuda_cholesky_ok(const double *H, int n, double shift, int *ok) {
     *ok = 0;

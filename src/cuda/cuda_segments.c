@@ -1,12 +1,12 @@
 // cuda_segments.c — see cuda_segments.h.
 #include "cuda/cuda_segments.h"
-#include "util/error.h"
 
 #include <limits.h>
 #include <string.h>
 
 #include "cuda/cu_kernels.h"
 #include "cuda/cuda_device.h"
+#include "util/error.h"
 
 crvq_status crvq_cu_segs_alloc(crvq_cu_segs *s, size_t cap, int kcap) {
     memset(s, 0, sizeof *s);

@@ -6,7 +6,6 @@
 // residual. The linear layers are cuda_serve_linear.c's, the small ops
 // cu_block.cu's, attention cu_serve.cu's.
 #include "cuda/cuda_serve.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "cuda/cuda_serve_linear.h"
 #include "model/block_proj.h"
 #include "model/forward.h"
+#include "util/error.h"
 
 typedef struct gpu_layer {
     crvq_cu_stored proj[CRVQ_PROJ_COUNT];

@@ -18,7 +18,6 @@
 // at first and drift apart slowly as a few codes fall the other way; the
 // losses agree within 1% (tests/test_cuda_quant.c).
 #include "cuda/cuda_vq.h"
-#include "util/error.h"
 
 #include <cuda_runtime_api.h>
 #include <limits.h>
@@ -35,6 +34,7 @@
 #include "quant/vq.h"
 #include "quant/vq_fit.h"
 #include "quant/vq_update.h"
+#include "util/error.h"
 
 // As vq_work.c: groups per lazy V update cover 128 columns.
 #define CRVQ_CU_BLOCK_COLUMNS 128

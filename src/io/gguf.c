@@ -1,8 +1,8 @@
 // gguf.c — GGUF reader: bounds-checked parsing of header, metadata, tensor
 // infos and data offsets; lookups by key and tensor name.
 #include "io/gguf.h"
-#include "util/error.h"
 
+#include "util/error.h"
 #include "util/free_all.h"
 #include "util/printable.h"
 

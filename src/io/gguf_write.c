@@ -5,9 +5,9 @@
 // type, offset from the data section), zero padding to the alignment, then
 // each tensor's bytes padded to the alignment.
 #include "io/gguf_write.h"
-#include "util/error.h"
 
 #include "io/atomic.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>

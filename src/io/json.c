@@ -1,7 +1,7 @@
 // json.c — strict JSON parsing with positioned errors.
 #include "io/json.h"
-#include "util/error.h"
 
+#include "util/error.h"
 #include "util/printable.h"
 
 #include <stdlib.h>

@@ -3,10 +3,10 @@
 // dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...), } padded
 // with spaces and ending in '\n', then the raw array data.
 #include "io/npy.h"
-#include "util/error.h"
 
 #include "io/atomic.h"
 #include "io/mapfile.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <ctype.h>

@@ -1,8 +1,8 @@
 // safetensors.c — safetensors header parsing and validation, shard indexes.
 #include "io/safetensors.h"
-#include "util/error.h"
 
 #include "io/json.h"
+#include "util/error.h"
 #include "util/printable.h"
 
 #include <math.h>

@@ -1,7 +1,7 @@
 // tensor.c — a stored tensor's element count; the finiteness check of stored numbers.
 #include "io/tensor.h"
-#include "util/error.h"
 
+#include "util/error.h"
 #include "util/finite.h"
 
 #include <stdio.h>

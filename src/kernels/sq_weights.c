@@ -3,7 +3,6 @@
 // of y = x Ŵᵀ (per-token matrix-vector products; expanded row tiles and
 // sgemm). See sq_weights.h.
 #include "kernels/sq_weights.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -13,6 +12,7 @@
 #include "kernels/scratch.h"
 #include "kernels/tiled.h"
 #include "kernels/sq_kernels.h"
+#include "util/error.h"
 
 size_t crvq_scalar_row_bytes(int n_in, int bits) { return ((size_t)n_in * bits + 7) / 8; }
 

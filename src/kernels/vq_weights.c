@@ -3,7 +3,6 @@
 // few tokens, expanded row tiles and sgemm for many). See vq_weights.h and
 // docs/kernels.md.
 #include "kernels/vq_weights.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -13,6 +12,7 @@
 
 #include "kernels/scratch.h"
 #include "kernels/vq_lut.h"
+#include "util/error.h"
 
 // ------------------------------------------------------- the stored form ---
 

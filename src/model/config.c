@@ -1,9 +1,9 @@
 // config.c — Hugging Face config.json or GGUF metadata -> crvq_config, and
 // config validation.
 #include "model/config.h"
-#include "util/error.h"
 
 #include "io/json.h"
+#include "util/error.h"
 #include "util/hash.h"
 #include "util/printable.h"
 

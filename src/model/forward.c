@@ -7,13 +7,13 @@
 // sgemms per head. BLAS runs its own threads, so BLAS is only ever called
 // from serial code; OpenMP parallelizes the cheap per-row work in between.
 #include "model/config.h"
-#include "util/error.h"
 #include "model/forward.h"
 
 #include "kernels/ops.h"
 #include "model/block.h"
 #include "model/kv_cache.h"
 #include "model/linear.h"
+#include "util/error.h"
 #include "util/finite.h"
 #include "util/pages.h"
 #include "util/threads.h"

@@ -1,11 +1,11 @@
 // kv_cache.c — the quantized KV cache (see kv_cache.h).
 #include "model/kv_cache.h"
-#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kv_quant.h"
+#include "util/error.h"
 #include "util/threads.h"
 
 crvq_status crvq_kv_cache_init(const crvq_config *c, int max_seq, int bits, crvq_kv_cache *kv) {

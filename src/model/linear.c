@@ -2,7 +2,6 @@
 // forward, and the training forward with its backward beside it (see
 // linear.h).
 #include "model/linear.h"
-#include "util/error.h"
 #include "model/linear_kind.h"
 
 #include <assert.h>
@@ -16,6 +15,7 @@
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
 #include "model/bits.h"
+#include "util/error.h"
 #include "util/threads.h"
 
 // Floats of one expanded tile (16 MiB).

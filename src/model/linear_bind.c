@@ -1,10 +1,10 @@
 // linear_bind.c — bind a compressed linear layer stored in a file (crvq's
 // container, docs/format.md) to its runtime weights.
 #include "model/linear_bind.h"
-#include "util/error.h"
 
 #include "kernels/sq_weights.h"
 #include "kernels/vq_weights.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <stdio.h>

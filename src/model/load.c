@@ -3,7 +3,6 @@
 // (zero-copy where the file already holds aligned float32), attach the
 // tokenizer.
 #include "crvq.h"
-#include "util/error.h"
 
 #include "io/gguf.h"
 #include "io/llama2c.h"
@@ -13,6 +12,7 @@
 #include "model/linear_bind.h"
 #include "model/storage.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 #include "util/printable.h"
 
 #include <errno.h>

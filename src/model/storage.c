@@ -1,7 +1,7 @@
 // storage.c — ownership of a model's mapped files and buffers; dtype conversion.
 #include "model/storage.h"
-#include "util/error.h"
 
+#include "util/error.h"
 #include "util/hash.h"
 
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 // calib.c — seeded calibration windows (crvq.h, crvq_calib).
 #include "crvq.h"
-#include "util/error.h"
 
 #include "io/mapfile.h"
 #include "quant/rng.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

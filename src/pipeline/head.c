@@ -3,7 +3,6 @@
 // runtime reads them compressed: the head through the scalar kernels, the
 // embedding one dequantized row per token.
 #include "pipeline/head.h"
-#include "util/error.h"
 
 #include "backend/backend.h"
 #include "kernels/ops.h"
@@ -11,6 +10,7 @@
 #include "model/linear.h"
 #include "model/linear_bind.h"
 #include "model/storage.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

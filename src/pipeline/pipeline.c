@@ -6,7 +6,6 @@
 // sequence. The proxy Hessians are accumulated in float64 by the device's
 // table (backend.h: dsyrk on the CPU, cuBLAS DSYRK on the GPU).
 #include "crvq.h"
-#include "util/error.h"
 
 #include "backend/backend.h"
 #include "container/container.h"
@@ -21,6 +20,7 @@
 #include "pipeline/run_id.h"
 #include "model/bits.h"
 #include "train/block_ft.h"
+#include "util/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

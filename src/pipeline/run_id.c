@@ -1,11 +1,11 @@
 // run_id.c — the identity of a quantization run (see run_id.h).
 #include "pipeline/run_id.h"
-#include "util/error.h"
 
 #include "model/block_proj.h"
 #include "model/config.h"
 #include "model/linear.h"
 #include "model/storage.h"
+#include "util/error.h"
 #include "util/hash.h"
 
 #include <stdarg.h>

@@ -12,8 +12,8 @@
 // weights, one per original group ("static groups"), so the stored layout
 // is the same as RTN's: (m_out, n_in / group_size) grids in column order.
 #include "quant/quant_internal.h"
-#include "util/error.h"
 #include "quant/scalar.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 #include <assert.h>

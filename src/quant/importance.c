@@ -1,6 +1,5 @@
 // importance.c — channel importance and the CRVQ permutation (see importance.h).
 #include "quant/importance.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>
@@ -9,6 +8,7 @@
 
 #include "quant/kmeans.h"
 #include "quant/rng.h"
+#include "util/error.h"
 
 // Column sums in row order, thread t owning columns [n·t/T, n·(t+1)/T):
 // independent of the thread count. kind 0: (W − Q0)² (Q0 from C, assign);

@@ -5,7 +5,6 @@
 // the Lloyd iterations cheap on the 2M vectors of a 4096 x 4096 layer; one
 // last pass assigns every point.
 #include "quant/kmeans.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>
@@ -15,6 +14,7 @@
 
 #include "kernels/vq_score.h"
 #include "quant/rng.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 void crvq_kmeans_tables(const float *C, int K, int d, float *ct, float *qn) {

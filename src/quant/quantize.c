@@ -3,9 +3,9 @@
 // names and checks, the checks of W and H, the CPU's Cholesky test, the
 // layer loss, and freeing a result.
 #include "quant/quant_internal.h"
-#include "util/error.h"
 
 #include "quant/vq.h"
+#include "util/error.h"
 
 #include <assert.h>
 #include <cblas.h>

@@ -1,7 +1,6 @@
 // scalar_fit.c — the layer RTN and GPTQ fit: allocation, release, and its
 // stored form (crvq_scalar_emit).
 #include "quant/scalar.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "kernels/scratch.h"
 #include "kernels/sq_weights.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 crvq_status crvq_scalar_fit_alloc(crvq_scalar_fit *L, int m_out, int n_in, int bits, int group_size) {

@@ -21,7 +21,6 @@
 //   6. The stored form (crvq_vq_emit, vq_fit.c): codebooks and scales
 //      rounded to fp16 (saturating at ±65504), codes at their stored width.
 #include "quant/vq.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>
@@ -36,6 +35,7 @@
 #include "quant/vq_search.h"
 #include "quant/vq_update.h"
 #include "quant/vq_work.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 void crvq_vq_opts_default(crvq_vq_opts *o) {

@@ -1,7 +1,6 @@
 // vq_fit.c — the quantizer's working layer: allocation, release, and step 6
 // (crvq_vq_emit: the stored form the rest of crvq reads).
 #include "quant/vq_fit.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "kernels/scratch.h"
 #include "kernels/vq_weights.h"
+#include "util/error.h"
 
 crvq_status crvq_vq_fit_alloc(crvq_vq_fit *L, int m_out, int n_in, int d, int M, const int *e,
                                 int n_crit, int with_perm) {

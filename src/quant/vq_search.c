@@ -35,7 +35,6 @@
 // predicted ΔL survive, their ΔL recomputed exactly in float64. The best
 // tuple at the end is kept if its ΔL < 0.
 #include "quant/vq_search.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -44,6 +43,7 @@
 
 #include "kernels/vq_score.h"
 #include "quant/vq_fit.h"
+#include "util/error.h"
 
 typedef struct tables {
     int d, beam;

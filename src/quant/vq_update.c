@@ -24,7 +24,6 @@
 // codewords [K·t/T, K·(t+1)/T)) that scans all (row, group) pairs in order,
 // so the result does not depend on the thread count.
 #include "quant/vq_update.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <math.h>
@@ -34,6 +33,7 @@
 
 #include "quant/vq_fit.h"
 #include "quant/vq_precond.h"
+#include "util/error.h"
 
 size_t crvq_vq_param_offset(const crvq_vq_fit *L, int k) {
     size_t off = 0;

@@ -1,6 +1,5 @@
 // vq_work.c — set-up and bookkeeping of the VQ / CRVQ working state (see vq_work.h).
 #include "quant/vq_work.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "quant/vq_fit.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 // Groups per lazy V update: 128 columns make the update a GEMM with inner

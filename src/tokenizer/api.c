@@ -2,9 +2,9 @@
 // content), encode a string as SentencePiece or Hugging Face's byte-level
 // BPE does, decode one token.
 #include "io/gguf.h"
-#include "util/error.h"
 #include "io/mapfile.h"
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -17,9 +17,9 @@
 // ids (Hugging Face and tiktoken do too); with ignore_merges (Llama 3) a word
 // that is a piece is looked up directly.
 #include "tokenizer/merge_heap.h"
-#include "util/error.h"
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

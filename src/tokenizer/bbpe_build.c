@@ -3,8 +3,8 @@
 // the merge table (pair of ids -> rank and merged id) and the added-token
 // matchers.
 #include "tokenizer/tok_internal.h"
-#include "util/error.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 #include <stdlib.h>

@@ -15,9 +15,9 @@
 // different stretches do not interact, so the result is the same as for the
 // whole string.
 #include "tokenizer/merge_heap.h"
-#include "util/error.h"
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -15,9 +15,9 @@
 // pre name's defaults apply (Qwen2's tokenizer.json normalizes with NFC,
 // Llama 3's ignores merges).
 #include "io/gguf.h"
-#include "util/error.h"
 #include "io/gguf_write.h"
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 #include <stdlib.h>

@@ -11,8 +11,8 @@
 // refused with an error that names it: crvq never encodes differently from
 // the file's own tokenizer without saying so.
 #include "io/json.h"
-#include "util/error.h"
 #include "tokenizer/tok_internal.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 #include <math.h>

@@ -13,8 +13,8 @@
 // token defines) are left out, as the original file had them. So reading
 // the file back gives the same ids for every text.
 #include "tokenizer/tok_internal.h"
-#include "util/error.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
 // its jamo, ...) are fully decomposed, put in canonical order and composed
 // again. Hangul is algorithmic (Unicode chapter 3.12).
 #include "tokenizer/tok_internal.h"
-#include "util/error.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,8 +12,8 @@
 // start). The score arithmetic mirrors SentencePiece's types (double for
 // piece candidates, float for stored path scores) so ties resolve identically.
 #include "tokenizer/tok_internal.h"
-#include "util/error.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 
 #include <float.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 // vocab.c — the tokenizer's tables: pieces, scores, types, a hash from piece
 // bytes to id, byte-fallback ids, and what the encoders precompute from them.
 #include "tokenizer/tok_internal.h"
-#include "util/error.h"
 #include "tokenizer/unicode.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 #include <math.h>

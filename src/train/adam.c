@@ -1,10 +1,10 @@
 // adam.c — Adam with bias correction (see adam.h).
 #include "train/adam.h"
-#include "util/error.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#include "util/error.h"
 #include "util/threads.h"
 
 crvq_status crvq_adam_init(crvq_adam *a, size_t n, double lr, double beta1, double beta2, double eps) {

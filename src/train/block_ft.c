@@ -6,7 +6,6 @@
 // forward computes with no copying. The model itself is only written at the
 // end.
 #include "train/block_ft.h"
-#include "util/error.h"
 
 #include <math.h>
 #include <omp.h>
@@ -17,6 +16,7 @@
 #include "train/adam.h"
 #include "train/block_grad.h"
 #include "train/block_params.h"
+#include "util/error.h"
 #include "util/free_all.h"
 
 // RNG stream of the mini-batch order (seed, stream + block index)

@@ -2,7 +2,6 @@
 // block forward, crvq_block_run, on this workspace), and its backward pass
 // (see block_grad.h). N = n_seq · seqlen token rows throughout.
 #include "train/block_grad.h"
-#include "util/error.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "model/attention.h"
 #include "model/block.h"
 #include "model/forward.h"
+#include "util/error.h"
 #include "util/threads.h"
 
 struct crvq_ft_ws {

@@ -1,6 +1,5 @@
 // e2e.c — end-to-end distillation (see e2e.h).
 #include "train/e2e.h"
-#include "util/error.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -18,6 +17,7 @@
 #include "quant/rng.h"
 #include "train/adam.h"
 #include "train/block_grad.h"
+#include "util/error.h"
 #include "util/free_all.h"
 #include "util/hash.h"
 #include "util/threads.h"
