@@ -8,8 +8,8 @@
 #      random bf16 weights), CRVQ at 128 x 512, no validation set, no
 #      fine-tuning: seconds per block for each stage, projected to 32 blocks;
 #   pgdev_ft, 7b_ft: the same two with block fine-tuning on the GPU
-#      (src/cuda/cuda_ft.c; pg-dev at the authors' 10 epochs, 7B-shaped with
-#      the defaults).
+#      (src/cuda/cuda_ft.c; 10 epochs, the authors' and crvq's default; the
+#      7B-shaped run keeps --nval 0, so it validates on its training windows).
 # Each run's JSON line (forward_seconds, layers_seconds, ft_seconds,
 # propagate_seconds, seconds, peak_rss_bytes) and log go to LOGS, and the
 # GPU's memory in use, polled by nvidia-smi every 100 ms (its peak: the
