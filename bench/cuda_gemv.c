@@ -192,7 +192,7 @@ int main(int argc, char **argv) {
 
     // 3. per shape: cuBLAS fp16 and crvq
     crvq_cu_linear_work w;
-    if (crvq_cu_linear_work_alloc(&w, 1, HIDDEN, (size_t)(HIDDEN / 8) * 256 * 2)) return die("scratch");
+    if (crvq_cu_linear_work_alloc(&w, 1, HIDDEN, HIDDEN)) return die("scratch"); // d 8: the staged inputs are n floats
     float *xf;
     float *hx = malloc(sizeof(float) * HIDDEN);
     for (int i = 0; i < HIDDEN; i++) hx[i] = next_f();

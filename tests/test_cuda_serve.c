@@ -3,7 +3,7 @@
 // small random models whose layers are of every kind the GPU computes from
 // its stored form: dense float32, bf16 and fp16 rows; VQ / CRVQ with a
 // column permutation, critical groups, uint8 and uint16 codes, one to three
-// codebooks; scalar 2- and 3-bit codes. Each model runs a prefill of 7
+// codebooks, d 8, 4 and 2 (the GPU's fast and generic one-token paths); scalar 2- and 3-bit codes. Each model runs a prefill of 7
 // tokens (more than CRVQ_CU_GEMV_ROWS: the expanded-tile path), single-token
 // decode steps (the kernels that read the codes), a batch of 3 (the
 // one-token kernels row by row) and a batch of 9 at a later position
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum kind { K_F32, K_BF16, K_F16, K_VQ, K_VQ16, K_SQ2, K_SQ3 } kind;
+typedef enum kind { K_F32, K_BF16, K_F16, K_VQ, K_VQ4, K_VQ16, K_VQ2, K_SQ2, K_SQ3 } kind;
 
 typedef struct serve_case {
     const char *name;
@@ -78,27 +78,35 @@ static void make_kind(crvq_linear *L, kind k, owned *o, crvq_vq_weights **vq, cr
         L->w16_dtype = k == K_BF16 ? CRVQ_BF16 : CRVQ_F16;
         return;
     }
-    if (k == K_VQ || k == K_VQ16) {
+    if (k == K_VQ || k == K_VQ4 || k == K_VQ16 || k == K_VQ2) {
         // K_VQ: CRVQ-like, e 8 / 10 / 6 (ext codes uint16), 3 codebooks, d 8,
-        // a quarter of the groups critical, permuted; K_VQ16: one codebook of
-        // 2^10 (uint16 codes), d 4, no permutation
-        crvq_vq_layer raw = {.m_out = m, .n_in = n, .d = k == K_VQ ? 8 : 4, .M = k == K_VQ ? 3 : 1};
-        raw.e[0] = k == K_VQ ? 8 : 10, raw.e[1] = 10, raw.e[2] = 6;
+        // a quarter of the groups critical, permuted; K_VQ4: the same with d
+        // 4 and e 8 / 6 (uint8 ext codes). On the GPU both take the fast
+        // one-token path; the generic one: K_VQ16, one codebook of 2^10
+        // (uint16 codes), d 4, no permutation, and K_VQ2, one codebook of
+        // 2^14 (too large for shared memory), d 2.
+        static const struct { int d, M, e[3]; } vq_of[] = {
+            [K_VQ] = {8, 3, {8, 10, 6}}, [K_VQ4] = {4, 2, {8, 6}}, [K_VQ16] = {4, 1, {10}}, [K_VQ2] = {2, 1, {14}}};
+        crvq_vq_layer raw = {.m_out = m, .n_in = n, .d = vq_of[k].d, .M = vq_of[k].M};
+        for (int b = 0; b < raw.M; b++) raw.e[b] = vq_of[k].e[b];
         const int ng = raw.n_groups = n / raw.d;
-        raw.n_crit = k == K_VQ ? ng / 4 : 0;
+        raw.n_crit = raw.M > 1 ? ng / 4 : 0;
         raw.codes = rand_codes(o, (size_t)m * ng, raw.e[0]);
-        if (raw.n_crit) { // uint16 (the widest ext codebook has e 10), each below its codebook's 2^e
+        if (raw.n_crit) { // uint16 if an ext codebook has e > 8, each below its codebook's 2^e
             const size_t n_ext = (size_t)m * raw.n_crit * (raw.M - 1);
-            uint16_t *ext = keep(o, malloc(n_ext * sizeof *ext));
+            const int wide = crvq_vq_code_bytes(raw.e, 1, raw.M) == 2;
+            void *ext = keep(o, malloc(n_ext * (wide ? 2 : 1)));
             for (size_t i = 0; i < n_ext; i++) {
                 const int e = raw.e[1 + i % (raw.M - 1)];
-                ext[i] = (uint16_t)((unsigned)((urand() + 1.0) * 0.5 * (1 << e)) & ((1u << e) - 1));
+                const unsigned v = (unsigned)((urand() + 1.0) * 0.5 * (1 << e)) & ((1u << e) - 1);
+                if (wide) ((uint16_t *)ext)[i] = (uint16_t)v;
+                else ((uint8_t *)ext)[i] = (uint8_t)v;
             }
             raw.codes_ext = ext;
         }
         for (int b = 0; b < raw.M; b++) raw.codebooks[b] = rand_half(o, ((size_t)1 << raw.e[b]) * raw.d, 1.0 / (b + 1), 0);
         raw.scales = rand_half(o, m, s, 0);
-        if (k == K_VQ) {
+        if (k == K_VQ || k == K_VQ4) {
             int32_t *perm = keep(o, malloc(n * sizeof *perm));
             for (int j = 0; j < n; j++) perm[j] = j;
             for (int j = n - 1; j > 0; j--) { // Fisher-Yates
@@ -239,6 +247,8 @@ int main(void) {
         {"scalar 3-bit, fp16 head, qk", 64, 160, 4, 2, 16, 2, 0, 1, CRVQ_ROPE_HALF, K_SQ3, K_F16},
         {"scalar 2-bit, scalar head", 96, 256, 6, 3, 16, 1, 1, 0, CRVQ_ROPE_INTERLEAVED, K_SQ2, K_SQ2},
         {"fp16 rows, bf16 head", 64, 160, 4, 2, 16, 2, 0, 0, CRVQ_ROPE_HALF, K_F16, K_BF16},
+        {"vq d 2 e 14, crvq head", 64, 160, 4, 2, 16, 1, 0, 0, CRVQ_ROPE_HALF, K_VQ2, K_VQ},
+        {"crvq d 4, crvq d 4 head", 64, 160, 4, 2, 16, 2, 0, 0, CRVQ_ROPE_INTERLEAVED, K_VQ4, K_VQ4},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i]);
     // a quantized KV cache is the CPU's alone

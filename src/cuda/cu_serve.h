@@ -26,18 +26,19 @@ typedef struct crvq_cu_vq {
     int wide0, wide_x;         // codes / ext codes are uint16 (else uint8)
     const void *codes;         // (m, ng)
     const void *ext;           // (m, nc, M−1) or NULL
-    const float *cb[CRVQ_MAX_CODEBOOKS]; // (K[k], d)
+    const uint16_t *cb[CRVQ_MAX_CODEBOOKS]; // (K[k], d), the stored fp16 values
     const float *scales;       // (m)
     const int32_t *perm;       // (n) or NULL
 } crvq_cu_vq;
 
-// Floats of the look-up tables of one token: Σ_k groups(k)·K[k].
-size_t crvq_cu_vq_lut_floats(const crvq_cu_vq *W);
-// y (m) = Ŵ x for one token x (n, original order), through the per-token
-// tables lut (crvq_cu_vq_lut_floats) of every group and codeword
-// (vq_weights.c's LUT path: tables, then one warp per row summing them by
-// code; the warp's sum is a butterfly, not the CPU's order).
-int crvq_cu_vq_gemv(const crvq_cu_vq *W, const float *x, float *lut, float *y);
+// Floats of the staged inputs of one token: 4·ceil(d/4)·ng.
+size_t crvq_cu_vq_xq_floats(const crvq_cu_vq *W);
+// y (m) = Ŵ x for one token x (n, original order): x staged into xq
+// (crvq_cu_vq_xq_floats) in the weights' order, then a warp per two rows
+// looking each code up and dotting its codeword with the inputs. Each
+// group's dot runs in the CPU's order (vq_lut.c's tables); the sum over
+// groups is a warp butterfly, not the CPU's order.
+int crvq_cu_vq_gemv(const crvq_cu_vq *W, const float *x, float *xq, float *y);
 // Rows [r0, r0 + rows) of Ŵ into w (rows, n), *permuted* column order
 // (vq_weights.c crvq_vq_dequant_rows).
 int crvq_cu_vq_expand_tile(const crvq_cu_vq *W, int r0, int rows, float *w);

@@ -51,13 +51,13 @@ static crvq_status put(float **dst, const float *src, size_t n, gpu_model *g) {
 }
 
 // Every layer's weights and norms, the head, and the sizes the scratch
-// must have (widest input, most look-up floats).
-static crvq_status upload_weights(gpu_model *g, int *max_in, size_t *max_lut) {
+// must have (widest input, most staged floats).
+static crvq_status upload_weights(gpu_model *g, int *max_in, size_t *max_xq) {
     const crvq_model *m = g->m;
     const crvq_config *c = &g->c;
     crvq_status st = crvq_cu_linear_upload(&m->output, &g->head);
     *max_in = c->dim;
-    *max_lut = crvq_cu_linear_lut_floats(&g->head);
+    *max_xq = crvq_cu_linear_xq_floats(&g->head);
     g->weight_bytes += g->head.bytes;
     if (st == CRVQ_OK) st = put(&g->out_norm, m->out_norm, c->dim, g);
     for (int l = 0; l < c->n_layers && st == CRVQ_OK; l++) {
@@ -66,8 +66,8 @@ static crvq_status upload_weights(gpu_model *g, int *max_in, size_t *max_lut) {
         for (int p = 0; p < CRVQ_PROJ_COUNT && st == CRVQ_OK; p++) {
             st = crvq_cu_linear_upload(crvq_layer_proj(L, p), &G->proj[p]);
             g->weight_bytes += G->proj[p].bytes;
-            size_t lut = crvq_cu_linear_lut_floats(&G->proj[p]);
-            if (lut > *max_lut) *max_lut = lut;
+            size_t xq = crvq_cu_linear_xq_floats(&G->proj[p]);
+            if (xq > *max_xq) *max_xq = xq;
             if (G->proj[p].n_in > *max_in) *max_in = G->proj[p].n_in;
         }
         if (st == CRVQ_OK) st = put(&G->attn_norm, L->attn_norm, c->dim, g);
@@ -134,10 +134,10 @@ crvq_status crvq_cuda_serve_open(const crvq_model *m, int max_seq, int max_batch
     g->host_x = malloc((size_t)max_batch * m->cfg.dim * sizeof(float));
     if (st == CRVQ_OK && (!g->layers || !g->host_x)) st = crvq_fail(CRVQ_ERR_NOMEM, "out of memory");
     int max_in = 0;
-    size_t max_lut = 0;
-    if (st == CRVQ_OK) st = upload_weights(g, &max_in, &max_lut);
+    size_t max_xq = 0;
+    if (st == CRVQ_OK) st = upload_weights(g, &max_in, &max_xq);
     if (st == CRVQ_OK) st = alloc_state(g);
-    if (st == CRVQ_OK) st = crvq_cu_linear_work_alloc(&g->work, max_batch, max_in, max_lut);
+    if (st == CRVQ_OK) st = crvq_cu_linear_work_alloc(&g->work, max_batch, max_in, max_xq);
     if (st != CRVQ_OK) {
         crvq_cuda_serve_close(g);
         return st;

@@ -30,7 +30,7 @@ static crvq_status upload_vq(const crvq_vq_weights *W, crvq_cu_stored *o) {
     if (st == CRVQ_OK && W->n_ext) st = put(&v->ext, ext, m * W->n_ext * (v->wide_x ? 2 : 1), &o->bytes);
     for (int k = 0; k < W->M && st == CRVQ_OK; k++) {
         v->K[k] = 1 << W->e[k];
-        st = put(&v->cb[k], W->cb[k], (size_t)v->K[k] * W->d * sizeof(float), &o->bytes);
+        st = put(&v->cb[k], W->layer.codebooks[k], (size_t)v->K[k] * W->d * sizeof(uint16_t), &o->bytes);
     }
     if (st == CRVQ_OK) st = put(&v->scales, W->scales, m * sizeof(float), &o->bytes);
     if (st == CRVQ_OK) st = put(&v->perm, W->perm, (size_t)W->n_in * sizeof(int32_t), &o->bytes);
@@ -79,22 +79,22 @@ void crvq_cu_linear_free(crvq_cu_stored *L) {
     memset(L, 0, sizeof *L);
 }
 
-size_t crvq_cu_linear_lut_floats(const crvq_cu_stored *L) {
-    return L->kind == CRVQ_LINEAR_VQ ? crvq_cu_vq_lut_floats(&L->vq) : 0;
+size_t crvq_cu_linear_xq_floats(const crvq_cu_stored *L) {
+    return L->kind == CRVQ_LINEAR_VQ ? crvq_cu_vq_xq_floats(&L->vq) : 0;
 }
 
-crvq_status crvq_cu_linear_work_alloc(crvq_cu_linear_work *w, int max_rows, int max_in, size_t max_lut) {
+crvq_status crvq_cu_linear_work_alloc(crvq_cu_linear_work *w, int max_rows, int max_in, size_t max_xq) {
     memset(w, 0, sizeof *w);
     w->tile_floats = TILE_FLOATS < (size_t)max_in ? (size_t)max_in : TILE_FLOATS;
     crvq_status st = crvq_cu_alloc(&w->tile, w->tile_floats * sizeof(float), "the expansion tile");
     if (st == CRVQ_OK) st = crvq_cu_alloc(&w->xp, (size_t)max_rows * max_in * sizeof(float), "permuted inputs");
-    if (st == CRVQ_OK) st = crvq_cu_alloc(&w->lut, max_lut * sizeof(float), "look-up tables");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&w->xq, max_xq * sizeof(float), "staged inputs");
     if (st != CRVQ_OK) crvq_cu_linear_work_free(w);
     return st;
 }
 
 void crvq_cu_linear_work_free(crvq_cu_linear_work *w) {
-    crvq_cu_free(w->tile), crvq_cu_free(w->xp), crvq_cu_free(w->lut);
+    crvq_cu_free(w->tile), crvq_cu_free(w->xp), crvq_cu_free(w->xq);
     memset(w, 0, sizeof *w);
 }
 
@@ -103,7 +103,7 @@ static crvq_status gemv_rows(const crvq_cu_stored *L, const float *x, int n, flo
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * L->n_in;
         float *yi = y + (size_t)i * L->n_out;
-        int e = L->kind == CRVQ_LINEAR_VQ       ? crvq_cu_vq_gemv(&L->vq, xi, w->lut, yi)
+        int e = L->kind == CRVQ_LINEAR_VQ       ? crvq_cu_vq_gemv(&L->vq, xi, w->xq, yi)
                 : L->kind == CRVQ_LINEAR_SCALAR ? crvq_cu_sq_gemv(&L->sq, xi, yi)
                                                 : crvq_cu_h16_gemv(L->w16, L->bf16, L->n_out, L->n_in, xi, yi);
         if (e) return crvq_cu_check(e, "a one-token product");

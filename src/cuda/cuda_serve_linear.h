@@ -3,7 +3,7 @@
 // (docs/cuda.md, "Serving"):
 //   dense float32   cuBLAS SGEMM (a GEMV for one row);
 //   dense bf16/fp16 one token: a warp per row reading the 16-bit rows;
-//   VQ / CRVQ       one token: per-token look-up tables summed by code;
+//   VQ / CRVQ       one token: each code's codeword dotted with the inputs;
 //   scalar          one token: a warp per row unpacking the codes;
 //   batches (more than CRVQ_CU_GEMV_ROWS rows, every compressed or 16-bit
 //   kind): a tile of rows expanded to float32 in a scratch, then SGEMM.
@@ -35,22 +35,22 @@ typedef struct crvq_cu_stored {
 } crvq_cu_stored;
 
 // Scratch shared by every layer of a model: the expansion tile, the
-// permuted inputs of a VQ batch and a token's look-up tables.
+// permuted inputs of a VQ batch and a token's staged inputs.
 typedef struct crvq_cu_linear_work {
     float *tile;
     size_t tile_floats;
     float *xp;  // (max_rows, max n_in)
-    float *lut; // (max look-up floats)
+    float *xq;  // (max staged floats: crvq_cu_vq_gemv)
 } crvq_cu_linear_work;
 
 // Upload L (its weights as stored, its bias) into *out.
 crvq_status crvq_cu_linear_upload(const crvq_linear *L, crvq_cu_stored *out);
 void crvq_cu_linear_free(crvq_cu_stored *L);
-// Floats of look-up tables one token needs (0 unless VQ).
-size_t crvq_cu_linear_lut_floats(const crvq_cu_stored *L);
-// The scratch for layers of at most max_in columns and max_lut table
+// Floats of staged inputs one token needs (0 unless VQ).
+size_t crvq_cu_linear_xq_floats(const crvq_cu_stored *L);
+// The scratch for layers of at most max_in columns and max_xq staged
 // floats, for products of up to max_rows rows.
-crvq_status crvq_cu_linear_work_alloc(crvq_cu_linear_work *w, int max_rows, int max_in, size_t max_lut);
+crvq_status crvq_cu_linear_work_alloc(crvq_cu_linear_work *w, int max_rows, int max_in, size_t max_xq);
 void crvq_cu_linear_work_free(crvq_cu_linear_work *w);
 
 // y (n, n_out) = x (n, n_in) Ŵᵀ (+ b), all on the device.
