@@ -383,7 +383,12 @@ __global__ void attn_cached_kernel(const float *q, const float *kc, const float 
     for (int t = threadIdx.x; t < hd; t += blockDim.x) {
         const float *vt = vc + (size_t)kvh * hd + t;
         float acc = 0.0f;
-        for (int j = 0; j < T; j++) acc += sc[j] * vt[(size_t)j * kvd];
+        // volatile: the compiler's own loads of sc here were reported by
+        // compute-sanitizer's memcheck as 12-byte shared reads out of bounds
+        // (test_cuda_serve, H100, 2026-12-07); one 4-byte load per key is
+        // clean, and the keys' V rows, not these loads, bound the loop
+        const volatile float *scv = sc;
+        for (int j = 0; j < T; j++) acc += scv[j] * vt[(size_t)j * kvd];
         oh[t] = acc;
     }
 }
