@@ -3,8 +3,9 @@
 // small random models whose layers are of every kind the GPU computes from
 // its stored form: dense float32, bf16 and fp16 rows; VQ / CRVQ with a
 // column permutation, critical groups, uint8 and uint16 codes, one to three
-// codebooks, d 8, 4 and 2 (the GPU's fast and generic one-token paths); scalar 2- and 3-bit codes. Each model runs a prefill of 7
-// tokens (more than CRVQ_CU_GEMV_ROWS: the expanded-tile path), single-token
+// codebooks, d 8, 4 and 2 (the GPU's fast and generic one-token paths);
+// scalar 2- and 3-bit codes. Each model runs a prefill of 7 tokens (more
+// than CRVQ_CU_GEMV_ROWS: the expanded-tile path), single-token
 // decode steps (the kernels that read the codes), a batch of 3 (the
 // one-token kernels row by row) and a batch of 9 at a later position
 // (tiles, attention over an older cache). At every call the logits agree

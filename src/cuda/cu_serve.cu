@@ -105,8 +105,8 @@ template <int D> __device__ static inline float group_dot(const uint16_t *cw, co
 // The codes and inputs of VQ_DEPTH steps are loaded before the first is
 // used: with one step in flight a warp waited a DRAM or L2 latency per 32
 // codes, and the kernel ran at 100-150 GB/s (bench/results/cuda.md).
-// D 8 or 4 is the fast path: d = D, uint8 codes, C0 copied to shared
-// memory and read there. D 0 takes any layer: d and the code width read at
+// D 8 or 4 is the fast path: d = D, uint8 codes, C0 (a whole number of
+// 16-byte units) copied to shared memory and read there. D 0 takes any layer: d and the code width read at
 // run time, C0 read through L1. The fast path's choices are compile-time
 // because a pointer that may point into either memory compiles to generic
 // loads, which made the kernel 1.8x slower (16.9 against 9.3 us at
@@ -117,12 +117,7 @@ __global__ void __launch_bounds__(32 * WARPS_PER_BLOCK, 2) vq_gemv_kernel(crvq_c
     const uint16_t *cb0 = W.cb[0];
     const int d = D > 0 ? D : W.d;
     if constexpr (D > 0) {
-        const size_t halves = (size_t)W.K[0] * W.d;
-        uint16_t *s = (uint16_t *)vq_smem;
-        if (halves % 8 == 0)
-            for (size_t i = threadIdx.x; i < halves / 8; i += blockDim.x) vq_smem[i] = ((const uint4 *)cb0)[i];
-        else
-            for (size_t i = threadIdx.x; i < halves; i += blockDim.x) s[i] = cb0[i];
+        for (int i = threadIdx.x; i < W.K[0] * D / 8; i += blockDim.x) vq_smem[i] = ((const uint4 *)cb0)[i];
         __syncthreads();
     }
     const int lane = threadIdx.x % 32;
@@ -185,7 +180,8 @@ int crvq_cu_vq_gemv(const crvq_cu_vq *W, const float *x, float *xq, float *y) {
     const size_t cb0_bytes = (size_t)W->K[0] * W->d * sizeof(uint16_t);
     const unsigned blocks = crvq_cu_blocks((size_t)W->m, WARPS_PER_BLOCK * VQ_ROWS_PER_WARP);
     const float4 *q4 = (const float4 *)xq;
-    const int threads = 32 * WARPS_PER_BLOCK, fast = !W->wide0 && cb0_bytes <= VQ_SMEM_MAX;
+    const int threads = 32 * WARPS_PER_BLOCK,
+              fast = !W->wide0 && cb0_bytes <= VQ_SMEM_MAX && cb0_bytes % sizeof(uint4) == 0;
     if (fast && W->d == 8) vq_gemv_kernel<8><<<blocks, threads, cb0_bytes>>>(*W, q4, y);
     else if (fast && W->d == 4) vq_gemv_kernel<4><<<blocks, threads, cb0_bytes>>>(*W, q4, y);
     else vq_gemv_kernel<0><<<blocks, threads>>>(*W, q4, y);
