@@ -15,7 +15,7 @@
 #
 # Environment: CRVQ (binary), SHARED (../shared), NSAMPLES (32), NVAL (8),
 # SEQLEN (512), WINDOWS (evaluation windows per file, 0 = all; default 40),
-# DEVICE (cpu or cuda: where quantize runs), FT_EPOCHS (block fine-tuning
+# DEVICE (cpu or cuda: where quantize and finetune run), FT_EPOCHS (block fine-tuning
 # epochs of the configurations that fine-tune; 3), E2E_SAMPLES (64),
 # E2E_SEQLEN (SEQLEN), E2E_EPOCHS (1), CONFIGS, WORK (scratch dir), OUT.
 set -euo pipefail
@@ -140,7 +140,8 @@ for c in "${all[@]}"; do
     e2e:*)
         base=${flags#e2e:}
         "$CRVQ" finetune -m "$WORK/$base.gguf" --teacher "$model" --data "$calib" -o "$WORK/$name.gguf" \
-            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$E2E_SEQLEN" --epochs "$E2E_EPOCHS" --quiet --json >"$WORK/$name.ft.json"
+            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$E2E_SEQLEN" --epochs "$E2E_EPOCHS" --device "$DEVICE" \
+            --quiet --json >"$WORK/$name.ft.json"
         # bits as the base; time = base quantization + distillation
         python3 - "$WORK/$base.quant.json" "$WORK/$name.ft.json" >"$WORK/$name.quant.json" <<'PY'
 import json, sys

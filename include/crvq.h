@@ -710,10 +710,11 @@ typedef struct crvq_e2e_params {
     int resume;             // continue from `checkpoint` if it exists
     void (*progress)(void *user, const crvq_e2e_progress *p);
     void *progress_user;
+    crvq_device device;     // where the models run (CUDA: both resident on the GPU, see docs/cuda.md)
 } crvq_e2e_params;
 
 // lr 1e-4, min_lr 1e-5, betas (0.9, 0.95), eps 1e-8, warmup 10, 1 epoch,
-// batch 4, accum 1, no embeddings, seed 0, no checkpoint.
+// batch 4, accum 1, no embeddings, seed 0, no checkpoint, the CPU.
 void crvq_e2e_params_default(crvq_e2e_params *p);
 
 // Whether the file at `path` is a distillation checkpoint (its magic), of whatever run.
@@ -734,6 +735,9 @@ typedef struct crvq_e2e_report {
 // training ones first (crvq_calib_sample); n_val = 0 validates on the
 // training windows. The kept parameters (lowest validation KL, fp16-rounded;
 // the student as given counts as epoch 0) are written into the student.
+// On CRVQ_DEVICE_CUDA the forward and backward passes run on the GPU and
+// the result agrees with the CPU's within rounding (tests/test_cuda_e2e.c);
+// CRVQ_ERR_UNSUPPORTED when the GPU cannot run.
 crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
                               int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
                               crvq_e2e_report *rep);

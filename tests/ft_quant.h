@@ -1,4 +1,4 @@
-// ft_quant.h — for the fine-tuning tests: quantize block 0 of a small
+// ft_quant.h — for the fine-tuning tests: quantize block l of a small
 // model in place as the pipeline would store it, H = I: CRVQ (d 4, two
 // 4-bit codebooks, a quarter of the channels critical) on every projection
 // but w_up, which gets RTN, and `dense` (a crvq_proj, or -1), left as it
@@ -15,8 +15,8 @@
 #include "model/block_proj.h"
 #include "model/storage.h"
 
-static inline void ft_quantize_block(crvq_model *m, int dense) {
-    crvq_layer *L = &m->layers[0];
+static inline void ft_quantize_block(crvq_model *m, int l, int dense) {
+    crvq_layer *L = &m->layers[l];
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) {
         if (i == dense) continue;
         crvq_linear *lin = crvq_block_proj(L, i);

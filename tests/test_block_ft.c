@@ -173,7 +173,7 @@ static crvq_model *quantized_case(uint64_t seed, int *tok, float *x, float *y_re
     crvq_model *m = tiny_model(seed, CRVQ_ROPE_HALF, CRVQ_ROPE_SCALING_NONE, 0);
     make_inputs(m, tok, x);
     block_outputs(m, x, y_ref);
-    ft_quantize_block(m, -1);
+    ft_quantize_block(m, 0, -1);
     return m;
 }
 

@@ -2,7 +2,7 @@
 # test_cli_device.sh — `crvq quantize-matrix --device`: bad values are usage
 # errors (exit 2), scalar methods stay on the cpu, and --device cuda either
 # runs (a GPU is here: JSON names the device, the loss is sane) or fails
-# with one clear line (exit 1); the same for quantize --device cuda.
+# with one clear line (exit 1); the same for quantize and finetune --device cuda.
 set -u
 crvq=${1:-${CRVQ_BIN:-crvq}}
 tmp=$(mktemp -d)
@@ -37,6 +37,19 @@ if [ -e "$model" ] && ! crvq_has_gpu; then
     rc=$?
     if [ "$rc" != 1 ] || [ "$(wc -l <"$tmp/err")" != 1 ] || ! grep -q -- "quantize: error: --device cuda: " "$tmp/err"; then
         echo "FAIL: quantize --device cuda without a GPU: exit $rc, must be 1 with one line:"
+        cat "$tmp/err"
+        fail=1
+    fi
+fi
+
+# finetune too: a bad value is a usage error; without a GPU, one line before any model is read
+f=(finetune -m "$model" --teacher "$model" --data "$(dirname "$0")/test_cli_device.sh" -o "$tmp/f.gguf" --quiet)
+expect 2 "${f[@]}" --device gpu
+if [ -e "$model" ] && ! crvq_has_gpu; then
+    "$crvq" "${f[@]}" --device cuda 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" != 1 ] || [ "$(wc -l <"$tmp/err")" != 1 ] || ! grep -q -- "finetune: error: --device cuda: " "$tmp/err"; then
+        echo "FAIL: finetune --device cuda without a GPU: exit $rc, must be 1 with one line:"
         cat "$tmp/err"
         fail=1
     fi

@@ -62,7 +62,7 @@ static crvq_model *make_case(const ft_case *k, float **X, float **Y) {
     cpu_forward(m, *X, n, k->T, *Y);
     const float *dense[CRVQ_PROJ_COUNT];
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++) dense[i] = crvq_block_proj(&m->layers[0], i)->w;
-    ft_quantize_block(m, CRVQ_PROJ_V);
+    ft_quantize_block(m, 0, CRVQ_PROJ_V);
     for (int i = 0; i < CRVQ_PROJ_COUNT; i++)
         if (i != CRVQ_PROJ_V) free((void *)dense[i]);
     return m;

@@ -7,7 +7,6 @@
 // as the symbol crvq_backend_cuda_table, which src/backend/no_cuda.c
 // defines as NULL in a build without nvcc. So src/backend/ never includes
 // src/cuda/: the device depends on the seam, not the other way round.
-// Later pieces (end-to-end distillation) get their entries in the table too.
 #ifndef CRVQ_BACKEND_H
 #define CRVQ_BACKEND_H
 
@@ -17,6 +16,7 @@
 #include "crvq.h"
 #include "quant/kmeans.h"
 #include "train/block_ft.h"
+#include "train/e2e.h"
 
 typedef struct crvq_backend {
     // 1 if the device can run here; else 0 and a one-line reason in errbuf.
@@ -79,6 +79,10 @@ typedef struct crvq_backend {
     crvq_status (*serve_open)(const crvq_model *m, int max_seq, int max_batch, void **ctx);
     crvq_status (*serve_forward)(void *ctx, const int *tokens, int n, int pos, int all_logits, float *logits);
     void (*serve_close)(void *ctx);
+    // End-to-end distillation's loss and gradient (train/e2e.h's
+    // crvq_e2e_device, used by crvq_e2e_finetune, e2e.c). NULL: the CPU
+    // computes them in train/e2e.c.
+    const crvq_e2e_device *e2e;
 } crvq_backend;
 
 // The most taps a Hessian context holds.

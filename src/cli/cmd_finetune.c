@@ -34,6 +34,8 @@ static void usage(FILE *f) {
             "  --checkpoint FILE      written after each epoch (default OUT.gguf.e2e; removed on success;\n"
             "                         an existing FILE must be a crvq distillation checkpoint)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
+            "  --device cpu|cuda      where both models run (default cpu; cuda: both stay on the GPU,\n"
+            "                         the forward and backward passes run there)\n"
             "  --quiet                no progress output\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
             "  --json                 also print one JSON object as the last line of stdout\n"
@@ -85,7 +87,7 @@ static int parse(void *vo, int argc, char **argv) {
     };
     return cli_parse(cmd, argc, argv,
                      CLI_F_MODEL | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS | CLI_F_JSON |
-                         CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS,
+                         CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS | CLI_F_DEVICE,
                      &o->c, own, sizeof own / sizeof *own, usage);
 }
 
@@ -97,6 +99,7 @@ static int validate(void *vo) {
         return cli_error(cmd, "-m QUANTIZED.gguf, --teacher ORIGINAL, --data TEXT and -o OUT.gguf are required");
     p->seed = c->seed;
     p->resume = c->resume;
+    p->device = c->device;
     if (p->min_lr > p->lr) p->min_lr = p->lr; // a floor above the peak means a constant rate
     if (c->threads) crvq_set_threads(c->threads);
     p->checkpoint = c->checkpoint;
@@ -135,6 +138,7 @@ static void print_report(const opts *o, const crvq_e2e_report *rep, double secs)
     cJSON_AddNumberToObject(j, "n_params", (double)rep->n_params);
     cJSON_AddNumberToObject(j, "lr", o->p.lr);
     cJSON_AddBoolToObject(j, "train_embeddings", o->p.train_embeddings);
+    cJSON_AddStringToObject(j, "device", crvq_device_name(o->p.device));
     cli_print_json(j);
 }
 
@@ -186,6 +190,7 @@ static int distil_teacher(const opts *o, crvq_model *m, double t0) {
 static int run(const void *vo) {
     const opts *o = vo;
     const double t0 = cli_seconds();
+    if (cli_device_ready(cmd, o->c.device, 32)) return 1;
     crvq_model *m = cli_load_model(cmd, o->c.model, NULL);
     if (!m) return 1;
     int rc = distil_teacher(o, m, t0);

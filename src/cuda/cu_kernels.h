@@ -227,6 +227,17 @@ int crvq_cu_adam(float *p, const float *g, float *m, float *v, size_t n, float b
 // x[i] rounded to fp16 and back (round to nearest even, as crvq_f32_to_f16).
 int crvq_cu_round_f16(float *x, size_t n);
 
+// ------------------------------------------------------ distillation ---
+// (cu_train.cu)
+
+// For each row t < rows of the student's logits S and the teacher's Tl
+// (rows, V): kl[t] = KL(softmax(Tl_t) ‖ softmax(S_t)), nll[t] = the
+// student's −log q(target[t]) (0 when target[t] < 0), and with want_grad
+// S_t := (softmax(S_t) − softmax(Tl_t))·coef (e2e.c kl_row; float64, the
+// sums over V in a fixed tree instead of index order).
+int crvq_cu_kl_rows(float *S, const float *Tl, int rows, int V, const int *target, float coef, int want_grad,
+                    double *kl, double *nll);
+
 #ifdef __cplusplus
 }
 #endif

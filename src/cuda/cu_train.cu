@@ -6,25 +6,13 @@
 // it names operation for operation (nvcc --fmad=false); float64 sums run in
 // a fixed tree or a fixed slice order instead of the CPU's order, so a
 // result may differ from the CPU's by rounding, never between two runs.
+// Also the KL rows of end-to-end distillation.
 #include <cuda_fp16.h>
 
 #include "cuda/cu_common.cuh"
 #include "cuda/cu_kernels.h"
 
 #define ROW_THREADS 256
-
-// Σ over the block's threads of x in a fixed order, on every thread (as
-// cu_block.cu's). part: ROW_THREADS / 32 doubles.
-__device__ static double row_sum(double x, double *part) {
-    x = crvq_warp_sum(x);
-    int w = threadIdx.x / 32, nw = blockDim.x / 32;
-    __syncthreads();
-    if (threadIdx.x % 32 == 0) part[w] = x;
-    __syncthreads();
-    double s = 0;
-    for (int i = 0; i < nw; i++) s += part[i];
-    return s;
-}
 
 // ----------------------------------------------------- VQ projections ---
 
@@ -69,7 +57,7 @@ __global__ void vq_grad_scales_kernel(crvq_cu_vq_train L, const float *dW, float
             for (int k = 1; k < L.M; k++)
                 ds += v * L.cb[k][(size_t)L.codes_ext[(r * L.nc + g) * (L.M - 1) + k - 1] * L.d + t];
     }
-    ds = row_sum(ds, part);
+    ds = crvq_block_sum(ds, part);
     if (threadIdx.x == 0) g_scales[r] += (float)ds;
 }
 
@@ -123,7 +111,7 @@ __global__ void rmsnorm_back_rows_kernel(const float *x, const float *w, const f
     float *dxt = dx + t * dim;
     double dot = 0;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) dot += (double)w[i] * gt[i] * xt[i];
-    dot = row_sum(dot, part);
+    dot = crvq_block_sum(dot, part);
     const double r = inv[t];
     const float c = (float)(r * r * r * dot / dim);
     for (int i = threadIdx.x; i < dim; i += blockDim.x) {
@@ -178,7 +166,7 @@ __global__ void softmax_back_kernel(const float *P, float *dS, int T) {
     const int visible = (int)(blockIdx.x % T) + 1;
     double dot = 0;
     for (int j = threadIdx.x; j < visible; j += blockDim.x) dot += (double)p[j] * g[j];
-    dot = row_sum(dot, part);
+    dot = crvq_block_sum(dot, part);
     const float fd = (float)dot;
     for (int j = threadIdx.x; j < T; j += blockDim.x) g[j] = j < visible ? p[j] * (g[j] - fd) : 0.0f;
 }
@@ -203,7 +191,7 @@ __global__ void sq_err_kernel(const float *y, const float *ref, size_t n, float 
         s += (double)e * e;
         if (dy) dy[i] = two_over * e;
     }
-    s = row_sum(s, sp);
+    s = crvq_block_sum(s, sp);
     if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
 
@@ -253,5 +241,49 @@ __global__ void round_f16_kernel(float *x, size_t n) {
 int crvq_cu_round_f16(float *x, size_t n) {
     if (!n) return 0;
     round_f16_kernel<<<crvq_cu_blocks(n, 256), 256>>>(x, n);
+    return crvq_cu_launched();
+}
+
+// ------------------------------------------------------ distillation ---
+
+// One block per row t (e2e.c kl_row, the same float64 formulas; the sums in
+// a fixed tree): p = softmax(Tl_t) the teacher's, q = softmax(S_t) the
+// student's; kl[t] = KL(p ‖ q), nll[t] = log Z_q − S[t, target[t]] (0 when
+// target[t] < 0), and with want_grad S_t := (q − p)·coef.
+__global__ void kl_rows_kernel(float *S, const float *Tl, int V, const int *target, float coef, int want_grad,
+                               double *kl, double *nll) {
+    __shared__ double part[ROW_THREADS / 32];
+    __shared__ float mpart[ROW_THREADS / 32];
+    const size_t t = blockIdx.x;
+    float *s = S + t * V;
+    const float *tl = Tl + t * V;
+    float ms = -INFINITY, mt = -INFINITY;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) ms = fmaxf(ms, s[v]), mt = fmaxf(mt, tl[v]);
+    ms = crvq_block_max(ms, mpart);
+    mt = crvq_block_max(mt, mpart);
+    double zs = 0, zt = 0;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) zs += exp((double)s[v] - ms), zt += exp((double)tl[v] - mt);
+    zs = crvq_block_sum(zs, part);
+    zt = crvq_block_sum(zt, part);
+    const double lzs = ms + log(zs), lzt = mt + log(zt); // log-normalisers
+    double acc = 0;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) {
+        const double lp = tl[v] - lzt, lq = s[v] - lzs;
+        acc += exp(lp) * (lp - lq);
+    }
+    acc = crvq_block_sum(acc, part);
+    if (threadIdx.x == 0) {
+        kl[t] = acc;
+        nll[t] = target[t] >= 0 ? lzs - s[target[t]] : 0.0;
+    }
+    if (!want_grad) return;
+    __syncthreads(); // s[target] is read before the row is overwritten
+    for (int v = threadIdx.x; v < V; v += blockDim.x) s[v] = (float)((exp(s[v] - lzs) - exp(tl[v] - lzt)) * coef);
+}
+
+int crvq_cu_kl_rows(float *S, const float *Tl, int rows, int V, const int *target, float coef, int want_grad,
+                    double *kl, double *nll) {
+    if (rows < 1) return 0;
+    kl_rows_kernel<<<rows, ROW_THREADS>>>(S, Tl, V, target, coef, want_grad, kl, nll);
     return crvq_cu_launched();
 }

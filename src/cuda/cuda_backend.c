@@ -6,6 +6,7 @@
 
 #include "cuda/cuda_block.h"
 #include "cuda/cuda_device.h"
+#include "cuda/cuda_e2e.h"
 #include "cuda/cuda_ft.h"
 #include "cuda/cuda_ft_grad.h"
 #include "cuda/cuda_hessian.h"
@@ -37,6 +38,7 @@ static const crvq_backend cuda = {
     .serve_open = crvq_cuda_serve_open,
     .serve_forward = crvq_cuda_serve_forward,
     .serve_close = crvq_cuda_serve_close,
+    .e2e = &crvq_cuda_e2e,
 };
 
 const crvq_backend *const crvq_backend_cuda_table = &cuda;

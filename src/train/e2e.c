@@ -37,6 +37,11 @@ struct crvq_e2e {
     // when tied), and the widened copies of 16-bit ones that they may be
     const float *emb_w, *head_w;
     float *emb_widened, *head_widened;
+ // on a device: what it was given, its context (nothing below is allocated)
+    const crvq_e2e_device *dev;
+    crvq_e2e_shape shape;
+    void *dctx;
+    // on the CPU
     crvq_ft_ws *ws;               // one block's workspace, shared by all blocks
     crvq_state *tst;              // the teacher's KV cache
     float *xs;                    // (n_layers + 1, B·T, dim): block inputs, then the last block's output
@@ -68,6 +73,7 @@ static const float *cur_head(const crvq_e2e *e) { return e->train_emb ? e->param
 
 void crvq_e2e_free(crvq_e2e *e) {
     if (!e) return;
+    if (e->dctx) e->dev->close(e->dctx);
     crvq_ft_ws_free(e->ws);
     crvq_state_free(e->tst);
     crvq_free_all(e->bp, e->params, e->cbt, e->emb_widened, e->head_widened, e->xs, e->xn, e->inv, e->dx, e->dx2,
@@ -105,12 +111,9 @@ static size_t layout_params(crvq_e2e *e, int *widest) {
     return n_cbt;
 }
 
-// The parameter vector, the codebook scratch and the activations of e->B
-// sequences of e->T tokens; 0 when one is out of memory.
-static int alloc_buffers(crvq_e2e *e, size_t n_cbt) {
-    const size_t dim = e->c->dim, N = (size_t)e->B * e->T, L = (size_t)e->c->n_layers, n = e->n;
-    e->params = malloc(n * sizeof(float));
-    e->cbt = malloc((n_cbt ? n_cbt : 1) * sizeof(float));
+// The CPU's activations of e->B sequences of e->T tokens; 0 when out of memory.
+static int alloc_activations(crvq_e2e *e) {
+    const size_t dim = e->c->dim, N = (size_t)e->B * e->T, L = (size_t)e->c->n_layers;
     e->xs = malloc((L + 1) * N * dim * sizeof(float));
     e->xn = malloc(N * dim * sizeof(float));
     e->inv = malloc(N * sizeof(float));
@@ -122,12 +125,12 @@ static int alloc_buffers(crvq_e2e *e, size_t n_cbt) {
     e->tlog = malloc((size_t)e->T * e->V * sizeof(float));
     e->row_kl = malloc((size_t)e->T * sizeof(double));
     e->row_nll = malloc((size_t)e->T * sizeof(double));
-    return e->params && e->cbt && e->xs && e->xn && e->inv && e->dx && e->dx2 && e->ytmp && e->dxn && e->slog &&
+    return e->xs && e->xn && e->inv && e->dx && e->dx2 && e->ytmp && e->dxn && e->slog &&
            e->tlog && e->row_kl && e->row_nll;
 }
 
 crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, int train_embeddings,
-                          int max_seqs, int seqlen, crvq_e2e **out) {
+                          int max_seqs, int seqlen, const crvq_e2e_device *dev, crvq_e2e **out) {
     *out = NULL;
     const crvq_config *c = &student->cfg;
     if (teacher->cfg.vocab_size != c->vocab_size)
@@ -159,9 +162,11 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     if (!(e->bp = calloc((size_t)L, sizeof *e->bp))) goto nomem;
     int widest;
     const size_t n_cbt = layout_params(e, &widest);
-    if (!alloc_buffers(e, n_cbt)) goto nomem;
-    if ((st = crvq_ft_ws_init(c, &student->layers[widest], max_seqs, seqlen, &e->ws)) ||
-        (st = crvq_state_init(teacher, seqlen, seqlen, &e->tst)))
+    e->params = malloc(e->n * sizeof(float));
+    e->cbt = malloc((n_cbt ? n_cbt : 1) * sizeof(float));
+    if (!e->params || !e->cbt || (!dev && !alloc_activations(e))) goto nomem;
+    if (!dev && ((st = crvq_ft_ws_init(c, &student->layers[widest], max_seqs, seqlen, &e->ws)) ||
+                 (st = crvq_state_init(teacher, seqlen, seqlen, &e->tst))))
         goto fail;
     float *ct = e->cbt;
     for (int l = 0; l < L; l++) {
@@ -172,6 +177,14 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
     if (train_embeddings) {
         memcpy(e->params + e->off_emb, e->emb_w, emb * sizeof(float));
         if (!e->tied) memcpy(e->params + e->off_head, e->head_w, emb * sizeof(float));
+    }
+    if (dev) {
+        e->dev = dev;
+        e->shape = (crvq_e2e_shape){.student = student, .teacher = teacher, .bp = e->bp, .off_out_norm = e->off_onorm,
+                                    .off_emb = train_embeddings ? e->off_emb : SIZE_MAX, .off_head = e->off_head,
+                                    .n = e->n, .tied = e->tied, .emb_w = e->emb_w, .head_w = e->head_w,
+                                    .max_seqs = max_seqs, .seqlen = seqlen};
+        if ((st = dev->open(&e->shape, &e->dctx))) goto fail;
     }
     *out = e;
     return CRVQ_OK;
@@ -208,7 +221,8 @@ static void kl_row(float *slog, const float *tlog, int V, int target, float coef
         for (int v = 0; v < V; v++) slog[v] = (float)((exp(slog[v] - lzs) - exp(tlog[v] - lzt)) * coef);
 }
 
-double crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, float scale, double *nll) {
+// crvq_e2e_loss on the CPU: returns the mean KL.
+static double cpu_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, float scale, double *nll) {
     const crvq_config *c = e->c;
     const int T = e->T, V = e->V, dim = c->dim, L = c->n_layers, N = n_seq * T;
     const size_t plane = (size_t)e->B * T * dim; // stride of the block inputs
@@ -270,6 +284,20 @@ double crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, flo
     return kl_sum / N;
 }
 
+crvq_status crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, float scale, double *kl,
+                          double *nll) {
+    const int N = n_seq * e->T;
+    if (e->dctx) {
+        double kl_sum = 0, nll_sum = 0;
+        crvq_status st = e->dev->loss(e->dctx, e->params, tokens, n_seq, grad, scale, &kl_sum, &nll_sum);
+        *kl = kl_sum / N;
+        if (nll) *nll = nll_sum;
+        return st;
+    }
+    *kl = cpu_loss(e, tokens, n_seq, grad, scale, nll);
+    return CRVQ_OK;
+}
+
 crvq_status crvq_e2e_write(crvq_e2e *e, crvq_model *m) {
     const size_t dim = m->cfg.dim, emb = (size_t)e->V * dim;
     if (m != e->s || !m->storage)
@@ -305,16 +333,19 @@ void crvq_e2e_params_default(crvq_e2e_params *p) {
 }
 
 // Mean KL and perplexity over n windows (tokens (n, T)) in batches.
-static void evaluate(crvq_e2e *e, const int *tokens, int n, double *kl, double *ppl) {
+static crvq_status evaluate(crvq_e2e *e, const int *tokens, int n, double *kl, double *ppl) {
     double kl_sum = 0, nll_sum = 0;
-    for (int s0 = 0; s0 < n; s0 += e->B) {
+    crvq_status st = CRVQ_OK;
+    for (int s0 = 0; s0 < n && st == CRVQ_OK; s0 += e->B) {
         const int nb = n - s0 < e->B ? n - s0 : e->B;
-        double nll;
-        kl_sum += crvq_e2e_loss(e, tokens + (size_t)s0 * e->T, nb, NULL, 0, &nll) * nb * e->T;
+        double kl_b, nll;
+        st = crvq_e2e_loss(e, tokens + (size_t)s0 * e->T, nb, NULL, 0, &kl_b, &nll);
+        kl_sum += kl_b * nb * e->T;
         nll_sum += nll;
     }
     *kl = kl_sum / ((double)n * e->T);
     *ppl = exp(nll_sum / ((double)n * (e->T - 1)));
+    return st;
 }
 
 // The training state a checkpoint keeps (plus the vector, the Adam moments
@@ -461,7 +492,10 @@ static crvq_status train_epoch(e2e_run *r, int epoch) {
             for (int b = 0; b < nb; b++)
                 memcpy(r->tb + (size_t)b * seqlen, r->tokens + (size_t)r->order[s0 + b] * seqlen,
                        seqlen * sizeof *r->tb);
-            kl += crvq_e2e_loss(e, r->tb, nb, r->grad, 1.0f / n_acc, NULL) / n_acc;
+            double kl_b;
+            crvq_status st = crvq_e2e_loss(e, r->tb, nb, r->grad, 1.0f / n_acc, &kl_b, NULL);
+            if (st) return st;
+            kl += kl_b / n_acc;
         }
         r->h.step++;
         if (!isfinite(kl)) return not_finite("training KL", kl, epoch, r->h.step);
@@ -484,7 +518,8 @@ static crvq_status validate_epoch(e2e_run *r, int epoch, double *vkl, double *vp
     crvq_e2e *e = r->e;
     memcpy(r->saved, e->params, e->n * sizeof(float));
     crvq_e2e_round_fp16(e);
-    evaluate(e, r->val, r->n_eval, vkl, vppl);
+    crvq_status st = evaluate(e, r->val, r->n_eval, vkl, vppl);
+    if (st) return st;
     if (!isfinite(*vkl) || !isfinite(*vppl)) return not_finite("validation KL", *vkl, epoch, 0);
     if (*vkl < r->h.best_kl) {
         r->h.best_kl = *vkl;
@@ -509,7 +544,8 @@ static crvq_status start_run(e2e_run *r, crvq_e2e_report *rep) {
         rep->epochs_resumed = r->h.epochs_done;
         return CRVQ_OK;
     }
-    evaluate(e, r->val, r->n_eval, &r->h.kl0, &r->h.ppl0);
+    crvq_status st = evaluate(e, r->val, r->n_eval, &r->h.kl0, &r->h.ppl0);
+    if (st) return st;
     if (!isfinite(r->h.kl0) || !isfinite(r->h.ppl0)) return not_finite("validation KL", r->h.kl0, 0, 0);
     r->h.best_kl = r->h.kl0;
     r->h.best_ppl = r->h.ppl0;
@@ -517,16 +553,16 @@ static crvq_status start_run(e2e_run *r, crvq_e2e_report *rep) {
     return CRVQ_OK;
 }
 
-crvq_status crvq_e2e_finetune(crvq_model *student, const crvq_model *teacher, const int *tokens,
-                              int n_train, int n_val, int seqlen, const crvq_e2e_params *p,
-                              crvq_e2e_report *rep) {
+crvq_status crvq_e2e_train(crvq_model *student, const crvq_model *teacher, const int *tokens, int n_train,
+                           int n_val, int seqlen, const crvq_e2e_params *p, const crvq_e2e_device *dev,
+                           crvq_e2e_report *rep) {
     const double t0 = omp_get_wtime();
     memset(rep, 0, sizeof *rep);
     crvq_status st = check_args(student, tokens, n_train, n_val, seqlen, p);
     if (st) return st;
     const int most = n_train > n_val ? n_train : n_val, B = p->batch < most ? p->batch : most;
     e2e_run r = {.p = p, .tokens = tokens, .n_train = n_train};
-    if ((st = crvq_e2e_init(student, teacher, p->train_embeddings, B, seqlen, &r.e))) return st;
+    if ((st = crvq_e2e_init(student, teacher, p->train_embeddings, B, seqlen, dev, &r.e))) return st;
     crvq_e2e *e = r.e;
     const size_t n = e->n;
     r.grad = malloc(n * sizeof(float));

@@ -39,9 +39,14 @@ typedef struct crvq_e2e crvq_e2e;
 
 // Bind the student (read, never written until crvq_e2e_write) and the
 // teacher; room for up to max_seqs sequences of seqlen tokens per call.
-// Fails if the vocabularies differ or the student's head is not dense.
+// dev: where crvq_e2e_loss computes (NULL: here, on the CPU; else a
+// device's table, backend.h's e2e entry, which keeps both models resident
+// on it while the vector, Adam and the checkpoints stay on the host).
+// Fails if the vocabularies differ, the student's head is not dense, or the
+// device cannot open.
+typedef struct crvq_e2e_device crvq_e2e_device;
 crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, int train_embeddings,
-                          int max_seqs, int seqlen, crvq_e2e **out);
+                          int max_seqs, int seqlen, const crvq_e2e_device *dev, crvq_e2e **out);
 void crvq_e2e_free(crvq_e2e *e);
 
 size_t crvq_e2e_n_params(const crvq_e2e *e);
@@ -57,18 +62,51 @@ size_t crvq_e2e_off_out_norm(const crvq_e2e *e);
 size_t crvq_e2e_off_embed(const crvq_e2e *e);
 
 // tokens (n_seq, seqlen), n_seq <= max_seqs, each sequence from position 0.
-// Returns the mean over the n_seq·seqlen positions of KL(teacher ‖ student)
+// *kl = the mean over the n_seq·seqlen positions of KL(teacher ‖ student)
 // (float64 sums). When grad is not NULL, grad (n_params) += scale · dKL/dθ.
 // When nll is not NULL, *nll = the student's summed negative log-likelihood
-// of tokens[s][t+1] at positions t < seqlen-1.
-double crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, float scale, double *nll);
+// of tokens[s][t+1] at positions t < seqlen-1. Fails only on the device
+// (a CUDA error); the CPU always succeeds.
+crvq_status crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad, float scale, double *kl,
+                          double *nll);
+
+// What a device needs to compute crvq_e2e_loss (backend.h's e2e_open):
+// where block l's parameters are (bp[l], the vector's [begin, end)), the
+// final norm (dim floats at off_out_norm), with trained embeddings the
+// embedding at off_emb and an untied head at off_head (off_emb SIZE_MAX:
+// both frozen, as emb_w and head_w hold them, float32 on the host).
+typedef struct crvq_e2e_shape {
+    const crvq_model *student, *teacher;
+    const crvq_block_params *bp;    // (n_layers)
+    size_t off_out_norm, off_emb, off_head, n;
+    int tied;                       // the student's head is its embedding
+    const float *emb_w, *head_w;    // frozen: (vocab, dim) each
+    int max_seqs, seqlen;
+} crvq_e2e_shape;
+
+// A device's crvq_e2e_loss: open binds what the shape describes (it
+// outlives *ctx) into *ctx; loss is crvq_e2e_loss's function for the
+// parameter vector params (host, n floats) with *kl_sum and *nll_sum the
+// sums over the positions (the caller divides); close frees.
+struct crvq_e2e_device {
+    crvq_status (*open)(const crvq_e2e_shape *sh, void **ctx);
+    crvq_status (*loss)(void *ctx, const float *params, const int *tokens, int n_seq, float *grad, float scale,
+                        double *kl_sum, double *nll_sum);
+    void (*close)(void *ctx);
+};
+
+// crvq_e2e_finetune (crvq.h) with the loss on dev (NULL: the CPU);
+// p->device is not read (src/backend/e2e.c maps it to dev).
+crvq_status crvq_e2e_train(crvq_model *student, const crvq_model *teacher, const int *tokens, int n_train,
+                           int n_val, int seqlen, const crvq_e2e_params *p, const crvq_e2e_device *dev,
+                           crvq_e2e_report *rep);
 
 // Write the vector into the student (which must be the model given to
 // crvq_e2e_init): codebooks and scales fp16-rounded into its VQ weights,
 // norms and embeddings into new buffers owned by its storage.
 crvq_status crvq_e2e_write(crvq_e2e *e, crvq_model *student);
 
-// The training loop, crvq_e2e_finetune, and its parameters are public
-// (crvq.h, "End-to-end distillation").
+// The training loop's parameters and crvq_e2e_finetune, which picks the
+// device, are public (crvq.h, "End-to-end distillation").
 
 #endif
