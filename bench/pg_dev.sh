@@ -97,7 +97,7 @@ table() {
         echo "Calibration: $NSAMPLES windows of $SEQLEN tokens from pg-calib.txt (+ $NVAL validation windows for block fine-tuning), seed 0."
         echo "Quantization on \`--device $DEVICE\`$( [ "$DEVICE" = cuda ] && command -v nvidia-smi >/dev/null && echo " ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1))")."
         echo "Block fine-tuning (configurations without --no-finetune): Adam lr 3e-5 unless named, betas 0.9/0.95, at most $FT_EPOCHS epochs, patience 3."
-        echo "End-to-end distillation: \`crvq finetune\` on the CPU, $E2E_EPOCHS epoch(s) over $E2E_SAMPLES windows of $E2E_SEQLEN tokens of pg-calib.txt, lr 1e-4."
+        echo "End-to-end distillation: \`crvq finetune --device $DEVICE\`, $E2E_EPOCHS epoch(s) over $E2E_SAMPLES windows of $E2E_SEQLEN tokens of pg-calib.txt, lr 1e-4."
         echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
         echo "KLD: mean KL(original ‖ quantized) per scored token on those WikiText-2 windows; top-1: argmax agreement."
         echo "Bits: linear layers, docs/method.md formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
