@@ -50,6 +50,8 @@ log "llama.cpp $lcommit"
 if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"; else
     work=$(mktemp -d "${TMPDIR:-/tmp}/crvq-frontier.XXXXXX"); trap 'rm -rf "$work"' EXIT; fi
 made() { [ -s "$1" ]; }
+# finish OUT: OUT.part (complete) becomes OUT, so an interrupted step leaves no file made() accepts
+finish() { mv "$1.part" "$1"; }
 
 # run LOG CMD...: CMD with its output in LOG, its tail shown if it fails
 run() {
@@ -59,24 +61,26 @@ run() {
 }
 
 orig=$work/pg-dev-bf16.gguf
-made "$orig" || run "$work/save.log" "$save" "$model" "$orig"
+made "$orig" || run "$work/save.log" "$save" "$model" "$orig" # written atomically by crvq_model_save
 if ! made "$work/imatrix.dat"; then
     log "llama-imatrix: 200 chunks of 512 tokens of pg-calib.txt"
-    run "$work/imatrix.log" "$lbin/llama-imatrix" -m "$orig" -f "$calib" -o "$work/imatrix.dat" -c 512 \
+    run "$work/imatrix.log" "$lbin/llama-imatrix" -m "$orig" -f "$calib" -o "$work/imatrix.part.dat" -c 512 \
         --chunks 200 -t "$(nproc)"
+    mv "$work/imatrix.part.dat" "$work/imatrix.dat" # .dat last: the name tells llama.cpp the format
 fi
 for q in $types; do
-    made "$work/$q.gguf" || run "$work/quantize-$q.log" "$lbin/llama-quantize" --imatrix "$work/imatrix.dat" \
-        --token-embedding-type bf16 --output-tensor-type bf16 "$orig" "$work/$q.gguf" "$q" "$(nproc)"
-    made "$work/$q-f32.gguf" || run "$work/dequant-$q.log" "$lbin/llama-quantize" --allow-requantize \
-        "$work/$q.gguf" "$work/$q-f32.gguf" F32 "$(nproc)"
+    made "$work/$q.gguf" || { run "$work/quantize-$q.log" "$lbin/llama-quantize" --imatrix "$work/imatrix.dat" \
+        --token-embedding-type bf16 --output-tensor-type bf16 "$orig" "$work/$q.gguf.part" "$q" "$(nproc)" &&
+        finish "$work/$q.gguf"; }
+    made "$work/$q-f32.gguf" || { run "$work/dequant-$q.log" "$lbin/llama-quantize" --allow-requantize \
+        "$work/$q.gguf" "$work/$q-f32.gguf.part" F32 "$(nproc)" && finish "$work/$q-f32.gguf"; }
 done
 
 # ppl FILE TEXT: crvq's perplexity of FILE on TEXT (cached beside the file)
 ppl() {
     local out=$1.$(basename "$2").json
-    made "$out" || "$crvq" perplexity -m "$1" -f "$2" --ctx 1024 --max-windows "$windows" --json 2>/dev/null >"$out" ||
-        die "crvq perplexity of $1 failed"
+    made "$out" || { "$crvq" perplexity -m "$1" -f "$2" --ctx 1024 --max-windows "$windows" --json 2>/dev/null \
+        >"$out.part" && finish "$out"; } || die "crvq perplexity of $1 failed"
     tail -n1 "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["ppl"])'
 }
 log "perplexity of the original"
