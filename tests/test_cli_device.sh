@@ -32,28 +32,24 @@ model=$shared/models/stories260K/stories260K.bin
 q=(quantize -m "$model" --calib "$(dirname "$0")/test_cli_device.sh" -o "$tmp/q.gguf" --quiet)
 expect 2 "${q[@]}" --device gpu
 expect 2 "${q[@]}" --device cuda --method rtn
-if [ -e "$model" ] && ! crvq_has_gpu; then
-    "$crvq" "${q[@]}" --device cuda 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" != 1 ] || [ "$(wc -l <"$tmp/err")" != 1 ] || ! grep -q -- "quantize: error: --device cuda: " "$tmp/err"; then
-        echo "FAIL: quantize --device cuda without a GPU: exit $rc, must be 1 with one line:"
+# no_gpu_fails CMD ARGS...: `crvq CMD ARGS... --device cuda` without a GPU
+# exits 1 with the one line "crvq CMD: error: --device cuda: why"
+no_gpu_fails() {
+    [ -e "$model" ] && ! crvq_has_gpu || return 0
+    "$crvq" "$@" --device cuda 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" != 1 ] || [ "$(wc -l <"$tmp/err")" != 1 ] || ! grep -q -- "$1: error: --device cuda: " "$tmp/err"; then
+        echo "FAIL: $1 --device cuda without a GPU: exit $rc, must be 1 with one line:"
         cat "$tmp/err"
         fail=1
     fi
-fi
+}
+no_gpu_fails "${q[@]}"
 
 # finetune too: a bad value is a usage error; without a GPU, one line before any model is read
 f=(finetune -m "$model" --teacher "$model" --data "$(dirname "$0")/test_cli_device.sh" -o "$tmp/f.gguf" --quiet)
 expect 2 "${f[@]}" --device gpu
-if [ -e "$model" ] && ! crvq_has_gpu; then
-    "$crvq" "${f[@]}" --device cuda 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" != 1 ] || [ "$(wc -l <"$tmp/err")" != 1 ] || ! grep -q -- "finetune: error: --device cuda: " "$tmp/err"; then
-        echo "FAIL: finetune --device cuda without a GPU: exit $rc, must be 1 with one line:"
-        cat "$tmp/err"
-        fail=1
-    fi
-fi
+no_gpu_fails "${f[@]}"
 
 [ "$fail" = 0 ] && echo "test_cli_device: ok"
 exit "$fail"

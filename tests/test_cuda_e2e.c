@@ -80,20 +80,6 @@ static int *rand_tokens(size_t n, int vocab) {
     return t;
 }
 
-// max |g − c| / max |c| over a group of n values within bound (a NaN counts
-// as infinitely far; an all-zero CPU group as a failure).
-static void check_group(const char *what, const float *g, const float *c, size_t n, double bound) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)g[i] - c[i]);
-        d = e == e ? fmax(d, e) : INFINITY;
-        s = fmax(s, fabs(c[i]));
-    }
-    printf("    %-22s %6zu values: max |GPU - CPU| / max |CPU| %.2e (bound %.2e)\n", what, n, d / s, bound);
-    CHECK_MSG(s > 0, "%s: the CPU's values are all zero", what);
-    CHECK_MSG(d <= bound * s, "%s differ by %g, bound %g", what, d, bound * s);
-}
-
 // Two orders of a k-term float32 sum differ by at most 2·k·u·Σ|terms|. The
 // logits are the blocks' chains of dim, T, q_dim and hidden terms (x2 for
 // the norms and softmax between, test_cuda_ft's forward bound) and the

@@ -74,20 +74,6 @@ static void free_case(crvq_model *m, const float *attn_norm, const float *ffn_no
     free_tiny_model(m);
 }
 
-// max |g − c| / max |c| over a group of n values within bound (a NaN
-// counts as infinitely far; an all-zero CPU group as a failure).
-static void check_group(const char *what, const float *g, const float *c, size_t n, double bound) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)g[i] - c[i]);
-        d = e == e ? fmax(d, e) : INFINITY;
-        s = fmax(s, fabs(c[i]));
-    }
-    printf("    %-16s %6zu values: max |GPU - CPU| / max |CPU| %.2e (bound %.2e)\n", what, n, d / s, bound);
-    CHECK_MSG(s > 0, "%s: the CPU's values are all zero", what);
-    CHECK_MSG(d <= bound * s, "%s differ by %g, bound %g", what, d, bound * s);
-}
-
 // Each forward output is a chain of float32 sums of dim, T, q_dim and
 // hidden terms; two orders of a k-term sum differ by at most 2·k·u·Σ|terms|
 // (Higham's γ_k each), and a factor 2 covers the norms and softmax in

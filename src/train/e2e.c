@@ -37,7 +37,7 @@ struct crvq_e2e {
     // when tied), and the widened copies of 16-bit ones that they may be
     const float *emb_w, *head_w;
     float *emb_widened, *head_widened;
- // on a device: what it was given, its context (nothing below is allocated)
+    // on a device: what it was given, its context (nothing below is allocated)
     const crvq_e2e_device *dev;
     crvq_e2e_shape shape;
     void *dctx;
@@ -182,8 +182,7 @@ crvq_status crvq_e2e_init(const crvq_model *student, const crvq_model *teacher, 
         e->dev = dev;
         e->shape = (crvq_e2e_shape){.student = student, .teacher = teacher, .bp = e->bp, .off_out_norm = e->off_onorm,
                                     .off_emb = train_embeddings ? e->off_emb : SIZE_MAX, .off_head = e->off_head,
-                                    .n = e->n, .tied = e->tied, .emb_w = e->emb_w, .head_w = e->head_w,
-                                    .max_seqs = max_seqs, .seqlen = seqlen};
+                                    .emb_w = e->emb_w, .head_w = e->head_w, .max_seqs = max_seqs, .seqlen = seqlen};
         if ((st = dev->open(&e->shape, &e->dctx))) goto fail;
     }
     *out = e;

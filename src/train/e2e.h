@@ -78,9 +78,8 @@ crvq_status crvq_e2e_loss(crvq_e2e *e, const int *tokens, int n_seq, float *grad
 typedef struct crvq_e2e_shape {
     const crvq_model *student, *teacher;
     const crvq_block_params *bp;    // (n_layers)
-    size_t off_out_norm, off_emb, off_head, n;
-    int tied;                       // the student's head is its embedding
-    const float *emb_w, *head_w;    // frozen: (vocab, dim) each
+    size_t off_out_norm, off_emb, off_head;
+    const float *emb_w, *head_w;    // frozen: (vocab, dim) each (the same when tied)
     int max_seqs, seqlen;
 } crvq_e2e_shape;
 
