@@ -17,7 +17,7 @@
 # SEQLEN (512), WINDOWS (evaluation windows per file, 0 = all; default 40),
 # DEVICE (cpu or cuda: where quantize and finetune run), FT_EPOCHS (block fine-tuning
 # epochs of the configurations that fine-tune; 3), E2E_SAMPLES (64),
-# E2E_SEQLEN (SEQLEN), E2E_EPOCHS (1), CONFIGS, WORK (scratch dir), OUT.
+# E2E_SEQLEN (SEQLEN), E2E_EPOCHS (1), E2E_LR (1e-4), CONFIGS, WORK (scratch dir), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CRVQ=${CRVQ:-build/crvq}
@@ -31,6 +31,7 @@ FT_EPOCHS=${FT_EPOCHS:-3}
 E2E_SAMPLES=${E2E_SAMPLES:-64}
 E2E_SEQLEN=${E2E_SEQLEN:-$SEQLEN}
 E2E_EPOCHS=${E2E_EPOCHS:-1}
+E2E_LR=${E2E_LR:-1e-4}
 WORK=${WORK:-/tmp/crvq-pg-dev}
 OUT=${OUT:-bench/results/pg_dev.md}
 model=$SHARED/models/pg-dev
@@ -69,6 +70,8 @@ all=(
   "crvq-M2-lambda0.85+block-ft+e2e|e2e:crvq-M2-lambda0.85+block-ft"
   "crvq-M3-lambda0.8+block-ft|--method crvq -M 3 --lambda 0.8"
   "crvq-M3-lambda0.8+block-ft+e2e|e2e:crvq-M3-lambda0.8+block-ft"
+  "crvq-M3-lambda0.835+block-ft|--method crvq -M 3 --lambda 0.835"
+  "crvq-M3-lambda0.835+block-ft+e2e|e2e:crvq-M3-lambda0.835+block-ft"
 )
 CONFIGS=${CONFIGS:-$(for c in "${all[@]}"; do printf '%s ' "${c%%|*}"; done)}
 wflag=()
@@ -97,7 +100,7 @@ table() {
         echo "Calibration: $NSAMPLES windows of $SEQLEN tokens from pg-calib.txt (+ $NVAL validation windows for block fine-tuning), seed 0."
         echo "Quantization on \`--device $DEVICE\`$( [ "$DEVICE" = cuda ] && command -v nvidia-smi >/dev/null && echo " ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1))")."
         echo "Block fine-tuning (configurations without --no-finetune): Adam lr 3e-5 unless named, betas 0.9/0.95, at most $FT_EPOCHS epochs, patience 3."
-        echo "End-to-end distillation: \`crvq finetune --device $DEVICE\`, $E2E_EPOCHS epoch(s) over $E2E_SAMPLES windows of $E2E_SEQLEN tokens of pg-calib.txt, lr 1e-4."
+        echo "End-to-end distillation: \`crvq finetune --device $DEVICE\`, $E2E_EPOCHS epoch(s) over $E2E_SAMPLES windows of $E2E_SEQLEN tokens of pg-calib.txt, lr $E2E_LR."
         echo "Perplexity: stream protocol, ctx 1024, $( [ "$WINDOWS" = 0 ] && echo "every window" || echo "the first $WINDOWS windows") of each file."
         echo "KLD: mean KL(original ‖ quantized) per scored token on those WikiText-2 windows; top-1: argmax agreement."
         echo "Bits: linear layers, docs/method.md formula, permutation counted. Time: quantization (+ fine-tuning) wall seconds."
@@ -140,7 +143,7 @@ for c in "${all[@]}"; do
     e2e:*)
         base=${flags#e2e:}
         "$CRVQ" finetune -m "$WORK/$base.gguf" --teacher "$model" --data "$calib" -o "$WORK/$name.gguf" \
-            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$E2E_SEQLEN" --epochs "$E2E_EPOCHS" --device "$DEVICE" \
+            --nsamples "$E2E_SAMPLES" --nval "$NVAL" --seqlen "$E2E_SEQLEN" --epochs "$E2E_EPOCHS" --lr "$E2E_LR" --device "$DEVICE" \
             --quiet --json >"$WORK/$name.ft.json"
         # bits as the base; time = base quantization + distillation
         python3 - "$WORK/$base.quant.json" "$WORK/$name.ft.json" >"$WORK/$name.quant.json" <<'PY'

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cuda/cu_kernels.h"
+#include "cuda/cuda_profile.h"
 #include "util/error.h"
 
 // Set by CMake from the toolkit found at configure time.
@@ -115,7 +116,10 @@ int crvq_cuda_available(char *errbuf, size_t cap) {
 }
 
 crvq_status crvq_cu_check(int err, const char *what) {
-    if (err == 0) return CRVQ_OK;
+    if (err == 0) {
+        crvq_cu_profile_mark(what);
+        return CRVQ_OK;
+    }
     cudaError_t e = (cudaError_t)err;
     if (e == cudaErrorMemoryAllocation)
         return crvq_fail(CRVQ_ERR_NOMEM, "cuda: %s: out of GPU memory", what);
@@ -146,8 +150,15 @@ void crvq_cu_close(crvq_cu *cu) {
     cu->blas = NULL;
 }
 
-static crvq_status gemm_status(cublasStatus_t s, const char *name, int m, int n, int k) {
-    if (s == CUBLAS_STATUS_SUCCESS) return CRVQ_OK;
+static crvq_status gemm_status(cublasStatus_t s, const char *name, int m, int n, int k, int batch) {
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        if (crvq_cu_profile_on()) { // a label per shape: the GEMMs of one op differ in size
+            char what[64];
+            snprintf(what, sizeof what, "%s %dx%dx%d x%d", name, m, n, k, batch);
+            crvq_cu_profile_mark(what);
+        }
+        return CRVQ_OK;
+    }
     return crvq_fail(CRVQ_ERR_UNSUPPORTED, "cuda: %s (%d x %d x %d) failed with status %d", name, m, n, k, (int)s);
 }
 
@@ -156,7 +167,7 @@ crvq_status crvq_cu_sgemm(crvq_cu *cu, int m, int n, int k, const float *A, cons
     const float one = 1.0f;
     cublasStatus_t s = blas.sgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
                                   &beta, C, n);
-    return gemm_status(s, "cublasSgemm", m, n, k);
+    return gemm_status(s, "cublasSgemm", m, n, k, 1);
 }
 
 crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int k, float alpha, const float *A,
@@ -168,7 +179,7 @@ crvq_status crvq_cu_sgemm_strided(crvq_cu *cu, int ta, int tb, int m, int n, int
     cublasStatus_t s = blas.sgemm_strided((cublasHandle_t)cu->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                           ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, B, ldb, sb, A, lda, sa,
                                           &beta, C, ldc, sc, batch);
-    return gemm_status(s, "cublasSgemmStridedBatched", m, n, k);
+    return gemm_status(s, "cublasSgemmStridedBatched", m, n, k, batch);
 }
 
 crvq_status crvq_cu_linear(crvq_cu *cu, const float *w, const float *bias, const float *x, int n, int n_out,
@@ -184,14 +195,14 @@ crvq_status crvq_cu_gemv_f16(crvq_cu *cu, int m, int n, const uint16_t *A, const
     cublasStatus_t s = blas.gemm_ex((cublasHandle_t)cu->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, 1, n, &one, A, CUDA_R_16F,
                                     n, x, CUDA_R_16F, n, &zero, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
                                     CUBLAS_GEMM_DEFAULT);
-    return gemm_status(s, "cublasGemmEx (fp16)", m, 1, n);
+    return gemm_status(s, "cublasGemmEx (fp16)", m, 1, n, 1);
 }
 
 crvq_status crvq_cu_dgemm(crvq_cu *cu, int m, int n, int k, const double *A, const double *B, double *C) {
     const double one = 1.0, zero = 0.0;
     cublasStatus_t s = blas.dgemm((cublasHandle_t)cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B, n, A, k,
                                   &zero, C, n);
-    return gemm_status(s, "cublasDgemm", m, n, k);
+    return gemm_status(s, "cublasDgemm", m, n, k, 1);
 }
 
 crvq_status crvq_cu_dsyrk_upper(crvq_cu *cu, int n, int k, const double *X, double *C) {
@@ -200,7 +211,7 @@ crvq_status crvq_cu_dsyrk_upper(crvq_cu *cu, int n, int k, const double *X, doub
     const double one = 1.0;
     cublasStatus_t s = blas.dsyrk((cublasHandle_t)cu->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &one, X, n,
                                   &one, C, n);
-    return gemm_status(s, "cublasDsyrk", n, n, k);
+    return gemm_status(s, "cublasDsyrk", n, n, k, 1);
 }
 
 // cuSOLVER, loaded on first use like cuBLAS (its soname has its own version).
