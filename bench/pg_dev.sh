@@ -12,12 +12,16 @@
 #   WINDOWS=0 bench/pg_dev.sh                # every evaluation window (slow on 2 cores)
 #   DEVICE=cuda NSAMPLES=256 NVAL=32 SEQLEN=1024 FT_EPOCHS=10 bench/pg_dev.sh
 #                                            # the authors' settings, quantized on a GPU
+#   FRONTIER=bench/results/frontier.tsv bench/pg_dev.sh
+#                                            # also put the points in that TSV and
+#                                            # redraw its plots (bench/frontier.sh)
 #
 # Environment: CRVQ (binary), SHARED (../shared), NSAMPLES (32), NVAL (8),
 # SEQLEN (512), WINDOWS (evaluation windows per file, 0 = all; default 40),
 # DEVICE (cpu or cuda: where quantize and finetune run), FT_EPOCHS (block fine-tuning
 # epochs of the configurations that fine-tune; 3), E2E_SAMPLES (64),
-# E2E_SEQLEN (SEQLEN), E2E_EPOCHS (1), E2E_LR (1e-4), CONFIGS, WORK (scratch dir), OUT.
+# E2E_SEQLEN (SEQLEN), E2E_EPOCHS (1), E2E_LR (1e-4), CONFIGS, WORK (scratch dir), OUT,
+# FRONTIER (a TSV of rate-distortion points; unset: none written).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CRVQ=${CRVQ:-build/crvq}
@@ -167,3 +171,40 @@ PY
 done
 table
 cat "$OUT"
+
+# The points of this run's configurations as rows of $FRONTIER, replacing
+# its rows of the same curve, setting and text (a rerun updates them). The
+# curve is the configuration's method and stages and how it was calibrated:
+# "crvq-lambda0.1+block-ft+e2e" on the GPU at 256x1024 is a point of
+# "crvq + block FT + distillation (cuda, 256x1024)".
+if [ -n "${FRONTIER:-}" ]; then
+    names=()
+    for c in "${all[@]}"; do
+        name=${c%%|*}
+        case " $CONFIGS " in *" $name "*) [ -s "$WORK/$name.c4.json" ] && names+=("$name") ;; esac
+    done
+    python3 - "$FRONTIER" "$WORK" "$OUT" "$DEVICE" "${NSAMPLES}x$SEQLEN" "$WINDOWS" "$E2E_EPOCHS" "${names[@]}" <<'PY'
+import json, os, sys
+path, work, src, device, calib, windows, e2e_epochs, *names = sys.argv[1:]
+last = lambda f: json.loads(open(os.path.join(work, f)).read().splitlines()[-1])
+header = "curve\tsetting\tbits\ttext\twindows\tppl\toriginal\tlabel\tsource"
+stage = {"block-ft": "block FT", "e2e": "distillation" + ("" if e2e_epochs == "1" else f" {e2e_epochs} epochs")}
+rows = {}
+for name in names:
+    method, *stages = name.split("+")
+    curve = " + ".join([method.split("-")[0]] + [stage.get(s, s) for s in stages]) + f" ({device}, {calib})"
+    bits = last(f"{name}.quant.json")["linear_bpw"]
+    for text, key in (("wikitext2", "wiki"), ("c4", "c4")):
+        ppl, orig = last(f"{name}.{key}.json")["ppl"], last(f"original.{key}.json")["ppl"]
+        rows[(curve, name, text)] = [curve, name, f"{bits:.3f}", text, windows if windows != "0" else "all",
+                                     f"{ppl:.2f}", f"{orig:.2f}", "-", src]
+lines = open(path).read().splitlines() if os.path.exists(path) else [header]
+key = lambda f: (f[0], f[1], f[3]) if len(f) > 3 else None
+kept = [l for l in lines if l.startswith("#") or key(l.split("\t")) not in rows]
+with open(path + ".tmp", "w") as f:
+    f.write("\n".join(kept + ["\t".join(r) for r in rows.values()]) + "\n")
+os.replace(path + ".tmp", path)
+print(f"pg_dev.sh: {len(rows)} rows in {path}", file=sys.stderr)
+PY
+    TSV=$FRONTIER bench/frontier.sh
+fi

@@ -1,6 +1,7 @@
 // cmd_finetune.c — `crvq finetune`: end-to-end distillation of a quantized
 // model from its original (src/train/e2e.h), written as a new compressed GGUF.
 #include "cli/cli.h"
+#include "cli/e2e_flags.h"
 #include "util/fileguard.h"
 
 #include <limits.h>
@@ -22,14 +23,11 @@ static void usage(FILE *f) {
             "  -o, --output OUT.gguf  the tuned model (written atomically; never the input)\n"
             "  --nsamples N           training windows (default 128)\n"
             "  --nval N               validation windows (default 16; 0: validate on the training ones)\n"
-            "  --seqlen N             tokens per window (default 512)\n"
-            "  --epochs N             passes over the training windows (default 1)\n"
-            "  --lr F                 peak Adam learning rate (default 1e-4)\n"
-            "  --min-lr F             end of the cosine decay (default 1e-5)\n"
-            "  --warmup N             optimizer steps of linear warm-up (default 10)\n"
-            "  --batch N              sequences per mini-batch (default 4)\n"
-            "  --accum N              mini-batches per optimizer step (default 1)\n"
-            "  --train-embeddings     also tune the token embedding / output head (tied: one matrix)\n"
+            "  --seqlen N             tokens per window (default 512)\n");
+    crvq_e2e_params def;
+    crvq_e2e_params_default(&def);
+    cli_e2e_usage(f, 0, &def);
+    fprintf(f,
             "  --seed S               window sampling and mini-batch order (default 0)\n"
             "  --checkpoint FILE      written after each epoch (default OUT.gguf.e2e; removed on success;\n"
             "                         an existing FILE must be a crvq distillation checkpoint)\n"
@@ -44,24 +42,6 @@ static void usage(FILE *f) {
 
 static const char *cmd = "finetune";
 
-typedef struct progress_ctx {
-    int quiet;
-    double t0;
-} progress_ctx;
-
-static void on_progress(void *vctx, const crvq_e2e_progress *p) {
-    progress_ctx *ctx = vctx;
-    if (ctx->quiet) return;
-    const double el = cli_seconds() - ctx->t0;
-    const double eta = p->step > 0 ? el * (double)(p->steps - p->step) / (double)p->step : -1;
-    if (p->epoch_done)
-        fprintf(stderr, "epoch %d/%d: validation KL %.5f, ppl %.3f  (elapsed %.0fs)\n", p->epoch, p->epochs,
-                p->val_kl, p->val_ppl, el);
-    else
-        fprintf(stderr, "step %lld/%lld (epoch %d): train KL %.5f, lr %.2e  (elapsed %.0fs, ETA %.0fs)\n",
-                (long long)p->step, (long long)p->steps, p->epoch, p->train_kl, p->lr, el, eta);
-}
-
 typedef struct opts {
     cli_common c; // -m, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows
     const char *teacher, *data;
@@ -74,21 +54,15 @@ static int parse(void *vo, int argc, char **argv) {
     cli_common_default(&o->c);
     crvq_e2e_params *p = &o->p;
     crvq_e2e_params_default(p);
-    const cli_flag own[] = {
+    cli_flag own[2 + CLI_E2E_N_FLAGS] = {
         CLI_FLAG_STRING(NULL, "--teacher", &o->teacher),
         CLI_FLAG_STRING(NULL, "--data", &o->data),
-        CLI_FLAG_INT(NULL, "--epochs", &p->epochs, 0, 100000),
-        CLI_FLAG_DOUBLE(NULL, "--lr", &p->lr, 1e-12, 1),
-        CLI_FLAG_DOUBLE(NULL, "--min-lr", &p->min_lr, 0, 1),
-        CLI_FLAG_INT(NULL, "--warmup", &p->warmup, 0, 1 << 30),
-        CLI_FLAG_INT(NULL, "--batch", &p->batch, 1, 1 << 20),
-        CLI_FLAG_INT(NULL, "--accum", &p->accum, 1, 1 << 20),
-        CLI_FLAG_SET(NULL, "--train-embeddings", &p->train_embeddings),
     };
+    int n = 2 + cli_e2e_flag_rows(p, 0, own + 2);
     return cli_parse(cmd, argc, argv,
                      CLI_F_MODEL | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS | CLI_F_JSON |
                          CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS | CLI_F_DEVICE,
-                     &o->c, own, sizeof own / sizeof *own, usage);
+                     &o->c, own, n, usage);
 }
 
 static int validate(void *vo) {
@@ -100,7 +74,7 @@ static int validate(void *vo) {
     p->seed = c->seed;
     p->resume = c->resume;
     p->device = c->device;
-    if (p->min_lr > p->lr) p->min_lr = p->lr; // a floor above the peak means a constant rate
+    cli_e2e_settle(p);
     if (c->threads) crvq_set_threads(c->threads);
     p->checkpoint = c->checkpoint;
     if (!p->checkpoint) {
@@ -146,8 +120,8 @@ static void print_report(const opts *o, const crvq_e2e_report *rep, double secs)
 static int distil(const opts *o, crvq_model *m, const crvq_model *t, const crvq_calib *cal, double t0) {
     const cli_common *c = &o->c;
     crvq_e2e_params p = o->p;
-    progress_ctx pc = {c->quiet, cli_seconds()};
-    p.progress = on_progress;
+    cli_e2e_progress pc = {c->quiet, cli_seconds()};
+    p.progress = cli_e2e_on_progress;
     p.progress_user = &pc;
     if (!c->quiet)
         fprintf(stderr, "crvq %s: %d training + %d validation windows of %d tokens, %d epoch(s)%s\n", cmd,

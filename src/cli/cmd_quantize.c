@@ -1,5 +1,6 @@
 // cmd_quantize.c — `crvq quantize`: a checkpoint in, one compressed GGUF out.
 #include "cli/cli.h"
+#include "cli/e2e_flags.h"
 #include "cli/quant_flags.h"
 #include "util/fileguard.h"
 
@@ -9,6 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+// Distillation's settings in quantize: finetune's defaults, but off unless
+// --e2e-epochs asks for it (docs/finetune.md, "As the last stage of crvq quantize").
+static void quantize_e2e_default(crvq_e2e_params *p) {
+    crvq_e2e_params_default(p);
+    p->epochs = 0;
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -30,11 +38,18 @@ static void usage(FILE *f) {
             "  --ft-lr F              fine-tuning: Adam learning rate (default 3e-5)\n"
             "  --ft-epochs N          fine-tuning: at most N epochs (default 10)\n"
             "  --ft-patience N        fine-tuning: stop after N epochs without improvement (default 3)\n"
-            "  --ft-batch N           fine-tuning: sequences per mini-batch (default 4)\n"
+            "  --ft-batch N           fine-tuning: sequences per mini-batch (default 4)\n");
+    fprintf(f, "End-to-end distillation as the last stage (vq, crvq; docs/finetune.md): the input model,\n"
+               "loaded again, is the teacher on the same calibration windows, as crvq finetune would run:\n");
+    crvq_e2e_params def;
+    quantize_e2e_default(&def);
+    cli_e2e_usage(f, 1, &def);
+    fprintf(f,
             "  --checkpoint FILE      per-block checkpoint (default OUT.gguf.ckpt; removed on success;\n"
             "                         an existing FILE must be a crvq checkpoint)\n"
             "  --resume               continue from the checkpoint of an interrupted run\n"
-            "  --device cpu|cuda      where vq and crvq quantize each layer (default cpu; docs/cuda.md)\n"
+            "  --device cpu|cuda      where vq and crvq quantize each layer, and distillation runs\n"
+            "                         (default cpu; docs/cuda.md)\n"
             "  --head FMT             output head as FMT: q8, q4 (any qN, N in 2..8; group 128, or qNgG\n"
             "                         for group G dividing dim), or f16 (the default: unquantized)\n"
             "  --head-method M        gptq (default: against the head's own Hessian, from the\n"
@@ -240,6 +255,7 @@ typedef struct opts {
     int ft_epochs, ft_patience, ft_batch;
     cli_quant_flags qf;
     crvq_tensor_fmt head, embed; // --head, --embeddings, --head-method
+    crvq_e2e_params e2e;   // --e2e-*: epochs 0 = no distillation stage
     crvq_pipeline_opts po; // validate: what the flags mean
     char ckpt_buf[4096];   // the default checkpoint path, OUT.gguf.ckpt
 } opts;
@@ -250,10 +266,11 @@ static int parse(void *vo, int argc, char **argv) {
     o->ft_lr = -1;
     o->ft_epochs = o->ft_patience = o->ft_batch = -1;
     cli_quant_flags_init(&o->qf);
+    quantize_e2e_default(&o->e2e);
     o->qf.method = CRVQ_METHOD_CRVQ;
     o->head.method = CRVQ_METHOD_GPTQ;
     o->embed.method = CRVQ_METHOD_RTN;
-    cli_flag own[11 + CLI_QUANT_N_FLAGS] = {
+    cli_flag own[10 + CLI_QUANT_N_FLAGS + CLI_E2E_N_FLAGS] = {
         CLI_FLAG_STRING(NULL, "--calib", &o->calib),
         CLI_FLAG_SET(NULL, "--no-finetune", &o->no_finetune),
         CLI_FLAG_DOUBLE(NULL, "--ft-lr", &o->ft_lr, 0, 1),
@@ -266,10 +283,35 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_CUSTOM(NULL, "--embeddings", &o->embed, parse_fmt),
     };
     int n = 10 + cli_quant_flag_rows(&o->qf, own + 10);
+    n += cli_e2e_flag_rows(&o->e2e, 1, own + n);
     return cli_parse(cmd, argc, argv,
                      CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS |
                          CLI_F_JSON | CLI_F_QUIET | CLI_F_SEED | CLI_F_WINDOWS | CLI_F_DEVICE,
                      &o->c, own, n, usage);
+}
+
+// The distillation stage: vector methods only, and a dense head and embedding
+// (distillation tunes through them; --head / --embeddings would quantize them
+// first). No checkpoint of its own: the pipeline's, kept until the file is
+// written, is what --resume continues from (docs/finetune.md).
+static int validate_e2e(opts *o) {
+    crvq_e2e_params *p = &o->e2e, d;
+    quantize_e2e_default(&d);
+    if (!p->epochs) {
+        // an --e2e-* setting without the stage would be silently ignored
+        int set = p->lr != d.lr || p->min_lr != d.min_lr || p->warmup != d.warmup || p->batch != d.batch ||
+                  p->accum != d.accum || p->train_embeddings != d.train_embeddings;
+        return set ? cli_usage_error(cmd, "the --e2e-* settings need --e2e-epochs N (the stage is off)", NULL) : 0;
+    }
+    if (cli_quant_is_scalar(o->po.qp.method)) return cli_usage_error(cmd, "--e2e-epochs", "applies to vq and crvq only");
+    if (o->head.bits || o->embed.bits)
+        return cli_usage_error(cmd, "--e2e-epochs", "needs the 16-bit head and embedding (not with --head / --embeddings)");
+    cli_e2e_settle(p);
+    p->seed = o->c.seed;
+    p->device = o->c.device;
+    p->checkpoint = NULL;
+    p->resume = 0;
+    return 0;
 }
 
 // The settings the flags make, and the files (a dry run writes nothing).
@@ -285,6 +327,7 @@ static int validate(void *vo) {
     if (c->device != CRVQ_DEVICE_CPU && cli_quant_is_scalar(po->qp.method))
         return cli_usage_error(cmd, "--device", "applies to vq and crvq only");
     po->qp.device = c->device;
+    if ((rc = validate_e2e(o))) return rc;
     if (c->threads) crvq_set_threads(c->threads);
     const char *ckpt = c->checkpoint;
     if (!ckpt && c->output) {
@@ -328,7 +371,8 @@ static void print_dry_run(const opts *o, const crvq_model *m, const char *desc, 
 }
 
 // tied_in: the input's head was tied (the pipeline unties a head it quantizes).
-static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline_report *rep, int tied_in) {
+static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline_report *rep,
+                         const crvq_e2e_report *erep, int tied_in) {
     const char *out = o->c.output;
     long long bytes = file_size(out);
     double total_bpw = bytes > 0 ? 8.0 * (double)bytes / (double)crvq_model_n_params(m) : 0;
@@ -354,6 +398,10 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     printf("stages: forward + Hessians %.1f s, layers %.1f s, fine-tuning %.1f s, propagation %.1f s (%s)\n",
            rep->forward_seconds, rep->layers_seconds, rep->ft_seconds, rep->propagate_seconds,
            crvq_device_name(o->po.qp.device));
+    if (erep->epochs_run)
+        printf("distillation: %.1f s, validation KL %.5f -> %.5f, perplexity %.3f -> %.3f (best epoch %d of %d)\n",
+               erep->seconds, erep->val_kl_before, erep->val_kl_after, erep->val_ppl_before, erep->val_ppl_after,
+               erep->best_epoch, erep->epochs_run);
     if (!o->c.json) return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "output", out);
@@ -377,12 +425,45 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddNumberToObject(j, "forward_seconds", rep->forward_seconds);
     cJSON_AddNumberToObject(j, "layers_seconds", rep->layers_seconds);
     cJSON_AddNumberToObject(j, "propagate_seconds", rep->propagate_seconds);
+    if (erep->epochs_run) {
+        cJSON *e = cJSON_AddObjectToObject(j, "e2e");
+        cJSON_AddNumberToObject(e, "epochs", erep->epochs_run);
+        cJSON_AddNumberToObject(e, "best_epoch", erep->best_epoch);
+        cJSON_AddNumberToObject(e, "seconds", erep->seconds);
+        cJSON_AddNumberToObject(e, "val_kl_before", erep->val_kl_before);
+        cJSON_AddNumberToObject(e, "val_kl_after", erep->val_kl_after);
+        cJSON_AddNumberToObject(e, "val_ppl_before", erep->val_ppl_before);
+        cJSON_AddNumberToObject(e, "val_ppl_after", erep->val_ppl_after);
+        cJSON_AddNumberToObject(e, "lr", o->e2e.lr);
+        cJSON_AddStringToObject(e, "device", crvq_device_name(o->e2e.device));
+    }
     cJSON_AddNumberToObject(j, "nsamples", o->c.nsamples);
     cJSON_AddNumberToObject(j, "seqlen", o->c.seqlen);
     cli_print_json(j);
 }
 
-// Quantize m, write it, remove the checkpoint that has served.
+// The distillation stage: the input loaded again as the teacher (mapped, its
+// 16-bit weights used as stored: the same file pages as the student's), distilled
+// into m on the calibration windows. rep->epochs_run 0 when there is no such stage.
+static int distil(const opts *o, crvq_model *m, const crvq_calib *cal, crvq_e2e_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    if (!o->e2e.epochs) return 0;
+    const cli_common *c = &o->c;
+    crvq_e2e_params p = o->e2e;
+    cli_e2e_progress pc = {c->quiet, cli_seconds()};
+    p.progress = cli_e2e_on_progress;
+    p.progress_user = &pc;
+    crvq_model *t = cli_load_model(cmd, c->model, c->tokenizer);
+    if (!t) return 1;
+    if (!c->quiet)
+        fprintf(stderr, "crvq %s: distillation: %d training + %d validation windows of %d tokens, %d epoch(s), %s\n",
+                cmd, cal->n_train, cal->n_val, cal->seqlen, p.epochs, crvq_device_name(p.device));
+    crvq_status st = crvq_e2e_finetune(m, t, cal->tokens, cal->n_train, cal->n_val, cal->seqlen, &p, rep);
+    crvq_model_free(t);
+    return st == CRVQ_OK ? 0 : cli_error(cmd, NULL);
+}
+
+// Quantize m (and distil it), write it, remove the checkpoint that has served.
 static int quantize(const opts *o, crvq_model *m, const char *desc, double planned_bits) {
     const char *ckpt = o->po.checkpoint;
     int quiet = o->c.quiet;
@@ -403,14 +484,16 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
         return cli_error(cmd, NULL);
     crvq_pipeline_report rep;
     int tied_in = m->cfg.tied_embeddings;
+    crvq_e2e_report erep;
     crvq_status st = crvq_quantize_model(m, &cal, &po, &rep);
+    int rc = st != CRVQ_OK ? cli_error(cmd, NULL) : distil(o, m, &cal, &erep);
     crvq_calib_free(&cal);
-    if (st != CRVQ_OK) return cli_error(cmd, NULL);
+    if (rc) return rc;
     crvq_save_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
                                 .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
     if (crvq_model_save(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
-    print_report(o, m, &rep, tied_in);
+    print_report(o, m, &rep, &erep, tied_in);
     return 0;
 }
 
