@@ -7,7 +7,9 @@
 #   2. a Llama-2-7B-shaped checkpoint of LAYERS blocks (bench/make_hf_checkpoint,
 #      random bf16 weights), CRVQ at 128 x 512, no validation set, no
 #      fine-tuning: seconds per block for each stage, projected to 32 blocks;
-#   pgdev_ft, 7b_ft: the same two with block fine-tuning on the GPU
+#   8b: the same with a Llama-3-8B-shaped checkpoint (14336-wide feed-forward,
+#      GQA 32/8, the 128k-token tokenizer.json of ../shared);
+#   pgdev_ft, 7b_ft, 8b_ft: the same with block fine-tuning on the GPU
 #      (src/cuda/cuda_ft.c; 10 epochs, the authors' and crvq's default; the
 #      7B-shaped run keeps --nval 0, so it validates on its training windows).
 # Each run's JSON line (forward_seconds, layers_seconds, ft_seconds,
@@ -82,10 +84,12 @@ for r in $runs; do
             tee "$LOGS/${r}_ppl.txt"
         rm -f "$LOGS/$r.gguf"
         ;;
-    7b | 7b_ft)
-        ck=$LOGS/llama2-7b-$layers
-        [ -f "$ck/config.json" ] || "$mk" --preset llama2-7b -o "$ck" \
-            --tokenizer "$shared/models/llama2-tokenizer/tokenizer.model" --layers "$layers" >"$LOGS/mk.log" 2>&1
+    7b | 7b_ft | 8b | 8b_ft)
+        preset=llama2-7b tok=$shared/models/llama2-tokenizer/tokenizer.model
+        case $r in 8b*) preset=llama3-8b tok=$shared/models/llama3-tokenizer/tokenizer.json.gz ;; esac
+        ck=$LOGS/$preset-$layers
+        [ -f "$ck/config.json" ] || "$mk" --preset $preset -o "$ck" --tokenizer "$tok" --layers "$layers" \
+            >"$LOGS/mk-$preset.log" 2>&1
         # shellcheck disable=SC2086
         quantize "$r" -m "$ck" --calib "$calib" --nsamples 128 --nval 0 --seqlen 512 $ft -o "$LOGS/$r.gguf"
         rows+=("$(summary "$r" "$layers")")

@@ -196,6 +196,7 @@ int main(void) {
         {64, 160, 4, 2, 16, 48, 6, 2, 0, 0, CRVQ_ROPE_HALF},          // GQA
         {64, 128, 4, 1, 16, 33, 3, 2, 1, 1, CRVQ_ROPE_INTERLEAVED},   // biases, q/k norms
         {128, 344, 8, 8, 16, 300, 2, 1, 0, 0, CRVQ_ROPE_HALF},        // softmax rows past a thread block
+        {64, 160, 4, 2, 16, 520, 2, 1, 0, 1, CRVQ_ROPE_HALF},         // GQA over 3 attention chunks (256, 256, 8)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_gradients(gpu, &cases[i]);
     test_finetune(gpu, &cases[0]);

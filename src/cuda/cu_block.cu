@@ -82,20 +82,22 @@ int crvq_cu_rope_back(float *dq, float *dk, int n, int T, int n_heads, int n_kv,
 }
 
 // One block per row r of S (rows, T), i = r % T: softmax of keys 0..i, the
-// rest zeroed (attention.c causal_softmax_row, ops.c crvq_softmax: float
-// maximum, the shared exp, float64 sum, one float reciprocal).
-__global__ void causal_softmax_kernel(float *S, int T) {
+// next zeroed to the end of i's chunk (attention.c causal_softmax_row,
+// ops.c crvq_softmax: float maximum, the shared exp, float64 sum, one float
+// reciprocal).
+__global__ void causal_softmax_kernel(float *S, int T, int chunk) {
     __shared__ double part[ROW_THREADS / 32];
     __shared__ float mpart[ROW_THREADS / 32];
     float *row = S + (size_t)blockIdx.x * T;
     const int visible = (int)(blockIdx.x % T) + 1;
+    const int end = min(T, (visible + chunk - 1) / chunk * chunk);
     crvq_block_softmax(row, visible, part, mpart);
-    for (int j = visible + threadIdx.x; j < T; j += blockDim.x) row[j] = 0.0f;
+    for (int j = visible + threadIdx.x; j < end; j += blockDim.x) row[j] = 0.0f;
 }
 
-int crvq_cu_causal_softmax(float *S, int rows, int T) {
+int crvq_cu_causal_softmax(float *S, int rows, int T, int chunk) {
     if (rows < 1) return 0;
-    causal_softmax_kernel<<<rows, ROW_THREADS>>>(S, T);
+    causal_softmax_kernel<<<rows, ROW_THREADS>>>(S, T, chunk);
     return crvq_cu_launched();
 }
 

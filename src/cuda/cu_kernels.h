@@ -162,9 +162,11 @@ int crvq_cu_add_bias(float *y, const float *b, int n, int m);
 int crvq_cu_rope(float *q, float *k, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
                  const float *sin_t, int interleaved);
 // Causal softmax of the rows of S (rows, T) in place: row r sees keys
-// 0..r % T, the rest is zeroed (attention.c causal_softmax_row with
-// crvq_softmax's exp, kernels/exp_nonpositive.h; float64 sum in a fixed tree).
-int crvq_cu_causal_softmax(float *S, int rows, int T);
+// 0..r % T (attention.c causal_softmax_row with crvq_softmax's exp,
+// kernels/exp_nonpositive.h; float64 sum in a fixed tree). The keys after
+// r % T are zeroed up to the end of r's chunk of `chunk` positions: the
+// products of cuda_attn.c read a row only that far (chunk = T: all of it).
+int crvq_cu_causal_softmax(float *S, int rows, int T, int chunk);
 // g = silu(g)·u, both (n) (ops.c crvq_swiglu).
 int crvq_cu_swiglu(float *g, const float *u, size_t n);
 // h = x + o, all (n); h may alias x or o (block.c residual).
@@ -213,8 +215,9 @@ int crvq_cu_swiglu_back(const float *g, const float *u, const float *da, float *
 int crvq_cu_rope_back(float *dq, float *dk, int n, int T, int n_heads, int n_kv, int hd, const float *cos_t,
                       const float *sin_t, int interleaved);
 // dS (rows, T) = dP in, the gradient at the scores out, P the causal softmax
-// of crvq_cu_causal_softmax (attention.c crvq_attn_backward's row step).
-int crvq_cu_softmax_back(const float *P, float *dS, int rows, int T);
+// of crvq_cu_causal_softmax (attention.c crvq_attn_backward's row step);
+// zeroed after the visible keys to the end of the row's chunk, as there.
+int crvq_cu_softmax_back(const float *P, float *dS, int rows, int T, int chunk);
 // *acc += Σ (y − ref)² over n entries (float64; part: crvq_cu_sq_err_parts()
 // doubles of scratch; fixed grid, fixed order); dy (n), when not NULL,
 // receives two_over · (y − ref).

@@ -159,21 +159,22 @@ int crvq_cu_swiglu_back(const float *g, const float *u, const float *da, float *
 
 // One block per row r (i = r % T): dS = P ∘ (dP − Σ_{j<=i} p_j dP_j), zero
 // past i (attention.c crvq_attn_backward's row loop).
-__global__ void softmax_back_kernel(const float *P, float *dS, int T) {
+__global__ void softmax_back_kernel(const float *P, float *dS, int T, int chunk) {
     __shared__ double part[ROW_THREADS / 32];
     const float *p = P + (size_t)blockIdx.x * T;
     float *g = dS + (size_t)blockIdx.x * T;
     const int visible = (int)(blockIdx.x % T) + 1;
+    const int end = min(T, (visible + chunk - 1) / chunk * chunk);
     double dot = 0;
     for (int j = threadIdx.x; j < visible; j += blockDim.x) dot += (double)p[j] * g[j];
     dot = crvq_block_sum(dot, part);
     const float fd = (float)dot;
-    for (int j = threadIdx.x; j < T; j += blockDim.x) g[j] = j < visible ? p[j] * (g[j] - fd) : 0.0f;
+    for (int j = threadIdx.x; j < end; j += blockDim.x) g[j] = j < visible ? p[j] * (g[j] - fd) : 0.0f;
 }
 
-int crvq_cu_softmax_back(const float *P, float *dS, int rows, int T) {
+int crvq_cu_softmax_back(const float *P, float *dS, int rows, int T, int chunk) {
     if (rows < 1) return 0;
-    softmax_back_kernel<<<rows, ROW_THREADS>>>(P, dS, T);
+    softmax_back_kernel<<<rows, ROW_THREADS>>>(P, dS, T, chunk);
     return crvq_cu_launched();
 }
 

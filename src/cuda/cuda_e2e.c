@@ -102,9 +102,9 @@ static crvq_status put_blocks(cu_e2e *x) {
     if (!x->sws || !x->tws) return crvq_fail(CRVQ_ERR_NOMEM, "GPU distillation: out of memory");
     crvq_status st = CRVQ_OK;
     for (int l = 0; l < x->c->n_layers && st == CRVQ_OK; l++)
-        st = crvq_cu_ft_ws_init(x->c, &sh->student->layers[l], x->B, x->T, &x->sws[l]);
+        st = crvq_cu_ft_ws_init(x->c, &sh->student->layers[l], x->B, x->T, 1, &x->sws[l]);
     for (int l = 0; l < x->tc->n_layers && st == CRVQ_OK; l++) { // a compressed teacher: its Ŵ once
-        st = crvq_cu_ft_ws_init(x->tc, &sh->teacher->layers[l], x->B, x->T, &x->tws[l]);
+        st = crvq_cu_ft_ws_init(x->tc, &sh->teacher->layers[l], x->B, x->T, 0, &x->tws[l]);
         if (st == CRVQ_OK) st = crvq_cu_ft_expand(&x->tws[l]);
     }
     return st;

@@ -37,7 +37,7 @@ static void gpu_ft_free(gpu_ft *f) {
 static crvq_status gpu_ft_init(gpu_ft *f, const crvq_model *m, int l, const float *x_in, const float *y_ref,
                                int n_seq, int seqlen, int B) {
     memset(f, 0, sizeof *f);
-    crvq_status st = crvq_cu_ft_ws_init(&m->cfg, &m->layers[l], B, seqlen, &f->ws);
+    crvq_status st = crvq_cu_ft_ws_init(&m->cfg, &m->layers[l], B, seqlen, 1, &f->ws);
     if (st) return st;
     f->per_seq = (size_t)seqlen * m->cfg.dim;
     const size_t all = (size_t)n_seq * f->per_seq * sizeof(float), batch = (size_t)B * f->per_seq * sizeof(float);

@@ -143,7 +143,7 @@ crvq_status crvq_cu_ft_backward(crvq_cu_ft_ws *ws, const float *dy, float *dx) {
 crvq_status crvq_cuda_block_ft_grad(const crvq_config *c, const crvq_layer *L, const float *x, const float *dy,
                                     int n_seq, int seqlen, float *y, float *grad, float *dx) {
     crvq_cu_ft_ws ws;
-    crvq_status st = crvq_cu_ft_ws_init(c, L, n_seq, seqlen, &ws);
+    crvq_status st = crvq_cu_ft_ws_init(c, L, n_seq, seqlen, 1, &ws);
     if (st) return st;
     const size_t bytes = (size_t)n_seq * seqlen * c->dim * sizeof(float);
     float *xd = NULL, *dyd = NULL, *dxd = NULL;

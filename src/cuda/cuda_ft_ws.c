@@ -116,9 +116,11 @@ static crvq_status put_params(crvq_cu_ft_ws *ws, const crvq_layer *L) {
     return st;
 }
 
-static crvq_status alloc_activations(crvq_cu_ft_ws *ws, size_t most_w, size_t most_cb) {
+// The forward's activations; with `backward`, the gradients' buffers too
+// (a zero-sized buffer is not allocated: NULL).
+static crvq_status alloc_activations(crvq_cu_ft_ws *ws, int backward, size_t most_w, size_t most_cb) {
     const crvq_config *c = ws->c;
-    const size_t N = (size_t)ws->B * ws->T, dim = c->dim, hid = c->hidden_dim;
+    const size_t N = (size_t)ws->B * ws->T, dim = c->dim, hid = c->hidden_dim, bw = backward ? 1 : 0;
     const size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
     const size_t TT = (size_t)c->n_heads * ws->T * ws->T, qk = c->qk_norm ? 1 : 0;
     struct { float **p; size_t n; } bufs[] = {
@@ -126,18 +128,18 @@ static crvq_status alloc_activations(crvq_cu_ft_ws *ws, size_t most_w, size_t mo
         {&ws->y, N * dim}, {&ws->q, N * qd}, {&ws->ao, N * qd}, {&ws->q_raw, qk * N * qd}, {&ws->k, N * kvd},
         {&ws->v, N * kvd}, {&ws->k_raw, qk * N * kvd}, {&ws->inv_q, qk * N * c->n_heads},
         {&ws->inv_k, qk * N * c->n_kv_heads}, {&ws->g, N * hid}, {&ws->u, N * hid}, {&ws->a, N * hid},
-        {&ws->dy, N * dim}, {&ws->dh, N * dim}, {&ws->dxn, N * dim}, {&ws->dg, N * hid}, {&ws->du, N * hid},
-        {&ws->dao, N * qd}, {&ws->dq, N * qd}, {&ws->dk, N * kvd}, {&ws->dv, N * kvd}, {&ws->dW, most_w},
-        {&ws->P, TT}, {&ws->dS, TT},
+        {&ws->P, TT}, {&ws->dy, bw * N * dim}, {&ws->dh, bw * N * dim}, {&ws->dxn, bw * N * dim},
+        {&ws->dg, bw * N * hid}, {&ws->du, bw * N * hid}, {&ws->dao, bw * N * qd}, {&ws->dq, bw * N * qd},
+        {&ws->dk, bw * N * kvd}, {&ws->dv, bw * N * kvd}, {&ws->dW, bw * most_w}, {&ws->dS, bw * TT},
     };
     crvq_status st = CRVQ_OK;
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs && st == CRVQ_OK; i++)
         st = crvq_cu_alloc(bufs[i].p, bufs[i].n * sizeof(float), "fine-tuning activations");
-    if (st == CRVQ_OK) st = crvq_cu_alloc(&ws->acc, most_cb * sizeof(double), "codebook gradients");
+    if (st == CRVQ_OK) st = crvq_cu_alloc(&ws->acc, bw * most_cb * sizeof(double), "codebook gradients");
     return st;
 }
 
-crvq_status crvq_cu_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen,
+crvq_status crvq_cu_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen, int backward,
                                crvq_cu_ft_ws *ws) {
     memset(ws, 0, sizeof *ws);
     if (max_seqs < 1 || seqlen < 1)
@@ -153,7 +155,7 @@ crvq_status crvq_cu_ft_ws_init(const crvq_config *c, const crvq_layer *L, int ma
     size_t most_w = 0, most_cb = 0;
     if ((st = crvq_cu_open(&ws->cu)) == CRVQ_OK && (st = put_params(ws, L)) == CRVQ_OK &&
         (st = put_projections(ws, L, &most_w, &most_cb)) == CRVQ_OK)
-        st = alloc_activations(ws, most_w, most_cb);
+        st = alloc_activations(ws, backward, most_w, most_cb);
     if (st) crvq_cu_ft_ws_free(ws);
     return st;
 }

@@ -57,8 +57,10 @@ typedef struct crvq_cu_ft_ws {
 } crvq_cu_ft_ws;
 
 // Open the GPU, upload block L's parameters and frozen weights, allocate
-// the buffers. On error everything is freed.
-crvq_status crvq_cu_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen,
+// the buffers; with backward 0 (a teacher's blocks: forward passes only) the
+// gradient buffers (dy .. dv, dW, dS, acc) stay NULL. On error everything is
+// freed.
+crvq_status crvq_cu_ft_ws_init(const crvq_config *c, const crvq_layer *L, int max_seqs, int seqlen, int backward,
                                crvq_cu_ft_ws *ws);
 void crvq_cu_ft_ws_free(crvq_cu_ft_ws *ws);
 
