@@ -57,8 +57,9 @@ run_config() { # name flags
 
 row() { # name flags
     local q=$WORK/$1
-    printf '| %s (`%s`) | %.6f | %.4f | %.2f | %.2f | %.4f | %.3f | %.0f |\n' "$1" "$2" \
-        "$(json_get "$q.quant.json" linear_bpw)" "$(json_get "$q.quant.json" mean_rel_loss)" \
+    printf '| %s (`%s`) | %.6f | %.1f | %.4f | %.2f | %.2f | %.4f | %.3f | %.0f |\n' "$1" "$2" \
+        "$(json_get "$q.quant.json" linear_bpw)" "$(json_get "$q.quant.json" sum_layer_loss)" \
+        "$(json_get "$q.quant.json" mean_rel_loss)" \
         "$(json_get "$q.wiki.json" ppl)" "$(json_get "$q.c4.json" ppl)" "$(json_get "$q.wiki.json" kld)" \
         "$(json_get "$q.wiki.json" top1_agree)" "$(json_get "$q.quant.json" seconds)"
 }
@@ -78,8 +79,8 @@ done
     echo "Calibration: $NSAMPLES windows of $SEQLEN tokens from pg-calib.txt, seed 0, no fine-tuning, $THREADS threads."
     echo "Perplexity: stream protocol, ctx 1024, the first $WINDOWS windows of each file; KLD and top-1 on the WikiText-2 windows."
     echo
-    echo "| run | bits/linear weight | mean layer rel. loss | WikiText-2 | C4 | KLD | top-1 | quantize s |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| run | bits/linear weight | Σ layer loss | mean layer rel. loss | WikiText-2 | C4 | KLD | top-1 | quantize s |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for c in "${all[@]}"; do
         name=${c%%|*} flags=${c#*|}
         [ -f "$WORK/$name.c4.json" ] && row "$name" "$flags"

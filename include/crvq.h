@@ -615,6 +615,7 @@ typedef struct crvq_pipeline_report {
     double head_rel_loss;        // --head: L(Ŵ)/L(0) of the head against its Hessian; else 0
     double head_seconds;         // --head, --embeddings: time for the head's Hessian and both quantizers
     double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
+    double sum_loss;             // Σ L(Ŵ) over them (each against its H = XᵀX/N; --target-bpw minimises it)
     double ft_seconds;           // time spent in block fine-tuning
     double forward_seconds;      // full-precision block forwards and proxy Hessians (the Hessian pass)
     double layers_seconds;       // the seven layers' quantization, all blocks

@@ -427,6 +427,7 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddNumberToObject(j, "seconds", rep->seconds);
     cJSON_AddNumberToObject(j, "blocks_resumed", rep->blocks_resumed);
     cJSON_AddNumberToObject(j, "mean_rel_loss", rep->mean_rel_loss);
+    cJSON_AddNumberToObject(j, "sum_layer_loss", rep->sum_loss);
     cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
     cJSON_AddBoolToObject(j, "finetuned", o->po.finetune);
     cJSON_AddNumberToObject(j, "ft_seconds", rep->ft_seconds);

@@ -150,6 +150,7 @@ typedef struct run {
     float *X;   // (n_seq, seqlen, dim) block inputs, then outputs
     int n_train, n_val, n_seq, seqlen; // calibration windows: n_seq = n_train + n_val
     double sum_rel;  // Σ L(Ŵ)/L(0) over the layers quantized in this run
+    double sum_loss; // Σ L(Ŵ): what --target-bpw minimises
     int n_rel;
     double ft_seconds, sum_ft_ratio;
     double forward_seconds, layers_seconds, propagate_seconds; // the stages' time over all blocks
@@ -263,9 +264,10 @@ static crvq_status quantize_layers(run *r, int l, hessians *h) {
     if (!st && r->o->target_bpw > 0) st = choose_settings(r, l, &tab, choice);
     for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
         crvq_quant_result *q = &res[j][choice[j]];
-        const double rel = q->loss0 > 0 ? q->loss / q->loss0 : 0, bits = q->bits;
+        const double rel = q->loss0 > 0 ? q->loss / q->loss0 : 0, bits = q->bits, loss = q->loss;
         if ((st = attach_result(r->m, l, j, q))) break;
         r->sum_rel += rel;
+        r->sum_loss += loss;
         r->n_rel++;
         report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, rel, bits, fraction(r, l, 0.9), 0});
     }
@@ -415,6 +417,7 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_calib *cal, const crvq
     if (!st) {
         rep->linear_bits = crvq_model_linear_bpw(m, NULL);
         rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;
+        rep->sum_loss = r.sum_loss;
         rep->ft_seconds = r.ft_seconds;
         rep->forward_seconds = r.forward_seconds;
         rep->layers_seconds = r.layers_seconds;
