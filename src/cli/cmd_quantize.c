@@ -46,7 +46,7 @@ static void usage(FILE *f) {
             "  --target-bpw B         vq, crvq: choose each layer's setting (crvq: lambda from 0..0.25,\n"
             "                         vq: M from 1..3) for the least summed layer loss with at most B\n"
             "                         bits per linear weight in all (each layer is quantized at every\n"
-            "                         setting: ~6x the time for crvq, 3x for vq; docs/quantization.md)\n"
+            "                         setting: up to 6x the layers' time; docs/quantization.md)\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
             "  --quiet                no progress output\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"

@@ -227,7 +227,7 @@ static int64_t block_bits(const crvq_model *m, int l, int64_t *weights) {
 static crvq_status choose_settings(const run *r, int l, const crvq_alloc_block *tab, int *choice) {
     int64_t spent = 0, w = 0;
     for (int k = 0; k < l; k++) spent += block_bits(r->m, k, &w);
-    block_bits(r->m, l, &w);
+    block_bits(r->m, l, &w); // only its weights: every block has the same shapes
     const int64_t cap = crvq_alloc_cap(r->o->target_bpw, (int64_t)l * w, w, spent);
     if (crvq_alloc_choose(tab, cap, choice))
         return crvq_fail(CRVQ_ERR_INVALID, "--target-bpw %g: no setting of block %d fits its %lld bits",
