@@ -772,6 +772,7 @@ typedef struct crvq_save_info {
     const char *calib_file;          // may be NULL
     int calib_nsamples, calib_seqlen;
     int finetuned;                   // block fine-tuning ran
+    double target_bpw;               // quantize --target-bpw (per-layer settings); 0: none
 } crvq_save_info;
 
 // Write model m (any mix of dense and compressed linear layers, with its

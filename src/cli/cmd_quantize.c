@@ -465,7 +465,8 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
     crvq_calib_free(&cal);
     if (st != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_save_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
-                                .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
+                                .calib_seqlen = o->c.seqlen, .finetuned = po.finetune,
+                                .target_bpw = po.target_bpw};
     if (crvq_model_save(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
     print_report(o, m, &rep, tied_in);
