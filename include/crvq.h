@@ -594,6 +594,12 @@ typedef struct crvq_pipeline_opts {
     // blocks) or RTN; a tied head becomes a separate tensor. The embedding
     // with RTN; a tied head not quantized itself then reads the same codes.
     crvq_tensor_fmt head, embed;
+    // vq, crvq: > 0 chooses each layer's setting (crvq: λ, vq: M, from a
+    // small grid around qp's) so that the bits per linear weight come out at
+    // most target_bpw with the least summed layer loss, block by block
+    // (docs/quantization.md, "Target bits per weight"; qp.lambda / qp.M are
+    // then unused). 0: qp on every layer.
+    double target_bpw;
     int finetune;               // block fine-tuning after quantizing each block (vq, crvq)
     crvq_ft_params ft;          // its settings (seed: qp.seed)
     const char *checkpoint;     // path of the per-block checkpoint, or NULL for none
@@ -609,6 +615,7 @@ typedef struct crvq_pipeline_report {
     double head_rel_loss;        // --head: L(Ŵ)/L(0) of the head against its Hessian; else 0
     double head_seconds;         // --head, --embeddings: time for the head's Hessian and both quantizers
     double mean_rel_loss;        // mean L(Ŵ)/L(0) over the layers quantized in this run
+    double sum_loss;             // Σ L(Ŵ) over them (each against its H = XᵀX/N; --target-bpw minimises it)
     double ft_seconds;           // time spent in block fine-tuning
     double forward_seconds;      // full-precision block forwards and proxy Hessians (the Hessian pass)
     double layers_seconds;       // the seven layers' quantization, all blocks
@@ -629,6 +636,15 @@ crvq_status crvq_pipeline_head_check(const crvq_model *m, const crvq_pipeline_op
 // kind whose runtime weights the model's storage owns.
 crvq_status crvq_quantize_model(crvq_model *m, const crvq_calib *cal, const crvq_pipeline_opts *o,
                                 crvq_pipeline_report *rep);
+
+// --target-bpw for m with qp's method and shape settings (d, e, crvq's M):
+// *lo / *hi (either may be NULL) get the bits per linear weight of the
+// cheapest / richest setting of the grid on every layer. CRVQ_ERR_INVALID
+// with a one-line message when target_bpw is below what the cheapest
+// settings fit (within the budget's 2-bit margin) or above the richest, or
+// the method is scalar; crvq_quantize_model checks it before any work.
+crvq_status crvq_target_bpw_check(const crvq_model *m, const crvq_quant_params *qp, double target_bpw, double *lo,
+                                  double *hi);
 
 // Whether the file at `path` is a checkpoint crvq_quantize_model writes
 // (a GGUF file with the crvq.ckpt.run_hash key), of whatever run.
@@ -756,6 +772,7 @@ typedef struct crvq_save_info {
     const char *calib_file;          // may be NULL
     int calib_nsamples, calib_seqlen;
     int finetuned;                   // block fine-tuning ran
+    double target_bpw;               // quantize --target-bpw (per-layer settings); 0: none
 } crvq_save_info;
 
 // Write model m (any mix of dense and compressed linear layers, with its

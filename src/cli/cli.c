@@ -91,3 +91,61 @@ int64_t cli_peak_rss_bytes(void) {
     getrusage(RUSAGE_SELF, &ru);
     return (int64_t)ru.ru_maxrss * 1024;
 }
+
+// The i-th tensor that may be compressed (0 <= i < n_layers · 7 + 2): the
+// projections of every block in order, then the output head and the token
+// embedding. Returns 0 when it is dense, or is the tied head (the embedding).
+int cli_compressed_tensor(const crvq_model *m, int i, char *name, size_t cap, crvq_linear *lin) {
+    const crvq_config *c = &m->cfg;
+    int n_proj = c->n_layers * CRVQ_PROJ_COUNT;
+    if (i < n_proj) {
+        *lin = *crvq_layer_proj(&m->layers[i / CRVQ_PROJ_COUNT], i % CRVQ_PROJ_COUNT);
+        snprintf(name, cap, "blk.%d.%s", i / CRVQ_PROJ_COUNT, crvq_proj_name(i % CRVQ_PROJ_COUNT));
+    } else if (i == n_proj) {
+        if (c->tied_embeddings) return 0;
+        *lin = m->output;
+        snprintf(name, cap, "output");
+    } else {
+        if (!m->tok_embd_q) return 0;
+        *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size, .n_in = c->dim, .sq = m->tok_embd_q};
+        snprintf(name, cap, "token_embd");
+    }
+    return lin->kind != CRVQ_LINEAR_DENSE;
+}
+
+int cli_n_tensor_slots(const crvq_model *m) {
+    return m->cfg.n_layers * CRVQ_PROJ_COUNT + 2;
+}
+
+// Every compressed layer as JSON objects {name, shape, kind, d, M, e, n_crit,
+// n_groups, perm | bits, group_size; bpw} (crvq info, crvq quantize).
+cJSON *cli_layers_json(const crvq_model *m) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < cli_n_tensor_slots(m); i++) {
+        char name[48];
+        crvq_linear lin;
+        if (!cli_compressed_tensor(m, i, name, sizeof name, &lin)) continue;
+        crvq_linear_desc d;
+        crvq_linear_describe(&lin, &d);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin.n_out));
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin.n_in));
+        cJSON_AddStringToObject(o, "kind", d.kind);
+        if (lin.kind == CRVQ_LINEAR_VQ) {
+            cJSON_AddNumberToObject(o, "d", d.d);
+            cJSON_AddNumberToObject(o, "M", d.M);
+            cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(d.e, d.M));
+            cJSON_AddNumberToObject(o, "n_crit", d.n_crit);
+            cJSON_AddNumberToObject(o, "n_groups", d.n_groups);
+            cJSON_AddBoolToObject(o, "perm", d.permuted);
+        } else {
+            cJSON_AddNumberToObject(o, "bits", d.bits);
+            cJSON_AddNumberToObject(o, "group_size", d.group_size);
+        }
+        cJSON_AddNumberToObject(o, "bpw", d.bpw);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}

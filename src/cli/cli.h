@@ -46,6 +46,14 @@ crvq_model *cli_load_model(const char *cmd, const char *model_path, const char *
 // the model of -m with `tokenizer_path` (NULL: the one the model carries).
 crvq_model *cli_open_for_inference(const char *cmd, const cli_common *c, const char *tokenizer_path);
 
+// The i-th tensor that may be compressed (0 <= i < cli_n_tensor_slots(m)):
+// the projections of every block in order, then the output head and the
+// token embedding; 1 with its name and layer when it is compressed, else 0.
+int cli_compressed_tensor(const crvq_model *m, int i, char *name, size_t cap, crvq_linear *lin);
+int cli_n_tensor_slots(const crvq_model *m);
+// Those compressed, as a JSON array of their settings and bits per weight.
+cJSON *cli_layers_json(const crvq_model *m);
+
 // Print `obj` as one line on stdout and free it.
 void cli_print_json(cJSON *obj);
 

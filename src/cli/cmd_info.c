@@ -54,47 +54,22 @@ static int list_kinds(const crvq_model *m, tensor_kind *k) {
     return n;
 }
 
-// The i-th tensor that may be compressed (0 <= i < n_layers · 7 + 2): the
-// projections of every block in order, then the output head and the token
-// embedding. Returns 0 when it is dense, or is the tied head (the embedding).
-static int compressed_tensor(const crvq_model *m, int i, char *name, size_t cap, crvq_linear *lin) {
-    const crvq_config *c = &m->cfg;
-    int n_proj = c->n_layers * CRVQ_PROJ_COUNT;
-    if (i < n_proj) {
-        *lin = *crvq_layer_proj(&m->layers[i / CRVQ_PROJ_COUNT], i % CRVQ_PROJ_COUNT);
-        snprintf(name, cap, "blk.%d.%s", i / CRVQ_PROJ_COUNT, crvq_proj_name(i % CRVQ_PROJ_COUNT));
-    } else if (i == n_proj) {
-        if (c->tied_embeddings) return 0;
-        *lin = m->output;
-        snprintf(name, cap, "output");
-    } else {
-        if (!m->tok_embd_q) return 0;
-        *lin = (crvq_linear){.kind = CRVQ_LINEAR_SCALAR, .n_out = c->vocab_size, .n_in = c->dim, .sq = m->tok_embd_q};
-        snprintf(name, cap, "token_embd");
-    }
-    return lin->kind != CRVQ_LINEAR_DENSE;
-}
-
-static int n_tensor_slots(const crvq_model *m) {
-    return m->cfg.n_layers * CRVQ_PROJ_COUNT + 2;
-}
-
 // Compressed tensors: all of them, and those among the blocks' projections.
 static int n_compressed(const crvq_model *m, int blocks_only) {
-    int n = 0, n_slots = blocks_only ? m->cfg.n_layers * CRVQ_PROJ_COUNT : n_tensor_slots(m);
+    int n = 0, n_slots = blocks_only ? m->cfg.n_layers * CRVQ_PROJ_COUNT : cli_n_tensor_slots(m);
     char name[48];
     crvq_linear lin;
-    for (int i = 0; i < n_slots; i++) n += compressed_tensor(m, i, name, sizeof name, &lin);
+    for (int i = 0; i < n_slots; i++) n += cli_compressed_tensor(m, i, name, sizeof name, &lin);
     return n;
 }
 
 static void print_layers(const crvq_model *m) {
     printf("compressed layers\n");
     printf("  %-18s %-6s %-13s %-36s %s\n", "name", "kind", "shape", "settings", "bits/weight");
-    for (int i = 0; i < n_tensor_slots(m); i++) {
+    for (int i = 0; i < cli_n_tensor_slots(m); i++) {
         char name[48], shape[32], set[96];
         crvq_linear lin;
-        if (!compressed_tensor(m, i, name, sizeof name, &lin)) continue;
+        if (!cli_compressed_tensor(m, i, name, sizeof name, &lin)) continue;
         crvq_linear_desc d;
         crvq_linear_describe(&lin, &d);
         snprintf(shape, sizeof shape, "(%d, %d)", lin.n_out, lin.n_in);
@@ -108,37 +83,6 @@ static void print_layers(const crvq_model *m) {
         }
         printf("  %-18s %-6s %-13s %-36s %.4f\n", name, d.kind, shape, set, d.bpw);
     }
-}
-
-static cJSON *layers_json(const crvq_model *m) {
-    cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < n_tensor_slots(m); i++) {
-        char name[48];
-        crvq_linear lin;
-        if (!compressed_tensor(m, i, name, sizeof name, &lin)) continue;
-        crvq_linear_desc d;
-        crvq_linear_describe(&lin, &d);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", name);
-        cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin.n_out));
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(lin.n_in));
-        cJSON_AddStringToObject(o, "kind", d.kind);
-        if (lin.kind == CRVQ_LINEAR_VQ) {
-            cJSON_AddNumberToObject(o, "d", d.d);
-            cJSON_AddNumberToObject(o, "M", d.M);
-            cJSON_AddItemToObject(o, "e", cJSON_CreateIntArray(d.e, d.M));
-            cJSON_AddNumberToObject(o, "n_crit", d.n_crit);
-            cJSON_AddNumberToObject(o, "n_groups", d.n_groups);
-            cJSON_AddBoolToObject(o, "perm", d.permuted);
-        } else {
-            cJSON_AddNumberToObject(o, "bits", d.bits);
-            cJSON_AddNumberToObject(o, "group_size", d.group_size);
-        }
-        cJSON_AddNumberToObject(o, "bpw", d.bpw);
-        cJSON_AddItemToArray(arr, o);
-    }
-    return arr;
 }
 
 static const char *rope_style_name(crvq_rope_style s) {
@@ -250,7 +194,7 @@ static cJSON *to_json(const crvq_model *m, const tensor_kind *k, int n_kinds, co
     cJSON_AddNumberToObject(o, "total_bpw", b->total);
     cJSON_AddNumberToObject(o, "nonembed_bpw", b->nonembed);
     cJSON_AddNumberToObject(o, "n_compressed_layers", n_compressed(m, 1));
-    if (n_compressed(m, 0)) cJSON_AddItemToObject(o, "layers", layers_json(m));
+    if (n_compressed(m, 0)) cJSON_AddItemToObject(o, "layers", cli_layers_json(m));
     if (meta) cJSON_AddItemToObject(o, "crvq", cJSON_Duplicate(meta, 1));
     return o;
 }

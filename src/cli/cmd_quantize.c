@@ -5,6 +5,7 @@
 #include "util/fileguard.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,10 @@ static void usage(FILE *f) {
             "  --embeddings FMT       token embedding as FMT (rtn; each token's row dequantized when\n"
             "                         read). A tied head: --head unties it (its own tensor beside the\n"
             "                         embedding; a warning says so), --embeddings alone quantizes both\n"
+            "  --target-bpw B         vq, crvq: choose each layer's setting (crvq: lambda from 0..0.25,\n"
+            "                         vq: M from 1..3) for the least summed layer loss with at most B\n"
+            "                         bits per linear weight in all (each layer is quantized at every\n"
+            "                         setting: up to 6x the layers' time; docs/quantization.md)\n"
             "  --dry-run              print the plan and the exact bits per weight, then stop\n"
             "  --quiet                no progress output\n"
             "  --threads N            threads for OpenMP and BLAS (default: all cores; at most 4 x cores)\n"
@@ -121,6 +126,18 @@ static void on_progress(void *vctx, const crvq_progress *p) {
 }
 
 // --------------------------------------------------------------- plan ---
+
+// --target-bpw B: B must be within what the grid reaches (crvq_target_bpw_check);
+// the plan is then at most B bits.
+static int plan_target(const crvq_model *m, const crvq_pipeline_opts *po, int print, double *linear_bits) {
+    double lo, hi;
+    if (crvq_target_bpw_check(m, &po->qp, po->target_bpw, &lo, &hi)) return cli_error(cmd, NULL);
+    if (print)
+        printf("target: at most %.4f bits per linear weight, each layer's setting chosen per block "
+               "(this model: %.4f to %.4f)\n", po->target_bpw, lo, hi);
+    *linear_bits = po->target_bpw;
+    return 0;
+}
 
 // Every layer must fit the method's shape rules before any time is spent.
 static int plan(const crvq_model *m, const crvq_quant_params *qp, int print, double *linear_bits) {
@@ -251,6 +268,7 @@ typedef struct opts {
     cli_common c; // -m, --tokenizer, -o, --checkpoint, --resume, --threads, --json, --quiet, --seed, windows, --device
     const char *calib;
     int dry_run, no_finetune;
+    double target_bpw; // --target-bpw; 0: none
     double ft_lr; // < 0: the default (likewise the ints)
     int ft_epochs, ft_patience, ft_batch;
     cli_quant_flags qf;
@@ -270,7 +288,7 @@ static int parse(void *vo, int argc, char **argv) {
     o->qf.method = CRVQ_METHOD_CRVQ;
     o->head.method = CRVQ_METHOD_GPTQ;
     o->embed.method = CRVQ_METHOD_RTN;
-    cli_flag own[10 + CLI_QUANT_N_FLAGS + CLI_E2E_N_FLAGS] = {
+    cli_flag own[11 + CLI_QUANT_N_FLAGS + CLI_E2E_N_FLAGS] = {
         CLI_FLAG_STRING(NULL, "--calib", &o->calib),
         CLI_FLAG_SET(NULL, "--no-finetune", &o->no_finetune),
         CLI_FLAG_DOUBLE(NULL, "--ft-lr", &o->ft_lr, 0, 1),
@@ -281,8 +299,9 @@ static int parse(void *vo, int argc, char **argv) {
         CLI_FLAG_CUSTOM(NULL, "--head", &o->head, parse_fmt),
         CLI_FLAG_CUSTOM(NULL, "--head-method", &o->head.method, parse_head_method),
         CLI_FLAG_CUSTOM(NULL, "--embeddings", &o->embed, parse_fmt),
+        CLI_FLAG_DOUBLE(NULL, "--target-bpw", &o->target_bpw, 0.01, 32),
     };
-    int n = 10 + cli_quant_flag_rows(&o->qf, own + 10);
+    int n = 11 + cli_quant_flag_rows(&o->qf, own + 11);
     n += cli_e2e_flag_rows(&o->e2e, 1, own + n);
     return cli_parse(cmd, argc, argv,
                      CLI_F_MODEL | CLI_F_TOKENIZER | CLI_F_OUTPUT | CLI_F_CHECKPOINT | CLI_F_RESUME | CLI_F_THREADS |
@@ -314,6 +333,19 @@ static int validate_e2e(opts *o) {
     return 0;
 }
 
+// --target-bpw chooses crvq's lambda or vq's M per layer: for the vector
+// methods only, and not beside the flag it replaces.
+static int target_flags(const opts *o) {
+    if (!(o->target_bpw > 0)) return 0;
+    if (cli_quant_is_scalar(o->qf.method))
+        return cli_usage_error(cmd, "--target-bpw applies to vq and crvq, not", crvq_method_name(o->qf.method));
+    if (o->qf.method == CRVQ_METHOD_CRVQ && !isnan(o->qf.lambda))
+        return cli_usage_error(cmd, "--target-bpw chooses lambda per layer: drop", "--lambda");
+    if (o->qf.method == CRVQ_METHOD_VQ && (o->qf.M || o->qf.n_e > 1))
+        return cli_usage_error(cmd, "--target-bpw chooses M per layer: drop", "-M (and -e lists)");
+    return 0;
+}
+
 // The settings the flags make, and the files (a dry run writes nothing).
 static int validate(void *vo) {
     opts *o = vo;
@@ -328,6 +360,8 @@ static int validate(void *vo) {
         return cli_usage_error(cmd, "--device", "applies to vq and crvq only");
     po->qp.device = c->device;
     if ((rc = validate_e2e(o))) return rc;
+    if ((rc = target_flags(o))) return rc;
+    po->target_bpw = o->target_bpw;
     if (c->threads) crvq_set_threads(c->threads);
     const char *ckpt = c->checkpoint;
     if (!ckpt && c->output) {
@@ -364,10 +398,25 @@ static void print_dry_run(const opts *o, const crvq_model *m, const char *desc, 
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "method", crvq_method_name(qp->method));
     cJSON_AddNumberToObject(j, "linear_bpw", planned_bits);
+    if (o->po.target_bpw > 0) cJSON_AddNumberToObject(j, "target_bpw", o->po.target_bpw);
     cJSON_AddItemToObject(j, "params", cli_quant_params_json(qp));
     head_json(j, m, &o->po, NULL);
     tied_json(j, m->cfg.tied_embeddings, &o->po);
     cli_print_json(j);
+}
+
+// --target-bpw: what the allocator chose, one line per block.
+static void print_choice(const crvq_model *m) {
+    printf("settings chosen per block (M/n_crit of q k v o gate up down; crvq info -m OUT lists each layer):\n");
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        printf("  blk.%d", l);
+        for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+            crvq_linear_desc d;
+            crvq_linear_describe(crvq_layer_proj(&m->layers[l], j), &d);
+            printf("  %d/%d", d.M, d.n_crit);
+        }
+        printf("\n");
+    }
 }
 
 // tied_in: the input's head was tied (the pipeline unties a head it quantizes).
@@ -382,6 +431,10 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
            bytes / 1e6, rep->linear_bits, total_bpw);
     printf("bits per weight: linear %.4f, without embedding and head %.4f, all tensors %.4f\n", b.linear,
            b.nonembed, b.total);
+    if (o->po.target_bpw > 0) {
+        printf("target: at most %g bits per linear weight; reached %.6f\n", o->po.target_bpw, b.linear);
+        print_choice(m);
+    }
     char set[48];
     if (o->po.head.bits) {
         describe_fmt(&o->po.head, set, sizeof set);
@@ -408,6 +461,10 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddStringToObject(j, "method", crvq_method_name(o->po.qp.method));
     cJSON_AddItemToObject(j, "params", cli_quant_params_json(&o->po.qp));
     cJSON_AddNumberToObject(j, "linear_bpw", rep->linear_bits);
+    if (o->po.target_bpw > 0) {
+        cJSON_AddNumberToObject(j, "target_bpw", o->po.target_bpw);
+        cJSON_AddItemToObject(j, "layers", cli_layers_json(m));
+    }
     cJSON_AddNumberToObject(j, "total_bpw", total_bpw);
     cJSON_AddNumberToObject(j, "nonembed_bpw", b.nonembed);
     cJSON_AddNumberToObject(j, "tensor_bpw", b.total);
@@ -418,6 +475,7 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     cJSON_AddNumberToObject(j, "seconds", rep->seconds);
     cJSON_AddNumberToObject(j, "blocks_resumed", rep->blocks_resumed);
     cJSON_AddNumberToObject(j, "mean_rel_loss", rep->mean_rel_loss);
+    cJSON_AddNumberToObject(j, "sum_layer_loss", rep->sum_loss);
     cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
     cJSON_AddBoolToObject(j, "finetuned", o->po.finetune);
     cJSON_AddNumberToObject(j, "ft_seconds", rep->ft_seconds);
@@ -490,7 +548,8 @@ static int quantize(const opts *o, crvq_model *m, const char *desc, double plann
     crvq_calib_free(&cal);
     if (rc) return rc;
     crvq_save_info info = {.params = &po.qp, .calib_file = o->calib, .calib_nsamples = o->c.nsamples,
-                                .calib_seqlen = o->c.seqlen, .finetuned = po.finetune};
+                                .calib_seqlen = o->c.seqlen, .finetuned = po.finetune,
+                                .target_bpw = po.target_bpw};
     if (crvq_model_save(m, &info, o->c.output) != CRVQ_OK) return cli_error(cmd, NULL);
     crvq_guard_remove_checkpoint(ckpt); // the output is complete: the checkpoint has served
     print_report(o, m, &rep, &erep, tied_in);
@@ -505,13 +564,21 @@ static int run(const void *vo) {
     double planned_bits = 0;
     int rc = 1;
     int print = o->dry_run && !o->c.json;
-    if (!plan(m, &o->po.qp, print, &planned_bits) && !plan_head(m, &o->po, print)) {
+    const int target = o->po.target_bpw > 0;
+    int planned = plan(m, &o->po.qp, print && !target, &planned_bits);
+    if (!planned && target) planned = plan_target(m, &o->po, print, &planned_bits);
+    if (!planned && !plan_head(m, &o->po, print)) {
         if (o->c.seqlen > m->cfg.max_seq_len)
             fprintf(stderr, "crvq %s: warning: --seqlen %d is longer than the model's context %d\n", cmd,
                     o->c.seqlen, m->cfg.max_seq_len);
         tied_head_notice(m, &o->po);
         char desc[512];
         cli_quant_describe(&o->po.qp, desc, sizeof desc);
+        if (target) {
+            size_t len = strlen(desc);
+            snprintf(desc + len, sizeof desc - len, "; %s chosen per layer for --target-bpw %g",
+                     o->po.qp.method == CRVQ_METHOD_CRVQ ? "lambda" : "M", o->po.target_bpw);
+        }
         if (o->dry_run) {
             print_dry_run(o, m, desc, planned_bits);
             rc = 0;

@@ -258,6 +258,8 @@ static void write_crvq_keys(crvq_gguf_writer *w, const crvq_model *m, const crvq
     crvq_gguf_set_u32(w, "crvq.calib.nsamples", (uint32_t)info->calib_nsamples);
     crvq_gguf_set_u32(w, "crvq.calib.seqlen", (uint32_t)info->calib_seqlen);
     crvq_gguf_set_bool(w, "crvq.finetuned", info->finetuned);
+    // the layers' own M and n_crit hold the choice; crvq.M / crvq.lambda are then the base settings
+    if (info->target_bpw > 0) crvq_gguf_set_f32(w, "crvq.target_bpw", (float)info->target_bpw);
 
     // Per-layer bits in file order, and the linear-layer average.
     int n = CRVQ_PROJ_COUNT * m->cfg.n_layers;

@@ -150,6 +150,8 @@ crvq_status crvq_save_record_read(const char *path, crvq_save_record *rec) {
     if (crvq_gguf_get_u32(g, "crvq.calib.nsamples", &u) == CRVQ_OK) rec->info.calib_nsamples = (int)u;
     if (crvq_gguf_get_u32(g, "crvq.calib.seqlen", &u) == CRVQ_OK) rec->info.calib_seqlen = (int)u;
     crvq_gguf_get_bool(g, "crvq.finetuned", &rec->info.finetuned);
+    float f;
+    if (crvq_gguf_get_f32(g, "crvq.target_bpw", &f) == CRVQ_OK) rec->info.target_bpw = f;
     crvq_gguf_close(g);
     return CRVQ_OK;
 }

@@ -16,12 +16,15 @@
 #include "model/linear.h"
 #include "model/linear_bind.h"
 #include "model/storage.h"
+#include "pipeline/alloc.h"
 #include "pipeline/head.h"
 #include "pipeline/run_id.h"
 #include "model/bits.h"
 #include "train/block_ft.h"
 #include "util/error.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,48 +81,62 @@ static void hessians_done(hessians *h, int j) {
 
 // ------------------------------------------------------------- quantize ---
 
-// Quantize one linear layer against H and swap in its compressed form.
-static crvq_status quantize_linear(crvq_model *m, int l, int which, const double *H, const crvq_quant_params *qp,
-                                   double *rel_loss, double *bits) {
+// Quantize layer `which` of block l against H with each of the n settings
+// p[0..n) into res[0..n) (compressed form and loss; the reconstructions
+// are not kept). The dense weight is read for all of them, then its pages
+// leave the resident set: nothing reads it again.
+static crvq_status quantize_candidates(crvq_model *m, int l, int which, const double *H, const crvq_quant_params *p,
+                                       int n, crvq_quant_result *res) {
     crvq_linear *lin = crvq_block_proj(&m->layers[l], which);
     char what[64];
     snprintf(what, sizeof what, "blk.%d.%s", l, crvq_proj_table[which].gguf);
     if (lin->kind != CRVQ_LINEAR_DENSE)
         return crvq_fail(CRVQ_ERR_INVALID, "%s: layer is already quantized", what);
-    crvq_quant_result r;
     const float *w;
     float *widened; // a 16-bit layer's float32 copy, for this layer only
     crvq_status st = crvq_linear_dense_f32(lin, &w, &widened);
-    if (st == CRVQ_OK) st = crvq_quantize_matrix(w, lin->n_out, lin->n_in, H, qp, &r);
+    for (int c = 0; c < n && !st; c++) {
+        st = crvq_quantize_matrix(w, lin->n_out, lin->n_in, H, &p[c], &res[c]);
+        if (!st) {
+            free(res[c].w_hat);
+            res[c].w_hat = NULL;
+        }
+    }
     free(widened);
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", crvq_last_error());
         return crvq_fail(st, "%s: %s", what, msg);
     }
-    *rel_loss = r.loss0 > 0 ? r.loss / r.loss0 : 0;
-    *bits = r.bits;
+    if (lin->w16) crvq_storage_release(m->storage, lin->w16, (size_t)lin->n_out * lin->n_in * 2);
+    else crvq_storage_release(m->storage, lin->w, (size_t)lin->n_out * lin->n_in * 4);
+    return CRVQ_OK;
+}
+
+// Swap r's compressed form in for layer `which` of block l (its runtime
+// weights take r's arrays).
+static crvq_status attach_result(crvq_model *m, int l, int which, crvq_quant_result *r) {
+    crvq_linear *lin = crvq_block_proj(&m->layers[l], which);
+    char what[64];
+    snprintf(what, sizeof what, "blk.%d.%s", l, crvq_proj_table[which].gguf);
+    crvq_status st;
     void *weights = NULL;
-    crvq_linear_kind kind = qp->method == CRVQ_METHOD_VQ || qp->method == CRVQ_METHOD_CRVQ ? CRVQ_LINEAR_VQ
+    crvq_linear_kind kind = r->method == CRVQ_METHOD_VQ || r->method == CRVQ_METHOD_CRVQ ? CRVQ_LINEAR_VQ
                                                                                          : CRVQ_LINEAR_SCALAR;
     if (kind == CRVQ_LINEAR_VQ) {
         crvq_vq_weights *W;
-        st = crvq_vq_weights_from_layer(&r.vq, what, &W);
-        if (st == CRVQ_OK) crvq_vq_weights_take(W, &r.vq); // the codes stay where the quantizer put them
+        st = crvq_vq_weights_from_layer(&r->vq, what, &W);
+        if (st == CRVQ_OK) crvq_vq_weights_take(W, &r->vq); // the codes stay where the quantizer put them
         weights = W;
     } else {
         crvq_scalar_weights *W;
-        st = crvq_scalar_weights_from_layer(&r.scalar, what, &W);
-        if (st == CRVQ_OK) crvq_scalar_weights_take(W, &r.scalar);
+        st = crvq_scalar_weights_from_layer(&r->scalar, what, &W);
+        if (st == CRVQ_OK) crvq_scalar_weights_take(W, &r->scalar);
         weights = W;
     }
-    crvq_quant_result_free(&r);
-    const void *orig = lin->w16 ? (const void *)lin->w16 : (const void *)lin->w;
-    const size_t orig_bytes = (size_t)lin->n_out * lin->n_in * (lin->w16 ? 2 : 4);
     if (st || (st = crvq_linear_attach(m->storage, lin, kind, weights))) return st;
-    lin->w = NULL; // the original stays in the storage (or the mapped file) until the model is freed,
+    lin->w = NULL; // the original stays in the storage (or the mapped file) until the model is freed
     lin->w16 = NULL;
-    crvq_storage_release(m->storage, orig, orig_bytes); // but a mapped one leaves the resident set
     return CRVQ_OK;
 }
 
@@ -133,6 +150,7 @@ typedef struct run {
     float *X;   // (n_seq, seqlen, dim) block inputs, then outputs
     int n_train, n_val, n_seq, seqlen; // calibration windows: n_seq = n_train + n_val
     double sum_rel;  // Σ L(Ŵ)/L(0) over the layers quantized in this run
+    double sum_loss; // Σ L(Ŵ): what --target-bpw minimises
     int n_rel;
     double ft_seconds, sum_ft_ratio;
     double forward_seconds, layers_seconds, propagate_seconds; // the stages' time over all blocks
@@ -178,6 +196,86 @@ static crvq_status run_block(run *r, int l, hessians *h, int n_taps_seqs, int ke
     return h ? h->st : CRVQ_OK;
 }
 
+// The settings layer j is quantized with: qp alone, or under --target-bpw
+// the allocator's candidates (alloc.h), cheapest first.
+static int layer_settings(const run *r, int j, crvq_quant_params *p) {
+    if (!(r->o->target_bpw > 0)) {
+        p[0] = r->o->qp;
+        return 1;
+    }
+    int n_out, n_in;
+    crvq_proj_shape(&r->m->cfg, j, &n_out, &n_in);
+    return crvq_alloc_candidates(&r->o->qp, n_out, n_in, p);
+}
+
+// Exact bits of block l's seven layers as they are now, and their weights.
+static int64_t block_bits(const crvq_model *m, int l, int64_t *weights) {
+    int64_t bits = 0;
+    *weights = 0;
+    for (int j = 0; j < CRVQ_PROJ_COUNT; j++) {
+        const crvq_linear *lin = crvq_layer_proj(&m->layers[l], j);
+        const int64_t P = (int64_t)lin->n_out * lin->n_in;
+        bits += llround(crvq_linear_bits(lin) * (double)P); // an integer, up to rounding
+        *weights += P;
+    }
+    return bits;
+}
+
+// --target-bpw: block l's choice under the running budget (alloc.h). The
+// blocks before it count as the model holds them, so a resumed run budgets
+// as the uninterrupted one did.
+static crvq_status choose_settings(const run *r, int l, const crvq_alloc_block *tab, int *choice) {
+    int64_t spent = 0, w = 0;
+    for (int k = 0; k < l; k++) spent += block_bits(r->m, k, &w);
+    block_bits(r->m, l, &w); // only its weights: every block has the same shapes
+    const int64_t cap = crvq_alloc_cap(r->o->target_bpw, (int64_t)l * w, w, spent);
+    if (crvq_alloc_choose(tab, cap, choice))
+        return crvq_fail(CRVQ_ERR_INVALID, "--target-bpw %g: no setting of block %d fits its %lld bits",
+                         r->o->target_bpw, l, (long long)cap);
+    return CRVQ_OK;
+}
+
+// Block l's seven layers: each quantized at every one of its settings, then
+// one setting per layer (the only one, or the allocator's choice) swapped
+// in; the others are dropped.
+static crvq_status quantize_layers(run *r, int l, hessians *h) {
+    const crvq_config *c = &r->m->cfg;
+    crvq_quant_result res[CRVQ_PROJ_COUNT][CRVQ_ALLOC_MAX_CAND];
+    memset(res, 0, sizeof res);
+    crvq_alloc_block tab;
+    memset(&tab, 0, sizeof tab);
+    int choice[CRVQ_PROJ_COUNT] = {0};
+    crvq_status st = CRVQ_OK;
+    double within = 0.1;
+    for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
+        report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, 0, 0, fraction(r, l, within), 0});
+        crvq_quant_params p[CRVQ_ALLOC_MAX_CAND];
+        tab.n[j] = layer_settings(r, j, p);
+        st = quantize_candidates(r->m, l, j, h->H[crvq_proj_table[j].tap], p, tab.n[j], res[j]);
+        hessians_done(h, j);
+        int n_out, n_in;
+        crvq_proj_shape(c, j, &n_out, &n_in);
+        for (int k = 0; k < tab.n[j] && !st; k++) {
+            tab.bits[j][k] = crvq_alloc_layer_bits(&p[k], n_out, n_in);
+            tab.loss[j][k] = res[j][k].loss;
+        }
+        within += 0.8 * r->layer_share[j];
+    }
+    if (!st && r->o->target_bpw > 0) st = choose_settings(r, l, &tab, choice);
+    for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
+        crvq_quant_result *q = &res[j][choice[j]];
+        const double rel = q->loss0 > 0 ? q->loss / q->loss0 : 0, bits = q->bits, loss = q->loss;
+        if ((st = attach_result(r->m, l, j, q))) break;
+        r->sum_rel += rel;
+        r->sum_loss += loss;
+        r->n_rel++;
+        report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, rel, bits, fraction(r, l, 0.9), 0});
+    }
+    for (int j = 0; j < CRVQ_PROJ_COUNT; j++)
+        for (int k = 0; k < tab.n[j]; k++) crvq_quant_result_free(&res[j][k]);
+    return st;
+}
+
 static crvq_status quantize_block(run *r, int l, hessians *h) {
     const crvq_config *c = &r->m->cfg;
     size_t bytes = (size_t)r->n_seq * r->seqlen * c->dim * sizeof(float);
@@ -209,17 +307,7 @@ static crvq_status quantize_block(run *r, int l, hessians *h) {
     double t1 = now();
     r->forward_seconds += t1 - t0;
 
-    double within = 0.1;
-    for (int j = 0; j < CRVQ_PROJ_COUNT && !st; j++) {
-        report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, 0, 0, fraction(r, l, within), 0});
-        double rel = 0, bits = 0;
-        if ((st = quantize_linear(r->m, l, j, h->H[crvq_proj_table[j].tap], &r->o->qp, &rel, &bits))) break;
-        hessians_done(h, j);
-        r->sum_rel += rel;
-        r->n_rel++;
-        within += 0.8 * r->layer_share[j];
-        report(r, (crvq_progress){CRVQ_STAGE_QUANTIZE, l, c->n_layers, j, rel, bits, fraction(r, l, within), 0});
-    }
+    if (!st) st = quantize_layers(r, l, h);
     r->layers_seconds += now() - t1;
     if (!st && r->o->finetune) {
         report(r, (crvq_progress){CRVQ_STAGE_FINETUNE, l, c->n_layers, -1, 0, 0, fraction(r, l, 0.9), 0});
@@ -300,6 +388,7 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_calib *cal, const crvq
     const double t0 = now();
     if (m->tok_embd_q) return crvq_fail(CRVQ_ERR_INVALID, "%s: the token embedding is already quantized", m->path);
     crvq_status st = crvq_pipeline_head_check(m, o);
+    if (!st && o->target_bpw > 0) st = crvq_target_bpw_check(m, &o->qp, o->target_bpw, NULL, NULL);
     if (st) return st;
     if (cal->n_train < 1 || cal->n_val < 0 || cal->seqlen < 2)
         return crvq_fail(CRVQ_ERR_INVALID, "calibration: bad sample counts or length");
@@ -328,6 +417,7 @@ crvq_status crvq_quantize_model(crvq_model *m, const crvq_calib *cal, const crvq
     if (!st) {
         rep->linear_bits = crvq_model_linear_bpw(m, NULL);
         rep->mean_rel_loss = r.n_rel ? r.sum_rel / r.n_rel : 0;
+        rep->sum_loss = r.sum_loss;
         rep->ft_seconds = r.ft_seconds;
         rep->forward_seconds = r.forward_seconds;
         rep->layers_seconds = r.layers_seconds;

@@ -50,6 +50,7 @@ static crvq_status options(const crvq_pipeline_opts *o, const crvq_calib *cal, c
         if (p->method == CRVQ_METHOD_GPTQ)
             opt(&b, " damp=%.17g act_order=%d block_size=%d", p->damp, p->act_order, p->block_size);
     }
+    if (o->target_bpw > 0) opt(&b, " target_bpw=%.17g", o->target_bpw); // replaces lambda (crvq) / M (vq)
     opt(&b, " seed=%llu nsamples=%d nval=%d seqlen=%d finetune=%d", (unsigned long long)p->seed, cal->n_train,
         cal->n_val, cal->seqlen, o->finetune);
     if (o->finetune)
