@@ -31,6 +31,20 @@ expect() {
     [ "$rc" = "$code" ] || { echo "FAIL: crvq $* -> exit $rc (want $code)"; cat "$tmp/err"; fail=1; }
 }
 
+# exits CODE ARGS...: crvq ARGS exits with CODE (stdout in $tmp/out, stderr
+# in $tmp/err); else it says so and returns 1, for ok to count
+exits() {
+    local want=$1
+    shift
+    "$crvq" "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" != "$want" ]; then
+        echo "  exit $got, want $want: crvq $*" >&2
+        cat "$tmp/err" >&2
+        return 1
+    fi
+}
+
 # ok DESCRIPTION COMMAND...: one counted check (count) that COMMAND
 # succeeds; a failure is counted in failed
 ok() {

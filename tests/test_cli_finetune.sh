@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # test_cli_finetune.sh — `crvq finetune` end to end on stories260K: a tiny
-# CRVQ quantization is distilled from the original; the JSON line has its
+# crvq quantization is distilled from the original; the JSON line has its
 # keys, the validation KL does not get worse, the output loads and its KL to
 # the teacher (crvq perplexity --kl-base) is lower; bad flags exit 2, a
 # teacher with another vocabulary and an output over the input exit 1.
 set -u
-CRVQ=${1:-${CRVQ_BIN:-crvq}}
+crvq=${1:-${CRVQ_BIN:-crvq}}
 # model (the teacher), text, pgdev, need, scratch, ok DESCRIPTION COMMAND...
 source "$(dirname "$0")/cli_lib.sh"
 TEACHER=$model TEXT=$text PGDEV=$pgdev
@@ -15,16 +15,10 @@ scratch finetune
 exit_is() { # exit_is CODE ARGS...: crvq finetune ARGS exits with CODE
     local want=$1
     shift
-    "$CRVQ" finetune "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "  exit $got, want $want: crvq finetune $*" >&2
-        cat "$tmp/err" >&2
-        return 1
-    fi
+    exits "$want" finetune "$@"
 }
 
-"$CRVQ" quantize -m "$TEACHER" --calib "$TEXT" -o "$tmp/q.gguf" --method crvq -d 4 -M 2 -e 6,4 --lambda 0.25 \
+"$crvq" quantize -m "$TEACHER" --calib "$TEXT" -o "$tmp/q.gguf" --method crvq -d 4 -M 2 -e 6,4 --lambda 0.25 \
     --nsamples 2 --nval 0 --seqlen 32 --no-finetune --quiet --threads 2 >/dev/null 2>"$tmp/qerr" ||
     { cat "$tmp/qerr" >&2; echo "FAIL: quantize"; exit 1; }
 
@@ -41,10 +35,10 @@ assert j["val_kl_after"] <= j["val_kl_before"], j
 assert j["epochs_run"] == 2 and 0 <= j["best_epoch"] <= 2 and j["peak_rss_bytes"] > 0, j
 PY
 ok "output written, checkpoint removed" test -s "$tmp/ft.gguf" -a ! -e "$tmp/ft.gguf.e2e"
-meta() { "$CRVQ" info -m "$1" --json | tail -n 1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["crvq"], sort_keys=True))'; }
+meta() { "$crvq" info -m "$1" --json | tail -n 1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["crvq"], sort_keys=True))'; }
 ok "the input's crvq.* record carried over" test "$(meta "$tmp/ft.gguf")" = "$(meta "$tmp/q.gguf")" -a \
     -n "$(meta "$tmp/q.gguf" | grep '"method": "crvq"')"
-kl() { "$CRVQ" perplexity -m "$1" -f "$TEXT" --kl-base "$TEACHER" --ctx 64 --max-windows 4 --json 2>/dev/null |
+kl() { "$crvq" perplexity -m "$1" -f "$TEXT" --kl-base "$TEACHER" --ctx 64 --max-windows 4 --json 2>/dev/null |
     tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["kld"])'; }
 before=$(kl "$tmp/q.gguf")
 after=$(kl "$tmp/ft.gguf")

@@ -6,7 +6,7 @@
 # stage, stderr its progress; bad values and combinations
 # exit 2 and write nothing; --help lists the flags.
 set -u
-CRVQ=${1:-${CRVQ_BIN:-crvq}}
+crvq=${1:-${CRVQ_BIN:-crvq}}
 # model (the original), text, need, scratch, ok DESCRIPTION COMMAND...
 source "$(dirname "$0")/cli_lib.sh"
 scratch quantize-e2e
@@ -14,25 +14,19 @@ scratch quantize-e2e
 exit_is() { # exit_is CODE ARGS...: crvq quantize ARGS exits with CODE
     local want=$1
     shift
-    "$CRVQ" quantize "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "  exit $got, want $want: crvq quantize $*" >&2
-        cat "$tmp/err" >&2
-        return 1
-    fi
+    exits "$want" quantize "$@"
 }
 
-"$CRVQ" quantize --help >"$tmp/help"
+"$crvq" quantize --help >"$tmp/help"
 for f in --e2e-epochs --e2e-lr --e2e-min-lr --e2e-warmup --e2e-batch --e2e-accum --e2e-train-embeddings; do
     ok "--help lists $f" grep -q -- "^  $f " "$tmp/help"
 done
 ok "--help says the stage is off by default" grep -q -- "--e2e-epochs N .*(default 0: off)" "$tmp/help"
-"$CRVQ" finetune --help >"$tmp/fhelp"
+"$crvq" finetune --help >"$tmp/fhelp"
 ok "finetune --help keeps its spellings" grep -q -- "^  --epochs N .*(default 1)" "$tmp/fhelp"
 
 need "$model" "$text"
-# a small CRVQ quantization (stories260K's dim 64: d 4), no block fine-tuning
+# a small crvq quantization (stories260K's dim 64: d 4), no block fine-tuning
 # so that the stage alone makes the difference
 q=(-m "$model" --calib "$text" --method crvq -d 4 -M 2 -e 6,4 --lambda 0.25 --nsamples 8 --nval 4 --seqlen 32
    --no-finetune --threads 2)
@@ -67,18 +61,18 @@ assert j["val_kl_after"] < j["val_kl_before"], j
 PY
 ok "one file, no checkpoint left" test -s "$tmp/q1.gguf" -a ! -e "$tmp/q1.gguf.ckpt" -a ! -e "$tmp/q1.gguf.e2e" \
     -a -z "$(ls "$tmp" | grep 'tmp\.')"
-kl() { "$CRVQ" perplexity -m "$1" -f "$text" --kl-base "$model" --ctx 64 --max-windows 4 --json 2>/dev/null |
+kl() { "$crvq" perplexity -m "$1" -f "$text" --kl-base "$model" --ctx 64 --max-windows 4 --json 2>/dev/null |
     tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["kld"])'; }
 before=$(kl "$tmp/q0.gguf")
 after=$(kl "$tmp/q1.gguf")
 echo "KL to the original on held-out text: $before without the stage, $after with it"
 ok "the file loads and is closer to the original" python3 -c "import sys; sys.exit(not (0 < $after < $before))"
-meta() { "$CRVQ" info -m "$1" --json | tail -n 1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["crvq"], sort_keys=True))'; }
+meta() { "$crvq" info -m "$1" --json | tail -n 1 | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["crvq"], sort_keys=True))'; }
 ok "the crvq.* record is the quantization's" test "$(meta "$tmp/q1.gguf")" = "$(meta "$tmp/q0.gguf")"
 
 # Killed during the stage: the per-block checkpoint (complete) is still
 # there, so --resume takes every block from it and runs the stage again.
-"$CRVQ" quantize "${q[@]}" -o "$tmp/k.gguf" --e2e-epochs 100000 --e2e-lr 1e-3 2>"$tmp/kerr" >/dev/null &
+"$crvq" quantize "${q[@]}" -o "$tmp/k.gguf" --e2e-epochs 100000 --e2e-lr 1e-3 2>"$tmp/kerr" >/dev/null &
 pid=$!
 for _ in $(seq 600); do grep -q "distillation:" "$tmp/kerr" && break; sleep 0.1; done
 kill -9 "$pid" 2>/dev/null

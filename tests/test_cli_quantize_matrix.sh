@@ -3,7 +3,7 @@
 # layers: every method runs, the JSON line has its keys and sensible values,
 # .npy inputs reproduce the synthetic run, bad flags exit 2, bad input exit 1.
 set -u
-CRVQ=${1:-${CRVQ_BIN:-crvq}}
+crvq=${1:-${CRVQ_BIN:-crvq}}
 # scratch, ok DESCRIPTION COMMAND...
 source "$(dirname "$0")/cli_lib.sh"
 scratch quantize-matrix
@@ -13,13 +13,7 @@ scratch quantize-matrix
 exit_is() {
     local want=$1
     shift
-    "$CRVQ" quantize-matrix "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "  exit $got, want $want: crvq quantize-matrix $*" >&2
-        cat "$tmp/err" >&2
-        return 1
-    fi
+    exits "$want" quantize-matrix "$@" || return 1
     if [ "$want" != 0 ] && [ "$(wc -l <"$tmp/err")" != 1 ]; then
         echo "  stderr is not one line: crvq quantize-matrix $*" >&2
         cat "$tmp/err" >&2
