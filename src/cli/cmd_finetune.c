@@ -99,20 +99,14 @@ static void print_report(const opts *o, const crvq_e2e_report *rep, double secs)
     if (!o->c.json) return;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "output", o->c.output);
-    cJSON_AddNumberToObject(j, "val_ppl_before", rep->val_ppl_before);
-    cJSON_AddNumberToObject(j, "val_ppl_after", rep->val_ppl_after);
-    cJSON_AddNumberToObject(j, "val_kl_before", rep->val_kl_before);
-    cJSON_AddNumberToObject(j, "val_kl_after", rep->val_kl_after);
+    cli_e2e_report_json(j, rep, &o->p);
     cJSON_AddNumberToObject(j, "seconds", secs);
     cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
     cJSON_AddNumberToObject(j, "epochs_run", rep->epochs_run);
     cJSON_AddNumberToObject(j, "epochs_resumed", rep->epochs_resumed);
-    cJSON_AddNumberToObject(j, "best_epoch", rep->best_epoch);
     cJSON_AddNumberToObject(j, "steps", (double)rep->steps);
     cJSON_AddNumberToObject(j, "n_params", (double)rep->n_params);
-    cJSON_AddNumberToObject(j, "lr", o->p.lr);
     cJSON_AddBoolToObject(j, "train_embeddings", o->p.train_embeddings);
-    cJSON_AddStringToObject(j, "device", crvq_device_name(o->p.device));
     cli_print_json(j);
 }
 

@@ -486,14 +486,8 @@ static void print_report(const opts *o, const crvq_model *m, const crvq_pipeline
     if (erep->epochs_run) {
         cJSON *e = cJSON_AddObjectToObject(j, "e2e");
         cJSON_AddNumberToObject(e, "epochs", erep->epochs_run);
-        cJSON_AddNumberToObject(e, "best_epoch", erep->best_epoch);
         cJSON_AddNumberToObject(e, "seconds", erep->seconds);
-        cJSON_AddNumberToObject(e, "val_kl_before", erep->val_kl_before);
-        cJSON_AddNumberToObject(e, "val_kl_after", erep->val_kl_after);
-        cJSON_AddNumberToObject(e, "val_ppl_before", erep->val_ppl_before);
-        cJSON_AddNumberToObject(e, "val_ppl_after", erep->val_ppl_after);
-        cJSON_AddNumberToObject(e, "lr", o->e2e.lr);
-        cJSON_AddStringToObject(e, "device", crvq_device_name(o->e2e.device));
+        cli_e2e_report_json(e, erep, &o->e2e);
     }
     cJSON_AddNumberToObject(j, "nsamples", o->c.nsamples);
     cJSON_AddNumberToObject(j, "seqlen", o->c.seqlen);

@@ -54,6 +54,16 @@ void cli_e2e_settle(crvq_e2e_params *p) {
     if (p->min_lr > p->lr) p->min_lr = p->lr;
 }
 
+void cli_e2e_report_json(cJSON *obj, const crvq_e2e_report *rep, const crvq_e2e_params *p) {
+    cJSON_AddNumberToObject(obj, "val_ppl_before", rep->val_ppl_before);
+    cJSON_AddNumberToObject(obj, "val_ppl_after", rep->val_ppl_after);
+    cJSON_AddNumberToObject(obj, "val_kl_before", rep->val_kl_before);
+    cJSON_AddNumberToObject(obj, "val_kl_after", rep->val_kl_after);
+    cJSON_AddNumberToObject(obj, "best_epoch", rep->best_epoch);
+    cJSON_AddNumberToObject(obj, "lr", p->lr);
+    cJSON_AddStringToObject(obj, "device", crvq_device_name(p->device));
+}
+
 void cli_e2e_on_progress(void *vctx, const crvq_e2e_progress *p) {
     const cli_e2e_progress *ctx = vctx;
     if (ctx->quiet) return;

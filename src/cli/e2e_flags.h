@@ -7,6 +7,7 @@
 
 #include "cli/flags.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 
 // The flags as rows of a command's flag table, setting *p: prefixed 0 gives
@@ -19,6 +20,10 @@ void cli_e2e_usage(FILE *f, int prefixed, const crvq_e2e_params *defaults);
 
 // A floor above the peak means a constant rate (both commands' validate).
 void cli_e2e_settle(crvq_e2e_params *p);
+
+// The distillation report's fields both commands print in their JSON
+// (validation perplexity and KL before and after, best epoch, lr, device).
+void cli_e2e_report_json(cJSON *obj, const crvq_e2e_report *rep, const crvq_e2e_params *p);
 
 // Progress of distillation on stderr, one line per step and per epoch
 // (crvq_e2e_params.progress with progress_user a cli_e2e_progress).

@@ -21,6 +21,9 @@ typedef struct {
     float scale;
 } attn_dims;
 
+// Positions in the chunk that starts at p0 of a T-token sequence.
+static int chunk_len(int T, int p0) { return T - p0 < CHUNK ? T - p0 : CHUNK; }
+
 static attn_dims dims_of(const crvq_config *c, int T) {
     attn_dims d = {.hd = c->head_dim, .group = c->n_heads / c->n_kv_heads, .nkv = c->n_kv_heads};
     d.qd = c->n_heads * d.hd, d.kvd = d.nkv * d.hd;
@@ -35,7 +38,7 @@ static crvq_status probabilities(crvq_cu *cu, const crvq_config *c, int T, const
     const attn_dims d = dims_of(c, T);
     crvq_status st = CRVQ_OK;
     for (int r0 = 0; r0 < T && st == CRVQ_OK; r0 += CHUNK) {
-        const int nr = T - r0 < CHUNK ? T - r0 : CHUNK;
+        const int nr = chunk_len(T, r0);
         for (int g = 0; g < d.group && st == CRVQ_OK; g++) // S_h[rows] (nr, r0+nr) = scale Q_h[rows] K_kv[:r0+nr]ᵀ
             st = crvq_cu_sgemm_strided(cu, 0, 1, nr, r0 + nr, d.hd, d.scale, q + (size_t)r0 * d.qd + g * d.hd, d.qd,
                                        d.gq, k, d.kvd, d.hd, 0.0f, P + g * d.TT + (size_t)r0 * T, T, d.gs, d.nkv);
@@ -53,7 +56,7 @@ crvq_status crvq_cu_attn_forward(crvq_cu *cu, const crvq_config *c, int T, int n
         const float *qs = q + t0 * d.qd, *ks = k + t0 * d.kvd, *vs = v + t0 * d.kvd;
         st = probabilities(cu, c, T, qs, ks, S);
         for (int r0 = 0; r0 < T && st == CRVQ_OK; r0 += CHUNK) {
-            const int nr = T - r0 < CHUNK ? T - r0 : CHUNK;
+            const int nr = chunk_len(T, r0);
             for (int g = 0; g < d.group && st == CRVQ_OK; g++) // O_h[rows] (nr, hd) = P_h[rows, :r0+nr] V_kv[:r0+nr]
                 st = crvq_cu_sgemm_strided(cu, 0, 0, nr, d.hd, r0 + nr, 1.0f, S + g * d.TT + (size_t)r0 * T, T, d.gs,
                                            vs, d.kvd, d.hd, 0.0f, out + (t0 + r0) * d.qd + g * d.hd, d.qd, d.gq,
@@ -71,7 +74,7 @@ static crvq_status backward_seq(crvq_cu *cu, const crvq_config *c, int T, const 
     const attn_dims d = dims_of(c, T);
     crvq_status st = probabilities(cu, c, T, q, k, P);
     for (int r0 = 0; r0 < T && st == CRVQ_OK; r0 += CHUNK) {
-        const int nr = T - r0 < CHUNK ? T - r0 : CHUNK;
+        const int nr = chunk_len(T, r0);
         for (int g = 0; g < d.group && st == CRVQ_OK; g++) // dP_h[rows] (nr, r0+nr) = dO_h[rows] V_kv[:r0+nr]ᵀ
             st = crvq_cu_sgemm_strided(cu, 0, 1, nr, r0 + nr, d.hd, 1.0f, dout + (size_t)r0 * d.qd + g * d.hd, d.qd,
                                        d.gq, v, d.kvd, d.hd, 0.0f, dS + g * d.TT + (size_t)r0 * T, T, d.gs, d.nkv);
@@ -80,13 +83,13 @@ static crvq_status backward_seq(crvq_cu *cu, const crvq_config *c, int T, const 
     for (int g = 0; g < d.group && st == CRVQ_OK; g++) {
         const float beta = g > 0 ? 1.0f : 0.0f;
         for (int r0 = 0; r0 < T && st == CRVQ_OK; r0 += CHUNK) { // dQ_h[rows] = scale dS_h[rows, :r0+nr] K_kv[:r0+nr]
-            const int nr = T - r0 < CHUNK ? T - r0 : CHUNK;
+            const int nr = chunk_len(T, r0);
             st = crvq_cu_sgemm_strided(cu, 0, 0, nr, d.hd, r0 + nr, d.scale, dS + g * d.TT + (size_t)r0 * T, T, d.gs,
                                        k, d.kvd, d.hd, 0.0f, dq + (size_t)r0 * d.qd + g * d.hd, d.qd, d.gq, d.nkv);
         }
         for (int c0 = 0; c0 < T && st == CRVQ_OK; c0 += CHUNK) {
             // dV_kv[cols] (nc, hd) += P_h[c0:, cols]ᵀ dO_h[c0:];  dK_kv[cols] += scale dS_h[c0:, cols]ᵀ Q_h[c0:]
-            const int nc = T - c0 < CHUNK ? T - c0 : CHUNK;
+            const int nc = chunk_len(T, c0);
             const size_t at = g * d.TT + (size_t)c0 * T + c0;
             st = crvq_cu_sgemm_strided(cu, 1, 0, nc, d.hd, T - c0, 1.0f, P + at, T, d.gs,
                                        dout + (size_t)c0 * d.qd + g * d.hd, d.qd, d.gq, beta, dv + (size_t)c0 * d.kvd,
