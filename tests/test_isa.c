@@ -22,7 +22,10 @@ static int child_checks(crvq_isa want) {
     static const crvq_vq_scores_fn sc[] = {crvq_vq_scores_scalar, crvq_vq_scores_avx2, crvq_vq_scores_avx512};
     CHECK_MSG(crvq_isa_active() == want, "active %s, want %s", crvq_isa_name(crvq_isa_active()), crvq_isa_name(want));
     CHECK(crvq_sq_kernels_active() == sq[want]);
-    CHECK(crvq_vq_kernels_active() == vq[want]);
+    // AVX-512 with VBMI: the same kernels but the quantized table sums
+    const int vbmi = want == CRVQ_ISA_AVX512 && __builtin_cpu_supports("avx512vbmi");
+    CHECK(crvq_isa_vbmi() == vbmi);
+    CHECK(crvq_vq_kernels_active() == (vbmi ? &crvq_vq_kernels_avx512vbmi : vq[want]));
     CHECK(crvq_vq_argmin_active() == am[want]);
     CHECK(crvq_vq_scores_active() == sc[want]);
     return check_failures;

@@ -38,6 +38,10 @@ crvq_isa crvq_isa_active(void) {
     return (crvq_isa)active_isa;
 }
 
+int crvq_isa_vbmi(void) {
+    return crvq_isa_active() == CRVQ_ISA_AVX512 && __builtin_cpu_supports("avx512vbmi");
+}
+
 const char *crvq_isa_name(crvq_isa isa) {
     switch (isa) {
     case CRVQ_ISA_SCALAR: return "scalar";

@@ -25,5 +25,8 @@ crvq_isa crvq_isa_active(void);
 // thread-safe against concurrent kernel calls: set it before running.
 void crvq_isa_force(crvq_isa isa);
 const char *crvq_isa_name(crvq_isa isa);
+// Whether the active variant is AVX-512 and the CPU also has AVX-512 VBMI
+// (byte permutes: the quantized look-up tables, vq_lut.h).
+int crvq_isa_vbmi(void);
 
 #endif

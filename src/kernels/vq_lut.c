@@ -2,6 +2,8 @@
 // vector variants must agree with these to float rounding.
 #include "kernels/vq_lut.h"
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 static void table_scalar(const float *x, const float *cb_t, int d, int K, float *t) {
@@ -164,16 +166,90 @@ static void dequant_scalar(const crvq_vq_weights *W, int r0, int r1, float *w) {
     }
 }
 
+// ------------------------------------------------ quantized look-up tables ---
+
+void crvq_vq_qlut_scale(float amax, float *qs, float *inv) {
+    if (!(amax <= FLT_MAX)) { // NaN or infinite
+        *qs = NAN;
+        *inv = 0.0f;
+        return;
+    }
+    int k = -100;
+    // amax / 127 = m 2^k with m in [0.5, 1): 2^k >= amax / 127, the least
+    // such power unless m = 1/2, where 2^(k-1) is amax / 127 itself
+    if (amax >= 0x1p-100f && frexpf(amax / 127.0f, &k) == 0.5f) k--;
+    *qs = ldexpf(1.0f, k - 8);
+    *inv = ldexpf(1.0f, -k);
+}
+
+// Chunk by chunk: the scale from the chunk's max |v|, then each entry's hi
+// and lo. v * inv and v' - hi are exact (inv is a power of two; v' and hi
+// are within 1/2 of each other), so a variant that computes them in vectors
+// or fused gets the same bytes.
+void crvq_vq_tquant_scalar(const float *T, int S, int K, int L, int8_t *Tq, float *qs) {
+    for (int l0 = 0; l0 < L; l0 += CRVQ_QLUT_CHUNK) {
+        const int l1 = L - l0 < CRVQ_QLUT_CHUNK ? L : l0 + CRVQ_QLUT_CHUNK;
+        float amax = 0.0f;
+        int bad = 0;
+        for (int l = l0; l < l1; l++)
+            for (int c = 0; c < K; c++) {
+                const float a = fabsf(T[(size_t)l * S + c]);
+                bad |= !(a <= FLT_MAX);
+                amax = a > amax ? a : amax;
+            }
+        float inv;
+        crvq_vq_qlut_scale(bad ? INFINITY : amax, &qs[l0 / CRVQ_QLUT_CHUNK], &inv);
+        memset(Tq + (size_t)l0 * 2 * CRVQ_QLUT_K, 0, (size_t)(l1 - l0) * 2 * CRVQ_QLUT_K);
+        if (bad) continue; // qs is NaN: the entries do not matter
+        for (int l = l0; l < l1; l++) {
+            int8_t *hi = Tq + (size_t)l * 2 * CRVQ_QLUT_K, *lo = hi + CRVQ_QLUT_K;
+            for (int c = 0; c < K; c++) {
+                const float v = T[(size_t)l * S + c] * inv, h = rintf(v);
+                const float r = rintf((v - h) * 256.0f);
+                hi[c] = (int8_t)h;
+                lo[c] = (int8_t)(r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r);
+            }
+        }
+    }
+}
+
+// Tile by tile, chunk by chunk: the chunk's 32 tables (16 KiB) stay in L1
+// while the tile's 64 rows read them.
+void crvq_vq_qsum_scalar(const int8_t *Tq, const float *qs, const uint8_t *tiles, int L, int ntiles, float *out,
+                         int accumulate) {
+    enum { TILE = CRVQ_QLUT_TILE };
+    for (int t = 0; t < ntiles; t++) {
+        const uint8_t *ct = tiles + (size_t)t * L * TILE;
+        float *o = out + (size_t)t * TILE;
+        if (!accumulate)
+            for (int i = 0; i < TILE; i++) o[i] = 0.0f;
+        for (int l0 = 0; l0 < L; l0 += CRVQ_QLUT_CHUNK) {
+            const int l1 = L - l0 < CRVQ_QLUT_CHUNK ? L : l0 + CRVQ_QLUT_CHUNK;
+            for (int i = 0; i < TILE; i++) {
+                int32_t acc = 0;
+                for (int l = l0; l < l1; l++) {
+                    const int8_t *h = Tq + (size_t)l * 2 * CRVQ_QLUT_K;
+                    const int c = ct[(size_t)l * TILE + i];
+                    acc += 256 * h[c] + h[CRVQ_QLUT_K + c];
+                }
+                o[i] += qs[l0 / CRVQ_QLUT_CHUNK] * (float)acc;
+            }
+        }
+    }
+}
+
 const crvq_vq_kernels crvq_vq_kernels_scalar = {
     .table = table_scalar,
     .gsum8 = crvq_vq_gsum8_scalar,
     .gsum16 = crvq_vq_gsum16_scalar,
     .dequant = dequant_scalar,
+    .tquant = crvq_vq_tquant_scalar,
+    .qsum = crvq_vq_qsum_scalar,
 };
 
 const crvq_vq_kernels *crvq_vq_kernels_active(void) {
     switch (crvq_isa_active()) {
-    case CRVQ_ISA_AVX512: return &crvq_vq_kernels_avx512;
+    case CRVQ_ISA_AVX512: return crvq_isa_vbmi() ? &crvq_vq_kernels_avx512vbmi : &crvq_vq_kernels_avx512;
     case CRVQ_ISA_AVX2: return &crvq_vq_kernels_avx2;
     case CRVQ_ISA_SCALAR: break;
     }

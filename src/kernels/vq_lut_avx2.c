@@ -1,6 +1,9 @@
 // vq_lut_avx2.c — AVX2 variant of the VQ / CRVQ inner loops (vq_lut.h).
 // Compiled with -mavx2 -mfma; called only when the CPU has them.
+#include <float.h>
 #include <immintrin.h>
+#include <math.h>
+#include <string.h>
 
 #include "kernels/vq_lut.h"
 
@@ -78,6 +81,58 @@ static void dequant_avx2(const crvq_vq_weights *W, int r0, int r1, float *w) {
     }
 }
 
+static float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+// crvq_vq_tquant_scalar 8 entries at a time (the reference itself for
+// tables of fewer than 8): the same exact steps, and cvtps_epi32 rounds to
+// nearest even as rintf does.
+static void tquant_avx2(const float *T, int S, int K, int L, int8_t *Tq, float *qs) {
+    if (K % 8) {
+        crvq_vq_tquant_scalar(T, S, K, L, Tq, qs);
+        return;
+    }
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), lim = _mm256_set1_ps(FLT_MAX);
+    const __m256 k256 = _mm256_set1_ps(256.0f);
+    const __m256i top = _mm256_set1_epi32(127), bottom = _mm256_set1_epi32(-127);
+    for (int l0 = 0; l0 < L; l0 += CRVQ_QLUT_CHUNK) {
+        const int l1 = L - l0 < CRVQ_QLUT_CHUNK ? L : l0 + CRVQ_QLUT_CHUNK;
+        __m256 mx = _mm256_setzero_ps();
+        int bad = 0;
+        for (int l = l0; l < l1; l++)
+            for (int c = 0; c < K; c += 8) {
+                const __m256 a = _mm256_and_ps(_mm256_loadu_ps(T + (size_t)l * S + c), absm);
+                bad |= _mm256_movemask_ps(_mm256_cmp_ps(a, lim, _CMP_NLE_UQ));
+                mx = _mm256_max_ps(mx, a);
+            }
+        float inv;
+        crvq_vq_qlut_scale(bad ? INFINITY : hmax8(mx), &qs[l0 / CRVQ_QLUT_CHUNK], &inv);
+        memset(Tq + (size_t)l0 * 2 * CRVQ_QLUT_K, 0, (size_t)(l1 - l0) * 2 * CRVQ_QLUT_K);
+        if (bad) continue;
+        const __m256 vinv = _mm256_set1_ps(inv);
+        for (int l = l0; l < l1; l++) {
+            int8_t *hi = Tq + (size_t)l * 2 * CRVQ_QLUT_K, *lo = hi + CRVQ_QLUT_K;
+            for (int c = 0; c < K; c += 8) {
+                const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(T + (size_t)l * S + c), vinv);
+                const __m256i h = _mm256_cvtps_epi32(v);
+                __m256i r = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(v, _mm256_cvtepi32_ps(h)), k256));
+                r = _mm256_min_epi32(_mm256_max_epi32(r, bottom), top);
+                int32_t hv[8], rv[8];
+                _mm256_storeu_si256((__m256i *)hv, h);
+                _mm256_storeu_si256((__m256i *)rv, r);
+                for (int j = 0; j < 8; j++) {
+                    hi[c + j] = (int8_t)hv[j];
+                    lo[c + j] = (int8_t)rv[j];
+                }
+            }
+        }
+    }
+}
+
 const crvq_vq_kernels crvq_vq_kernels_avx2 = {
     .table = table_avx2,
     // AVX2 gathers (vpgatherdd ymm) measured slower than four rows of scalar
@@ -86,4 +141,7 @@ const crvq_vq_kernels crvq_vq_kernels_avx2 = {
     .gsum8 = crvq_vq_gsum8_words,
     .gsum16 = crvq_vq_gsum16_words,
     .dequant = dequant_avx2,
+    .tquant = tquant_avx2,
+    // (no byte permute of 256 entries in AVX2: the reference's sums)
+    .qsum = crvq_vq_qsum_scalar,
 };

@@ -1,6 +1,9 @@
 // vq_lut_avx512.c — AVX-512 variant of the VQ / CRVQ inner loops (vq_lut.h).
 // Compiled with -mavx512f/bw/vl/dq; called only when the CPU has them.
+#include <float.h>
 #include <immintrin.h>
+#include <math.h>
+#include <string.h>
 
 #include "kernels/vq_lut.h"
 
@@ -73,6 +76,42 @@ static void dequant_avx512(const crvq_vq_weights *W, int r0, int r1, float *w) {
     }
 }
 
+// crvq_vq_tquant_scalar 16 entries at a time: the same exact steps, and
+// cvtps_epi32 rounds to nearest even as rintf does.
+static void tquant_avx512(const float *T, int S, int K, int L, int8_t *Tq, float *qs) {
+    const __m512 lim = _mm512_set1_ps(FLT_MAX), k256 = _mm512_set1_ps(256.0f);
+    const __m512i top = _mm512_set1_epi32(127), bottom = _mm512_set1_epi32(-127);
+    for (int l0 = 0; l0 < L; l0 += CRVQ_QLUT_CHUNK) {
+        const int l1 = L - l0 < CRVQ_QLUT_CHUNK ? L : l0 + CRVQ_QLUT_CHUNK;
+        __m512 mx = _mm512_setzero_ps();
+        __mmask16 bad = 0;
+        for (int l = l0; l < l1; l++)
+            for (int c = 0; c < K; c += 16) {
+                const __mmask16 m = tail_mask(K - c);
+                const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, T + (size_t)l * S + c));
+                bad |= _mm512_mask_cmp_ps_mask(m, a, lim, _CMP_NLE_UQ);
+                mx = _mm512_max_ps(mx, a);
+            }
+        float inv;
+        crvq_vq_qlut_scale(bad ? INFINITY : _mm512_reduce_max_ps(mx), &qs[l0 / CRVQ_QLUT_CHUNK], &inv);
+        memset(Tq + (size_t)l0 * 2 * CRVQ_QLUT_K, 0, (size_t)(l1 - l0) * 2 * CRVQ_QLUT_K);
+        if (bad) continue;
+        const __m512 vinv = _mm512_set1_ps(inv);
+        for (int l = l0; l < l1; l++) {
+            int8_t *hi = Tq + (size_t)l * 2 * CRVQ_QLUT_K, *lo = hi + CRVQ_QLUT_K;
+            for (int c = 0; c < K; c += 16) {
+                const __mmask16 m = tail_mask(K - c);
+                const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, T + (size_t)l * S + c), vinv);
+                const __m512i h = _mm512_cvtps_epi32(v);
+                __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(v, _mm512_cvtepi32_ps(h)), k256));
+                r = _mm512_min_epi32(_mm512_max_epi32(r, bottom), top);
+                _mm512_mask_cvtepi32_storeu_epi8(hi + c, m, h);
+                _mm512_mask_cvtepi32_storeu_epi8(lo + c, m, r);
+            }
+        }
+    }
+}
+
 const crvq_vq_kernels crvq_vq_kernels_avx512 = {
     .table = table_avx512,
     // Gathers (vpgatherdd) and in-register lookups (vpermt2ps on transposed
@@ -83,4 +122,16 @@ const crvq_vq_kernels crvq_vq_kernels_avx512 = {
     .gsum8 = crvq_vq_gsum8_words,
     .gsum16 = crvq_vq_gsum16_words,
     .dequant = dequant_avx512,
+    .tquant = tquant_avx512,
+    // without VBMI's byte permutes the quantized sums are the reference's
+    .qsum = crvq_vq_qsum_scalar,
+};
+
+const crvq_vq_kernels crvq_vq_kernels_avx512vbmi = {
+    .table = table_avx512,
+    .gsum8 = crvq_vq_gsum8_words,
+    .gsum16 = crvq_vq_gsum16_words,
+    .dequant = dequant_avx512,
+    .tquant = tquant_avx512,
+    .qsum = crvq_vq_qsum_vbmi,
 };

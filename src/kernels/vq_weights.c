@@ -117,6 +117,34 @@ static crvq_status copy_perm(int32_t *dst, const int32_t *src, int n, const char
     return CRVQ_OK;
 }
 
+// codes (m, L) into the tiled layout (vq_lut.h): tiles (ceil(m / 64), L, 64),
+// rows past m code 0.
+static void tile_codes(const uint8_t *codes, int m, int L, uint8_t *tiles) {
+    const int T = CRVQ_QLUT_TILE, nt = (m + T - 1) / T;
+    memset(tiles, 0, (size_t)nt * L * T);
+    for (int r = 0; r < m; r++) {
+        uint8_t *dst = tiles + (size_t)(r / T) * L * T + r % T;
+        const uint8_t *src = codes + (size_t)r * L;
+        for (int l = 0; l < L; l++) dst[(size_t)l * T] = src[l];
+    }
+}
+
+// The tiled copies of 1-byte codes (W->tiles8, W->ext_tiles8), when every
+// code is 1 byte.
+static crvq_status make_tiles(crvq_vq_weights *W, const char *what) {
+    if (!W->codes8 || (W->n_ext > 0 && !W->ext8)) return CRVQ_OK;
+    const size_t nt = (size_t)(W->m_out + CRVQ_QLUT_TILE - 1) / CRVQ_QLUT_TILE;
+    const size_t b0 = nt * W->n_groups * CRVQ_QLUT_TILE, bx = nt * W->n_ext * CRVQ_QLUT_TILE;
+    W->tiles8 = aligned_alloc(64, crvq_scratch_align(b0 + bx));
+    if (!W->tiles8) return crvq_fail(CRVQ_ERR_NOMEM, "%s: no memory for %zu bytes of tiled codes", what, b0 + bx);
+    tile_codes(W->codes8, W->m_out, W->n_groups, W->tiles8);
+    if (W->n_ext > 0) {
+        W->ext_tiles8 = W->tiles8 + b0;
+        tile_codes(W->ext8, W->m_out, W->n_ext, W->ext_tiles8);
+    }
+    return CRVQ_OK;
+}
+
 crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what, crvq_vq_weights **out) {
     *out = NULL;
     crvq_status st = check_layer(L, what);
@@ -179,6 +207,10 @@ crvq_status crvq_vq_weights_from_layer(const crvq_vq_layer *L, const char *what,
         if (crvq_vq_code_bytes(L->e, 1, M) == 2) W->ext16 = L->codes_ext;
         else W->ext8 = L->codes_ext;
     }
+    if ((st = make_tiles(W, what)) != CRVQ_OK) {
+        free(blk);
+        return st;
+    }
     *out = W;
     return CRVQ_OK;
 }
@@ -192,6 +224,7 @@ void crvq_vq_weights_take(crvq_vq_weights *W, crvq_vq_layer *L) {
 void crvq_vq_weights_free(crvq_vq_weights *W) {
     if (!W) return;
     free(W->own_codes);
+    free(W->tiles8);
     free(W);
 }
 
@@ -237,22 +270,72 @@ static void permute_row(const int32_t *perm, const float *x, int n, float *xp) {
     for (int j = 0; j < n; j++) xp[j] = x[perm[j]];
 }
 
-// Rows [r0, r1) of y (m_out) for one token whose input is x (n_in, original
-// order), with the tables built in buf: permuted input (n_in) | basic tables
-// (G, K0) | extended tables (n_ext, Kx).
-static void lut_token(const crvq_vq_kernels *K, const crvq_vq_weights *W, const float *x, int r0, int r1,
-                      char *buf, size_t sz_x, size_t sz_t0, float *y) {
-    const int d = W->d, G = W->n_groups, E = W->M - 1;
-    float *xp = (float *)buf, *T0 = (float *)(buf + sz_x), *Tx = (float *)(buf + sz_x + sz_t0);
+// -1: not read from the environment yet (a benign race, as crvq_isa_active's)
+static int qlut_on = -1;
+
+int crvq_vq_qlut_enabled(void) {
+    if (qlut_on < 0) {
+        const char *env = getenv("CRVQ_QLUT");
+        qlut_on = !(env && !strcmp(env, "0"));
+    }
+    return qlut_on;
+}
+
+void crvq_vq_qlut_enable(int on) { qlut_on = on != 0; }
+
+// One thread's scratch of the one-token path, as byte offsets into its
+// part: permuted input (n_in) | float tables T0 (G, K0) and Tx (n_ext, Kx)
+// | with the quantized tables (q), their quantized forms and scales (vq_lut.h) and the sums
+// of the thread's rows before scaling.
+typedef struct lut_scratch {
+    size_t x, t0, tx, q0, s0, qx, sx, y, per;
+} lut_scratch;
+
+static lut_scratch lut_scratch_layout(const crvq_vq_weights *W, int q, int max_tiles) {
+    const size_t nc0 = (size_t)(W->n_groups + CRVQ_QLUT_CHUNK - 1) / CRVQ_QLUT_CHUNK;
+    const size_t ncx = (size_t)(W->n_ext + CRVQ_QLUT_CHUNK - 1) / CRVQ_QLUT_CHUNK;
+    lut_scratch s = {0};
+    s.t0 = s.x + crvq_scratch_align((size_t)W->n_in * 4);
+    s.tx = s.t0 + crvq_scratch_align((size_t)W->n_groups * W->K0 * 4);
+    s.q0 = s.tx + crvq_scratch_align((size_t)W->n_ext * W->Kx * 4);
+    s.s0 = s.q0 + (q ? crvq_scratch_align((size_t)W->n_groups * 2 * CRVQ_QLUT_K) : 0);
+    s.qx = s.s0 + (q ? crvq_scratch_align(nc0 * 4) : 0);
+    s.sx = s.qx + (q ? crvq_scratch_align((size_t)W->n_ext * 2 * CRVQ_QLUT_K) : 0);
+    s.y = s.sx + (q ? crvq_scratch_align(ncx * 4) : 0);
+    s.per = s.y + (q ? crvq_scratch_align((size_t)max_tiles * CRVQ_QLUT_TILE * 4) : 0);
+    return s;
+}
+
+// Rows [64 t0, 64 t1) ∩ [0, m_out) of y (m_out) for one token whose input
+// is x (n_in, original order).
+static void lut_token(const crvq_vq_kernels *K, const crvq_vq_weights *W, int q, const float *x, int t0, int t1,
+                      char *buf, const lut_scratch *s, float *y) {
+    const int d = W->d, G = W->n_groups, E = W->M - 1, m = W->m_out;
+    const int r0 = t0 * CRVQ_QLUT_TILE < m ? t0 * CRVQ_QLUT_TILE : m, r1 = t1 * CRVQ_QLUT_TILE < m ? t1 * CRVQ_QLUT_TILE : m;
+    float *xp = (float *)(buf + s->x), *T0 = (float *)(buf + s->t0), *Tx = (float *)(buf + s->tx);
     if (W->perm) permute_row(W->perm, x, W->n_in, xp);
     const float *xin = W->perm ? xp : x;
     // T0[g][c] = <x_g, C0[c]>; Tx[g*E + k-1][c] = <x_g, Ck[c]> for critical g
     for (int g = 0; g < G; g++) K->table(xin + (size_t)g * d, W->cb_t[0], d, W->K0, T0 + (size_t)g * W->K0);
+    if (q && W->n_ext > 0) // entries past a smaller codebook's are read by tquant: zero
+        memset(Tx, 0, (size_t)W->n_ext * W->Kx * 4);
     for (int i = 0; i < W->n_ext; i++) {
         const int g = i / E, k = i % E + 1;
         K->table(xin + (size_t)g * d, W->cb_t[k], d, 1 << W->e[k], Tx + (size_t)i * W->Kx);
     }
     // y_r = s_r (Σ_g T0[g][codes[r,g]] + Σ_i Tx[i][codes_ext[r,i]])
+    if (q) {
+        int8_t *Q0 = (int8_t *)(buf + s->q0), *Qx = (int8_t *)(buf + s->qx);
+        float *s0 = (float *)(buf + s->s0), *sx = (float *)(buf + s->sx), *acc = (float *)(buf + s->y);
+        K->tquant(T0, W->K0, W->K0, G, Q0, s0);
+        K->qsum(Q0, s0, W->tiles8 + (size_t)t0 * G * CRVQ_QLUT_TILE, G, t1 - t0, acc, 0);
+        if (W->n_ext > 0) {
+            K->tquant(Tx, W->Kx, W->Kx, W->n_ext, Qx, sx);
+            K->qsum(Qx, sx, W->ext_tiles8 + (size_t)t0 * W->n_ext * CRVQ_QLUT_TILE, W->n_ext, t1 - t0, acc, 1);
+        }
+        for (int r = r0; r < r1; r++) y[r] = acc[r - r0] * W->scales[r];
+        return;
+    }
     for (int a = r0; a < r1; a += LUT_ROW_BLOCK) {
         const int nr = r1 - a < LUT_ROW_BLOCK ? r1 - a : LUT_ROW_BLOCK;
         if (W->codes8) K->gsum8(T0, W->K0, W->codes8 + (size_t)a * G, G, G, nr, y + a, 0);
@@ -264,27 +347,30 @@ static void lut_token(const crvq_vq_kernels *K, const crvq_vq_weights *W, const 
 }
 
 // Every thread builds the whole tables itself and then sums over its own
-// rows: one parallel region for all n tokens and no barrier inside it. A
-// shared build would need a barrier per token, which on a loaded machine can
-// wait a whole scheduler slice for a descheduled thread, and would make each
-// thread read half its tables from the other core; the duplicated build is
-// ~1/16 of the lookups' work at the default d = 8, e = 8.
+// tiles of rows: one parallel region for all n tokens and no barrier inside
+// it. A shared build would need a barrier per token, which on a loaded
+// machine can wait a whole scheduler slice for a descheduled thread, and
+// would make each thread read half its tables from the other core; the
+// duplicated build is ~1/16 of the float lookups' work at the default
+// d = 8, e = 8.
 void crvq_vq_forward_lut(const crvq_vq_weights *W, const float *x, int n, float *y) {
     const crvq_vq_kernels *K = crvq_vq_kernels_active();
-    const int m = W->m_out;
-    const size_t sz_x = crvq_scratch_align((size_t)W->n_in * 4);
-    const size_t sz_t0 = crvq_scratch_align((size_t)W->n_groups * W->K0 * 4);
-    const size_t per = sz_x + sz_t0 + crvq_scratch_align((size_t)W->n_ext * W->Kx * 4);
+    const int m = W->m_out, n_tiles = (m + CRVQ_QLUT_TILE - 1) / CRVQ_QLUT_TILE;
     const int par = (size_t)m * (W->n_groups + W->n_ext) >= LUT_PAR_MIN_LOOKUPS;
     const int nth = par ? omp_get_max_threads() : 1;
-    char *buf = crvq_scratch(per * nth);
+    // (each thread's sums sized for all tiles: OpenMP may give fewer threads than nth)
+    // only with VBMI's byte permutes: the reference's scalar sums are 2x
+    // slower than the float tables' (7B-shaped decode, Zen 4, CRVQ_ISA=avx2)
+    const int q = W->tiles8 && crvq_vq_qlut_enabled() && crvq_isa_vbmi();
+    const lut_scratch s = lut_scratch_layout(W, q, n_tiles);
+    char *buf = crvq_scratch(s.per * nth);
 #pragma omp parallel num_threads(nth) if (par)
     {
         const int id = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int r0 = (int)((int64_t)m * id / nt), r1 = (int)((int64_t)m * (id + 1) / nt);
-        if (r1 > r0)
+        const int t0 = (int)((int64_t)n_tiles * id / nt), t1 = (int)((int64_t)n_tiles * (id + 1) / nt);
+        if (t1 > t0)
             for (int t = 0; t < n; t++)
-                lut_token(K, W, x + (size_t)t * W->n_in, r0, r1, buf + per * id, sz_x, sz_t0, y + (size_t)t * m);
+                lut_token(K, W, q, x + (size_t)t * W->n_in, t0, t1, buf + s.per * id, &s, y + (size_t)t * m);
     }
 }
 

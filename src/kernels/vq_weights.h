@@ -60,6 +60,18 @@ size_t crvq_vq_weights_bytes(const crvq_vq_weights *W);
 // Runs its own OpenMP regions and BLAS: call it outside parallel regions.
 void crvq_vq_forward(const crvq_vq_weights *W, const float *x, int n, float *y);
 
+// Whether the one-token path of weights with 1-byte codes uses the quantized
+// tables (vq_lut.h; the default where the CPU has AVX-512 VBMI, the only
+// variant where they are faster) or the float ones (CRVQ_QLUT=0 in the
+// environment, read at the first call, or crvq_vq_qlut_enable(0)). The
+// quantized tables round each entry to 1/256 of its chunk's scale, so two
+// computations of the same model whose inputs differ by float rounding
+// (another summation order) may differ by up to that bound instead of by
+// float rounding: tests that compare such twins at float precision turn them
+// off. Not thread-safe against concurrent products: set it before running.
+int crvq_vq_qlut_enabled(void);
+void crvq_vq_qlut_enable(int on);
+
 // The two paths, for tests and benchmarks: LUT per token, and rows of Ŵ
 // expanded `tile` at a time (0: the default) and multiplied with sgemm.
 void crvq_vq_forward_lut(const crvq_vq_weights *W, const float *x, int n, float *y);
