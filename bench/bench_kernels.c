@@ -235,6 +235,29 @@ static int gsum_bench(void) {
     }
     printf("  shipped / reference, medians: hot %.3f, cold %.3f%s\n", med[1][0] / med[0][0], med[1][1] / med[0][1],
            sink == 42 ? " " : "");
+    // the quantized tables' sums (vq_lut.h) of the same shape, codes in
+    // 64-row tiles (random bytes: the layout does not change the work)
+    if (crvq_isa_vbmi()) {
+        int8_t *Tq = xmalloc((size_t)G * 2 * CRVQ_QLUT_K);
+        float qs[G / CRVQ_QLUT_CHUNK];
+        crvq_vq_tquant_scalar(T, S, S, G, Tq, qs);
+        double tq[2][ROUNDS_G];
+        for (int round = 0; round < ROUNDS_G; round++)
+            for (int cold = 0; cold < 2; cold++) {
+                double t0 = omp_get_wtime();
+                for (int k = 0; k < CALLS; k++) {
+                    const uint8_t *ck = c + (cold ? (inst++ % n_cold) * codes : 0);
+                    crvq_vq_qsum_vbmi(Tq, qs, ck, G, M / CRVQ_QLUT_TILE, y, 0);
+                    sink += y[k];
+                }
+                tq[cold][round] = (omp_get_wtime() - t0) / CALLS * 1e3;
+            }
+        for (int cold = 0; cold < 2; cold++) qsort(tq[cold], ROUNDS_G, sizeof(double), cmp_double);
+        printf("  %-28s hot %.3f (%.3f) ms, %.2f G lookups/s   cold %.3f (%.3f) ms%s\n", "quantized tables (vbmi)",
+               tq[0][ROUNDS_G / 2], tq[0][0], (double)codes / tq[0][ROUNDS_G / 2] / 1e6, tq[1][ROUNDS_G / 2], tq[1][0],
+               sink == 42 ? " " : "");
+        free(Tq);
+    }
     free(c);
     free(T);
     free(y);
