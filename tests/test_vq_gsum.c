@@ -6,10 +6,9 @@
 // past a row's last code (the 8-byte loads) crashes the test.
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "guard_util.h"
 #include "kernels/vq_lut.h"
 #include "quant/rng.h"
 
@@ -34,30 +33,6 @@ static void gsum_def(const float *T, int S, const void *codes, int wide, size_t 
     }
 }
 
-// n code bytes whose last one is the last byte before a PROT_NONE page.
-typedef struct guarded {
-    char *base;
-    size_t len;
-    void *codes;
-} guarded;
-
-static guarded guarded_alloc(size_t n) {
-    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (n + pg - 1) / pg * pg;
-    guarded g = {0};
-    g.len = data + pg;
-    g.base = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g.base == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    if (mprotect(g.base + data, pg, PROT_NONE)) {
-        perror("mprotect");
-        exit(1);
-    }
-    g.codes = g.base + data - n;
-    return g;
-}
-
 typedef void (*gsum8_fn)(const float *, int, const uint8_t *, size_t, int, int, float *, int);
 typedef void (*gsum16_fn)(const float *, int, const uint16_t *, size_t, int, int, float *, int);
 
@@ -67,15 +42,15 @@ static void test_shape(int wide, int S, int L, int pad, int nr, int accumulate) 
     guarded g = guarded_alloc(n * cb);
     for (size_t k = 0; k < n; k++) {
         unsigned c = (unsigned)(crvq_splitmix64(&rng_state) % (uint64_t)S);
-        if (wide) ((uint16_t *)g.codes)[k] = (uint16_t)c;
-        else ((uint8_t *)g.codes)[k] = (uint8_t)c;
+        if (wide) ((uint16_t *)g.p)[k] = (uint16_t)c;
+        else ((uint8_t *)g.p)[k] = (uint8_t)c;
     }
     float *T = malloc((size_t)L * S * sizeof *T), *want = malloc((size_t)nr * sizeof *want),
           *got = malloc((size_t)nr * sizeof *got), *init = malloc((size_t)nr * sizeof *init);
     for (size_t k = 0; k < (size_t)L * S; k++) T[k] = (float)((int64_t)(crvq_splitmix64(&rng_state) >> 40) - (1 << 23)) * 0x1p-17f;
     for (int i = 0; i < nr; i++) init[i] = (float)i * 0.37f - 1.0f;
     memcpy(want, init, (size_t)nr * sizeof *want);
-    gsum_def(T, S, g.codes, wide, ld, L, nr, want, accumulate);
+    gsum_def(T, S, g.p, wide, ld, L, nr, want, accumulate);
 
     const crvq_vq_kernels *K[3] = {&crvq_vq_kernels_scalar, &crvq_vq_kernels_avx2, &crvq_vq_kernels_avx512};
     for (int v = 0; v <= 3; v++) {
@@ -83,13 +58,13 @@ static void test_shape(int wide, int S, int L, int pad, int nr, int accumulate) 
         gsum8_fn f8 = v < 3 ? K[v]->gsum8 : crvq_vq_gsum8_words;
         gsum16_fn f16 = v < 3 ? K[v]->gsum16 : crvq_vq_gsum16_words;
         memcpy(got, init, (size_t)nr * sizeof *got);
-        if (wide) f16(T, S, g.codes, ld, L, nr, got, accumulate);
-        else f8(T, S, g.codes, ld, L, nr, got, accumulate);
+        if (wide) f16(T, S, g.p, ld, L, nr, got, accumulate);
+        else f8(T, S, g.p, ld, L, nr, got, accumulate);
         CHECK_MSG(memcmp(got, want, (size_t)nr * sizeof *got) == 0,
                   "%s gsum%d S %d L %d ld %zu nr %d acc %d: got %.9g want %.9g (row 0)",
                   v < 3 ? crvq_isa_name((crvq_isa)v) : "words", wide ? 16 : 8, S, L, ld, nr, accumulate, got[0], want[0]);
     }
-    munmap(g.base, g.len);
+    guarded_free(&g);
     free(T);
     free(want);
     free(got);

@@ -10,10 +10,9 @@
 #include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "guard_util.h"
 #include "kernels/vq_lut.h"
 #include "quant/rng.h"
 
@@ -119,26 +118,6 @@ static void test_tquant_shape(int S, int K, int L) {
     free(qs_got);
 }
 
-// n bytes whose last one is the last byte before a PROT_NONE page.
-typedef struct guarded {
-    char *base;
-    size_t len;
-    uint8_t *p;
-} guarded;
-
-static guarded guarded_alloc(size_t n) {
-    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (n + pg - 1) / pg * pg;
-    guarded g = {0};
-    g.len = data + pg;
-    g.base = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g.base == MAP_FAILED || mprotect(g.base + data, pg, PROT_NONE)) {
-        perror("mmap");
-        exit(1);
-    }
-    g.p = (uint8_t *)g.base + data - n;
-    return g;
-}
-
 // The definition: per row, chunk after chunk, the exact integer
 // Σ (256 hi + lo) over the chunk's tables, times qs, added to the output.
 static void qsum_def(const int8_t *Tq, const float *qs, const uint8_t *tiles, int L, int ntiles, float *out,
@@ -162,7 +141,7 @@ static void test_qsum_shape(int L, int ntiles, int accumulate) {
     const size_t nb = (size_t)ntiles * L * CRVQ_QLUT_TILE, no = (size_t)ntiles * CRVQ_QLUT_TILE;
     const int nc = (L + CRVQ_QLUT_CHUNK - 1) / CRVQ_QLUT_CHUNK;
     guarded g = guarded_alloc(nb);
-    for (size_t k = 0; k < nb; k++) g.p[k] = (uint8_t)crvq_splitmix64(&rng_state);
+    for (size_t k = 0; k < nb; k++) ((uint8_t *)g.p)[k] = (uint8_t)crvq_splitmix64(&rng_state);
     int8_t *Tq = malloc((size_t)L * 2 * CRVQ_QLUT_K);
     for (size_t k = 0; k < (size_t)L * 2 * CRVQ_QLUT_K; k++) Tq[k] = (int8_t)(crvq_splitmix64(&rng_state) % 255 - 127);
     float *qs = malloc(nc * sizeof(float)), *init = malloc(no * sizeof(float));
@@ -185,7 +164,7 @@ static void test_qsum_shape(int L, int ntiles, int accumulate) {
         CHECK_MSG(!memcmp(got, want, no * sizeof(float)), "%s qsum L %d tiles %d acc %d: got %.9g want %.9g (row 0)",
                   v < 3 ? name[v] : "vbmi", L, ntiles, accumulate, got[0], want[0]);
     }
-    munmap(g.base, g.len);
+    guarded_free(&g);
     free(Tq);
     free(qs);
     free(init);

@@ -38,9 +38,11 @@ crvq_isa crvq_isa_active(void) {
     return (crvq_isa)active_isa;
 }
 
-int crvq_isa_vbmi(void) {
-    return crvq_isa_active() == CRVQ_ISA_AVX512 && __builtin_cpu_supports("avx512vbmi");
+int crvq_isa_vbmi_supported(void) {
+    return crvq_isa_supported() == CRVQ_ISA_AVX512 && __builtin_cpu_supports("avx512vbmi");
 }
+
+int crvq_isa_vbmi(void) { return crvq_isa_active() == CRVQ_ISA_AVX512 && crvq_isa_vbmi_supported(); }
 
 const char *crvq_isa_name(crvq_isa isa) {
     switch (isa) {

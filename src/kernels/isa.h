@@ -25,8 +25,10 @@ crvq_isa crvq_isa_active(void);
 // thread-safe against concurrent kernel calls: set it before running.
 void crvq_isa_force(crvq_isa isa);
 const char *crvq_isa_name(crvq_isa isa);
-// Whether the active variant is AVX-512 and the CPU also has AVX-512 VBMI
-// (byte permutes: the quantized look-up tables, vq_lut.h).
+// Whether the CPU has AVX-512 and AVX-512 VBMI (byte permutes: the
+// quantized look-up tables, vq_lut.h), and whether the active variant is
+// AVX-512 on such a CPU.
+int crvq_isa_vbmi_supported(void);
 int crvq_isa_vbmi(void);
 
 #endif

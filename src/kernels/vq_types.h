@@ -42,8 +42,9 @@ typedef struct crvq_vq_weights {
     // The same codes in the tiled layout of the quantized tables (vq_lut.h:
     // tiles of 64 rows, table-major inside a tile), for the one-token path:
     // set, in one allocation the weights own, when every code is 1 byte
-    // (codes8 and, if n_ext > 0, ext8); else both NULL and that path keeps
-    // the float tables.
+    // (codes8 and, if n_ext > 0, ext8) and the CPU has AVX-512 VBMI
+    // (crvq_isa_vbmi_supported); else both NULL and that path keeps the
+    // float tables.
     uint8_t *tiles8;         // (ceil(m_out / 64), n_groups, 64)
     uint8_t *ext_tiles8;     // (ceil(m_out / 64), n_ext, 64), NULL when n_ext = 0
     // (the struct itself is one allocation with its codebooks, scales and perm)

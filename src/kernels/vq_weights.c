@@ -130,9 +130,10 @@ static void tile_codes(const uint8_t *codes, int m, int L, uint8_t *tiles) {
 }
 
 // The tiled copies of 1-byte codes (W->tiles8, W->ext_tiles8), when every
-// code is 1 byte.
+// code is 1 byte and the CPU has the VBMI sums that read them (elsewhere
+// the copy would only take memory).
 static crvq_status make_tiles(crvq_vq_weights *W, const char *what) {
-    if (!W->codes8 || (W->n_ext > 0 && !W->ext8)) return CRVQ_OK;
+    if (!crvq_isa_vbmi_supported() || !W->codes8 || (W->n_ext > 0 && !W->ext8)) return CRVQ_OK;
     const size_t nt = (size_t)(W->m_out + CRVQ_QLUT_TILE - 1) / CRVQ_QLUT_TILE;
     const size_t b0 = nt * W->n_groups * CRVQ_QLUT_TILE, bx = nt * W->n_ext * CRVQ_QLUT_TILE;
     W->tiles8 = aligned_alloc(64, crvq_scratch_align(b0 + bx));
